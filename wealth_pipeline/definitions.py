@@ -1,0 +1,45 @@
+"""The Dagster definitions: what `workspace.yaml` loads for the webserver and the daemon."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from wealth_pipeline.fx.assets import (
+    build_exchange_rates_schedule,
+    exchange_rates,
+    exchange_rates_job,
+)
+from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates, RatesSource
+from wealth_pipeline.settings import Settings, load_settings
+from wealth_pipeline.warehouse.resource import WarehouseResource
+
+
+def rates_source(settings: Settings) -> RatesSource:
+    common = {
+        "timeout_seconds": settings.http_timeout_seconds,
+        "max_attempts": settings.http_max_attempts,
+        "backoff_seconds": settings.http_backoff_seconds,
+    }
+    if settings.fx_source == "frankfurter":
+        return FrankfurterRates(base_url=settings.frankfurter_url, **common)
+    return EcbFileRates(location=settings.ecb_file, **common)
+
+
+def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "fx_source": rates_source(settings),
+        "warehouse": WarehouseResource(database_url=settings.database_url),
+    }
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or load_settings()
+    return dg.Definitions(
+        assets=[exchange_rates],
+        jobs=[exchange_rates_job],
+        schedules=[build_exchange_rates_schedule(running=settings.schedules_running)],
+        resources=resources(settings),
+    )
+
+
+defs = build_definitions()

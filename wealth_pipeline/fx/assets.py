@@ -1,0 +1,167 @@
+"""The `exchange_rates` asset: ECB reference rates per day, written window by window."""
+
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from wealth_pipeline.fx.calendar import no_publication_reason
+from wealth_pipeline.fx.sources import PublishedRates, RatesSource
+from wealth_pipeline.fx.store import replace_rates
+from wealth_pipeline.partitions import TIMEZONE, daily_partitions
+from wealth_pipeline.warehouse.resource import WarehouseResource
+
+REFRESH_DAYS = 7
+LISTED_QUIET_DAYS = 20
+
+
+class RatesNotPublished(Exception):
+    """A TARGET business day the source has no rates for yet."""
+
+
+@dataclass(frozen=True)
+class DayOutcomes:
+    published: list[date]
+    quiet: dict[date, str]  # day -> why the ECB published nothing
+    missing: list[date]  # business days without rates: not published yet, or source lagging
+
+
+def classify_days(days: list[date], published: PublishedRates) -> DayOutcomes:
+    """Tell, per day, whether rates were published, the ECB was closed, or rates are missing.
+
+    A day without rates before the source's latest day is a real non-publication day (the
+    ECB moved on without it); after it, only weekends and TARGET holidays are expected quiet.
+    """
+    latest = published.latest_day
+    outcomes = DayOutcomes([], {}, [])
+    for day in sorted(days):
+        if day in published.days:
+            outcomes.published.append(day)
+            continue
+        reason = no_publication_reason(day)
+        if reason is None and latest is not None and day < latest:
+            reason = "no ECB publication that day"
+        if reason is None:
+            outcomes.missing.append(day)
+        else:
+            outcomes.quiet[day] = reason
+    return outcomes
+
+
+def missing_message(outcomes: DayOutcomes, published: PublishedRates, source: str) -> str:
+    days = ", ".join(d.isoformat() for d in outcomes.missing[:10])
+    more = f" and {len(outcomes.missing) - 10} more" if len(outcomes.missing) > 10 else ""
+    latest = published.latest_day.isoformat() if published.latest_day else "none"
+    return (
+        f"No ECB rates yet for TARGET business day(s) {days}{more} from {source} "
+        f"(its latest day is {latest}). The ECB publishes around 16:00 CET; retry later. "
+        "Nothing was written."
+    )
+
+
+def outcome_metadata(outcomes: DayOutcomes, published: PublishedRates, rows: int, source: str) -> dict:
+    quiet = [f"{day.isoformat()} ({why})" for day, why in sorted(outcomes.quiet.items())]
+    listed = "; ".join(quiet[:LISTED_QUIET_DAYS])
+    if len(quiet) > LISTED_QUIET_DAYS:
+        listed += f"; and {len(quiet) - LISTED_QUIET_DAYS} more"
+    metadata: dict = {
+        "dagster/row_count": rows,
+        "source": source,
+        "requests": published.requests,
+        "currencies": dg.MetadataValue.text(", ".join(sorted(published.currencies)) or "none"),
+        "currency_count": len(published.currencies),
+        "days_published": len(outcomes.published),
+        "days_without_publication": len(outcomes.quiet),
+        "window": f"{published.start.isoformat()} .. {published.end.isoformat()}",
+    }
+    if outcomes.published:
+        metadata["first_day"] = outcomes.published[0].isoformat()
+        metadata["last_day"] = outcomes.published[-1].isoformat()
+    if quiet:
+        metadata["no_publication"] = dg.MetadataValue.text(
+            f"The ECB published nothing on: {listed}"
+        )
+    return metadata
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="fx",
+    kinds={"python", "sql"},
+    description=(
+        "ECB euro reference rates, as published (1 EUR = rate quote currency), one row per "
+        "currency and ECB business day. Weekends and TARGET holidays succeed empty; a business "
+        "day not yet published fails so it is retried. A run replaces its whole window in one "
+        "transaction: re-running is idempotent and a failure writes nothing."
+    ),
+    tags={"domain": "fx"},
+)
+def exchange_rates(
+    context: dg.AssetExecutionContext, fx_source: RatesSource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    days = [date.fromisoformat(key) for key in context.partition_keys]
+    start, end = min(days), max(days)
+    source = fx_source.describe()
+    context.log.info(f"Fetching ECB rates {start} .. {end} from {source}")
+    published = fx_source.fetch(start, end)
+    outcomes = classify_days(days, published)
+    if outcomes.missing:
+        raise dg.Failure(
+            description=missing_message(outcomes, published, source),
+            metadata={"missing_days": ", ".join(d.isoformat() for d in outcomes.missing)},
+        )
+    with warehouse.engine().begin() as connection:
+        rows = replace_rates(connection, published)
+    context.log.info(
+        f"Wrote {rows} rates for {len(outcomes.published)} ECB days; "
+        f"{len(outcomes.quiet)} days without publication"
+    )
+    return dg.MaterializeResult(metadata=outcome_metadata(outcomes, published, rows, source))
+
+
+exchange_rates_job = dg.define_asset_job(
+    "exchange_rates_job",
+    selection=[exchange_rates],
+    partitions_def=daily_partitions,
+    description="Refresh ECB rates for a window of days (retried while the ECB is late).",
+    # The ECB is sometimes late: try again a few times, spread out, before giving up.
+    op_retry_policy=dg.RetryPolicy(
+        max_retries=4, delay=900, backoff=dg.Backoff.LINEAR, jitter=dg.Jitter.PLUS_MINUS
+    ),
+)
+
+
+def refresh_window(execution_time: datetime) -> tuple[str, str]:
+    """The last REFRESH_DAYS partitions up to the Berlin day of `execution_time`."""
+    today = execution_time.astimezone(ZoneInfo(TIMEZONE)).date()
+    return (today - timedelta(days=REFRESH_DAYS - 1)).isoformat(), today.isoformat()
+
+
+def build_exchange_rates_schedule(running: bool) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="exchange_rates_daily",
+        job=exchange_rates_job,
+        cron_schedule="30 16 * * *",
+        execution_timezone=TIMEZONE,
+        description=(
+            f"After the ECB publishes (~16:00 CET), refresh the last {REFRESH_DAYS} days of "
+            "rates in one run (late corrections included)."
+        ),
+        default_status=(
+            dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+        ),
+    )
+    def exchange_rates_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        first, last = refresh_window(context.scheduled_execution_time)
+        return dg.RunRequest(
+            run_key=f"exchange_rates:{first}..{last}",
+            tags={
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            },
+        )
+
+    return exchange_rates_daily

@@ -1,0 +1,132 @@
+"""Where ECB rates come from: one resource interface, two implementations.
+
+`FrankfurterRates` asks a Frankfurter v1 server (public or self-hosted); `EcbFileRates` reads
+the ECB's own file from a path or URL (the embedded default reads the excerpt shipped in the
+package). Both answer `fetch(start, end)` with the rates published in that window plus the
+latest day the source knows, so a missing business day can be told apart from one the ECB
+has not published yet.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import httpx
+
+from wealth_pipeline import http
+from wealth_pipeline.fx import frankfurter
+from wealth_pipeline.fx.ecb_file import DailyRates, read_ecb_bytes
+
+# How far past the requested end a source looks, to learn whether the ECB has moved on.
+LOOKAHEAD = timedelta(days=7)
+USER_AGENT = "wealth-pipeline (+https://github.com/wealth-pipeline)"
+
+
+@dataclass(frozen=True)
+class PublishedRates:
+    source: str
+    start: date
+    end: date
+    days: DailyRates  # only days within [start, end]
+    latest_day: date | None  # the newest day the source has, possibly after `end`
+    requests: int = 0
+    currencies: frozenset[str] = field(default_factory=frozenset)
+
+
+def _window(
+    all_days: DailyRates, start: date, end: date, source: str, requests: int
+) -> PublishedRates:
+    kept = {day: rates for day, rates in all_days.items() if start <= day <= end}
+    currencies = frozenset(code for rates in kept.values() for code in rates)
+    return PublishedRates(
+        source=source,
+        start=start,
+        end=end,
+        days=kept,
+        latest_day=max(all_days) if all_days else None,
+        requests=requests,
+        currencies=currencies,
+    )
+
+
+class RatesSource(dg.ConfigurableResource, ABC):
+    """A source of EUR-based ECB reference rates."""
+
+    @abstractmethod
+    def fetch(self, start: date, end: date) -> PublishedRates: ...
+
+    @abstractmethod
+    def describe(self) -> str: ...
+
+
+class FrankfurterRates(RatesSource):
+    """Frankfurter v1 over HTTP: at most one range request per calendar year."""
+
+    base_url: str
+    timeout_seconds: float = 20.0
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+
+    def describe(self) -> str:
+        return f"Frankfurter at {http.safe_url(self.base_url)}"
+
+    def fetch(self, start: date, end: date) -> PublishedRates:
+        retry = http.Retry(max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds)
+        chunks = frankfurter.year_chunks(start, end)
+        last_start, _ = chunks[-1]
+        chunks[-1] = (last_start, end + LOOKAHEAD)
+        found: DailyRates = {}
+        with httpx.Client(
+            timeout=self.timeout_seconds, headers={"User-Agent": USER_AGENT}
+        ) as client:
+            for chunk_start, chunk_end in chunks:
+                found.update(
+                    frankfurter.fetch_range(client, self.base_url, chunk_start, chunk_end, retry)
+                )
+        return _window(found, start, end, "frankfurter", len(chunks))
+
+
+_file_cache: dict[tuple[str, int, int], DailyRates] = {}
+_file_lock = threading.Lock()
+
+
+class EcbFileRates(RatesSource):
+    """The ECB's `eurofxref-hist.zip`/`.csv` from a local path or an http(s) URL."""
+
+    location: str
+    timeout_seconds: float = 60.0
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+
+    def describe(self) -> str:
+        if self.location.startswith(("http://", "https://")):
+            return f"ECB file at {http.safe_url(self.location)}"
+        return f"ECB file {self.location}"
+
+    def fetch(self, start: date, end: date) -> PublishedRates:
+        all_days, requests = self._read()
+        return _window(all_days, start, end, "ecb_file", requests)
+
+    def _read(self) -> tuple[DailyRates, int]:
+        if self.location.startswith(("http://", "https://")):
+            retry = http.Retry(max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds)
+            with httpx.Client(
+                timeout=self.timeout_seconds, headers={"User-Agent": USER_AGENT}
+            ) as client:
+                response = http.get(client, self.location, retry=retry)
+            return read_ecb_bytes(response.content, http.safe_url(self.location)), 1
+        path = Path(self.location).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"ECB rate file not found: {path} (check WEALTH_ECB_FILE)")
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        with _file_lock:
+            if key not in _file_cache:
+                _file_cache.clear()
+                _file_cache[key] = read_ecb_bytes(path.read_bytes(), str(path))
+            return _file_cache[key], 0

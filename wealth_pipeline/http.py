@@ -1,0 +1,92 @@
+"""HTTP GET with retries: exponential backoff with full jitter for what may pass, none for what won't.
+
+Timeouts, connection errors, 429 and 5xx are retried; other 4xx fail at once. Messages name
+the host and path but never the query string, where tokens travel.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+
+class HttpFailure(Exception):
+    """A request that did not give a usable answer."""
+
+    def __init__(self, message: str, status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class HttpGaveUp(HttpFailure):
+    """Retryable failures until the attempts ran out."""
+
+
+class HttpRefused(HttpFailure):
+    """A 4xx answer that no retry would change."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+    max_delay_seconds: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_delay_seconds)
+        ceiling = min(self.max_delay_seconds, self.backoff_seconds * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling)
+
+
+def safe_url(url: httpx.URL | str) -> str:
+    """The URL without its query string and credentials, fit for messages and logs."""
+    parsed = httpx.URL(str(url))
+    return str(parsed.copy_with(query=None, fragment=None, userinfo=b""))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def get(
+    client: httpx.Client,
+    url: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    retry: Retry = Retry(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> httpx.Response:
+    """GET `url`, retrying transient failures; raise HttpGaveUp or HttpRefused otherwise."""
+    where = safe_url(url)
+    last = ""
+    for attempt in range(1, retry.max_attempts + 1):
+        retry_after = None
+        try:
+            response = client.get(url, params=params)
+        except httpx.TimeoutException:
+            last = "timed out"
+        except httpx.TransportError as exc:
+            last = f"connection failed ({type(exc).__name__})"
+        else:
+            status = response.status_code
+            if status < 400:
+                return response
+            body = response.text[:500]
+            if status == 429 or status >= 500:
+                last = f"HTTP {status}"
+                retry_after = _retry_after(response)
+            else:
+                raise HttpRefused(f"{where} answered HTTP {status}: {body.strip()}", status, body)
+        if attempt < retry.max_attempts:
+            sleep(retry.delay(attempt, retry_after))
+    raise HttpGaveUp(f"{where}: gave up after {retry.max_attempts} attempts, last: {last}")

@@ -1,0 +1,78 @@
+"""Exact money: one scale per kind of value, rounded once, half-even, where it is produced.
+
+Amounts, rates, quantities and prices never pass through a float. Values read from JSON are
+parsed with `parse_float=Decimal`; values stored go through `warehouse.types`, which refuses
+anything that is not already at its column's scale.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+AMOUNT_PLACES = 4  # balances, market values, base-currency amounts
+RATE_PLACES = 12  # exchange rates, published and crossed
+QUANTITY_PLACES = 8  # units held: satoshi precision, up to 92 billion units on SQLite
+PRICE_PLACES = 10  # price per unit, enough for sub-cent crypto prices
+
+
+def quantize(value: Decimal | int | Fraction, places: int) -> Decimal:
+    """Round `value` half-even to `places` decimals, exactly (a Fraction is rounded once)."""
+    if isinstance(value, float):
+        raise TypeError("floats are not money; pass a Decimal, an int or a Fraction")
+    if isinstance(value, Fraction):
+        scaled = value * (10**places)
+        return Decimal(_round_half_even(scaled)).scaleb(-places)
+    exponent = Decimal(1).scaleb(-places)
+    return Decimal(value).quantize(exponent, rounding=ROUND_HALF_EVEN)
+
+
+def _round_half_even(value: Fraction) -> int:
+    floor = value.numerator // value.denominator
+    remainder = value - floor
+    if remainder > Fraction(1, 2) or (remainder == Fraction(1, 2) and floor % 2 == 1):
+        return floor + 1
+    return floor
+
+
+def divide(numerator: Decimal, denominator: Decimal, places: int) -> Decimal:
+    """`numerator / denominator` rounded once, half-even, to `places` (no intermediate rounding)."""
+    if denominator == 0:
+        raise ZeroDivisionError("division by a zero amount or rate")
+    return quantize(Fraction(numerator) / Fraction(denominator), places)
+
+
+def amount(value: Decimal | int | str) -> Decimal:
+    return quantize(to_decimal(value), AMOUNT_PLACES)
+
+
+def to_decimal(value: Any) -> Decimal:
+    """Parse a number given as str, int or Decimal; floats are refused, not approximated."""
+    if isinstance(value, (bool, float)):
+        raise TypeError(f"refusing a {type(value).__name__} as a money value: {value!r}")
+    if isinstance(value, Decimal):
+        result = value
+    else:
+        try:
+            result = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError(f"not a number: {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return result
+
+
+def loads_json(text: str | bytes) -> Any:
+    """JSON whose non-integer numbers become Decimal (integers are exact already), never float."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def json_default(value: Any) -> Any:
+    """For json.dumps: Decimals travel as strings."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -1,0 +1,1 @@
+"""The warehouse: tables reached through SQLAlchemy, SQLite by default, PostgreSQL in production."""

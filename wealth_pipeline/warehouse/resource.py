@@ -1,0 +1,21 @@
+"""The warehouse as a Dagster resource: a thin handle on the shared, migrated engine."""
+
+from __future__ import annotations
+
+import dagster as dg
+from sqlalchemy import Engine
+
+from wealth_pipeline.warehouse.engine import get_engine
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where assets read and write their tables (`WEALTH_DATABASE_URL`)."""
+
+    database_url: str
+
+    def engine(self) -> Engine:
+        return get_engine(self.database_url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine().dialect.name

@@ -1,0 +1,282 @@
+"""The warehouse tables: everything the product holds, with natural keys as unique constraints.
+
+Money columns use the exact types of `warehouse.types`; statuses and sources are short
+strings checked by constraints (portable across SQLite and PostgreSQL, easy to extend in a
+migration).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    true,
+)
+
+from wealth_pipeline.warehouse.types import Amount, Price, Quantity, Rate
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+ACCOUNT_STATUSES = ("active", "inactive", "error", "pending_auth")
+SNAPSHOT_SOURCES = ("auto", "manual", "import")
+ACCOUNT_TYPES = ("checking", "savings", "brokerage", "retirement", "credit", "loan", "other")
+MONTHLY_AGGREGATIONS = ("last", "min", "max", "avg")
+SYNC_STATUSES = ("pending", "running", "success", "no_new_data", "error", "pending_auth", "skipped")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _timestamps() -> list[Column]:
+    return [
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column(
+            "updated_at",
+            DateTime(timezone=True),
+            nullable=False,
+            server_default=func.now(),
+            onupdate=func.now(),
+        ),
+    ]
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("email", String(254)),
+    Column("is_active", Boolean, nullable=False, server_default=true()),
+    # Login: an Argon2id hash of the client-derived auth_hash, never the password.
+    Column("auth_hash", Text),
+    Column("auth_salt", String(64)),
+    Column("kek_salt", String(64)),
+    Column("kdf_params", JSON),
+    # The per-user data key, wrapped by the password-derived KEK.
+    Column("wrapped_data_key", LargeBinary),
+    # Bumped on password change: tokens issued before it are refused.
+    Column("credentials_version", Integer, nullable=False, server_default="1"),
+    *_timestamps(),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("base_currency", String(3), nullable=False, server_default="EUR"),
+    Column("auto_sync_enabled", Boolean, nullable=False, server_default=false()),
+    Column("sync_frequency_hours", Integer, nullable=False, server_default="24"),
+    Column("weekly_report_enabled", Boolean, nullable=False, server_default=false()),
+    Column("report_email", String(254)),
+    Column("monthly_aggregation", String(8), nullable=False, server_default="last"),
+    *_timestamps(),
+    CheckConstraint("sync_frequency_hours > 0", name="sync_frequency_positive"),
+    CheckConstraint(_in("monthly_aggregation", MONTHLY_AGGREGATIONS), name="monthly_aggregation"),
+    CheckConstraint("length(base_currency) = 3", name="base_currency_code"),
+)
+
+# The data key sealed to the pipeline's sync public key: present only while auto-sync is on.
+sealed_data_keys = Table(
+    "sealed_data_keys",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("sync_key_id", String(64), nullable=False),
+    Column("sealed_key", LargeBinary, nullable=False),
+    *_timestamps(),
+)
+
+brokers = Table(
+    "brokers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("integration_type", String(20), nullable=False),
+    Column("bank_identifier", String(20), nullable=False, server_default=""),
+    Column("fints_server", String(500), nullable=False, server_default=""),
+    Column("api_base_url", String(500), nullable=False, server_default=""),
+    Column("website_url", String(500), nullable=False, server_default=""),
+    Column("country", String(2), nullable=False, server_default=""),
+    Column("is_active", Boolean, nullable=False, server_default=true()),
+    Column("supports_2fa", Boolean, nullable=False, server_default=false()),
+    Column("supports_auto_sync", Boolean, nullable=False, server_default=false()),
+    Column("credential_schema", JSON, nullable=False),
+    *_timestamps(),
+)
+
+financial_accounts = Table(
+    "financial_accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("broker_id", ForeignKey("brokers.id", ondelete="RESTRICT"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("account_identifier", String(100), nullable=False, server_default=""),
+    Column("account_type", String(20), nullable=False, server_default="checking"),
+    Column("currency", String(3), nullable=False),
+    Column("encrypted_credentials", LargeBinary),
+    Column("status", String(20), nullable=False, server_default="active"),
+    Column("status_message", Text),
+    Column("is_manual", Boolean, nullable=False, server_default=false()),
+    Column("sync_enabled", Boolean, nullable=False, server_default=true()),
+    Column("last_synced_at", DateTime(timezone=True)),
+    *_timestamps(),
+    CheckConstraint(_in("status", ACCOUNT_STATUSES), name="status"),
+    CheckConstraint(_in("account_type", ACCOUNT_TYPES), name="account_type"),
+    CheckConstraint("length(currency) = 3", name="currency_code"),
+    UniqueConstraint("user_id", "broker_id", "account_identifier", "name"),
+    Index("ix_financial_accounts_user_status", "user_id", "status"),
+)
+
+# Encrypted bank session state (FinTS client data, a paused TAN dialog) per account and purpose.
+account_sessions = Table(
+    "account_sessions",
+    metadata,
+    Column("account_id", ForeignKey("financial_accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("purpose", String(40), primary_key=True),
+    Column("encrypted_state", LargeBinary, nullable=False),
+    Column("challenge", JSON),
+    Column("expires_at", DateTime(timezone=True)),
+    *_timestamps(),
+)
+
+account_snapshots = Table(
+    "account_snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("financial_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("snapshot_date", Date, nullable=False),
+    Column("balance", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("available_balance", Amount()),
+    # Conversion into the owner's base currency; NULL until a rate exists.
+    Column("base_currency", String(3)),
+    Column("balance_base_currency", Amount()),
+    Column("exchange_rate_used", Rate()),
+    Column("rate_date", Date),
+    Column("snapshot_source", String(10), nullable=False, server_default="auto"),
+    Column("raw_data", JSON),
+    *_timestamps(),
+    CheckConstraint(_in("snapshot_source", SNAPSHOT_SOURCES), name="snapshot_source"),
+    CheckConstraint("length(currency) = 3", name="currency_code"),
+    UniqueConstraint("account_id", "snapshot_date"),
+    Index("ix_account_snapshots_snapshot_date", "snapshot_date"),
+)
+
+portfolio_positions = Table(
+    "portfolio_positions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("snapshot_id", ForeignKey("account_snapshots.id", ondelete="CASCADE"), nullable=False),
+    Column("symbol", String(40), nullable=False, server_default=""),
+    Column("isin", String(12)),
+    Column("name", String(300), nullable=False, server_default=""),
+    Column("quantity", Quantity(), nullable=False),
+    Column("price_per_unit", Price()),
+    Column("market_value", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("cost_basis", Amount()),
+    Column("asset_class", String(20), nullable=False, server_default="other"),
+    Column("price_base_currency", Price()),
+    Column("market_value_base_currency", Amount()),
+    Column("exchange_rate_used", Rate()),
+    Column("raw_data", JSON),
+    Index("ix_portfolio_positions_snapshot_id", "snapshot_id"),
+    Index("ix_portfolio_positions_isin", "isin"),
+)
+
+# ECB reference rates as published: 1 base_currency = rate quote_currency.
+exchange_rates = Table(
+    "exchange_rates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("rate_date", Date, nullable=False),
+    Column("base_currency", String(3), nullable=False, server_default="EUR"),
+    Column("quote_currency", String(3), nullable=False),
+    Column("rate", Rate(), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("rate > 0", name="rate_positive"),
+    UniqueConstraint("base_currency", "quote_currency", "rate_date"),
+    Index("ix_exchange_rates_rate_date", "rate_date"),
+)
+
+# Per account and day: what the sync did, so retries skip what landed and checks can tell.
+account_sync_state = Table(
+    "account_sync_state",
+    metadata,
+    Column("account_id", ForeignKey("financial_accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("sync_date", Date, primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("run_id", String(64)),
+    Column("finished_at", DateTime(timezone=True)),
+    *_timestamps(),
+    CheckConstraint(_in("status", SYNC_STATUSES), name="status"),
+    Index("ix_account_sync_state_sync_date", "sync_date", "status"),
+)
+
+# Earliest day changed per user since the marts last built from it (incremental rebuilds).
+mart_changes = Table(
+    "mart_changes",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("earliest_changed_day", Date, nullable=False),
+    Column("reason", String(200), nullable=False, server_default=""),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The API's refresh tokens: rotated on use; reuse revokes the whole family.
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("family_id", String(64), nullable=False),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("ix_refresh_tokens_family_id", "family_id"),
+    Index("ix_refresh_tokens_user_id", "user_id"),
+)
+
+# What the weekly report sent, per user and ISO week, so a re-run never sends twice.
+report_deliveries = Table(
+    "report_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("week", String(8), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("detail", Text),
+    Column("message_id", String(300)),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("status", ("sent", "failed")), name="status"),
+    UniqueConstraint("user_id", "week"),
+)

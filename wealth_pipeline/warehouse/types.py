@@ -1,0 +1,93 @@
+"""Exact decimal columns on both backends.
+
+PostgreSQL stores `NUMERIC(28, scale)`. SQLite has no exact decimal type (SQLAlchemy's
+`Numeric` goes through REAL there, and TEXT breaks SUM and ordering), so the value is stored
+as a 64-bit integer count of 10**-scale units: SUM, ORDER BY and comparisons in SQL stay exact
+and agree with Python's Decimal. Either way a value must already be at the column's scale:
+rounding belongs where a value is produced, not silently in storage.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Numeric
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from wealth_pipeline import money
+
+INT64_MAX = 2**63 - 1
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    impl = Numeric
+    cache_ok = True
+    places: int  # set by each kind of column below
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(28, self.places, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        exact = money.to_decimal(value)
+        if exact != exact.quantize(Decimal(1).scaleb(-self.places)):
+            raise ValueError(
+                f"{exact} has more than {self.places} decimal places; "
+                "round it where it is produced (wealth_pipeline.money.quantize)"
+            )
+        if dialect.name != "sqlite":
+            return exact
+        units = int(exact.scaleb(self.places))
+        if abs(units) > INT64_MAX:
+            raise OverflowError(f"{exact} is too large to store exactly at {self.places} places")
+        return units
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            if isinstance(value, float):
+                raise TypeError(
+                    "SQLite returned a float for an exact column: the SQL mixed it with a REAL"
+                )
+            return Decimal(int(value)).scaleb(-self.places)
+        return money.quantize(Decimal(value), self.places)
+
+    def copy(self, **kw: Any) -> ExactDecimal:
+        return type(self)()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Amount(ExactDecimal):
+    """Balances and values: 4 decimal places."""
+
+    places = money.AMOUNT_PLACES
+    cache_ok = True
+
+
+class Rate(ExactDecimal):
+    """Exchange rates: 12 decimal places."""
+
+    places = money.RATE_PLACES
+    cache_ok = True
+
+
+class Quantity(ExactDecimal):
+    """Units held: 8 decimal places (satoshi precision)."""
+
+    places = money.QUANTITY_PLACES
+    cache_ok = True
+
+
+class Price(ExactDecimal):
+    """Price per unit: 10 decimal places."""
+
+    places = money.PRICE_PLACES
+    cache_ok = True
