@@ -1,0 +1,89 @@
+"""Shared fixtures: warehouses on SQLite and the real PostgreSQL, and the local fakes.
+
+PostgreSQL comes from `WEALTH_TEST_POSTGRES_URL` (default: the local server's `test`
+database). Each test session works in a database of its own, created here and dropped at
+the end. Without a reachable server the PostgreSQL tests skip, except in CI (`CI=true`),
+where they fail: CI must never pass without them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tests.fakes.frankfurter import FakeFrankfurter
+from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
+from wealth_pipeline.warehouse.schema import metadata
+
+DATA = Path(__file__).parent / "data"
+ECB_SAMPLE = DATA / "eurofxref-sample.csv"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session (dropped afterwards)."""
+    admin_url = os.environ.get("WEALTH_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"wealth_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        message = f"PostgreSQL at {make_url(admin_url).render_as_string(hide_password=True)} unreachable: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    dispose_engines()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_tables(url: str) -> None:
+    engine = get_engine(url)
+    with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty warehouse on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_server_url")
+    _empty_tables(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def frankfurter_server() -> Iterator[FakeFrankfurter]:
+    """One local Frankfurter v1 server for the session, serving the ECB sample."""
+    server = FakeFrankfurter.from_file(ECB_SAMPLE).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def frankfurter(frankfurter_server: FakeFrankfurter) -> Iterator[FakeFrankfurter]:
+    """The session's fake server with no faults queued and an empty request log."""
+    frankfurter_server.reset()
+    yield frankfurter_server
+    frankfurter_server.reset()
