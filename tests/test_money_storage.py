@@ -20,10 +20,14 @@ from wealth_pipeline.warehouse.schema import (
 def _account(connection) -> int:
     user_id = connection.execute(insert(users).values(username="ada")).inserted_primary_key[0]
     broker_id = connection.execute(
-        insert(brokers).values(code="manual", name="Manual", integration_type="manual", credential_schema={})
+        insert(brokers).values(
+            code="manual", name="Manual", integration_type="manual", credential_schema={}
+        )
     ).inserted_primary_key[0]
     return connection.execute(
-        insert(financial_accounts).values(user_id=user_id, broker_id=broker_id, name="Cash", currency="EUR")
+        insert(financial_accounts).values(
+            user_id=user_id, broker_id=broker_id, name="Cash", currency="EUR"
+        )
     ).inserted_primary_key[0]
 
 
@@ -31,7 +35,12 @@ def _snapshots(connection, account_id: int, balances: list[str]) -> None:
     connection.execute(
         insert(account_snapshots),
         [
-            {"account_id": account_id, "snapshot_date": date(2024, 1, 1 + i), "balance": Decimal(b), "currency": "EUR"}
+            {
+                "account_id": account_id,
+                "snapshot_date": date(2024, 1, 1 + i),
+                "balance": Decimal(b),
+                "currency": "EUR",
+            }
             for i, b in enumerate(balances)
         ],
     )
@@ -53,7 +62,9 @@ def test_twelve_place_rate_round_trips(warehouse_url: str) -> None:
     rate = Decimal("0.784153507161")
     with get_engine(warehouse_url).begin() as connection:
         connection.execute(
-            insert(exchange_rates).values(rate_date=date(2024, 1, 2), quote_currency="GBP", rate=rate, source="test")
+            insert(exchange_rates).values(
+                rate_date=date(2024, 1, 2), quote_currency="GBP", rate=rate, source="test"
+            )
         )
         stored = connection.execute(select(exchange_rates.c.rate)).scalar_one()
     assert stored == rate and isinstance(stored, Decimal)
@@ -71,12 +82,22 @@ def test_ordering_and_comparisons_match_decimal(warehouse_url: str) -> None:
     values = ["10", "9.9999", "-2.5", "0.1", "100000000000.0001", "0.0999", "-0.0001"]
     with get_engine(warehouse_url).begin() as connection:
         _snapshots(connection, _account(connection), values)
-        ordered = connection.execute(
-            select(account_snapshots.c.balance).order_by(account_snapshots.c.balance)
-        ).scalars().all()
-        above = connection.execute(
-            select(account_snapshots.c.balance).where(account_snapshots.c.balance > Decimal("0.1"))
-        ).scalars().all()
+        ordered = (
+            connection.execute(
+                select(account_snapshots.c.balance).order_by(account_snapshots.c.balance)
+            )
+            .scalars()
+            .all()
+        )
+        above = (
+            connection.execute(
+                select(account_snapshots.c.balance).where(
+                    account_snapshots.c.balance > Decimal("0.1")
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert ordered == sorted(Decimal(v) for v in values)
     assert sorted(above) == sorted(Decimal(v) for v in values if Decimal(v) > Decimal("0.1"))
 
@@ -94,7 +115,10 @@ def test_floats_are_refused(warehouse_url: str) -> None:
         with pytest.raises(Exception, match="refusing a float"):
             connection.execute(
                 insert(account_snapshots).values(
-                    account_id=account_id, snapshot_date=date(2024, 1, 1), balance=0.1, currency="EUR"
+                    account_id=account_id,
+                    snapshot_date=date(2024, 1, 1),
+                    balance=0.1,
+                    currency="EUR",
                 )
             )
 
@@ -112,7 +136,9 @@ def test_quantize_rounds_half_even_once() -> None:
     assert money.quantize(Decimal("0.00005"), 4) == Decimal("0.0000")
     assert money.quantize(Decimal("0.00015"), 4) == Decimal("0.0002")
     assert money.divide(Decimal(1), Decimal(3), 12) == Decimal("0.333333333333")
-    assert money.divide(Decimal("0.8595"), Decimal("1.0942"), 12) == Decimal("0.785505392067")  # ...06726 rounds down
+    assert money.divide(Decimal("0.8595"), Decimal("1.0942"), 12) == Decimal(
+        "0.785505392067"
+    )  # ...06726 rounds down
     assert money.divide(Decimal(1), Decimal(8), 2) == Decimal("0.12")  # tie goes to even
     assert money.divide(Decimal(3), Decimal(8), 2) == Decimal("0.38")
     with pytest.raises(TypeError):

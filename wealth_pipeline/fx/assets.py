@@ -1,6 +1,5 @@
 """The `exchange_rates` asset: ECB reference rates per day, written window by window."""
 
-
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -61,7 +60,9 @@ def missing_message(outcomes: DayOutcomes, published: PublishedRates, source: st
     )
 
 
-def outcome_metadata(outcomes: DayOutcomes, published: PublishedRates, rows: int, source: str) -> dict:
+def outcome_metadata(
+    outcomes: DayOutcomes, published: PublishedRates, rows: int, source: str
+) -> dict:
     quiet = [f"{day.isoformat()} ({why})" for day, why in sorted(outcomes.quiet.items())]
     listed = "; ".join(quiet[:LISTED_QUIET_DAYS])
     if len(quiet) > LISTED_QUIET_DAYS:
@@ -125,7 +126,6 @@ def exchange_rates(
 exchange_rates_job = dg.define_asset_job(
     "exchange_rates_job",
     selection=[exchange_rates],
-    partitions_def=daily_partitions,
     description="Refresh ECB rates for a window of days (retried while the ECB is late).",
     # The ECB is sometimes late: try again a few times, spread out, before giving up.
     op_retry_policy=dg.RetryPolicy(

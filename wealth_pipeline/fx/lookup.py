@@ -196,6 +196,14 @@ class RateBook:
         source, target = from_currency.upper(), to_currency.upper()
         if source == target:
             return FxRate(source, target, day, Decimal(1), day)
+        for code in (source, target):
+            if not self.knows(code):
+                return NoRate(
+                    source,
+                    target,
+                    day,
+                    f"unknown currency {code}: the ECB publishes no reference rate for it",
+                )
         legs = {code: self._leg(code, day) for code in {source, target}}
         for code in (source, target):
             if legs[code].reason is not None:
@@ -207,6 +215,10 @@ class RateBook:
         )
         rate_date = min(from_leg.rate_date, to_leg.rate_date)  # type: ignore[type-var]
         return FxRate(source, target, day, value, rate_date)
+
+    def knows(self, code: str) -> bool:
+        """Whether `code` is a currency the ECB publishes (or did, or EUR)."""
+        return code == "EUR" or code in ECB_CURRENCIES or code in self._spans
 
     def _leg(self, code: str, day: date) -> _Leg:
         """Units of `code` per euro on `day`."""
@@ -225,8 +237,6 @@ class RateBook:
         first = ECB_LATE_STARTS.get(code, ECB_FIRST_DAY)
         ended = ECB_ENDED.get(code)
         span = self._spans.get(code)
-        if span is None and code not in ECB_CURRENCIES:
-            return f"unknown currency {code}: the ECB publishes no reference rate for it"
         if day < first:
             return f"no ECB rate for {code} before {first.isoformat()}, its first published day"
         window = f"no ECB rate for {code} within {LOOKBACK.days} days before {day.isoformat()}"

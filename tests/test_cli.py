@@ -1,0 +1,87 @@
+"""The `wealth` command line on a fresh home: init, db upgrade/current, fx backfill and rate."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from tests.conftest import ECB_SAMPLE
+from wealth_pipeline.cli import main
+from wealth_pipeline.warehouse.engine import get_engine
+from wealth_pipeline.warehouse.schema import exchange_rates
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WEALTH_DATABASE_URL", raising=False)
+    # Set (not deleted) so the CLI's export of DAGSTER_HOME is undone after each test.
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster"))
+    monkeypatch.setenv("WEALTH_FX_SOURCE", "ecb_file")
+    monkeypatch.setenv("WEALTH_ECB_FILE", str(ECB_SAMPLE))
+    return tmp_path / "home"
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_db_upgrade_then_current(home: Path) -> None:
+    first = run("db", "upgrade")
+    assert first.exit_code == 0 and "upgraded empty -> " in first.output
+    assert (home / "warehouse.sqlite").exists()
+    again = run("db", "upgrade")
+    assert "already at" in again.output
+    current = run("db", "current")
+    assert current.exit_code == 0 and current.output.startswith("current 0001")
+
+
+def test_db_upgrade_on_postgres(postgres_server_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEALTH_DATABASE_URL", postgres_server_url)
+    result = run("db", "upgrade")
+    assert result.exit_code == 0
+    assert "postgresql" in result.output and "0001" in result.output
+
+
+def test_init_creates_dagster_home(home: Path) -> None:
+    result = run("init")
+    assert result.exit_code == 0
+    assert (home / "dagster" / "dagster.yaml").read_text().count("telemetry") == 1
+
+
+def test_backfill_records_one_run_and_skips_what_is_done(home: Path) -> None:
+    result = run("fx", "backfill", "--start", "2024-01-08", "--end", "2024-01-14")
+    assert result.exit_code == 0, result.output
+    assert "Done: run" in result.output
+    with get_engine(f"sqlite:///{home / 'warehouse.sqlite'}").connect() as connection:
+        days = connection.execute(
+            select(func.count(func.distinct(exchange_rates.c.rate_date)))
+        ).scalar()
+    assert days == 5  # Monday to Friday; the weekend published nothing
+    again = run("fx", "backfill", "--start", "2024-01-08", "--end", "2024-01-14", "--missing-only")
+    assert "already materialized" in again.output
+
+
+def test_backfill_of_unpublished_days_fails_clearly(home: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["fx", "backfill", "--start", "2026-11-02", "--end", "2026-11-03"]
+    )
+    assert result.exit_code == 1
+    assert "No ECB rates yet" in result.output
+
+
+def test_rate_and_conversion(home: Path) -> None:
+    run("fx", "backfill", "--start", "2024-01-10", "--end", "2024-01-13")
+    result = run("fx", "rate", "usd", "chf", "--date", "2024-01-13", "--amount", "100")
+    assert result.exit_code == 0
+    assert "(ECB rates of 2024-01-12)" in result.output
+    assert "100 USD = " in result.output
+
+
+def test_rate_errors_are_explicit(home: Path) -> None:
+    run("db", "upgrade")
+    unknown = CliRunner().invoke(main, ["fx", "rate", "USD", "XYZ", "--date", "2024-01-12"])
+    assert unknown.exit_code == 1 and "unknown currency XYZ" in unknown.output
+    bad_date = CliRunner().invoke(main, ["fx", "rate", "USD", "CHF", "--date", "12.01.2024"])
+    assert bad_date.exit_code == 2 and "not a date" in bad_date.output
