@@ -128,7 +128,7 @@ def test_one_snapshot_per_account_and_day(warehouse_url: str) -> None:
     with engine.begin() as connection:
         account_id = _account(connection)
         _snapshots(connection, account_id, ["1"])
-    with pytest.raises(Exception, match="(?i)unique"), engine.begin() as connection:
+    with pytest.raises(Exception, match=r"(?i)unique"), engine.begin() as connection:
         _snapshots(connection, account_id, ["2"])
 
 

@@ -1,115 +1,15 @@
-"""The `wealth` command line: what a person does by hand."""
+"""`wealth fx`: exchange rates."""
 
 from __future__ import annotations
 
-import os
-import sys
 from datetime import date, timedelta
-from pathlib import Path
 
 import click
 
-from wealth_pipeline.settings import Settings, load_settings
-
-EMBEDDED_DAGSTER_YAML = """\
-# Dagster's own storage for the embedded setup (SQLite files in this folder).
-# Production: see deploy/dagster.yaml in the repository (PostgreSQL storage).
-telemetry:
-  enabled: false
-"""
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def ensure_dagster_home(settings: Settings) -> Path:
-    """Create DAGSTER_HOME (under WEALTH_HOME by default) with a dagster.yaml, and export it."""
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(EMBEDDED_DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
-
-
-def _day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+from wealth_pipeline.cli.common import ensure_dagster_home, parse_day, settings_or_usage_error
 
 
 @click.group()
-@click.version_option(package_name="wealth-pipeline")
-def main() -> None:
-    """wealth-pipeline: your whole wealth, day by day, in one currency."""
-
-
-@main.command()
-def init() -> None:
-    """Create WEALTH_HOME, Dagster's home and the warehouse (migrated to the newest schema)."""
-    from wealth_pipeline.warehouse.engine import current_revision, get_engine
-
-    settings = _settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    dagster_home = ensure_dagster_home(settings)
-    engine = get_engine(settings.database_url)
-    click.echo(f"WEALTH_HOME   {settings.home}")
-    click.echo(f"DAGSTER_HOME  {dagster_home}")
-    click.echo(
-        f"warehouse     {engine.url.render_as_string(hide_password=True)} "
-        f"(schema {current_revision(engine)})"
-    )
-
-
-@main.group()
-def db() -> None:
-    """The warehouse schema."""
-
-
-@db.command("upgrade")
-@click.option("--revision", default="head", show_default=True, help="Target migration.")
-def db_upgrade(revision: str) -> None:
-    """Apply the warehouse migrations (WEALTH_DATABASE_URL)."""
-    from wealth_pipeline.warehouse.engine import create_warehouse_engine, current_revision, upgrade
-
-    settings = _settings()
-    engine = create_warehouse_engine(settings.database_url)
-    before = current_revision(engine)
-    after = upgrade(engine, revision)
-    where = engine.url.render_as_string(hide_password=True)
-    if before == after:
-        click.echo(f"{where}: already at {after}")
-    else:
-        click.echo(f"{where}: upgraded {before or 'empty'} -> {after}")
-    engine.dispose()
-
-
-@db.command("current")
-def db_current() -> None:
-    """Show the warehouse's schema revision and the newest one."""
-    from wealth_pipeline.warehouse.engine import (
-        create_warehouse_engine,
-        current_revision,
-        head_revision,
-    )
-
-    engine = create_warehouse_engine(_settings().database_url)
-    current, head = current_revision(engine), head_revision()
-    click.echo(f"current {current or 'none (empty database)'}, newest {head}")
-    engine.dispose()
-    if current != head:
-        sys.exit(1)
-
-
-@main.group()
 def fx() -> None:
     """Exchange rates."""
 
@@ -125,9 +25,9 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
     from wealth_pipeline.definitions import rates_source, resources
     from wealth_pipeline.fx.assets import exchange_rates
 
-    settings = _settings()
+    settings = settings_or_usage_error()
     ensure_dagster_home(settings)
-    first, last = _day(start), _day(end)
+    first, last = parse_day(start), parse_day(end)
     if first is None or last is None:
         if settings.fx_source != "ecb_file":
             raise click.UsageError("--start and --end are required with the Frankfurter source")
@@ -178,8 +78,8 @@ def fx_rate(from_currency: str, to_currency: str, day: str | None, amount: str |
     from wealth_pipeline.fx.lookup import rate
     from wealth_pipeline.warehouse.engine import get_engine
 
-    when = _day(day) or date.today()
-    with get_engine(_settings().database_url, readonly=True).connect() as connection:
+    when = parse_day(day) or date.today()
+    with get_engine(settings_or_usage_error().database_url, readonly=True).connect() as connection:
         found = rate(connection, from_currency, to_currency, when)
     if not found:
         raise click.ClickException(found.reason)  # type: ignore[union-attr]

@@ -1,0 +1,38 @@
+"""The `wealth` command line: what a person does by hand.
+
+Each command group lives in its own module of this package and is registered below.
+"""
+
+from __future__ import annotations
+
+import click
+
+from wealth_pipeline.cli import db, fx
+from wealth_pipeline.cli.common import ensure_dagster_home, settings_or_usage_error
+
+
+@click.group()
+@click.version_option(package_name="wealth-pipeline")
+def main() -> None:
+    """wealth-pipeline: your whole wealth, day by day, in one currency."""
+
+
+@main.command()
+def init() -> None:
+    """Create WEALTH_HOME, Dagster's home and the warehouse (migrated to the newest schema)."""
+    from wealth_pipeline.warehouse.engine import current_revision, get_engine
+
+    settings = settings_or_usage_error()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    dagster_home = ensure_dagster_home(settings)
+    engine = get_engine(settings.database_url)
+    click.echo(f"WEALTH_HOME   {settings.home}")
+    click.echo(f"DAGSTER_HOME  {dagster_home}")
+    click.echo(
+        f"warehouse     {engine.url.render_as_string(hide_password=True)} "
+        f"(schema {current_revision(engine)})"
+    )
+
+
+main.add_command(db.db)
+main.add_command(fx.fx)
