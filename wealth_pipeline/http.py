@@ -1,7 +1,8 @@
 """HTTP GET with retries: exponential backoff with full jitter for what may pass, none for what won't.
 
-Timeouts, connection errors, 429 and 5xx are retried; other 4xx fail at once. Messages name
-the host and path but never the query string, where tokens travel.
+Timeouts, connection errors, 429 and 5xx are retried; other 4xx, and redirects the client was
+not told to follow, fail at once. Messages name the host and path but never the query string,
+where tokens travel.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class HttpGaveUp(HttpFailure):
 
 
 class HttpRefused(HttpFailure):
-    """A 4xx answer that no retry would change."""
+    """A 4xx answer (or a redirect the client does not follow) that no retry would change."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def _redirect_target(response: httpx.Response) -> str:
+    try:
+        return safe_url(response.url.join(response.headers.get("location", "")))
+    except httpx.InvalidURL:
+        return "an invalid location"
+
+
 def get(
     client: httpx.Client,
     url: str,
@@ -79,9 +87,13 @@ def get(
             last = f"connection failed ({type(exc).__name__})"
         else:
             status = response.status_code
-            if status < 400:
+            if status < 300:
                 return response
             body = response.text[:500]
+            if status < 400:
+                target = _redirect_target(response)
+                message = f"{where} answered HTTP {status}, a redirect to {target}"
+                raise HttpRefused(message, status, body)
             if status == 429 or status >= 500:
                 last = f"HTTP {status}"
                 retry_after = _retry_after(response)

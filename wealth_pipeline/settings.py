@@ -6,6 +6,7 @@ ECB excerpt shipped in the package, so nothing needs the internet or a server.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,12 @@ from pathlib import Path
 FX_SOURCES = ("ecb_file", "frankfurter")
 SHIPPED_ECB_EXCERPT = Path(__file__).parent / "fx" / "data" / "eurofxref-excerpt.csv"
 FRANKFURTER_PUBLIC_URL = "https://api.frankfurter.dev/v1"
+
+# Argon2id for the password-derived keys: RFC 9106's second recommendation (t=3, 64 MiB, p=4).
+# Lowered only by explicit configuration (tests); never lower them in production.
+ARGON2_TIME_COST = 3
+ARGON2_MEMORY_KIB = 65536
+ARGON2_PARALLELISM = 4
 
 
 def default_home() -> Path:
@@ -31,6 +38,12 @@ class Settings:
     http_max_attempts: int
     http_backoff_seconds: float
     schedules_running: bool
+    # The pipeline worker's X25519 private key (unattended sync); the public key sits beside it.
+    sync_key_file: Path
+    # Argon2id parameters for new password-derived keys (existing users keep theirs).
+    argon2_time_cost: int = ARGON2_TIME_COST
+    argon2_memory_kib: int = ARGON2_MEMORY_KIB
+    argon2_parallelism: int = ARGON2_PARALLELISM
 
     @property
     def dagster_home(self) -> Path:
@@ -53,6 +66,29 @@ def _flag(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
+def _positive_int(name: str, default: int, minimum: int = 1) -> int:
+    raw = _env(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _seconds(name: str, default: float, *, allow_zero: bool) -> float:
+    raw = _env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = "at least 0" if allow_zero else "more than 0"
+        raise ValueError(f"{name} must be {bound} seconds, not {raw!r}")
+    return value
+
+
 def load_settings() -> Settings:
     """Read the settings now (not at import), so tests and the CLI can change the environment."""
     home = Path(_env("WEALTH_HOME", str(default_home()))).expanduser()
@@ -65,14 +101,25 @@ def load_settings() -> Settings:
     ecb_file = _env("WEALTH_ECB_FILE", str(SHIPPED_ECB_EXCERPT))
     # The shipped excerpt never grows: schedules start stopped on it, running on a live source.
     live_source = fx_source == "frankfurter" or ecb_file != str(SHIPPED_ECB_EXCERPT)
+    argon2_parallelism = _positive_int("WEALTH_ARGON2_PARALLELISM", ARGON2_PARALLELISM)
+    # Argon2 needs at least 8 KiB of memory per lane.
+    argon2_memory_kib = _positive_int(
+        "WEALTH_ARGON2_MEMORY_KIB", ARGON2_MEMORY_KIB, minimum=8 * argon2_parallelism
+    )
     return Settings(
         home=home,
         database_url=database_url,
         fx_source=fx_source,
         frankfurter_url=_env("WEALTH_FRANKFURTER_URL", FRANKFURTER_PUBLIC_URL),
         ecb_file=ecb_file,
-        http_timeout_seconds=float(_env("WEALTH_HTTP_TIMEOUT_SECONDS", "20")),
-        http_max_attempts=int(_env("WEALTH_HTTP_MAX_ATTEMPTS", "5")),
-        http_backoff_seconds=float(_env("WEALTH_HTTP_BACKOFF_SECONDS", "1.0")),
+        http_timeout_seconds=_seconds("WEALTH_HTTP_TIMEOUT_SECONDS", 20, allow_zero=False),
+        http_max_attempts=_positive_int("WEALTH_HTTP_MAX_ATTEMPTS", 5),
+        http_backoff_seconds=_seconds("WEALTH_HTTP_BACKOFF_SECONDS", 1.0, allow_zero=True),
         schedules_running=_flag("WEALTH_SCHEDULES_RUNNING", live_source),
+        argon2_time_cost=_positive_int("WEALTH_ARGON2_TIME_COST", ARGON2_TIME_COST),
+        argon2_memory_kib=argon2_memory_kib,
+        argon2_parallelism=argon2_parallelism,
+        sync_key_file=Path(_env("WEALTH_SYNC_KEY_FILE", str(home / "keys" / "sync_key.pem")))
+        .expanduser()
+        .absolute(),
     )

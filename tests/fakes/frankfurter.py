@@ -149,7 +149,9 @@ class FakeFrankfurter:
             converted = {c: v for c, v in converted.items() if c in symbols}
         return converted or None
 
-    def _single(self, day: date, base: str, symbols: list[str], amount: Decimal) -> tuple[int, dict]:
+    def _single(
+        self, day: date, base: str, symbols: list[str], amount: Decimal
+    ) -> tuple[int, dict]:
         index = bisect.bisect_right(self.days, day) - 1
         if index < 0 or self.days[index] < day - LOOKBACK:
             return 404, {"message": "not found"}

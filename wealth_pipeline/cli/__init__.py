@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from wealth_pipeline.cli import db, fx
+from wealth_pipeline.cli import accounts, brokers, db, fx, imports, keys, snapshots, users
 from wealth_pipeline.cli.common import ensure_dagster_home, settings_or_usage_error
 
 
@@ -36,3 +36,9 @@ def init() -> None:
 
 main.add_command(db.db)
 main.add_command(fx.fx)
+main.add_command(brokers.brokers)
+main.add_command(accounts.accounts)
+main.add_command(snapshots.snapshots)
+main.add_command(imports.import_group)
+main.add_command(keys.keys)
+main.add_command(users.users)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -43,3 +46,56 @@ def parse_day(value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def password_env_option(function: F) -> F:
+    """Add ``--password-env NAME``: read the password from environment variable NAME.
+
+    For automation; without it, `read_password` prompts without echo. Passwords are never
+    accepted as plain command-line arguments (they would land in shell history and `ps`).
+    """
+    return click.option(
+        "--password-env",
+        "password_env",
+        metavar="NAME",
+        default=None,
+        help="Read the password from environment variable NAME (for scripts) instead of prompting.",
+    )(function)
+
+
+def read_password(
+    password_env: str | None,
+    *,
+    prompt: str = "Password",
+    confirm: bool = False,
+    option_name: str = "--password-env",
+) -> str:
+    """The password from the environment variable named `password_env`, else a hidden prompt.
+
+    `confirm` asks twice when prompting. A named variable that is unset or empty is a usage
+    error (exit 2).
+    """
+    if password_env is not None:
+        name = password_env.strip()
+        value = os.environ.get(name) if name else None
+        if not value:
+            raise click.BadParameter(
+                f"environment variable {name or password_env!r} is not set or empty",
+                param_hint=f"'{option_name}'",
+            )
+        return value
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+
+
+@contextmanager
+def vault_errors() -> Iterator[None]:
+    """Turn a `VaultError` (wrong password, tampered blob, missing key...) into exit 1."""
+    from wealth_pipeline.security.errors import VaultError
+
+    try:
+        yield
+    except VaultError as exc:
+        raise click.ClickException(str(exc)) from None

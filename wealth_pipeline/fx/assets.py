@@ -30,17 +30,20 @@ class DayOutcomes:
 def classify_days(days: list[date], published: PublishedRates) -> DayOutcomes:
     """Tell, per day, whether rates were published, the ECB was closed, or rates are missing.
 
-    A day without rates before the source's latest day is a real non-publication day (the
-    ECB moved on without it); after it, only weekends and TARGET holidays are expected quiet.
+    A business day without rates between two days the source has is a real non-publication
+    day (the ECB moved on without it). Outside the source's span only weekends and TARGET
+    holidays are expected quiet: a business day after it is not published yet, and one before
+    it is simply not covered by the source (a file excerpt that starts later).
     """
-    latest = published.latest_day
+    earliest, latest = published.earliest_day, published.latest_day
     outcomes = DayOutcomes([], {}, [])
     for day in sorted(days):
         if day in published.days:
             outcomes.published.append(day)
             continue
         reason = no_publication_reason(day)
-        if reason is None and latest is not None and day < latest:
+        covered = earliest is not None and latest is not None and earliest < day < latest
+        if reason is None and covered:
             reason = "no ECB publication that day"
         if reason is None:
             outcomes.missing.append(day)
@@ -52,11 +55,16 @@ def classify_days(days: list[date], published: PublishedRates) -> DayOutcomes:
 def missing_message(outcomes: DayOutcomes, published: PublishedRates, source: str) -> str:
     days = ", ".join(d.isoformat() for d in outcomes.missing[:10])
     more = f" and {len(outcomes.missing) - 10} more" if len(outcomes.missing) > 10 else ""
-    latest = published.latest_day.isoformat() if published.latest_day else "none"
+    earliest, latest = published.earliest_day, published.latest_day
+    if earliest is not None and outcomes.missing[-1] < earliest:
+        return (
+            f"No ECB rates for TARGET business day(s) {days}{more}: {source} starts at "
+            f"{earliest.isoformat()}. Use a source that covers them. Nothing was written."
+        )
     return (
         f"No ECB rates yet for TARGET business day(s) {days}{more} from {source} "
-        f"(its latest day is {latest}). The ECB publishes around 16:00 CET; retry later. "
-        "Nothing was written."
+        f"(its latest day is {latest.isoformat() if latest else 'none'}). The ECB publishes "
+        "around 16:00 CET; retry later. Nothing was written."
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -30,7 +31,7 @@ def read_ecb_bytes(data: bytes, origin: str) -> DailyRates:
                 if not members:
                     raise MalformedRates(f"{origin}: the zip holds no CSV file")
                 data = archive.read(members[0])
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise MalformedRates(f"{origin}: not a readable zip file ({exc})") from None
     try:
         text = data.decode("utf-8-sig")
@@ -45,9 +46,11 @@ def parse_ecb_csv(text: str, origin: str) -> DailyRates:
     if not header or header[0].strip() != "Date":
         raise MalformedRates(f"{origin}: line 1 is not the ECB header (Date,USD,JPY,...)")
     currencies = [c.strip() for c in header[1:]]
-    for code in currencies:
+    for index, code in enumerate(currencies):
         if code and not valid_currency_code(code):
             raise MalformedRates(f"{origin}: line 1 names an invalid currency {code!r}")
+        if code and code in currencies[:index]:
+            raise MalformedRates(f"{origin}: line 1 names {code} twice")
     result: DailyRates = {}
     for line_number, row in enumerate(rows, start=2):
         if not row or not any(cell.strip() for cell in row):

@@ -14,6 +14,7 @@ import httpx
 
 from wealth_pipeline import http, money
 from wealth_pipeline.fx.ecb_file import DailyRates, MalformedRates, parse_rate, valid_currency_code
+from wealth_pipeline.settings import FRANKFURTER_PUBLIC_URL
 
 
 def year_chunks(start: date, end: date) -> list[tuple[date, date]]:
@@ -34,10 +35,45 @@ def fetch_range(
     try:
         response = http.get(client, url, params={"base": "EUR"}, retry=retry)
     except http.HttpRefused as exc:
-        if exc.status == 404 and _message(exc.body) == "not found":
+        if exc.status != 404:
+            raise
+        if _message(exc.body) == "not found":
             return {}
-        raise
+        raise _not_frankfurter(base_url, url, exc) from None
     return parse_range_answer(response.content, http.safe_url(url))
+
+
+def confirm_api(client: httpx.Client, base_url: str, retry: http.Retry) -> None:
+    """Raise unless `base_url` answers `/latest` like Frankfurter v1.
+
+    Frankfurter's 404 `not found` means both "no rates in this range" and "no such path", so
+    ranges that all came back empty prove nothing until the API itself is known to be there.
+    """
+    url = f"{base_url.rstrip('/')}/latest"
+    try:
+        response = http.get(client, url, params={"base": "EUR"}, retry=retry)
+    except http.HttpRefused as exc:
+        if exc.status == 404:
+            raise _not_frankfurter(base_url, url, exc) from None
+        raise
+    try:
+        answer = money.loads_json(response.content)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or not isinstance(answer.get("rates"), dict):
+        raise MalformedRates(
+            f"{http.safe_url(url)}: not a Frankfurter v1 answer; check the base URL "
+            f"(e.g. {FRANKFURTER_PUBLIC_URL})"
+        )
+
+
+def _not_frankfurter(base_url: str, url: str, exc: http.HttpRefused) -> http.HttpRefused:
+    return http.HttpRefused(
+        f"{http.safe_url(url)} answered HTTP {exc.status}: {http.safe_url(base_url)} is not a "
+        f"Frankfurter v1 API; check the base URL (e.g. {FRANKFURTER_PUBLIC_URL})",
+        exc.status,
+        exc.body,
+    )
 
 
 def _message(body: str) -> str | None:
@@ -57,8 +93,12 @@ def parse_range_answer(content: bytes, origin: str) -> DailyRates:
         raise MalformedRates(f"{origin}: no 'rates' object in the answer")
     if answer.get("base") != "EUR":
         raise MalformedRates(f"{origin}: base is {answer.get('base')!r}, expected 'EUR'")
-    if money.to_decimal(answer.get("amount", 1)) != 1:
-        raise MalformedRates(f"{origin}: amount is {answer.get('amount')}, expected 1")
+    try:
+        amount_is_one = money.to_decimal(answer.get("amount", 1)) == 1
+    except (TypeError, ValueError):
+        amount_is_one = False
+    if not amount_is_one:
+        raise MalformedRates(f"{origin}: amount is {answer.get('amount')!r}, expected 1")
     result: DailyRates = {}
     for key, rates in answer["rates"].items():
         try:

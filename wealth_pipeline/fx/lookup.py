@@ -110,7 +110,9 @@ class FxRate:
 
     def convert(self, amount: Decimal) -> Decimal:
         """`amount` in the target currency: rounded once, half-even, to AMOUNT_PLACES."""
-        return money.quantize(money.to_decimal(amount) * self.rate, money.AMOUNT_PLACES)
+        # An exact product: Decimal multiplication would round to the context's 28 digits first.
+        exact = Fraction(money.to_decimal(amount)) * Fraction(self.rate)
+        return money.quantize(exact, money.AMOUNT_PLACES)
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,14 @@ class RateBook:
         self,
         series: dict[str, tuple[list[date], list[Decimal]]],
         spans: dict[str, tuple[date, date]],
+        loaded_days: Iterable[date] | None = None,
     ) -> None:
         self._series = series
         self._spans = spans
+        # The days with any EUR rates loaded in the window (all currencies, not just the wanted).
+        if loaded_days is None:
+            loaded_days = {day for days, _ in series.values() for day in days}
+        self._loaded_days = sorted(set(loaded_days))
 
     @classmethod
     def load(
@@ -158,11 +165,12 @@ class RateBook:
     ) -> RateBook:
         table = exchange_rates
         wanted = None if currencies is None else sorted({c.upper() for c in currencies} - {"EUR"})
-        conditions = [
+        window = [
             table.c.base_currency == "EUR",
             table.c.rate_date >= start - LOOKBACK,
             table.c.rate_date <= end,
         ]
+        conditions = list(window)
         span_conditions = [table.c.base_currency == "EUR"]
         if wanted is not None:
             conditions.append(table.c.quote_currency.in_(wanted))
@@ -179,7 +187,11 @@ class RateBook:
                 days.append(day)
                 values.append(value)
         spans: dict[str, tuple[date, date]] = {}
+        loaded_days: list[date] = []
         if wanted != []:
+            # Days with any currency loaded: a currency absent on them is absent at the ECB.
+            days_query = select(table.c.rate_date).where(and_(*window)).group_by(table.c.rate_date)
+            loaded_days = list(connection.execute(days_query).scalars())
             span_query = (
                 select(
                     table.c.quote_currency,
@@ -190,12 +202,12 @@ class RateBook:
                 .group_by(table.c.quote_currency)
             )
             spans = {code: (first, last) for code, first, last in connection.execute(span_query)}
-        return cls(series, spans)
+        return cls(series, spans, loaded_days)
 
     def rate(self, from_currency: str, to_currency: str, day: date) -> FxRate | NoRate:
         source, target = from_currency.upper(), to_currency.upper()
         if source == target:
-            return FxRate(source, target, day, Decimal(1), day)
+            return FxRate(source, target, day, money.quantize(Decimal(1), money.RATE_PLACES), day)
         for code in (source, target):
             if not self.knows(code):
                 return NoRate(
@@ -242,6 +254,9 @@ class RateBook:
         window = f"no ECB rate for {code} within {LOOKBACK.days} days before {day.isoformat()}"
         if ended and day > ended:
             return f"{window}: the ECB stopped publishing {code} after {ended.isoformat()}"
+        if self._loaded_between(day - LOOKBACK, day):
+            # The ECB published rates in the window, none of them for `code`: a gap of its own.
+            return f"{window}: the ECB published none for {code} in that window"
         if span is None:
             return (
                 f"{window}: no {code} rates are loaded (materialize exchange_rates for those days)"
@@ -253,7 +268,11 @@ class RateBook:
             )
         if day < span[0]:
             return f"{window}: {code} rates are loaded only from {span[0].isoformat()}"
-        return f"{window}: the ECB published none for {code} in that window"
+        return f"{window}: no rates are loaded for those days (materialize exchange_rates for them)"
+
+    def _loaded_between(self, first: date, last: date) -> bool:
+        index = bisect.bisect_left(self._loaded_days, first)
+        return index < len(self._loaded_days) and self._loaded_days[index] <= last
 
 
 def rate(

@@ -34,6 +34,7 @@ class PublishedRates:
     end: date
     days: DailyRates  # only days within [start, end]
     latest_day: date | None  # the newest day the source has, possibly after `end`
+    earliest_day: date | None = None  # the oldest day the source has, possibly before `start`
     requests: int = 0
     currencies: frozenset[str] = field(default_factory=frozenset)
 
@@ -49,8 +50,16 @@ def _window(
         end=end,
         days=kept,
         latest_day=max(all_days) if all_days else None,
+        earliest_day=min(all_days) if all_days else None,
         requests=requests,
         currencies=currencies,
+    )
+
+
+def _client(timeout_seconds: float) -> httpx.Client:
+    """Redirects are followed: moved hosts (api.frankfurter.app, mirrors) answer with them."""
+    return httpx.Client(
+        timeout=timeout_seconds, headers={"User-Agent": USER_AGENT}, follow_redirects=True
     )
 
 
@@ -81,14 +90,17 @@ class FrankfurterRates(RatesSource):
         last_start, _ = chunks[-1]
         chunks[-1] = (last_start, end + LOOKAHEAD)
         found: DailyRates = {}
-        with httpx.Client(
-            timeout=self.timeout_seconds, headers={"User-Agent": USER_AGENT}
-        ) as client:
+        requests = len(chunks)
+        with _client(self.timeout_seconds) as client:
             for chunk_start, chunk_end in chunks:
                 found.update(
                     frankfurter.fetch_range(client, self.base_url, chunk_start, chunk_end, retry)
                 )
-        return _window(found, start, end, "frankfurter", len(chunks))
+            if not found:
+                # Its 404 also answers unknown paths: an empty answer must come from the API.
+                frankfurter.confirm_api(client, self.base_url, retry)
+                requests += 1
+        return _window(found, start, end, "frankfurter", requests)
 
 
 _file_cache: dict[tuple[str, int, int], DailyRates] = {}
@@ -115,9 +127,7 @@ class EcbFileRates(RatesSource):
     def _read(self) -> tuple[DailyRates, int]:
         if self.location.startswith(("http://", "https://")):
             retry = http.Retry(max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds)
-            with httpx.Client(
-                timeout=self.timeout_seconds, headers={"User-Agent": USER_AGENT}
-            ) as client:
+            with _client(self.timeout_seconds) as client:
                 response = http.get(client, self.location, retry=retry)
             return read_ecb_bytes(response.content, http.safe_url(self.location)), 1
         path = Path(self.location).expanduser()

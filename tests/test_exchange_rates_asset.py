@@ -1,0 +1,536 @@
+"""The `exchange_rates` asset, its day classification, and the daily refresh schedule.
+
+Materializations run for real (`dagster.materialize`) against the ECB sample file or the
+fake Frankfurter server, writing into both warehouse backends; expectations come from the
+sample file read here with the csv module.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import ECB_SAMPLE
+from tests.fakes.frankfurter import FakeFrankfurter, Fault
+from wealth_pipeline.fx.assets import (
+    REFRESH_DAYS,
+    build_exchange_rates_schedule,
+    classify_days,
+    exchange_rates,
+    exchange_rates_job,
+    refresh_window,
+)
+from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates, PublishedRates, RatesSource
+from wealth_pipeline.partitions import daily_partitions
+from wealth_pipeline.warehouse.engine import get_engine
+from wealth_pipeline.warehouse.resource import WarehouseResource
+from wealth_pipeline.warehouse.schema import exchange_rates as rates_table
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _read_sample() -> dict[date, dict[str, Decimal]]:
+    with ECB_SAMPLE.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header = rows[0]
+    return {
+        date.fromisoformat(row[0]): {
+            code: Decimal(cell)
+            for code, cell in zip(header[1:], row[1:], strict=False)
+            if code and cell not in ("", "N/A")
+        }
+        for row in rows[1:]
+        if row
+    }
+
+
+SAMPLE = _read_sample()
+
+
+def days_between(start: str, end: str) -> list[date]:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def sample_rows(start: str, end: str, source: str = "ecb_file") -> list[tuple]:
+    """The rows a run over [start, end] should leave, as `stored_rows` lists them."""
+    return sorted(
+        (day, "EUR", code, rate, source)
+        for day in days_between(start, end)
+        for code, rate in SAMPLE.get(day, {}).items()
+    )
+
+
+def ecb_file() -> EcbFileRates:
+    return EcbFileRates(location=str(ECB_SAMPLE))
+
+
+def frankfurter_rates(server: FakeFrankfurter) -> FrankfurterRates:
+    return FrankfurterRates(
+        base_url=server.url, backoff_seconds=0.01, timeout_seconds=1, max_attempts=2
+    )
+
+
+def run(
+    warehouse_url: str,
+    start: str,
+    end: str | None = None,
+    *,
+    source: RatesSource | None = None,
+    raise_on_error: bool = True,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialize `exchange_rates` for one partition, or a range as one run."""
+    resources = {
+        "fx_source": source or ecb_file(),
+        "warehouse": WarehouseResource(database_url=warehouse_url),
+    }
+    if end is None:
+        return dg.materialize(
+            [exchange_rates],
+            resources=resources,
+            partition_key=start,
+            raise_on_error=raise_on_error,
+            instance=instance,
+        )
+    return dg.materialize(
+        [exchange_rates],
+        resources=resources,
+        tags={RANGE_START: start, RANGE_END: end},
+        raise_on_error=raise_on_error,
+        instance=instance,
+    )
+
+
+def stored_rows(warehouse_url: str) -> list[tuple]:
+    """Every stored rate, all columns but the surrogate id and the fetch time."""
+    t = rates_table
+    with get_engine(warehouse_url).connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.execute(
+                select(
+                    t.c.rate_date, t.c.base_currency, t.c.quote_currency, t.c.rate, t.c.source
+                ).order_by(t.c.rate_date, t.c.base_currency, t.c.quote_currency)
+            )
+        ]
+
+
+def metadata(result: dg.ExecuteInProcessResult) -> dict:
+    """The metadata values of the run's (first) materialization."""
+    event = result.get_asset_materialization_events()[0]
+    return {key: value.value for key, value in event.materialization.metadata.items()}
+
+
+def failure(result: dg.ExecuteInProcessResult) -> tuple[str, dict]:
+    """The step failure's message (with its causes) and its user metadata."""
+    assert not result.success
+    [event] = [e for e in result.all_node_events if e.is_step_failure]
+    data = event.step_failure_data
+    messages, error = [], data.error
+    while error is not None:
+        messages.append(error.message)
+        error = error.cause
+    user = data.user_failure_data
+    user_metadata = {k: v.value for k, v in user.metadata.items()} if user else {}
+    return "\n".join(messages), user_metadata
+
+
+# --- one day --------------------------------------------------------------------------
+
+
+def test_weekday_partition_writes_each_published_currency_exactly(warehouse_url: str) -> None:
+    day = date(2024, 1, 15)
+    result = run(warehouse_url, "2024-01-15")
+    assert result.success
+    assert stored_rows(warehouse_url) == sample_rows("2024-01-15", "2024-01-15")
+    assert len(SAMPLE[day]) == 30
+    for _, _, _, rate, _ in stored_rows(warehouse_url):
+        assert isinstance(rate, Decimal) and rate.as_tuple().exponent == -12
+
+    [event] = result.get_asset_materialization_events()
+    assert event.partition == "2024-01-15"
+    meta = metadata(result)
+    assert meta["dagster/row_count"] == 30
+    assert meta["currencies"] == ", ".join(sorted(SAMPLE[day]))
+    assert meta["currency_count"] == 30
+    assert meta["first_day"] == meta["last_day"] == "2024-01-15"
+    assert meta["days_published"] == 1
+    assert meta["days_without_publication"] == 0
+    assert meta["source"] == f"ECB file {ECB_SAMPLE}"
+    assert meta["window"] == "2024-01-15 .. 2024-01-15"
+    assert "no_publication" not in meta
+
+
+@pytest.mark.parametrize(
+    ("day", "why"),
+    [
+        ("2024-01-13", "weekend"),
+        ("2024-01-14", "weekend"),
+        ("2024-03-29", "TARGET holiday (Good Friday)"),
+        ("2024-04-01", "TARGET holiday (Easter Monday)"),
+        ("2023-12-25", "TARGET holiday (Christmas Day)"),
+        ("2024-01-01", "TARGET holiday (New Year's Day)"),
+    ],
+)
+def test_weekend_and_holiday_partitions_succeed_with_no_rows(
+    warehouse_url: str, day: str, why: str
+) -> None:
+    result = run(warehouse_url, day)
+    assert result.success
+    assert [e.partition for e in result.get_asset_materialization_events()] == [day]
+    assert stored_rows(warehouse_url) == []
+    meta = metadata(result)
+    assert meta["dagster/row_count"] == 0
+    assert meta["no_publication"] == f"The ECB published nothing on: {day} ({why})"
+    assert meta["days_published"] == 0
+    assert meta["days_without_publication"] == 1
+    assert meta["currencies"] == "none"
+    assert "first_day" not in meta and "last_day" not in meta
+
+
+def test_quiet_days_leave_the_neighbouring_days_alone(warehouse_url: str) -> None:
+    run(warehouse_url, "2024-01-12")
+    run(warehouse_url, "2024-01-15")
+    before = stored_rows(warehouse_url)
+    assert before == sample_rows("2024-01-12", "2024-01-15")
+    assert run(warehouse_url, "2024-01-13", "2024-01-14").success
+    assert stored_rows(warehouse_url) == before
+
+
+# --- windows --------------------------------------------------------------------------
+
+
+def test_a_month_is_one_run_materializing_every_partition(warehouse_url: str) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    result = run(warehouse_url, "2024-01-01", "2024-01-31", instance=instance)
+    assert result.success
+
+    keys = [d.isoformat() for d in days_between("2024-01-01", "2024-01-31")]
+    assert len(instance.get_runs()) == 1
+    events = result.get_asset_materialization_events()
+    assert sorted(e.partition for e in events) == keys
+    records = instance.fetch_materializations(exchange_rates.key, limit=100).records
+    assert len(records) == len(keys)
+    assert {record.run_id for record in records} == {result.run_id}
+    assert instance.get_materialized_partitions(exchange_rates.key) == set(keys)
+
+    published = [d for d in days_between("2024-01-01", "2024-01-31") if d in SAMPLE]
+    assert len(published) == 22
+    rows = stored_rows(warehouse_url)
+    assert len(rows) == sum(len(SAMPLE[d]) for d in published) == 660
+    assert rows == sample_rows("2024-01-01", "2024-01-31")
+
+    meta = metadata(result)
+    assert meta["dagster/row_count"] == 660
+    assert meta["days_published"] == 22
+    assert meta["days_without_publication"] == 9
+    assert (meta["first_day"], meta["last_day"]) == ("2024-01-02", "2024-01-31")
+    assert meta["window"] == "2024-01-01 .. 2024-01-31"
+    assert meta["requests"] == 0
+    quiet = meta["no_publication"]
+    assert quiet.startswith(
+        "The ECB published nothing on: 2024-01-01 (TARGET holiday (New Year's Day)); "
+    )
+    assert "2024-01-06 (weekend); 2024-01-07 (weekend)" in quiet
+
+
+def test_rerunning_a_window_leaves_identical_rows(warehouse_url: str) -> None:
+    run(warehouse_url, "2024-01-02", "2024-01-05")
+    assert run(warehouse_url, "2024-01-08", "2024-01-21").success
+    first = stored_rows(warehouse_url)
+    assert first == sample_rows("2024-01-02", "2024-01-21")
+    assert run(warehouse_url, "2024-01-08", "2024-01-21").success
+    assert stored_rows(warehouse_url) == first
+    # A window overlapping both earlier runs changes nothing either.
+    assert run(warehouse_url, "2024-01-04", "2024-01-10").success
+    assert stored_rows(warehouse_url) == first
+
+
+def test_a_run_replaces_rows_in_its_window(warehouse_url: str) -> None:
+    """Whatever the window held before (a correction, a stale row) is replaced whole."""
+    run(warehouse_url, "2024-01-15")
+    t = rates_table
+    with get_engine(warehouse_url).begin() as connection:
+        connection.execute(
+            t.update().where(t.c.quote_currency == "USD").values(rate=Decimal("9.999"))
+        )
+        connection.execute(
+            t.insert().values(
+                rate_date=date(2024, 1, 15), quote_currency="XAU", rate=Decimal("1"), source="test"
+            )
+        )
+    assert run(warehouse_url, "2024-01-15").success
+    assert stored_rows(warehouse_url) == sample_rows("2024-01-15", "2024-01-15")
+
+
+# --- not published yet ------------------------------------------------------------------
+
+
+def test_business_day_without_rates_fails_and_writes_nothing(warehouse_url: str) -> None:
+    run(warehouse_url, "2026-10-26", "2026-10-30")
+    before = stored_rows(warehouse_url)
+    assert before == sample_rows("2026-10-26", "2026-10-30")
+
+    result = run(warehouse_url, "2026-11-02", raise_on_error=False)
+    message, details = failure(result)
+    assert "No ECB rates yet" in message
+    assert "2026-11-02" in message and "its latest day is 2026-10-30" in message
+    assert "Nothing was written" in message
+    assert details == {"missing_days": "2026-11-02"}
+    assert result.get_asset_materialization_events() == []
+    assert stored_rows(warehouse_url) == before
+
+    # A window mixing published days with the unpublished one fails whole: no partial write.
+    result = run(warehouse_url, "2026-10-26", "2026-11-03", raise_on_error=False)
+    message, details = failure(result)
+    assert "No ECB rates yet" in message and "2026-11-02, 2026-11-03" in message
+    assert details == {"missing_days": "2026-11-02, 2026-11-03"}
+    assert result.get_asset_materialization_events() == []
+    assert stored_rows(warehouse_url) == before
+
+
+def test_weekend_after_the_latest_day_is_still_quiet(warehouse_url: str) -> None:
+    result = run(warehouse_url, "2026-10-30", "2026-11-01")
+    assert result.success
+    assert stored_rows(warehouse_url) == sample_rows("2026-10-30", "2026-10-30")
+
+
+# --- from Frankfurter -----------------------------------------------------------------
+
+
+def test_frankfurter_writes_the_same_rows_as_the_file(
+    warehouse_url: str, frankfurter: FakeFrankfurter
+) -> None:
+    result = run(warehouse_url, "2024-03-25", "2024-04-05", source=frankfurter_rates(frankfurter))
+    assert result.success
+    assert stored_rows(warehouse_url) == sample_rows("2024-03-25", "2024-04-05", "frankfurter")
+    meta = metadata(result)
+    assert meta["requests"] == len(frankfurter.requests) == 1
+    assert meta["source"] == f"Frankfurter at {frankfurter.url}"
+    assert (meta["first_day"], meta["last_day"]) == ("2024-03-25", "2024-04-05")
+    assert "2024-03-29 (TARGET holiday (Good Friday))" in meta["no_publication"]
+
+
+def test_frankfurter_makes_one_request_per_calendar_year(
+    warehouse_url: str, frankfurter: FakeFrankfurter
+) -> None:
+    result = run(warehouse_url, "2022-12-20", "2023-01-10", source=frankfurter_rates(frankfurter))
+    assert result.success
+    assert len(frankfurter.requests) == 2
+    assert [r.split("?")[0].rsplit("/", 1)[-1] for r in frankfurter.requests] == [
+        "2022-12-20..2022-12-31",
+        "2023-01-01..2023-01-17",  # the last year looks a week ahead for the latest day
+    ]
+    assert metadata(result)["requests"] == 2
+    assert stored_rows(warehouse_url) == sample_rows("2022-12-20", "2023-01-10", "frankfurter")
+
+    # Looking ahead into the next year is still one request.
+    frankfurter.reset()
+    assert run(
+        warehouse_url, "2022-12-27", "2022-12-30", source=frankfurter_rates(frankfurter)
+    ).success
+    assert len(frankfurter.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("faults", "says"),
+    [
+        ([Fault("garbage")], "not JSON"),
+        ([Fault("truncate")], "not JSON"),
+        ([Fault("status", 500), Fault("status", 500)], "gave up after 2 attempts"),
+    ],
+    ids=["garbage", "truncated", "exhausted-500s"],
+)
+def test_frankfurter_bad_answers_fail_and_keep_earlier_rows(
+    warehouse_url: str, frankfurter: FakeFrankfurter, faults: list[Fault], says: str
+) -> None:
+    source = frankfurter_rates(frankfurter)
+    assert run(warehouse_url, "2024-01-08", "2024-01-12", source=source).success
+    before = stored_rows(warehouse_url)
+    assert before == sample_rows("2024-01-08", "2024-01-12", "frankfurter")
+
+    frankfurter.inject(*faults)
+    result = run(warehouse_url, "2024-01-08", "2024-01-12", source=source, raise_on_error=False)
+    message, _ = failure(result)
+    assert says in message
+    assert result.get_asset_materialization_events() == []
+    assert stored_rows(warehouse_url) == before
+    assert frankfurter.faults == []  # every fault was met (no more attempts than allowed)
+
+
+def test_frankfurter_business_day_not_published_yet_fails(
+    warehouse_url: str, frankfurter: FakeFrankfurter
+) -> None:
+    result = run(
+        warehouse_url, "2026-11-02", source=frankfurter_rates(frankfurter), raise_on_error=False
+    )
+    message, details = failure(result)
+    assert "No ECB rates yet" in message and "its latest day is 2026-10-30" in message
+    assert details == {"missing_days": "2026-11-02"}
+    assert stored_rows(warehouse_url) == []
+
+
+# --- classify_days --------------------------------------------------------------------
+
+
+def published(
+    days: list[str], latest: str | None, earliest: str | None = None, start: str = "2024-01-01"
+) -> PublishedRates:
+    rates = {date.fromisoformat(d): {"USD": Decimal("1.1")} for d in days}
+    return PublishedRates(
+        source="test",
+        start=date.fromisoformat(start),
+        end=max(rates, default=date.fromisoformat(start)),
+        days=rates,
+        latest_day=date.fromisoformat(latest) if latest else None,
+        earliest_day=date.fromisoformat(earliest) if earliest else None,
+        currencies=frozenset({"USD"}) if rates else frozenset(),
+    )
+
+
+def test_classify_published_weekend_and_holiday_days() -> None:
+    window = [date(2024, 3, d) for d in (26, 27, 28, 29, 30, 31)] + [
+        date(2024, 4, 1),
+        date(2024, 4, 2),
+    ]
+    outcomes = classify_days(
+        list(reversed(window)),  # any order in, sorted out
+        published(
+            ["2024-03-26", "2024-03-27", "2024-03-28", "2024-04-02"], "2024-04-10", "2024-03-01"
+        ),
+    )
+    assert outcomes.published == [
+        date(2024, 3, 26),
+        date(2024, 3, 27),
+        date(2024, 3, 28),
+        date(2024, 4, 2),
+    ]
+    assert outcomes.quiet == {
+        date(2024, 3, 29): "TARGET holiday (Good Friday)",
+        date(2024, 3, 30): "weekend",
+        date(2024, 3, 31): "weekend",
+        date(2024, 4, 1): "TARGET holiday (Easter Monday)",
+    }
+    assert outcomes.missing == []
+
+
+def test_classify_business_day_skipped_before_the_latest_day_is_quiet() -> None:
+    """The ECB moved on without it: a real non-publication day, not a missing one."""
+    outcomes = classify_days(
+        [date(2024, 1, 15), date(2024, 1, 16), date(2024, 1, 17)],
+        published(["2024-01-15", "2024-01-17"], "2024-01-17", "2024-01-02"),
+    )
+    assert outcomes.published == [date(2024, 1, 15), date(2024, 1, 17)]
+    assert outcomes.quiet == {date(2024, 1, 16): "no ECB publication that day"}
+    assert outcomes.missing == []
+
+
+def test_classify_business_days_after_the_latest_day_are_missing() -> None:
+    days = [
+        date(2026, 10, 30),
+        date(2026, 10, 31),
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+        date(2026, 11, 3),
+    ]
+    outcomes = classify_days(days, published(["2026-10-30"], "2026-10-30", "2026-10-01"))
+    assert outcomes.published == [date(2026, 10, 30)]
+    assert outcomes.quiet == {date(2026, 10, 31): "weekend", date(2026, 11, 1): "weekend"}
+    assert outcomes.missing == [date(2026, 11, 2), date(2026, 11, 3)]
+
+
+def test_classify_with_a_source_that_has_nothing() -> None:
+    days = [date(2024, 1, 12), date(2024, 1, 13)]
+    outcomes = classify_days(days, published([], None, None, start="2024-01-12"))
+    assert outcomes.published == []
+    assert outcomes.quiet == {date(2024, 1, 13): "weekend"}
+    assert outcomes.missing == [date(2024, 1, 12)]
+
+
+def test_classify_business_day_before_the_sources_first_day_is_missing() -> None:
+    """A source that starts later does not cover the day: it is not a quiet day."""
+    outcomes = classify_days(
+        [date(2024, 1, 5), date(2024, 1, 8)], published(["2024-01-08"], "2024-01-31", "2024-01-08")
+    )
+    assert outcomes.missing == [date(2024, 1, 5)]
+    assert outcomes.published == [date(2024, 1, 8)]
+
+
+# --- the daily schedule -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("when", "first", "last"),
+    [
+        # 16:30 in Berlin, winter (UTC+1) and summer (UTC+2)
+        (datetime(2024, 1, 15, 16, 30, tzinfo=BERLIN), "2024-01-09", "2024-01-15"),
+        (datetime(2024, 7, 1, 16, 30, tzinfo=BERLIN), "2024-06-25", "2024-07-01"),
+        # just after midnight in Berlin, still the previous day in UTC
+        (datetime(2024, 1, 14, 23, 30, tzinfo=UTC), "2024-01-09", "2024-01-15"),
+        (datetime(2024, 6, 30, 22, 30, tzinfo=UTC), "2024-06-25", "2024-07-01"),
+        # a minute before midnight in Berlin: still that day
+        (datetime(2024, 1, 15, 22, 59, tzinfo=UTC), "2024-01-09", "2024-01-15"),
+        # any zone: 18:30 in New York is 00:30 the next day in Berlin
+        (
+            datetime(2024, 1, 15, 18, 30, tzinfo=ZoneInfo("America/New_York")),
+            "2024-01-10",
+            "2024-01-16",
+        ),
+        # across the year boundary
+        (datetime(2024, 1, 2, 16, 30, tzinfo=BERLIN), "2023-12-27", "2024-01-02"),
+    ],
+)
+def test_refresh_window_is_the_last_seven_berlin_days(
+    when: datetime, first: str, last: str
+) -> None:
+    assert refresh_window(when) == (first, last)
+    assert (date.fromisoformat(last) - date.fromisoformat(first)).days == REFRESH_DAYS - 1
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_schedule_requests_the_window_as_one_run(running: bool) -> None:
+    schedule = build_exchange_rates_schedule(running=running)
+    assert schedule.name == "exchange_rates_daily"
+    assert schedule.job_name == exchange_rates_job.name == "exchange_rates_job"
+    assert schedule.cron_schedule == "30 16 * * *"
+    assert schedule.execution_timezone == "Europe/Berlin"
+    expected = dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+    assert schedule.default_status == expected
+
+    # 00:30 in Berlin on the 15th is 23:30 UTC on the 14th: the Berlin day counts.
+    when = datetime(2024, 1, 14, 23, 30, tzinfo=UTC)
+    context = dg.build_schedule_context(scheduled_execution_time=when)
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.run_key == "exchange_rates:2024-01-09..2024-01-15"
+    assert request.tags[RANGE_START] == "2024-01-09"
+    assert request.tags[RANGE_END] == "2024-01-15"
+    assert request.partition_key is None  # a range, not one partition
+    keys = daily_partitions.get_partition_keys_in_range(
+        dg.PartitionKeyRange(request.tags[RANGE_START], request.tags[RANGE_END])
+    )
+    assert len(keys) == REFRESH_DAYS
+
+    # One run key per Berlin day: a second evaluation the same evening dedupes.
+    later = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2024, 1, 15, 16, 30, tzinfo=BERLIN)
+    )
+    [again] = schedule.evaluate_tick(later).run_requests
+    assert again.run_key == request.run_key
+
+
+def test_the_schedules_window_is_today_at_the_latest() -> None:
+    """The window ends on the Berlin day the schedule runs, which `end_offset=1` makes exist."""
+    now = datetime.now(BERLIN)
+    first, last = refresh_window(now)
+    assert last == now.date().isoformat()
+    assert last in daily_partitions.get_partition_keys()
+    assert first in daily_partitions.get_partition_keys()

@@ -1,0 +1,1 @@
+"""Brokers and banks: the catalogue (`catalogue.json`), credential schemas, raw-data redaction."""

@@ -1,0 +1,355 @@
+"""The broker catalogue: `catalogue.json` is the source of truth, the `brokers` table its copy.
+
+Adding a broker is an entry in `catalogue.json` (and, for syncing, an integration class);
+nothing here knows broker codes. Each entry's `credential_schema` is a JSON Schema (Draft
+2020-12) describing the login fields: `format: password` marks a secret, which is prompted
+without echo and never shown unmasked.
+
+Messages produced here never include a credential's value, only field names: a rejected
+PIN must not end up in a terminal's scrollback or a log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from sqlalchemy import Connection, select, update
+
+from wealth_pipeline.warehouse.schema import brokers
+
+CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
+INTEGRATION_TYPES = ("fints", "rest", "graphql", "manual", "demo")
+# Settings each integration type cannot work without (data-driven: no broker codes here).
+REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "fints": ("bank_identifier", "fints_server"),
+    "rest": ("api_base_url",),
+    "graphql": ("api_base_url",),
+}
+MASK = "••••••"  # fixed length: reveals neither the value nor its length
+FIELD_TYPES = ("string", "boolean", "integer")
+
+_STRING_FIELDS = {
+    "code": 40,
+    "name": 200,
+    "integration_type": 20,
+    "bank_identifier": 20,
+    "fints_server": 500,
+    "api_base_url": 500,
+    "website_url": 500,
+    "country": 2,
+}
+_BOOLEAN_FIELDS = ("is_active", "supports_2fa", "supports_auto_sync")
+ENTRY_FIELDS = (*_STRING_FIELDS, *_BOOLEAN_FIELDS, "credential_schema")
+_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+_TYPE_WORDS = {
+    "string": "a string",
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+    "object": "an object",
+    "array": "a list",
+    "null": "null",
+}
+
+
+class CatalogueError(ValueError):
+    """The catalogue fixture is malformed: every problem found, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid broker catalogue:\n  " + "\n  ".join(problems))
+
+
+class CredentialsInvalid(ValueError):
+    """Credentials that do not fit the broker's schema: every problem, naming the field."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("invalid credentials: " + "; ".join(errors))
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    name: str
+    title: str
+    description: str
+    type: str
+    required: bool
+    secret: bool
+    default: Any = None
+
+
+# --- the fixture ------------------------------------------------------------------------
+
+
+def read_fixture(path: Path = CATALOGUE_PATH) -> list[dict[str, Any]]:
+    """The catalogue entries of `path`, validated (raises CatalogueError with every problem)."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CatalogueError([f"{path}: {exc}"]) from None
+    check_fixture(entries)
+    return entries
+
+
+def check_fixture(entries: Any) -> None:
+    if not isinstance(entries, list) or not entries:
+        raise CatalogueError(["the catalogue must be a non-empty JSON list of brokers"])
+    problems: list[str] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            problems.append(f"entry {index}: must be an object")
+            continue
+        label = entry.get("code") if isinstance(entry.get("code"), str) else f"entry {index}"
+        problems.extend(f"{label}: {problem}" for problem in _entry_problems(entry))
+        if label in seen:
+            problems.append(f"{label}: code appears twice")
+        seen.add(label)
+    if problems:
+        raise CatalogueError(problems)
+
+
+def _entry_problems(entry: dict[str, Any]) -> list[str]:
+    problems = []
+    missing = [name for name in ENTRY_FIELDS if name not in entry]
+    unknown = sorted(set(entry) - set(ENTRY_FIELDS))
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown field(s) {', '.join(unknown)}")
+    for name, length in _STRING_FIELDS.items():
+        value = entry.get(name, "")
+        if not isinstance(value, str):
+            problems.append(f"{name} must be a string")
+        elif len(value) > length:
+            problems.append(f"{name} is longer than {length} characters")
+    for name in _BOOLEAN_FIELDS:
+        if not isinstance(entry.get(name, False), bool):
+            problems.append(f"{name} must be true or false")
+    code = entry.get("code")
+    if isinstance(code, str) and not _CODE.match(code):
+        problems.append(
+            "code must be lowercase letters, digits and _ (2-40, starting with a letter)"
+        )
+    if not isinstance(entry.get("name", ""), str) or not entry.get("name"):
+        problems.append("name must not be empty")
+    kind = entry.get("integration_type")
+    if kind not in INTEGRATION_TYPES:
+        problems.append(f"integration_type must be one of {', '.join(INTEGRATION_TYPES)}")
+    for needed in REQUIRED_BY_TYPE.get(kind, ()):  # type: ignore[arg-type]
+        if not entry.get(needed):
+            problems.append(f"{needed} is required for {kind} brokers")
+    country = entry.get("country", "")
+    if isinstance(country, str) and country and not re.fullmatch(r"[A-Z]{2}", country):
+        problems.append("country must be an ISO 3166 code (two capital letters) or empty")
+    if "credential_schema" in entry:
+        problems.extend(schema_problems(entry["credential_schema"]))
+    return problems
+
+
+def schema_problems(schema: Any) -> list[str]:
+    """Why `schema` is not a usable credential schema (empty when it is)."""
+    if not isinstance(schema, dict):
+        return ["credential_schema must be an object"]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(part) for part in exc.path) or "(root)"
+        return [f"credential_schema is not a valid JSON Schema at {where}: {exc.message}"]
+    problems = []
+    if schema.get("type") != "object":
+        problems.append('credential_schema must have "type": "object"')
+    if schema.get("additionalProperties") is not False:
+        problems.append('credential_schema must have "additionalProperties": false')
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return [*problems, "credential_schema must have properties (may be empty)"]
+    if not isinstance(schema.get("required"), list):
+        problems.append("credential_schema must list required fields (may be empty)")
+    for name in schema.get("required") or []:
+        if name not in properties:
+            problems.append(f"credential_schema requires {name!r}, which is not a property")
+    for name, spec in properties.items():
+        where = f"credential_schema property {name!r}"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            problems.append(f"{where}: names are lowercase letters, digits and _")
+        if spec.get("type") not in FIELD_TYPES:
+            problems.append(f"{where}: type must be one of {', '.join(FIELD_TYPES)}")
+        for text in ("title", "description"):
+            if not isinstance(spec.get(text), str) or not spec[text].strip():
+                problems.append(f"{where}: needs a {text}")
+        if spec.get("format") == "password" and spec.get("type") != "string":
+            problems.append(f"{where}: format password is for strings")
+    return problems
+
+
+# --- the table --------------------------------------------------------------------------
+
+
+def load_catalogue(connection: Connection, path: Path = CATALOGUE_PATH) -> int:
+    """Upsert the fixture into `brokers` by code; returns how many rows it added or changed.
+
+    Idempotent: a second load changes nothing and returns 0. Brokers in the table that the
+    fixture no longer lists are left alone (accounts may still refer to them).
+    """
+    entries = read_fixture(path)
+    columns = [brokers.c[name] for name in ENTRY_FIELDS]
+    current = {
+        row.code: dict(row._mapping)
+        for row in connection.execute(
+            select(*columns).where(brokers.c.code.in_([e["code"] for e in entries]))
+        )
+    }
+    changed = 0
+    for entry in entries:
+        values = {name: entry[name] for name in ENTRY_FIELDS}
+        existing = current.get(entry["code"])
+        if existing is None:
+            connection.execute(_insert_ignoring_conflict(connection, values))
+            changed += 1
+        elif existing != values:
+            connection.execute(
+                update(brokers).where(brokers.c.code == entry["code"]).values(**values)
+            )
+            changed += 1
+    return changed
+
+
+def _insert_ignoring_conflict(connection: Connection, values: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """INSERT that yields to a concurrent loader instead of failing on the unique code."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(brokers).values(**values).on_conflict_do_nothing(index_elements=["code"])
+
+
+def ensure_catalogue(connection: Connection, path: Path = CATALOGUE_PATH) -> int:
+    """Load the catalogue when a broker of the fixture is missing (first use, or new entries)."""
+    wanted = {entry["code"] for entry in read_fixture(path)}
+    present = set(connection.execute(select(brokers.c.code)).scalars())
+    if wanted <= present:
+        return 0
+    return load_catalogue(connection, path)
+
+
+def list_brokers(connection: Connection, *, active_only: bool = False) -> list[Mapping[str, Any]]:
+    query = select(brokers).order_by(brokers.c.code)
+    if active_only:
+        query = query.where(brokers.c.is_active)
+    return [row._mapping for row in connection.execute(query)]
+
+
+def get_broker(connection: Connection, code: str) -> Mapping[str, Any] | None:
+    row = connection.execute(select(brokers).where(brokers.c.code == code.strip().lower())).first()
+    return None if row is None else row._mapping
+
+
+# --- credentials ------------------------------------------------------------------------
+
+
+def credential_fields(schema: Mapping[str, Any]) -> list[CredentialField]:
+    """The schema's fields in their declared order (the order they are prompted in)."""
+    required = set(schema.get("required") or ())
+    return [
+        CredentialField(
+            name=name,
+            title=spec.get("title") or name,
+            description=spec.get("description") or "",
+            type=spec.get("type", "string"),
+            required=name in required,
+            secret=spec.get("format") == "password",
+            default=spec.get("default"),
+        )
+        for name, spec in (schema.get("properties") or {}).items()
+    ]
+
+
+def secret_fields(schema: Mapping[str, Any]) -> list[str]:
+    return [field.name for field in credential_fields(schema) if field.secret]
+
+
+def validate_credentials(schema: Mapping[str, Any], credentials: Any) -> dict[str, Any]:
+    """`credentials` checked against `schema`, with schema defaults filled in.
+
+    Raises CredentialsInvalid listing every problem as "field: what is wrong", in the
+    schema's field order; values are never quoted.
+    """
+    if not isinstance(credentials, dict):
+        raise CredentialsInvalid(["credentials: must be a JSON object of field: value"])
+    properties: dict[str, Any] = dict(schema.get("properties") or {})
+    order = {name: index for index, name in enumerate(properties)}
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    found: dict[tuple[int, str], str] = {}
+    for error in validator.iter_errors(credentials):
+        for field, message in _describe(error, properties):
+            key = (order.get(field, len(order)), field)
+            found.setdefault(key, f"{field}: {message}")
+    if found:
+        raise CredentialsInvalid([found[key] for key in sorted(found)])
+    result = {}
+    for name, spec in properties.items():
+        if name in credentials:
+            result[name] = credentials[name]
+        elif "default" in spec:
+            result[name] = spec["default"]
+    return result
+
+
+def _describe(error: Any, properties: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    """(field, message) pairs for one jsonschema error, without the offending value."""
+    path = [str(part) for part in error.absolute_path]
+    field = ".".join(path) or "credentials"
+    keyword, expected = error.validator, error.validator_value
+    if keyword == "required":
+        for name in expected:
+            if isinstance(error.instance, dict) and name not in error.instance:
+                yield name, "is required"
+    elif keyword == "additionalProperties":
+        known = ", ".join(properties) or "none"
+        for name in sorted(set(error.instance) - set(properties)):
+            yield name, f"is not a field of this broker (fields: {known})"
+    elif keyword == "type":
+        types = [expected] if isinstance(expected, str) else list(expected)
+        yield field, "must be " + " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+    elif keyword == "minLength":
+        yield (
+            field,
+            "must not be empty" if expected == 1 else f"needs at least {expected} characters",
+        )
+    elif keyword == "maxLength":
+        yield field, f"must be at most {expected} characters"
+    elif keyword == "enum":
+        yield field, "must be one of " + ", ".join(str(v) for v in expected)
+    elif keyword == "format":
+        yield field, f"must be a valid {expected}" + (" address" if expected == "email" else "")
+    elif keyword == "pattern":
+        hint = (properties.get(path[0], {}) if path else {}).get("description")
+        yield field, "has the wrong format" + (f" (expected: {hint})" if hint else "")
+    else:
+        yield field, f"is invalid ({keyword})"
+
+
+def mask_credentials(schema: Mapping[str, Any], credentials: Mapping[str, Any]) -> dict[str, Any]:
+    """Credentials fit to show: secrets replaced by MASK, other fields in clear.
+
+    A field the schema does not know is masked too: showing a secret by mistake is worse
+    than hiding a harmless value.
+    """
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    shown = {}
+    for name, value in credentials.items():
+        spec = properties.get(name)
+        if spec is None or spec.get("format") == "password":
+            shown[name] = MASK
+        else:
+            shown[name] = value
+    return shown

@@ -1,0 +1,351 @@
+"""`wealth accounts`: a user's accounts at brokers and banks, and manual accounts.
+
+Credentials are asked field by field as the broker's schema lists them (secrets without
+echo) or read from a JSON file, validated before anything is stored, then encrypted with
+the user's data key, which the user's password unlocks. Credentials are never printed:
+`accounts credentials` shows secret fields masked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from wealth_pipeline.cli.common import (
+    password_env_option,
+    read_password,
+    settings_or_usage_error,
+)
+from wealth_pipeline.cli.tables import echo_table
+from wealth_pipeline.warehouse.schema import ACCOUNT_TYPES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_option(function: F) -> F:
+    return click.option(
+        "--user", "username", required=True, metavar="USERNAME", help="The account owner."
+    )(function)
+
+
+def failing(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+def engine(*, readonly: bool = False):  # type: ignore[no-untyped-def]
+    """The warehouse engine; `readonly` for reads (on SQLite they never take the write lock)."""
+    from wealth_pipeline.warehouse.engine import get_engine
+
+    return get_engine(settings_or_usage_error().database_url, readonly=readonly)
+
+
+def unlock_user(username: str, password_env: str | None):  # type: ignore[no-untyped-def]
+    """The user's unlocked data key (asks for the password, or reads it from --password-env)."""
+    from wealth_pipeline.security.vault import VaultError, unlock
+
+    password = read_password(password_env, prompt=f"Password for {username}")
+    try:
+        with engine(readonly=True).connect() as connection:
+            return unlock(connection, username, password)
+    except VaultError as exc:
+        raise failing(exc) from None
+
+
+@click.group()
+def accounts() -> None:
+    """Your accounts at brokers and banks, and manual accounts."""
+
+
+@accounts.command("add")
+@user_option
+@click.option("--broker", "broker_code", required=True, help="Broker code (wealth brokers list).")
+@click.option("--name", required=True, help="A name for the account, e.g. 'DKB Girokonto'.")
+@click.option(
+    "--type",
+    "account_type",
+    type=click.Choice(ACCOUNT_TYPES),
+    default="checking",
+    show_default=True,
+    help="Kind of account.",
+)
+@click.option(
+    "--currency", help="The account's currency (3-letter code). Default: your base currency."
+)
+@click.option("--identifier", default="", help="IBAN, account number or the broker's id.")
+@click.option(
+    "--credentials-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON object with the login fields instead of prompts (delete it afterwards).",
+)
+@password_env_option
+def accounts_add(
+    username: str,
+    broker_code: str,
+    name: str,
+    account_type: str,
+    currency: str | None,
+    identifier: str,
+    credentials_file: Path | None,
+    password_env: str | None,
+) -> None:
+    """Add an account; its login is asked field by field unless --credentials-file is given."""
+    from wealth_pipeline.accounts import (
+        AccountError,
+        check_currency,
+        create_account,
+        find_user,
+        known_currency,
+        needs_credentials,
+    )
+    from wealth_pipeline.brokers.catalogue import (
+        CredentialsInvalid,
+        ensure_catalogue,
+        get_broker,
+        validate_credentials,
+    )
+
+    with engine().begin() as connection:
+        ensure_catalogue(connection)
+        try:
+            owner = find_user(connection, username)
+            broker = get_broker(connection, broker_code)
+            if broker is None:
+                raise AccountError(f"unknown broker {broker_code!r} (see `wealth brokers list`)")
+            code = check_currency(currency or owner.base_currency, known_currency)
+        except AccountError as exc:
+            raise failing(exc) from None
+    schema = broker["credential_schema"] or {}
+    if credentials_file is not None:
+        given = read_credentials_file(credentials_file)
+    else:
+        given = prompt_credentials(schema)
+    try:
+        credentials = validate_credentials(schema, given)
+    except CredentialsInvalid as exc:
+        raise failing(exc) from None
+
+    encrypt = None
+    if needs_credentials(broker):
+        from wealth_pipeline.security.vault import encrypt_credentials
+
+        unlocked = unlock_user(owner.username, password_env)
+        if unlocked.user_id != owner.id:
+            raise click.ClickException(f"the password unlocked another user than {username}")
+
+        def encrypt(account_id: int, values: dict[str, Any]) -> bytes:
+            return encrypt_credentials(unlocked, account_id, values)
+
+    try:
+        with engine().begin() as connection:
+            account_id = create_account(
+                connection,
+                owner=owner,
+                broker=broker,
+                name=name,
+                account_type=account_type,
+                currency=code,
+                identifier=identifier,
+                credentials=credentials,
+                encrypt=encrypt,
+            )
+    except AccountError as exc:
+        raise failing(exc) from None
+    stored = "credentials encrypted" if encrypt else "no credentials"
+    click.echo(
+        f"Added account {account_id}: {name.strip()} ({broker['code']}, {account_type}, "
+        f"{code}; {stored})."
+    )
+    if credentials_file is not None:
+        click.echo(f"{credentials_file} still holds the login in plain text: delete it.")
+
+
+def read_credentials_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        # The position only: the message must not quote the file's (secret) content.
+        raise click.ClickException(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
+def prompt_credentials(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Ask each field of `schema` in order: secrets hidden, booleans as yes/no."""
+    from wealth_pipeline.brokers.catalogue import credential_fields
+
+    fields = credential_fields(schema)
+    if not fields:
+        return {}
+    if schema.get("description"):
+        click.echo(click.wrap_text(schema["description"], width=88))
+    values: dict[str, Any] = {}
+    properties = schema.get("properties") or {}
+    for field in fields:
+        spec = properties.get(field.name, {})
+        if field.description:
+            click.echo(f"  {field.description}")
+        if field.type == "boolean":
+            values[field.name] = click.confirm(field.title, default=bool(field.default))
+            continue
+        kind: Any = click.Choice([str(v) for v in spec["enum"]]) if "enum" in spec else None
+        if field.type == "integer":
+            kind = int
+        label = field.title if field.required else f"{field.title} (optional, Enter to skip)"
+        value = click.prompt(
+            label,
+            type=kind,
+            hide_input=field.secret,
+            default=None if field.required else "",
+            show_default=False,
+        )
+        if value != "" or field.required:
+            values[field.name] = value
+    return values
+
+
+def _sync_text(row: Mapping[str, Any]) -> str:
+    if row["is_manual"]:
+        return "-"
+    return "on" if row["sync_enabled"] else "off"
+
+
+@accounts.command("list")
+@user_option
+def accounts_list(username: str) -> None:
+    """List a user's accounts with their latest balance."""
+    from wealth_pipeline.accounts import AccountError, find_user, list_accounts
+
+    with engine(readonly=True).connect() as connection:
+        try:
+            owner = find_user(connection, username)
+        except AccountError as exc:
+            raise failing(exc) from None
+        rows = list_accounts(connection, owner.id)
+    if not rows:
+        click.echo(f"{username} has no accounts yet (wealth accounts add).")
+        return
+    table: list[tuple[object, ...]] = [
+        ("ID", "NAME", "BROKER", "TYPE", "CURRENCY", "STATUS", "SYNC", "LATEST")
+    ]
+    for row in rows:
+        latest = (
+            f"{row['latest_balance']} {row['latest_currency']} on {row['latest_date']}"
+            if row["latest_date"] is not None
+            else "-"
+        )
+        table.append(
+            (
+                row["id"],
+                row["name"],
+                row["broker_code"],
+                row["account_type"],
+                row["currency"],
+                row["status"],
+                _sync_text(row),
+                latest,
+            )
+        )
+    echo_table(table)
+
+
+@accounts.command("credentials")
+@click.argument("account_id", type=int)
+@user_option
+@password_env_option
+def accounts_credentials(account_id: int, username: str, password_env: str | None) -> None:
+    """Show an account's stored login, secret fields masked (needs the password)."""
+    from wealth_pipeline.accounts import AccountError, find_user, get_account, needs_credentials
+    from wealth_pipeline.brokers.catalogue import credential_fields, mask_credentials
+
+    with engine(readonly=True).connect() as connection:
+        try:
+            owner = find_user(connection, username)
+            account = get_account(connection, owner.id, account_id)
+        except AccountError as exc:
+            raise failing(exc) from None
+    schema = account["credential_schema"] or {}
+    if not needs_credentials(account) or account["encrypted_credentials"] is None:
+        click.echo(f"Account {account_id} ({account['broker_code']}) stores no credentials.")
+        return
+    from wealth_pipeline.security.vault import VaultError, decrypt_credentials
+
+    unlocked = unlock_user(owner.username, password_env)
+    try:
+        credentials = decrypt_credentials(
+            unlocked, account_id, bytes(account["encrypted_credentials"])
+        )
+    except VaultError as exc:
+        raise failing(exc) from None
+    shown = mask_credentials(schema, credentials)
+    titles = {field.name: field.title for field in credential_fields(schema)}
+    order = [name for name in titles if name in shown] + sorted(set(shown) - set(titles))
+    click.echo(f"Account {account_id}: {account['name']} ({account['broker_code']})")
+    rows: list[tuple[object, ...]] = []
+    for name in order:
+        value = shown[name]
+        text = ("yes" if value else "no") if isinstance(value, bool) else value
+        rows.append((f"  {titles.get(name, name)}", text))
+    echo_table(rows)
+
+
+@accounts.command("sync")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.argument("account_id", type=int)
+@user_option
+def accounts_sync(state: str, account_id: int, username: str) -> None:
+    """Include an account in syncs (on) or leave it out (off)."""
+    from wealth_pipeline.accounts import AccountError, find_user, set_sync
+
+    with engine().begin() as connection:
+        try:
+            owner = find_user(connection, username)
+            account = set_sync(connection, owner.id, account_id, state == "on")
+        except AccountError as exc:
+            raise failing(exc) from None
+    click.echo(f"Sync {state} for account {account_id} ({account['name']}).")
+    if state == "on" and not account["supports_auto_sync"]:
+        click.echo(
+            f"Note: {account['broker_code']} cannot sync unattended; "
+            "it syncs only while you are there to approve the login."
+        )
+
+
+@accounts.command("remove")
+@click.argument("account_id", type=int)
+@user_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def accounts_remove(account_id: int, username: str, yes: bool) -> None:
+    """Remove an account with its snapshots and stored credentials."""
+    from wealth_pipeline.accounts import (
+        AccountError,
+        find_user,
+        get_account,
+        remove_account,
+        snapshot_count,
+    )
+
+    with engine(readonly=True).connect() as connection:
+        try:
+            owner = find_user(connection, username)
+            account = get_account(connection, owner.id, account_id)
+        except AccountError as exc:
+            raise failing(exc) from None
+        count = snapshot_count(connection, account_id)
+    if not yes:
+        click.confirm(
+            f"Remove account {account_id} ({account['name']}, {account['broker_code']}) "
+            f"with its {count} snapshot(s)?",
+            abort=True,
+        )
+    with engine().begin() as connection:
+        try:
+            removed = remove_account(connection, owner.id, account_id)
+        except AccountError as exc:
+            raise failing(exc) from None
+    click.echo(f"Removed account {account_id} ({account['name']}) and {removed} snapshot(s).")

@@ -1,0 +1,107 @@
+"""`wealth brokers`: the catalogue of brokers and banks an account can be opened at."""
+
+from __future__ import annotations
+
+import click
+
+from wealth_pipeline.cli.common import settings_or_usage_error
+from wealth_pipeline.cli.tables import echo_table
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+@click.group()
+def brokers() -> None:
+    """The broker catalogue (brokers and banks accounts can be opened at)."""
+
+
+@brokers.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include brokers no longer offered.")
+def brokers_list(show_all: bool) -> None:
+    """List the brokers accounts can be opened at."""
+    from wealth_pipeline.brokers.catalogue import ensure_catalogue, list_brokers
+    from wealth_pipeline.warehouse.engine import get_engine
+
+    with get_engine(settings_or_usage_error().database_url).begin() as connection:
+        ensure_catalogue(connection)
+        rows = list_brokers(connection, active_only=not show_all)
+    table = [("CODE", "NAME", "TYPE", "COUNTRY", "2FA", "AUTO-SYNC")]
+    for row in rows:
+        name = row["name"] + ("" if row["is_active"] else " (not offered)")
+        table.append(
+            (
+                row["code"],
+                name,
+                row["integration_type"],
+                row["country"] or "-",
+                _yes(row["supports_2fa"]),
+                _yes(row["supports_auto_sync"]),
+            )
+        )
+    echo_table(table)
+
+
+@brokers.command("load")
+def brokers_load() -> None:
+    """Load (or update) the catalogue into the warehouse; safe to repeat."""
+    from wealth_pipeline.brokers.catalogue import CatalogueError, list_brokers, load_catalogue
+    from wealth_pipeline.warehouse.engine import get_engine
+
+    try:
+        with get_engine(settings_or_usage_error().database_url).begin() as connection:
+            changed = load_catalogue(connection)
+            total = len(list_brokers(connection))
+    except CatalogueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Broker catalogue: {total} brokers, {changed} added or updated.")
+
+
+@brokers.command("show")
+@click.argument("code")
+def brokers_show(code: str) -> None:
+    """Show one broker and the credentials its accounts need."""
+    from wealth_pipeline.brokers.catalogue import credential_fields, ensure_catalogue, get_broker
+    from wealth_pipeline.warehouse.engine import get_engine
+
+    with get_engine(settings_or_usage_error().database_url).begin() as connection:
+        ensure_catalogue(connection)
+        broker = get_broker(connection, code)
+    if broker is None:
+        raise click.ClickException(f"unknown broker {code!r} (see `wealth brokers list`)")
+    details = [
+        ("code", broker["code"]),
+        ("name", broker["name"]),
+        ("integration", broker["integration_type"]),
+        ("country", broker["country"] or "-"),
+        ("bank identifier", broker["bank_identifier"]),
+        ("FinTS server", broker["fints_server"]),
+        ("API", broker["api_base_url"]),
+        ("website", broker["website_url"]),
+        ("2FA", _yes(broker["supports_2fa"])),
+        ("auto-sync", _yes(broker["supports_auto_sync"])),
+        ("offered", _yes(broker["is_active"])),
+    ]
+    for label, value in details:
+        if value:
+            click.echo(f"{label + ':':<17}{value}")
+    schema = broker["credential_schema"] or {}
+    fields = credential_fields(schema)
+    click.echo("")
+    if schema.get("description"):
+        click.echo(click.wrap_text(schema["description"], width=88))
+        click.echo("")
+    if not fields:
+        click.echo("Credentials: none.")
+        return
+    click.echo("Credentials:")
+    for field in fields:
+        flags = ["required" if field.required else "optional", field.type]
+        if field.secret:
+            flags.append("secret")
+        if field.default is not None:
+            flags.append(f"default {str(field.default).lower()}")
+        click.echo(f"  {field.name:<19}{field.title} ({', '.join(flags)})")
+        if field.description:
+            click.echo(f"  {'':<19}{field.description}")

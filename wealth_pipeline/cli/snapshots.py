@@ -1,0 +1,135 @@
+"""`wealth snapshots`: balances recorded by hand for manual accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import click
+
+from wealth_pipeline.cli.accounts import engine, failing, user_option
+from wealth_pipeline.cli.tables import echo_table
+
+
+@click.group()
+def snapshots() -> None:
+    """Account balances, one per account and day."""
+
+
+@snapshots.command("add")
+@click.argument("account_id", type=int)
+@user_option
+@click.option("--date", "day", required=True, help="The day of the balance (YYYY-MM-DD).")
+@click.option("--balance", required=True, help="The balance, e.g. 1234.56 (at most 4 decimals).")
+@click.option("--currency", help="The balance's currency; must be the account's (the default).")
+@click.option("--replace", is_flag=True, help="Overwrite a snapshot already recorded that day.")
+def snapshots_add(
+    account_id: int,
+    username: str,
+    day: str,
+    balance: str,
+    currency: str | None,
+    replace: bool,
+) -> None:
+    """Record a manual account's balance on a day."""
+    from wealth_pipeline.accounts import AccountError, find_user, get_account, known_currency
+    from wealth_pipeline.snapshots.store import (
+        NewSnapshot,
+        SnapshotError,
+        SnapshotExists,
+        write_snapshot,
+    )
+    from wealth_pipeline.snapshots.values import parse_balance, parse_currency, parse_day
+
+    try:
+        when = parse_day(day, today=date.today())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--date") from None
+    try:
+        amount = parse_balance(balance)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--balance") from None
+    with engine().begin() as connection:
+        try:
+            owner = find_user(connection, username)
+            account = get_account(connection, owner.id, account_id)
+            if not account["is_manual"]:
+                raise AccountError(
+                    f"account {account_id} is synced from {account['broker_code']}: balances "
+                    "are added by hand only to manual accounts (past balances of any "
+                    "account: wealth import csv)"
+                )
+            code = account["currency"]
+            if currency is not None:
+                code = parse_currency(currency, known_currency)
+                if code != account["currency"]:
+                    raise AccountError(
+                        f"currency {code} differs from the account's currency {account['currency']}"
+                    )
+            stored = write_snapshot(
+                connection,
+                account_id,
+                NewSnapshot(day=when, balance=amount, currency=code),
+                source="manual",
+                replace=replace,
+            )
+        except SnapshotExists:
+            raise click.ClickException(
+                f"account {account_id} already has a snapshot for {when} (--replace overwrites it)"
+            ) from None
+        except (AccountError, SnapshotError, ValueError) as exc:
+            raise failing(exc) from None
+    verb = "Replaced" if stored.replaced else "Recorded"
+    click.echo(f"{verb} {when} for account {account_id}: {describe(stored)}")
+
+
+def describe(stored) -> str:  # type: ignore[no-untyped-def]
+    """ "1234.5600 USD = 1100.0000 EUR (rate ..., ECB rates of ...)" or why not converted."""
+    text = f"{stored.balance} {stored.currency}"
+    if stored.balance_base_currency is None:
+        return f"{text}; not converted to {stored.base_currency}: {stored.no_rate_reason}"
+    if stored.currency == stored.base_currency:
+        return text
+    return (
+        f"{text} = {stored.balance_base_currency} {stored.base_currency} "
+        f"(rate {stored.exchange_rate_used.normalize()}, ECB rates of {stored.rate_date})"
+    )
+
+
+@snapshots.command("list")
+@click.argument("account_id", type=int)
+@user_option
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=30, show_default=True, help="Newest N days."
+)
+def snapshots_list(account_id: int, username: str, limit: int) -> None:
+    """List an account's snapshots, newest first."""
+    from sqlalchemy import select
+
+    from wealth_pipeline.accounts import AccountError, find_user, get_account
+    from wealth_pipeline.warehouse.schema import account_snapshots as table
+
+    with engine(readonly=True).connect() as connection:
+        try:
+            owner = find_user(connection, username)
+            get_account(connection, owner.id, account_id)
+        except AccountError as exc:
+            raise failing(exc) from None
+        rows = connection.execute(
+            select(table)
+            .where(table.c.account_id == account_id)
+            .order_by(table.c.snapshot_date.desc())
+            .limit(limit)
+        ).all()
+    if not rows:
+        click.echo(f"Account {account_id} has no snapshots yet.")
+        return
+    lines: list[Sequence[object]] = [("DATE", "BALANCE", "CURRENCY", "BASE AMOUNT", "SOURCE")]
+    for row in rows:
+        base = (
+            f"{row.balance_base_currency} {row.base_currency}"
+            if row.balance_base_currency is not None
+            else "(no rate)"
+        )
+        lines.append((row.snapshot_date, row.balance, row.currency, base, row.snapshot_source))
+    echo_table(lines)

@@ -1,0 +1,1 @@
+"""Account snapshots: one balance per account and day, written one way (`store`)."""

@@ -1,0 +1,258 @@
+"""The one way a snapshot is written: manual entry, CSV import and (later) broker syncs.
+
+`write_snapshots` in the caller's transaction:
+- refuses a day that already has a snapshot unless `replace` (a replaced snapshot goes
+  with its positions: they described the old balance);
+- converts each balance into the owner's base currency with the shared rate lookup
+  (`fx.lookup.RateBook` over the days written). Without a rate the conversion columns stay
+  NULL and the reason is returned, never a made-up rate;
+- stores raw broker data only redacted (`brokers.redact`): no secrets, no session tokens;
+- records the earliest day changed for the owner in `mart_changes` (kept at the minimum),
+  so the marts rebuild from there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, delete, func, insert, select
+
+from wealth_pipeline import money
+from wealth_pipeline.brokers.catalogue import secret_fields
+from wealth_pipeline.brokers.redact import redact
+from wealth_pipeline.fx.lookup import RateBook
+from wealth_pipeline.warehouse.schema import (
+    SNAPSHOT_SOURCES,
+    account_snapshots,
+    brokers,
+    financial_accounts,
+    mart_changes,
+    profiles,
+)
+
+DEFAULT_BASE_CURRENCY = "EUR"
+
+
+class SnapshotError(ValueError):
+    """A snapshot that cannot be written as asked; the message says why."""
+
+
+class SnapshotExists(SnapshotError):
+    def __init__(self, account_id: int, days: Sequence[date]) -> None:
+        self.days = list(days)
+        listed = ", ".join(day.isoformat() for day in self.days[:10])
+        more = f" and {len(self.days) - 10} more" if len(self.days) > 10 else ""
+        super().__init__(
+            f"account {account_id} already has a snapshot on {listed}{more} (replace it explicitly)"
+        )
+
+
+@dataclass(frozen=True)
+class NewSnapshot:
+    day: date
+    balance: Decimal
+    currency: str
+    available_balance: Decimal | None = None
+    raw_data: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StoredSnapshot:
+    id: int
+    account_id: int
+    day: date
+    balance: Decimal
+    currency: str
+    base_currency: str
+    balance_base_currency: Decimal | None
+    exchange_rate_used: Decimal | None
+    rate_date: date | None
+    replaced: bool
+    no_rate_reason: str | None  # why the conversion is NULL
+
+
+def base_currency_of(connection: Connection, user_id: int) -> str:
+    found = connection.execute(
+        select(profiles.c.base_currency).where(profiles.c.user_id == user_id)
+    ).scalar()
+    return found or DEFAULT_BASE_CURRENCY
+
+
+def write_snapshots(
+    connection: Connection,
+    account_id: int,
+    snapshots: Sequence[NewSnapshot],
+    *,
+    source: str,
+    replace: bool = False,
+    secret_values: Iterable[str] = (),
+) -> list[StoredSnapshot]:
+    """Write `snapshots` of one account (all or none: the caller's transaction)."""
+    if source not in SNAPSHOT_SOURCES:
+        raise SnapshotError(f"snapshot source must be one of {', '.join(SNAPSHOT_SOURCES)}")
+    if not snapshots:
+        return []
+    account = connection.execute(
+        select(financial_accounts.c.user_id, brokers.c.credential_schema)
+        .join(brokers, brokers.c.id == financial_accounts.c.broker_id)
+        .where(financial_accounts.c.id == account_id)
+    ).first()
+    if account is None:
+        raise SnapshotError(f"no such account: {account_id}")
+    _check(snapshots)
+    days = [snapshot.day for snapshot in snapshots]
+    first, last = min(days), max(days)
+    existing = dict(
+        connection.execute(
+            select(account_snapshots.c.snapshot_date, account_snapshots.c.id).where(
+                and_(
+                    account_snapshots.c.account_id == account_id,
+                    account_snapshots.c.snapshot_date.between(first, last),
+                )
+            )
+        ).all()
+    )
+    taken = sorted(day for day in days if day in existing)
+    if taken and not replace:
+        raise SnapshotExists(account_id, taken)
+    if taken:
+        connection.execute(
+            delete(account_snapshots).where(
+                account_snapshots.c.id.in_([existing[day] for day in taken])
+            )
+        )
+
+    base = base_currency_of(connection, account.user_id)
+    book = RateBook.load(connection, first, last, {s.currency for s in snapshots} | {base})
+    secret_keys = secret_fields(account.credential_schema or {})
+    rows, results = [], []
+    for snapshot in snapshots:
+        found = book.rate(snapshot.currency, base, snapshot.day)
+        converted = found.convert(snapshot.balance) if found else None
+        rows.append(
+            {
+                "account_id": account_id,
+                "snapshot_date": snapshot.day,
+                "balance": snapshot.balance,
+                "currency": snapshot.currency,
+                "available_balance": snapshot.available_balance,
+                "base_currency": base if found else None,
+                "balance_base_currency": converted,
+                "exchange_rate_used": found.rate if found else None,
+                "rate_date": found.rate_date if found else None,
+                "snapshot_source": source,
+                "raw_data": _storable(snapshot.raw_data, secret_keys, secret_values),
+            }
+        )
+        results.append((snapshot, found, converted))
+    ids = (
+        connection.execute(
+            insert(account_snapshots).returning(
+                account_snapshots.c.id, sort_by_parameter_order=True
+            ),
+            rows,
+        )
+        .scalars()
+        .all()
+    )
+    record_mart_change(
+        connection,
+        account.user_id,
+        first,
+        f"{len(snapshots)} {source} snapshot(s) of account {account_id}",
+    )
+    return [
+        StoredSnapshot(
+            id=snapshot_id,
+            account_id=account_id,
+            day=snapshot.day,
+            balance=snapshot.balance,
+            currency=snapshot.currency,
+            base_currency=base,
+            balance_base_currency=converted,
+            exchange_rate_used=found.rate if found else None,
+            rate_date=found.rate_date if found else None,
+            replaced=snapshot.day in existing,
+            no_rate_reason=None if found else found.reason,  # type: ignore[union-attr]
+        )
+        for snapshot_id, (snapshot, found, converted) in zip(ids, results, strict=True)
+    ]
+
+
+def write_snapshot(
+    connection: Connection,
+    account_id: int,
+    snapshot: NewSnapshot,
+    *,
+    source: str,
+    replace: bool = False,
+    secret_values: Iterable[str] = (),
+) -> StoredSnapshot:
+    return write_snapshots(
+        connection,
+        account_id,
+        [snapshot],
+        source=source,
+        replace=replace,
+        secret_values=secret_values,
+    )[0]
+
+
+def _check(snapshots: Sequence[NewSnapshot]) -> None:
+    seen: set[date] = set()
+    exponent = Decimal(1).scaleb(-money.AMOUNT_PLACES)
+    for snapshot in snapshots:
+        if snapshot.day in seen:
+            raise SnapshotError(f"two snapshots for {snapshot.day}: one per account and day")
+        seen.add(snapshot.day)
+        if len(snapshot.currency) != 3 or not snapshot.currency.isupper():
+            raise SnapshotError(f"bad currency {snapshot.currency!r}: a 3-letter ISO code")
+        for value in (snapshot.balance, snapshot.available_balance):
+            if value is None:
+                continue
+            exact = money.to_decimal(value)
+            if exact != exact.quantize(exponent):
+                raise SnapshotError(
+                    f"{value} has more than {money.AMOUNT_PLACES} decimal places; "
+                    "round it where it is produced (money.quantize)"
+                )
+
+
+def _storable(
+    raw: Mapping[str, Any] | None, secret_keys: Iterable[str], secret_values: Iterable[str]
+) -> Any:
+    """Raw data redacted and made JSON-safe (Decimals and dates as strings)."""
+    if raw is None:
+        return None
+    cleaned = redact(raw, secret_keys, secret_values=secret_values)
+    return json.loads(json.dumps(cleaned, default=money.json_default))
+
+
+def record_mart_change(connection: Connection, user_id: int, day: date, reason: str) -> None:
+    """Remember that the user's data changed from `day` on (keeps the earliest such day)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    table = mart_changes
+    statement = upsert(table).values(
+        user_id=user_id, earliest_changed_day=day, reason=reason[:200], changed_at=func.now()
+    )
+    earlier = statement.excluded.earliest_changed_day <= table.c.earliest_changed_day
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.user_id],
+        set_={
+            "earliest_changed_day": case(
+                (earlier, statement.excluded.earliest_changed_day),
+                else_=table.c.earliest_changed_day,
+            ),
+            "reason": case((earlier, statement.excluded.reason), else_=table.c.reason),
+            "changed_at": func.now(),
+        },
+    )
+    connection.execute(statement)
