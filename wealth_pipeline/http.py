@@ -1,4 +1,4 @@
-"""HTTP GET with retries: exponential backoff with full jitter for what may pass, none for what won't.
+"""HTTP with retries: exponential backoff with full jitter for what may pass, none for what won't.
 
 Timeouts, connection errors, 429 and 5xx are retried; other 4xx, and redirects the client was
 not told to follow, fail at once. Messages name the host and path but never the query string,
@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -75,12 +76,33 @@ def get(
     sleep: Callable[[float], None] = time.sleep,
 ) -> httpx.Response:
     """GET `url`, retrying transient failures; raise HttpGaveUp or HttpRefused otherwise."""
+    return request(client, "GET", url, params=params, retry=retry, sleep=sleep)
+
+
+def request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    json: Any = None,
+    data: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    retry: Retry = Retry(),
+    sleep: Callable[[float], None] = time.sleep,
+) -> httpx.Response:
+    """Send a request, retrying transient failures; raise HttpGaveUp or HttpRefused otherwise.
+
+    Pass `Retry(max_attempts=1)` for requests that must not be repeated (a login, a TAN).
+    """
     where = safe_url(url)
     last = ""
     for attempt in range(1, retry.max_attempts + 1):
         retry_after = None
         try:
-            response = client.get(url, params=params)
+            response = client.request(
+                method, url, params=params, json=json, data=data, headers=headers
+            )
         except httpx.TimeoutException:
             last = "timed out"
         except httpx.TransportError as exc:

@@ -44,6 +44,10 @@ class Settings:
     argon2_time_cost: int = ARGON2_TIME_COST
     argon2_memory_kib: int = ARGON2_MEMORY_KIB
     argon2_parallelism: int = ARGON2_PARALLELISM
+    # FinTS product registration (Deutsche Kreditwirtschaft); banks refuse clients without one.
+    fints_product_id: str | None = None
+    # How long an integration waits for a person to approve a login in their banking app.
+    two_fa_wait_seconds: float = 120.0
 
     @property
     def dagster_home(self) -> Path:
@@ -122,4 +126,6 @@ def load_settings() -> Settings:
         sync_key_file=Path(_env("WEALTH_SYNC_KEY_FILE", str(home / "keys" / "sync_key.pem")))
         .expanduser()
         .absolute(),
+        fints_product_id=os.environ.get("WEALTH_FINTS_PRODUCT_ID", "").strip() or None,
+        two_fa_wait_seconds=_seconds("WEALTH_2FA_WAIT_SECONDS", 120.0, allow_zero=True),
     )
