@@ -15,14 +15,12 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from wealth_pipeline.brokers.catalogue import credential_fields
 from wealth_pipeline.fx.lookup import RateBook
-from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY, record_mart_change
+from wealth_pipeline.snapshots.store import record_mart_change
 from wealth_pipeline.warehouse.schema import (
     ACCOUNT_TYPES,
     account_snapshots,
     brokers,
     financial_accounts,
-    profiles,
-    users,
 )
 
 NAME_LENGTH = 200
@@ -46,16 +44,14 @@ class Owner:
 
 
 def find_user(connection: Connection, username: str) -> Owner:
-    row = connection.execute(
-        select(users.c.id, users.c.username, users.c.is_active, profiles.c.base_currency)
-        .outerjoin(profiles, profiles.c.user_id == users.c.id)
-        .where(users.c.username == username)
-    ).first()
-    if row is None:
+    from wealth_pipeline.profiles import get_user
+
+    user = get_user(connection, username)
+    if user is None:
         raise AccountError(f"no such user: {username}")
-    if not row.is_active:
+    if not user.is_active:
         raise AccountError(f"user {username} is deactivated")
-    return Owner(row.id, row.username, row.base_currency or DEFAULT_BASE_CURRENCY)
+    return Owner(user.id, user.username, user.base_currency)
 
 
 def known_currency(code: str) -> bool:
