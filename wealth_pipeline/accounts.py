@@ -18,6 +18,7 @@ from wealth_pipeline.fx.lookup import RateBook
 from wealth_pipeline.snapshots.store import record_mart_change
 from wealth_pipeline.warehouse.schema import (
     ACCOUNT_TYPES,
+    account_sessions,
     account_snapshots,
     brokers,
     financial_accounts,
@@ -246,3 +247,33 @@ def snapshot_count(connection: Connection, account_id: int) -> int:
     return connection.execute(
         select(func.count()).where(account_snapshots.c.account_id == account_id)
     ).scalar_one()
+
+
+# --- broker session state -----------------------------------------------------------------
+
+
+def load_session(connection: Connection, account_id: int, purpose: str) -> bytes | None:
+    """The account's encrypted session state for `purpose` (as the vault sealed it), if any."""
+    blob = connection.execute(
+        select(account_sessions.c.encrypted_state).where(
+            and_(account_sessions.c.account_id == account_id, account_sessions.c.purpose == purpose)
+        )
+    ).scalar()
+    return None if blob is None else bytes(blob)
+
+
+def save_session(connection: Connection, account_id: int, purpose: str, blob: bytes) -> None:
+    """Store (insert or replace) the account's encrypted session state for `purpose`."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(account_sessions).values(
+        account_id=account_id, purpose=purpose, encrypted_state=blob
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[account_sessions.c.account_id, account_sessions.c.purpose],
+            set_={"encrypted_state": statement.excluded.encrypted_state, "updated_at": func.now()},
+        )
+    )
