@@ -85,6 +85,9 @@ class BrokerError(Exception):
     """A failure talking to a broker; `str()` is a message for a person, free of secrets."""
 
     retryable: ClassVar[bool] = False
+    # A person must act (approve, enter a code, paste a fresh token): the account waits in
+    # `pending_auth` instead of `error`.
+    needs_person: ClassVar[bool] = False
 
 
 class AuthenticationFailed(BrokerError):
@@ -93,6 +96,8 @@ class AuthenticationFailed(BrokerError):
 
 class TwoFactorRequired(BrokerError):
     """A person has to approve or enter a code; `auth` says how and holds the state to resume."""
+
+    needs_person = True
 
     def __init__(self, message: str, auth: AuthResult) -> None:
         super().__init__(message)
