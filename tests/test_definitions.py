@@ -163,7 +163,8 @@ def test_schedules_run_by_default_only_on_a_live_source(
 
 def test_resources_on_the_default_settings(clean_env: Path) -> None:
     built = resources(load_settings())
-    assert set(built) == {"fx_source", "warehouse"}
+    assert set(built) == {"fx_source", "warehouse", "sync"}
+    assert built["sync"].sync_key_file == str(clean_env / "keys" / "sync_key.pem")
     source = built["fx_source"]
     assert type(source) is EcbFileRates
     assert source.location == str(SHIPPED_ECB_EXCERPT)
@@ -203,17 +204,39 @@ def test_the_shipped_excerpt_is_readable_ecb_rates() -> None:
 def test_definitions_load() -> None:
     defs = build_definitions(load_settings())
     dg.Definitions.validate_loadable(defs)
-    assert {key.to_user_string() for key in defs.resolve_all_asset_keys()} == {"exchange_rates"}
-    assert [job.name for job in defs.jobs or []] == ["exchange_rates_job"]
-    assert [schedule.name for schedule in defs.schedules or []] == ["exchange_rates_daily"]
-    assert not defs.sensors
-    assert set(defs.resources or {}) == {"fx_source", "warehouse"}
+    assert {key.to_user_string() for key in defs.resolve_all_asset_keys()} == {
+        "exchange_rates",
+        "account_snapshots",
+    }
+    assert {job.name for job in defs.jobs or []} == {
+        "exchange_rates_job",
+        "daily_sync_job",
+        "convert_snapshots_job",
+        "reconvert_user_job",
+        "history_backfill_job",
+    }
+    assert {schedule.name for schedule in defs.schedules or []} == {
+        "exchange_rates_daily",
+        "daily_sync",
+    }
+    assert {sensor.name for sensor in defs.sensors or []} == {
+        "conversion_sensor",
+        "new_account_history_sensor",
+    }
+    assert {check.name for check in defs.resolve_asset_graph().asset_check_keys} >= {
+        "no_duplicate_snapshots",
+        "positions_match_balance",
+        "day_over_day_change",
+        "accounts_synced_in_time",
+    }
+    assert set(defs.resources or {}) == {"fx_source", "warehouse", "sync"}
 
 
 def test_module_definitions_are_what_workspace_loads() -> None:
     assert isinstance(definitions.defs, dg.Definitions)
     assert {key.to_user_string() for key in definitions.defs.resolve_all_asset_keys()} == {
-        "exchange_rates"
+        "exchange_rates",
+        "account_snapshots",
     }
 
 

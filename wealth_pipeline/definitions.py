@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import dagster as dg
 
+from wealth_pipeline.conversions.jobs import (
+    conversion_sensor,
+    convert_snapshots_job,
+    reconvert_user_job,
+)
 from wealth_pipeline.fx.assets import (
     build_exchange_rates_schedule,
     exchange_rates,
     exchange_rates_job,
 )
 from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates, RatesSource
+from wealth_pipeline.history.jobs import history_backfill_job, new_account_history_sensor
 from wealth_pipeline.settings import Settings, load_settings
+from wealth_pipeline.sync.assets import (
+    SyncResource,
+    account_snapshots,
+    build_daily_sync_schedule,
+    daily_sync_job,
+    sync_checks,
+)
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 
@@ -29,15 +42,27 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "fx_source": rates_source(settings),
         "warehouse": WarehouseResource(database_url=settings.database_url),
+        "sync": SyncResource(sync_key_file=str(settings.sync_key_file)),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     return dg.Definitions(
-        assets=[exchange_rates],
-        jobs=[exchange_rates_job],
-        schedules=[build_exchange_rates_schedule(running=settings.schedules_running)],
+        assets=[exchange_rates, account_snapshots],
+        asset_checks=sync_checks,
+        jobs=[
+            exchange_rates_job,
+            daily_sync_job,
+            convert_snapshots_job,
+            reconvert_user_job,
+            history_backfill_job,
+        ],
+        schedules=[
+            build_exchange_rates_schedule(running=settings.schedules_running),
+            build_daily_sync_schedule(running=settings.schedules_running),
+        ],
+        sensors=[conversion_sensor, new_account_history_sensor],
         resources=resources(settings),
     )
 

@@ -5,13 +5,7 @@ from midnight, so the evening runs (rates after the ECB publishes ~16:00 CET, th
 write the same day they run on.
 """
 
-import warnings
-
 import dagster as dg
-
-# `backfill_policy` has been "beta" for many releases and is how every daily asset here runs
-# its backfills in one run; the warning only adds noise to every load of the definitions.
-warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
 
 FIRST_DAY = "1999-01-04"  # the ECB's first reference rates
 TIMEZONE = "Europe/Berlin"

@@ -48,6 +48,10 @@ class Settings:
     fints_product_id: str | None = None
     # How long an integration waits for a person to approve a login in their banking app.
     two_fa_wait_seconds: float = 120.0
+    # The daily sync: accounts synced at once overall, and at most this many per broker
+    # (one bank is never hit by many parallel logins).
+    sync_max_workers: int = 8
+    sync_max_per_broker: int = 2
 
     @property
     def dagster_home(self) -> Path:
@@ -128,4 +132,6 @@ def load_settings() -> Settings:
         .absolute(),
         fints_product_id=os.environ.get("WEALTH_FINTS_PRODUCT_ID", "").strip() or None,
         two_fa_wait_seconds=_seconds("WEALTH_2FA_WAIT_SECONDS", 120.0, allow_zero=True),
+        sync_max_workers=_positive_int("WEALTH_SYNC_MAX_WORKERS", 8),
+        sync_max_per_broker=_positive_int("WEALTH_SYNC_MAX_PER_BROKER", 2),
     )

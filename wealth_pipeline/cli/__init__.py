@@ -7,7 +7,20 @@ from __future__ import annotations
 
 import click
 
-from wealth_pipeline.cli import accounts, brokers, db, fx, imports, keys, snapshots, users
+from wealth_pipeline.cli import (
+    accounts,
+    auth,  # noqa: F401  (registers `wealth accounts auth`)
+    brokers,
+    conversions,
+    db,
+    demo,
+    fx,
+    history,
+    imports,
+    keys,
+    snapshots,
+    users,
+)
 from wealth_pipeline.cli.common import ensure_dagster_home, settings_or_usage_error
 
 
@@ -42,3 +55,6 @@ main.add_command(snapshots.snapshots)
 main.add_command(imports.import_group)
 main.add_command(keys.keys)
 main.add_command(users.users)
+main.add_command(conversions.conversions)
+main.add_command(demo.demo)
+accounts.accounts.add_command(history.accounts_backfill)

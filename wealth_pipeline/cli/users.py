@@ -248,6 +248,12 @@ def users_set(
             )
         except ProfileError as exc:
             raise click.ClickException(str(exc)) from None
+        reconverted = None
+        if base_currency is not None and base_currency != user.base_currency:
+            from wealth_pipeline.conversions.convert import reconvert_user
+
+            # The whole history, in the same transaction: never amounts in two base currencies.
+            reconverted = reconvert_user(connection, user.id)
         if unlocked is not None and public_key is not None:
             enable_auto_sync(connection, unlocked, public_key)
         elif auto_sync is False:
@@ -256,6 +262,12 @@ def users_set(
     click.echo(f"Updated {username}:")
     for line in _describe(user):
         click.echo(f"  {line}")
+    if reconverted is not None:
+        click.echo(
+            f"Reconverted into {user.base_currency}: {reconverted.fixed} snapshot(s), "
+            f"{len(reconverted.skipped)} without a rate (`wealth conversions fix --dry-run` "
+            "shows why)"
+        )
 
 
 @users.command("list")

@@ -3,6 +3,8 @@
 `write_snapshots` in the caller's transaction:
 - refuses a day that already has a snapshot unless `replace` (a replaced snapshot goes
   with its positions: they described the old balance);
+- writes each snapshot's positions (broker syncs), converted with the same rates: price,
+  market value and the rate used in the base currency;
 - converts each balance into the owner's base currency with the shared rate lookup
   (`fx.lookup.RateBook` over the days written). Without a rate the conversion columns stay
   NULL and the reason is returned, never a made-up rate;
@@ -18,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, delete, func, insert, select
@@ -32,6 +35,7 @@ from wealth_pipeline.warehouse.schema import (
     brokers,
     financial_accounts,
     mart_changes,
+    portfolio_positions,
     profiles,
 )
 
@@ -53,12 +57,26 @@ class SnapshotExists(SnapshotError):
 
 
 @dataclass(frozen=True)
+class NewPosition:
+    symbol: str
+    name: str
+    quantity: Decimal
+    price_per_unit: Decimal | None
+    market_value: Decimal
+    currency: str
+    isin: str | None = None
+    cost_basis: Decimal | None = None
+    asset_class: str = "other"
+
+
+@dataclass(frozen=True)
 class NewSnapshot:
     day: date
     balance: Decimal
     currency: str
     available_balance: Decimal | None = None
     raw_data: Mapping[str, Any] | None = None
+    positions: Sequence[NewPosition] = ()
 
 
 @dataclass(frozen=True)
@@ -121,14 +139,19 @@ def write_snapshots(
     if taken and not replace:
         raise SnapshotExists(account_id, taken)
     if taken:
+        replaced_ids = [existing[day] for day in taken]
         connection.execute(
-            delete(account_snapshots).where(
-                account_snapshots.c.id.in_([existing[day] for day in taken])
-            )
+            delete(portfolio_positions).where(portfolio_positions.c.snapshot_id.in_(replaced_ids))
+        )
+        connection.execute(
+            delete(account_snapshots).where(account_snapshots.c.id.in_(replaced_ids))
         )
 
     base = base_currency_of(connection, account.user_id)
-    book = RateBook.load(connection, first, last, {s.currency for s in snapshots} | {base})
+    currencies = {s.currency for s in snapshots} | {
+        p.currency for s in snapshots for p in s.positions
+    }
+    book = RateBook.load(connection, first, last, currencies | {base})
     secret_keys = secret_fields(account.credential_schema or {})
     rows, results = [], []
     for snapshot in snapshots:
@@ -145,6 +168,7 @@ def write_snapshots(
                 "balance_base_currency": converted,
                 "exchange_rate_used": found.rate if found else None,
                 "rate_date": found.rate_date if found else None,
+                "conversion_note": None if found else found.reason,  # type: ignore[union-attr]
                 "snapshot_source": source,
                 "raw_data": _storable(snapshot.raw_data, secret_keys, secret_values),
             }
@@ -160,6 +184,13 @@ def write_snapshots(
         .scalars()
         .all()
     )
+    position_rows = [
+        position_row(snapshot_id, position, book.rate(position.currency, base, snapshot.day))
+        for snapshot_id, snapshot in zip(ids, snapshots, strict=True)
+        for position in snapshot.positions
+    ]
+    if position_rows:
+        connection.execute(insert(portfolio_positions), position_rows)
     record_mart_change(
         connection,
         account.user_id,
@@ -203,6 +234,31 @@ def write_snapshot(
     )[0]
 
 
+def position_row(snapshot_id: int, position: NewPosition, found: Any) -> dict[str, Any]:
+    """A `portfolio_positions` row, converted with `found` (an FxRate, or a falsy NoRate)."""
+    price_base = None
+    if found and position.price_per_unit is not None:
+        exact = Fraction(money.to_decimal(position.price_per_unit)) * Fraction(found.rate)
+        price_base = money.quantize(exact, money.PRICE_PLACES)
+    return {
+        "snapshot_id": snapshot_id,
+        "symbol": position.symbol[:40],
+        "isin": position.isin,
+        "name": position.name[:300],
+        "quantity": money.quantize(money.to_decimal(position.quantity), money.QUANTITY_PLACES),
+        "price_per_unit": None
+        if position.price_per_unit is None
+        else money.quantize(money.to_decimal(position.price_per_unit), money.PRICE_PLACES),
+        "market_value": position.market_value,
+        "currency": position.currency,
+        "cost_basis": position.cost_basis,
+        "asset_class": position.asset_class,
+        "price_base_currency": price_base,
+        "market_value_base_currency": found.convert(position.market_value) if found else None,
+        "exchange_rate_used": found.rate if found else None,
+    }
+
+
 def _check(snapshots: Sequence[NewSnapshot]) -> None:
     seen: set[date] = set()
     exponent = Decimal(1).scaleb(-money.AMOUNT_PLACES)
@@ -212,7 +268,12 @@ def _check(snapshots: Sequence[NewSnapshot]) -> None:
         seen.add(snapshot.day)
         if len(snapshot.currency) != 3 or not snapshot.currency.isupper():
             raise SnapshotError(f"bad currency {snapshot.currency!r}: a 3-letter ISO code")
-        for value in (snapshot.balance, snapshot.available_balance):
+        amounts = [snapshot.balance, snapshot.available_balance]
+        for position in snapshot.positions:
+            if len(position.currency) != 3 or not position.currency.isupper():
+                raise SnapshotError(f"bad position currency {position.currency!r}")
+            amounts += [position.market_value, position.cost_basis]
+        for value in amounts:
             if value is None:
                 continue
             exact = money.to_decimal(value)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
     true,
 )
 
@@ -180,10 +181,19 @@ account_snapshots = Table(
     Column("snapshot_source", String(10), nullable=False, server_default="auto"),
     Column("raw_data", JSON),
     *_timestamps(),
+    # Why the conversion is NULL (the rate lookup's reason), for people; NULL when converted.
+    Column("conversion_note", Text),
     CheckConstraint(_in("snapshot_source", SNAPSHOT_SOURCES), name="snapshot_source"),
     CheckConstraint("length(currency) = 3", name="currency_code"),
     UniqueConstraint("account_id", "snapshot_date"),
     Index("ix_account_snapshots_snapshot_date", "snapshot_date"),
+    # Only the unconverted snapshots: what the conversion sensor and `conversions fix` look for.
+    Index(
+        "ix_account_snapshots_unconverted",
+        "snapshot_date",
+        postgresql_where=text("balance_base_currency IS NULL"),
+        sqlite_where=text("balance_base_currency IS NULL"),
+    ),
 )
 
 portfolio_positions = Table(

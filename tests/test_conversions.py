@@ -1,0 +1,305 @@
+"""Set-based conversion of stored snapshots: exact values from the ECB sample, reasons kept
+for what cannot convert (never 1.0), dry run and limit, one UPDATE per table whatever the
+number of rows, the sensor, and a base-currency change reconverting the whole history."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+import dagster as dg
+import pytest
+from sqlalchemy import Connection, event, insert, select, update
+
+from tests.conftest import ECB_SAMPLE
+from wealth_pipeline import money
+from wealth_pipeline.accounts import Owner, create_account
+from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
+from wealth_pipeline.conversions.convert import (
+    ConversionReport,
+    Skipped,
+    convert_amount,
+    convert_price,
+    convert_snapshots,
+    reconvert_user,
+)
+from wealth_pipeline.conversions.jobs import conversion_sensor, convert_snapshots_job
+from wealth_pipeline.conversions.pending import Watermark
+from wealth_pipeline.fx.lookup import FxRate
+from wealth_pipeline.fx.sources import EcbFileRates
+from wealth_pipeline.fx.store import replace_rates
+from wealth_pipeline.profiles import update_profile
+from wealth_pipeline.warehouse.engine import get_engine
+from wealth_pipeline.warehouse.resource import WarehouseResource
+from wealth_pipeline.warehouse.schema import (
+    account_snapshots,
+    mart_changes,
+    portfolio_positions,
+    profiles,
+    users,
+)
+
+# From tests/data/eurofxref-sample.csv, 2024-01-05 (a Friday): 1 EUR = 1.0921 USD = 0.932 CHF.
+USD_CHF_0105 = Decimal("0.853401703141")  # 0.932 / 1.0921, 12 places half-even
+CHF_USD_0105 = Decimal("1.171781115880")  # 1.0921 / 0.932
+# 2024-02-01: 1 EUR = 1.0814 USD = 0.9336 CHF.
+RATE_0201 = Decimal("0.863325319031")  # 0.9336 / 1.0814
+EXPECTED_0201 = Decimal("0.8633")
+
+
+def load_window(connection: Connection, start: date, end: date) -> None:
+    replace_rates(connection, EcbFileRates(location=str(ECB_SAMPLE)).fetch(start, end))
+
+
+def make_owner(connection: Connection, name: str, base: str) -> Owner:
+    user_id = connection.execute(
+        insert(users).values(username=name).returning(users.c.id)
+    ).scalar_one()
+    connection.execute(insert(profiles).values(user_id=user_id, base_currency=base))
+    return Owner(user_id, name, base)
+
+
+def make_account(connection: Connection, owner: Owner, currency: str) -> int:
+    broker = get_broker(connection, "manual")
+    assert broker is not None
+    return create_account(
+        connection,
+        owner=owner,
+        broker=broker,
+        name=f"manual {currency} {owner.username}",
+        account_type="savings",
+        currency=currency,
+    )
+
+
+def add_snapshot(
+    connection: Connection, account_id: int, day: date, balance: str, currency: str
+) -> int:
+    """An unconverted snapshot, as a sync that ran before the rates has left it."""
+    return connection.execute(
+        insert(account_snapshots)
+        .values(
+            account_id=account_id,
+            snapshot_date=day,
+            balance=Decimal(balance),
+            currency=currency,
+            snapshot_source="auto",
+        )
+        .returning(account_snapshots.c.id)
+    ).scalar_one()
+
+
+def snapshot(connection: Connection, snapshot_id: int):  # type: ignore[no-untyped-def]
+    return connection.execute(
+        select(account_snapshots).where(account_snapshots.c.id == snapshot_id)
+    ).one()
+
+
+@pytest.fixture
+def world(warehouse_url: str):  # type: ignore[no-untyped-def]
+    engine = get_engine(warehouse_url)
+    with engine.begin() as connection:
+        load_catalogue(connection)
+        owner = make_owner(connection, "alice", "CHF")
+        usd = make_account(connection, owner, "USD")
+    return engine, owner, usd
+
+
+def test_convert_amount_is_fxrate_convert() -> None:
+    rate = FxRate("USD", "CHF", date(2024, 1, 5), USD_CHF_0105, date(2024, 1, 5))
+    for amount in ("1234.5678", "-0.0001", "99999999999.9999", "0", "0.5000"):
+        assert convert_amount(Decimal(amount), rate.rate) == rate.convert(Decimal(amount))
+    # Half-even at the 4th place, exactly once: 0.00005 -> 0.0000, 0.00015 -> 0.0002.
+    assert convert_amount(Decimal("0.0001"), Decimal("0.5")) == Decimal("0.0000")
+    assert convert_amount(Decimal("0.0003"), Decimal("0.5")) == Decimal("0.0002")
+    assert convert_price(Decimal("10.123456"), USD_CHF_0105) == money.quantize(
+        Fraction("10.123456") * Fraction(USD_CHF_0105), money.PRICE_PLACES
+    )
+
+
+def test_skipped_reasons_group_one_gap_into_one_line() -> None:
+    reason = "no ECB rate for ISK within 14 days before {}: the ECB published none for ISK"
+    report = ConversionReport(
+        skipped=[
+            Skipped(n, 1, date(2008, 12, 20) + timedelta(days=n), "ISK", "EUR", reason.format(d))
+            for n, d in enumerate(["2008-12-20", "2008-12-21", "2008-12-22"])
+        ]
+    )
+    [(grouped, count, first, last)] = report.skipped_reasons()
+    assert grouped == reason.format("<day>")
+    assert (count, first, last) == (3, date(2008, 12, 20), date(2008, 12, 22))
+
+
+def test_converts_exactly_with_cross_rates_and_records_the_mart_change(world) -> None:  # type: ignore[no-untyped-def]
+    engine, owner, usd = world
+    with engine.begin() as connection:
+        load_window(connection, date(2023, 12, 20), date(2024, 1, 20))
+        friday = add_snapshot(connection, usd, date(2024, 1, 5), "1234.5678", "USD")
+        saturday = add_snapshot(connection, usd, date(2024, 1, 6), "1000.0000", "USD")
+        connection.execute(
+            insert(portfolio_positions).values(
+                snapshot_id=friday,
+                symbol="VT",
+                quantity=Decimal("3.00000000"),
+                price_per_unit=Decimal("10.1234560000"),
+                market_value=Decimal("30.3704"),
+                currency="USD",
+            )
+        )
+    with engine.begin() as connection:
+        report = convert_snapshots(connection)
+    assert (report.fixed, report.positions_fixed, report.skipped, report.errors) == (2, 1, [], [])
+    with engine.connect() as connection:
+        row = snapshot(connection, friday)
+        assert row.base_currency == "CHF"
+        assert row.exchange_rate_used == USD_CHF_0105
+        assert row.balance_base_currency == Decimal("1053.5823")  # 1234.5678 * 0.853401703141
+        assert row.rate_date == date(2024, 1, 5)
+        assert row.conversion_note is None
+        weekend = snapshot(connection, saturday)  # the Friday rate, dated Friday
+        assert (weekend.rate_date, weekend.balance_base_currency) == (
+            date(2024, 1, 5),
+            Decimal("853.4017"),
+        )
+        position = connection.execute(select(portfolio_positions)).one()
+        assert position.exchange_rate_used == USD_CHF_0105
+        assert position.price_base_currency == Decimal("8.6393745921")
+        assert position.market_value_base_currency == Decimal("25.9182")
+        change = connection.execute(select(mart_changes)).one()
+        assert (change.user_id, change.earliest_changed_day) == (owner.id, date(2024, 1, 5))
+    with engine.begin() as connection:  # nothing left to do: nothing selected, nothing written
+        again = convert_snapshots(connection)
+    assert (again.selected, again.fixed) == (0, 0)
+
+
+def test_no_rate_stays_unconverted_with_the_reason_never_one(world) -> None:  # type: ignore[no-untyped-def]
+    engine, owner, usd = world
+    with engine.begin() as connection:
+        load_window(connection, date(2008, 11, 25), date(2008, 12, 31))
+        isk = make_account(connection, owner, "ISK")
+        gap = add_snapshot(connection, isk, date(2008, 12, 30), "5000.0000", "ISK")
+        unknown = add_snapshot(connection, usd, date(2008, 12, 29), "10.0000", "XAU")
+        ok = add_snapshot(connection, usd, date(2008, 12, 30), "10.0000", "USD")
+    with engine.begin() as connection:
+        report = convert_snapshots(connection)
+    assert report.fixed == 1
+    assert {item.snapshot_id for item in report.skipped} == {gap, unknown}
+    with engine.connect() as connection:
+        for snapshot_id, words in ((gap, "published none for ISK"), (unknown, "unknown currency")):
+            row = snapshot(connection, snapshot_id)
+            assert row.balance_base_currency is None
+            assert row.exchange_rate_used is None
+            assert words in row.conversion_note
+        assert snapshot(connection, ok).balance_base_currency is not None
+
+
+def test_dry_run_writes_nothing_and_limit_takes_the_oldest(world) -> None:  # type: ignore[no-untyped-def]
+    engine, _owner, usd = world
+    days = [date(2024, 1, 3) + timedelta(days=n) for n in range(6)]
+    with engine.begin() as connection:
+        load_window(connection, date(2023, 12, 20), date(2024, 1, 20))
+        ids = [add_snapshot(connection, usd, day, "100.0000", "USD") for day in days]
+    with engine.begin() as connection:
+        dry = convert_snapshots(connection, dry_run=True)
+    assert (dry.fixed, dry.dry_run) == (6, True)
+    with engine.connect() as connection:
+        assert all(snapshot(connection, i).balance_base_currency is None for i in ids)
+        assert connection.execute(select(mart_changes)).first() is None
+    with engine.begin() as connection:
+        limited = convert_snapshots(connection, limit=2)
+    assert limited.fixed == 2
+    with engine.connect() as connection:
+        converted = [snapshot(connection, i).balance_base_currency is not None for i in ids]
+    assert converted == [True, True, False, False, False, False]
+
+
+@pytest.mark.parametrize("count", [3, 60])
+def test_one_update_per_table_whatever_the_number_of_rows(world, count: int) -> None:  # type: ignore[no-untyped-def]
+    engine, _owner, usd = world
+    with engine.begin() as connection:
+        load_window(connection, date(2023, 12, 20), date(2024, 4, 10))
+        for n in range(count):
+            snapshot_id = add_snapshot(
+                connection, usd, date(2024, 1, 2) + timedelta(days=n), "1.0000", "USD"
+            )
+            connection.execute(
+                insert(portfolio_positions).values(
+                    snapshot_id=snapshot_id,
+                    quantity=Decimal("1.00000000"),
+                    market_value=Decimal("1.0000"),
+                    currency="GBP",
+                )
+            )
+    updates: list[str] = []
+
+    def count_updates(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count_updates)
+    try:
+        with engine.begin() as connection:
+            report = convert_snapshots(connection)
+    finally:
+        event.remove(engine, "before_cursor_execute", count_updates)
+    assert (report.fixed, report.positions_fixed) == (count, count)
+    assert len(updates) == 2  # one for snapshots, one for positions
+
+
+def test_base_currency_change_reconverts_the_whole_history(world) -> None:  # type: ignore[no-untyped-def]
+    engine, owner, _usd = world
+    with engine.begin() as connection:
+        load_window(connection, date(2023, 12, 20), date(2024, 1, 20))
+        chf = make_account(connection, owner, "CHF")
+        first = add_snapshot(connection, chf, date(2024, 1, 5), "1000.0000", "CHF")
+        second = add_snapshot(connection, chf, date(2024, 1, 10), "10.0000", "CHF")
+        convert_snapshots(connection)
+        assert snapshot(connection, first).balance_base_currency == Decimal("1000.0000")
+        connection.execute(update(mart_changes).values(earliest_changed_day=date(2024, 1, 9)))
+    with engine.begin() as connection:
+        update_profile(connection, owner.id, base_currency="USD")
+        report = reconvert_user(connection, owner.id)
+    assert report.fixed == 2
+    with engine.connect() as connection:
+        row = snapshot(connection, first)
+        assert (row.base_currency, row.exchange_rate_used) == ("USD", CHF_USD_0105)
+        assert row.balance_base_currency == Decimal("1171.7811")
+        assert snapshot(connection, second).base_currency == "USD"
+        change = connection.execute(select(mart_changes)).one()
+        assert change.earliest_changed_day == date(2024, 1, 5)
+
+
+def test_sensor_fires_only_when_a_rate_arrives_and_not_twice(world) -> None:  # type: ignore[no-untyped-def]
+    engine, _owner, usd = world
+    resource = WarehouseResource(database_url=engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        load_window(connection, date(2023, 12, 20), date(2024, 1, 3))
+        waiting = add_snapshot(connection, usd, date(2024, 2, 1), "1.0000", "USD")
+    with dg.instance_for_test() as instance:
+
+        def evaluate(cursor: str | None):  # type: ignore[no-untyped-def]
+            context = dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources={"warehouse": resource}
+            )
+            return conversion_sensor.evaluate_tick(context), context.cursor
+
+        result, cursor = evaluate(None)  # no rate within 14 days before 2024-02-01 yet
+        assert not result.run_requests
+        result, cursor = evaluate(cursor)
+        assert not result.run_requests
+        with engine.begin() as connection:
+            load_window(connection, date(2024, 1, 29), date(2024, 2, 2))
+        result, cursor = evaluate(cursor)
+        [request] = result.run_requests
+        assert request.run_key == f"convert-r{Watermark.from_cursor(cursor).rates}-s{waiting}"
+        result, cursor = evaluate(cursor)  # the same data: no second run
+        assert not result.run_requests
+        job = convert_snapshots_job.execute_in_process(
+            run_config=request.run_config, resources={"warehouse": resource}, instance=instance
+        )
+        assert job.success
+        with engine.connect() as connection:
+            row = snapshot(connection, waiting)
+        assert row.balance_base_currency == EXPECTED_0201
+        assert row.exchange_rate_used == RATE_0201
+        result, cursor = evaluate(None)  # even from scratch: nothing unconverted is left
+        assert not result.run_requests

@@ -1,0 +1,213 @@
+"""The sync in Dagster and at the command line: the partitioned asset with fake brokers,
+its checks, the evening schedule, and a 2FA pause completed by `wealth accounts auth` in
+another process-like step; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from tests.sync_support import (
+    PASSWORD,
+    PIN,
+    SYNC_DAY,
+    TAN,
+    TanBroker,
+    account_status,
+    make_world,
+    session_purposes,
+    settings,
+    snapshot_rows,
+    states,
+)
+from wealth_pipeline.cli import main
+from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshot
+from wealth_pipeline.sync import checks
+from wealth_pipeline.sync.assets import (
+    SyncResource,
+    account_snapshots,
+    build_daily_sync_schedule,
+    daily_sync_job,
+    sync_checks,
+    sync_day,
+)
+from wealth_pipeline.sync.runner import run_sync
+from wealth_pipeline.warehouse.resource import WarehouseResource
+from wealth_pipeline.warehouse.schema import account_snapshots as snapshots_table
+from wealth_pipeline.warehouse.schema import financial_accounts
+
+MIXED = {"fake_ok": 2, "fake_fail": 1, "fake_2fa": 1, "fake_slow": 2}
+
+
+def materialize(url: str, key_file: Path, partition: str, instance: dg.DagsterInstance):  # type: ignore[no-untyped-def]
+    return dg.materialize(
+        [account_snapshots, *sync_checks],
+        resources={
+            "warehouse": WarehouseResource(database_url=url),
+            "sync": SyncResource(sync_key_file=str(key_file), max_workers=4, max_per_broker=2),
+        },
+        partition_key=partition,
+        instance=instance,
+    )
+
+
+def test_asset_materializes_with_fakes(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(warehouse_url, tmp_path, monkeypatch, MIXED)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize(world.url, world.key_file, "2024-01-15", instance)
+        assert result.success  # one failing account never fails the run
+        [event] = result.asset_materializations_for_node("account_snapshots")
+        metadata = {k: v.value for k, v in event.metadata.items()}
+        assert metadata["accounts_synced"] == 4
+        assert metadata["accounts_failed"] == 1
+        assert metadata["accounts_pending_auth"] == 1
+        assert metadata["rows_written"] == 12
+        assert f"| {world.accounts['fake_fail'][0]} | fake_fail | " in metadata["failed"]
+        assert "wealth accounts auth" in metadata["pending_auth"]
+        evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        assert set(evaluations) == {c.check_key.name for c in sync_checks}
+        assert evaluations["no_duplicate_snapshots"].passed
+        assert evaluations["positions_match_balance"].passed
+        assert evaluations["day_over_day_change"].passed
+        # the failed and paused accounts were never synced: flagged
+        assert not evaluations["accounts_synced_in_time"].passed
+        assert evaluations["accounts_synced_in_time"].severity == dg.AssetCheckSeverity.WARN
+
+        rows = snapshot_rows(world.engine)
+        again = materialize(world.url, world.key_file, "2024-01-15", instance)
+        assert again.success and snapshot_rows(world.engine) == rows
+        [event] = again.asset_materializations_for_node("account_snapshots")
+        assert event.metadata["accounts_due"].value == 1  # only the unavailable bank again
+
+        # nothing secret in Dagster's event log
+        logs = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
+        logs += "\n".join(repr(entry) for entry in instance.all_logs(again.run_id))
+        for secret in (PIN, PASSWORD, "dialog-42", "runs:1"):
+            assert secret not in logs
+
+
+def test_checks_find_problems(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_ok": 1})
+    [account_id] = world.accounts["fake_ok"]
+    with world.engine.begin() as connection:
+        write_snapshot(connection, account_id,
+                       NewSnapshot(date(2024, 1, 12), Decimal("100.0000"), "USD"), source="manual")  # fmt: skip
+    run_sync(world.engine, SYNC_DAY, settings=settings())
+    with world.engine.begin() as connection:
+        [jump] = checks.large_changes(connection, [SYNC_DAY])
+        assert jump.account_id == account_id and "100.0000 -> 1015.0000" in jump.detail
+        assert checks.positions_off_balance(connection, [SYNC_DAY]) == []
+        connection.execute(
+            update(snapshots_table)
+            .where(snapshots_table.c.snapshot_date == SYNC_DAY)
+            .values(balance_base_currency=Decimal("1.0000"))
+        )
+        assert [f.account_id for f in checks.positions_off_balance(connection, [SYNC_DAY])] == [
+            account_id
+        ]
+        assert checks.duplicate_snapshots(connection, [SYNC_DAY]) == []
+        assert checks.stale_accounts(connection) == []
+        connection.execute(update(financial_accounts).values(last_synced_at=None))
+        assert [f.account_id for f in checks.stale_accounts(connection)] == [account_id]
+
+
+@pytest.mark.parametrize(
+    ("moment", "partition"),
+    [
+        (datetime(2024, 3, 31, 17, 30, tzinfo=ZoneInfo("Europe/Berlin")), "2024-03-31"),
+        (datetime(2024, 10, 27, 17, 30, tzinfo=ZoneInfo("Europe/Berlin")), "2024-10-27"),
+        (datetime(2024, 10, 26, 22, 30, tzinfo=ZoneInfo("UTC")), "2024-10-27"),  # 00:30 CEST
+        (datetime(2024, 3, 30, 23, 30, tzinfo=ZoneInfo("UTC")), "2024-03-31"),  # 00:30 CET
+    ],
+)
+def test_schedule_requests_the_berlin_day(moment: datetime, partition: str) -> None:
+    assert sync_day(moment) == partition
+    schedule = build_daily_sync_schedule(running=False)
+    definitions = dg.Definitions(
+        assets=[account_snapshots], jobs=[daily_sync_job], schedules=[schedule],
+        resources={"warehouse": WarehouseResource(database_url="sqlite://"), "sync": SyncResource()},
+    )  # fmt: skip
+    context = dg.build_schedule_context(
+        scheduled_execution_time=moment, repository_def=definitions.get_repository_def()
+    )
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == partition
+    assert schedule.execution_timezone == "Europe/Berlin"
+    assert schedule.cron_schedule == "30 17 * * *"
+    assert schedule.job_name == daily_sync_job.name
+
+
+def test_dst_partition_materializes(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_ok": 1})
+    with dg.DagsterInstance.ephemeral() as instance:
+        for key in ("2024-03-31", "2024-10-27"):
+            assert materialize(world.url, world.key_file, key, instance).success
+    assert [row[1] for row in snapshot_rows(world.engine)] == [
+        date(2024, 3, 31),
+        date(2024, 10, 27),
+    ]
+
+
+def test_two_factor_pause_then_cli_completion(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_2fa": 1})
+    monkeypatch.setenv("TEST_SYNC_PASSWORD", PASSWORD)
+    [account_id] = world.accounts["fake_2fa"]
+    report = run_sync(world.engine, SYNC_DAY, settings=settings())
+    assert [o.status for o in report.outcomes] == ["pending_auth"]
+    assert account_status(world.engine, account_id)[0] == "pending_auth"
+    assert "tan_dialog" in session_purposes(world.engine, account_id)
+    assert snapshot_rows(world.engine) == []
+    # waits for a person: the next days' runs leave it alone
+    assert run_sync(world.engine, date(2024, 1, 16), settings=settings()).outcomes == []
+
+    result = CliRunner().invoke(
+        main,
+        ["accounts", "auth", str(account_id), "--user", "alice",
+         "--password-env", "TEST_SYNC_PASSWORD"],
+        input=f"{TAN}\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert TAN not in result.output and PIN not in result.output
+    assert TanBroker.completed == [(TAN, b"dialog-42")]  # the paused dialog, resumed
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    assert [row[1] for row in snapshot_rows(world.engine)] == [today]
+    assert account_status(world.engine, account_id) == ("active", None)
+    assert "tan_dialog" not in session_purposes(world.engine, account_id)
+    assert states(world.engine, today)[account_id][0] == "success"
+    with world.engine.connect() as connection:
+        source = connection.execute(select(snapshots_table.c.snapshot_source)).scalar()
+    assert source == "auto"
+
+
+def test_cli_wrong_tan_keeps_waiting(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_2fa": 1})
+    monkeypatch.setenv("TEST_SYNC_PASSWORD", PASSWORD)
+    [account_id] = world.accounts["fake_2fa"]
+    run_sync(world.engine, SYNC_DAY, settings=settings())
+    result = CliRunner().invoke(
+        main,
+        ["accounts", "auth", str(account_id), "--user", "alice",
+         "--password-env", "TEST_SYNC_PASSWORD"],
+        input="000001\n000002\n000003\n",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "000001" not in result.output and "Traceback" not in result.output
+    assert snapshot_rows(world.engine) == []
+    assert account_status(world.engine, account_id)[0] == "error"

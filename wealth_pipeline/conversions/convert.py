@@ -1,0 +1,457 @@
+"""Set-based conversion of stored snapshots (and their positions) into owners' base currencies.
+
+What replaces the original's `fix_missing_conversions` loop: one query selects the snapshots,
+one `RateBook` answers every rate from memory, the amounts are computed in Python (exact,
+half-even, as `FxRate.convert`), and the results go back in one statement per table: an
+`executemany` UPDATE keyed by id on SQLite, a COPY into a temporary table and one
+`UPDATE ... FROM` on PostgreSQL. A snapshot without a rate keeps NULL amounts and gets the
+lookup's reason in `conversion_note`; it is never converted at a stand-in 1.0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.exc import DBAPIError
+
+from wealth_pipeline import money
+from wealth_pipeline.fx.lookup import FxRate, NoRate, RateBook
+from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY, record_mart_change
+from wealth_pipeline.warehouse.schema import (
+    account_snapshots,
+    financial_accounts,
+    portfolio_positions,
+    profiles,
+)
+from wealth_pipeline.warehouse.types import INT64_MAX
+
+# Wide enough for any product of two stored values (28 digits each): exact before rounding.
+_EXACT = Context(prec=80, rounding=ROUND_HALF_EVEN)
+_AMOUNT = Decimal(1).scaleb(-money.AMOUNT_PLACES)
+_PRICE = Decimal(1).scaleb(-money.PRICE_PLACES)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A snapshot left unconverted, and the rate lookup's reason."""
+
+    snapshot_id: int
+    user_id: int
+    day: date
+    currency: str
+    base_currency: str
+    reason: str
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion run did (or, in a dry run, would do)."""
+
+    fixed: int = 0  # snapshots given a base-currency amount
+    positions_fixed: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # per snapshot or position, with its id
+    selected: int = 0
+    dry_run: bool = False
+    earliest_by_user: dict[int, date] = field(default_factory=dict)
+
+    def skipped_reasons(self) -> list[tuple[str, int, date, date]]:
+        """Skipped snapshots grouped by reason: (reason, count, first day, last day).
+
+        The snapshot's own day in a reason reads `<day>`, so one gap is one group.
+        """
+        groups: dict[str, list[date]] = {}
+        for item in self.skipped:
+            key = _ISO_DAY.sub(
+                lambda m, day=item.day: "<day>" if m.group() == day.isoformat() else m.group(),
+                item.reason,
+            )
+            groups.setdefault(key, []).append(item.day)
+        ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        return [(reason, len(days), min(days), max(days)) for reason, days in ordered]
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Counts and grouped reasons (reasons hold currencies and days, never secrets)."""
+        return {
+            "selected": self.selected,
+            "fixed": self.fixed,
+            "positions_fixed": self.positions_fixed,
+            "skipped": len(self.skipped),
+            "errors": len(self.errors),
+            "skipped_reasons": {
+                reason: count for reason, count, _first, _last in self.skipped_reasons()[:20]
+            },
+            "error_samples": self.errors[:10],
+            "dry_run": self.dry_run,
+        }
+
+
+def convert_amount(amount: Decimal, rate: Decimal) -> Decimal:
+    """`amount * rate` rounded once, half-even, to 4 places (as `FxRate.convert`, faster)."""
+    return _EXACT.multiply(amount, rate).quantize(_AMOUNT, context=_EXACT)
+
+
+def convert_price(price: Decimal, rate: Decimal) -> Decimal:
+    """`price * rate` rounded once, half-even, to the price scale."""
+    return _EXACT.multiply(price, rate).quantize(_PRICE, context=_EXACT)
+
+
+@dataclass(frozen=True)
+class _SnapshotRow:
+    id: int
+    user_id: int
+    day: date
+    balance: Decimal
+    currency: str
+    base: str
+    stored_base: str | None
+    stored_amount: Decimal | None
+    stored_rate: Decimal | None
+    stored_rate_date: date | None
+    note: str | None
+
+
+def plan_snapshot_updates(
+    rows: Iterable[_SnapshotRow], book: RateBook, report: ConversionReport
+) -> list[dict[str, Any]]:
+    """The UPDATE parameters for `rows` (pure: records fixes, skips and errors in `report`).
+
+    Rows whose stored values already equal the result are left out: re-running writes nothing.
+    """
+    cache: dict[tuple[str, str, date], FxRate | NoRate] = {}
+    updates: list[dict[str, Any]] = []
+    for row in rows:
+        key = (row.currency, row.base, row.day)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = book.rate(row.currency, row.base, row.day)
+        if not found:
+            assert isinstance(found, NoRate)
+            report.skipped.append(
+                Skipped(row.id, row.user_id, row.day, row.currency, row.base, found.reason)
+            )
+            if row.stored_amount is None and row.note == found.reason:
+                continue
+            values = (None, None, None, None, found.reason)
+        else:
+            assert isinstance(found, FxRate)
+            try:
+                amount = convert_amount(row.balance, found.rate)
+            except ArithmeticError as error:
+                report.errors.append(f"snapshot {row.id}: {error}")
+                continue
+            report.fixed += 1
+            previous = report.earliest_by_user.get(row.user_id)
+            if previous is None or row.day < previous:
+                report.earliest_by_user[row.user_id] = row.day
+            current = (row.stored_base, row.stored_amount, row.stored_rate, row.stored_rate_date)
+            if current == (row.base, amount, found.rate, found.rate_date) and row.note is None:
+                continue
+            values = (row.base, amount, found.rate, found.rate_date, None)
+        updates.append(dict(zip(_SNAPSHOT_PARAMS, (row.id, *values), strict=True)))
+    return updates
+
+
+_SNAPSHOT_PARAMS = ("sid", "base", "amount", "rate", "rate_day", "note")
+_POSITION_PARAMS = ("pid", "price", "value", "rate")
+
+
+def _scope(user_ids: Sequence[int] | None, start: date | None, end: date | None) -> list[Any]:
+    conditions: list[Any] = []
+    if user_ids is not None:
+        conditions.append(financial_accounts.c.user_id.in_(list(user_ids)))
+    if start is not None:
+        conditions.append(account_snapshots.c.snapshot_date >= start)
+    if end is not None:
+        conditions.append(account_snapshots.c.snapshot_date <= end)
+    return conditions
+
+
+def _base_column():  # type: ignore[no-untyped-def]
+    return func.coalesce(profiles.c.base_currency, DEFAULT_BASE_CURRENCY)
+
+
+def _select_snapshots(
+    connection: Connection,
+    conditions: list[Any],
+    only_missing: bool,
+    limit: int | None,
+) -> list[_SnapshotRow]:
+    s = account_snapshots
+    query = (
+        select(
+            s.c.id,
+            financial_accounts.c.user_id,
+            s.c.snapshot_date,
+            s.c.balance,
+            s.c.currency,
+            _base_column(),
+            s.c.base_currency,
+            s.c.balance_base_currency,
+            s.c.exchange_rate_used,
+            s.c.rate_date,
+            s.c.conversion_note,
+        )
+        .select_from(s)
+        .join(financial_accounts, financial_accounts.c.id == s.c.account_id)
+        .outerjoin(profiles, profiles.c.user_id == financial_accounts.c.user_id)
+        .where(*conditions)
+    )
+    if only_missing:
+        query = query.where(s.c.balance_base_currency.is_(None))
+    if limit is not None:
+        query = query.order_by(s.c.snapshot_date, s.c.id).limit(limit)
+    return [_SnapshotRow(*row) for row in connection.execute(query)]
+
+
+def _select_positions(
+    connection: Connection,
+    conditions: list[Any],
+    only_missing: bool,
+    snapshot_ids: list[int] | None,
+) -> list[tuple[Any, ...]]:
+    s, p = account_snapshots, portfolio_positions
+    query = (
+        select(
+            p.c.id,
+            financial_accounts.c.user_id,
+            s.c.snapshot_date,
+            p.c.currency,
+            _base_column(),
+            p.c.price_per_unit,
+            p.c.market_value,
+            p.c.price_base_currency,
+            p.c.market_value_base_currency,
+            p.c.exchange_rate_used,
+        )
+        .select_from(p)
+        .join(s, s.c.id == p.c.snapshot_id)
+        .join(financial_accounts, financial_accounts.c.id == s.c.account_id)
+        .outerjoin(profiles, profiles.c.user_id == financial_accounts.c.user_id)
+        .where(*conditions)
+    )
+    if only_missing:
+        query = query.where(p.c.market_value_base_currency.is_(None))
+    if snapshot_ids is not None:
+        query = query.where(p.c.snapshot_id.in_(snapshot_ids))
+    return list(connection.execute(query))
+
+
+def plan_position_updates(
+    rows: Iterable[Sequence[Any]], book: RateBook, report: ConversionReport
+) -> list[dict[str, Any]]:
+    """UPDATE parameters for positions; a position without a rate keeps NULLs (not counted)."""
+    updates: list[dict[str, Any]] = []
+    for pid, user_id, day, currency, base, price, value, old_price, old_value, old_rate in rows:
+        found = book.rate(currency, base, day)
+        if not found:
+            values: tuple[Any, ...] = (None, None, None)
+        else:
+            try:
+                values = (
+                    None if price is None else convert_price(price, found.rate),
+                    convert_amount(value, found.rate),
+                    found.rate,
+                )
+            except ArithmeticError as error:
+                report.errors.append(f"position {pid}: {error}")
+                continue
+            report.positions_fixed += 1
+            previous = report.earliest_by_user.get(user_id)
+            if previous is None or day < previous:
+                report.earliest_by_user[user_id] = day
+        if values == (old_price, old_value, old_rate):
+            continue
+        updates.append(dict(zip(_POSITION_PARAMS, (pid, *values), strict=True)))
+    return updates
+
+
+def convert_snapshots(
+    connection: Connection,
+    *,
+    user_ids: Sequence[int] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    only_missing: bool = True,
+    limit: int | None = None,
+    dry_run: bool = False,
+) -> ConversionReport:
+    """Convert the selected snapshots and positions, in the caller's transaction.
+
+    `only_missing` selects only those without a base-currency amount; False reconverts
+    everything in scope (a base-currency change). `limit` caps the snapshots, oldest first.
+    A dry run computes everything and writes nothing.
+    """
+    report = ConversionReport(dry_run=dry_run)
+    conditions = _scope(user_ids, start, end)
+    snapshots = _select_snapshots(connection, conditions, only_missing, limit)
+    limited_ids = [row.id for row in snapshots] if limit is not None else None
+    positions = _select_positions(connection, conditions, only_missing, limited_ids)
+    report.selected = len(snapshots)
+    days = [row.day for row in snapshots] + [row[2] for row in positions]
+    if not days:
+        return report
+    currencies = {row.currency for row in snapshots} | {row.base for row in snapshots}
+    currencies |= {row[3] for row in positions} | {row[4] for row in positions}
+    book = RateBook.load(connection, min(days), max(days), currencies)
+    snapshot_updates = plan_snapshot_updates(snapshots, book, report)
+    position_updates = plan_position_updates(positions, book, report)
+    if dry_run:
+        return report
+    write_snapshot_updates(connection, snapshot_updates)
+    write_position_updates(connection, position_updates)
+    for user_id, day in sorted(report.earliest_by_user.items()):
+        record_mart_change(connection, user_id, day, "snapshots converted")
+    return report
+
+
+def reconvert_user(connection: Connection, user_id: int) -> ConversionReport:
+    """Reconvert all of one user's history (after a base-currency change), in one run."""
+    return convert_snapshots(connection, user_ids=[user_id], only_missing=False)
+
+
+# --- writing: one statement per table, whatever the number of rows ------------------------
+
+
+def write_snapshot_updates(connection: Connection, updates: list[dict[str, Any]]) -> None:
+    if not updates:
+        return
+    s = account_snapshots
+    if connection.dialect.driver == "psycopg":
+        columns = [
+            ("sid", s.c.id, "bigint"),
+            ("base", s.c.base_currency, "varchar(3)"),
+            ("amount", s.c.balance_base_currency, "numeric"),
+            ("rate", s.c.exchange_rate_used, "numeric"),
+            ("rate_day", s.c.rate_date, "date"),
+            ("note", s.c.conversion_note, "text"),
+        ]
+        assignments = (
+            "base_currency = v.base, balance_base_currency = v.amount, "
+            "exchange_rate_used = v.rate, rate_date = v.rate_day, "
+            "conversion_note = v.note, updated_at = now()"
+        )
+        _copy_update(connection, "account_snapshots", columns, assignments, updates)
+        return
+    if connection.dialect.name == "sqlite":
+        # The driver's executemany with values already in storage form (scaled integers):
+        # SQLAlchemy's per-row bind processing would cost more than the UPDATE itself.
+        connection.exec_driver_sql(
+            "UPDATE account_snapshots SET base_currency = ?, balance_base_currency = ?, "
+            "exchange_rate_used = ?, rate_date = ?, conversion_note = ?, "
+            "updated_at = CURRENT_TIMESTAMP WHERE id = ?",
+            [
+                (
+                    row["base"],
+                    _units(row["amount"], money.AMOUNT_PLACES),
+                    _units(row["rate"], money.RATE_PLACES),
+                    None if row["rate_day"] is None else row["rate_day"].isoformat(),
+                    row["note"],
+                    row["sid"],
+                )
+                for row in updates
+            ],
+        )
+        return
+    statement = (
+        update(s)
+        .where(s.c.id == bindparam("sid"))
+        .values(
+            base_currency=bindparam("base"),
+            balance_base_currency=bindparam("amount", type_=s.c.balance_base_currency.type),
+            exchange_rate_used=bindparam("rate", type_=s.c.exchange_rate_used.type),
+            rate_date=bindparam("rate_day", type_=s.c.rate_date.type),
+            conversion_note=bindparam("note"),
+        )
+    )
+    connection.execute(statement, updates)
+
+
+def _units(value: Decimal | None, places: int) -> int | None:
+    """SQLite's storage form of an exact column (see `warehouse.types`), checked the same way."""
+    if value is None:
+        return None
+    scaled = value.scaleb(places)
+    units = int(scaled)
+    if units != scaled:
+        raise ValueError(f"{value} has more than {places} decimal places")
+    if abs(units) > INT64_MAX:
+        raise OverflowError(f"{value} is too large to store exactly at {places} places")
+    return units
+
+
+def write_position_updates(connection: Connection, updates: list[dict[str, Any]]) -> None:
+    if not updates:
+        return
+    p = portfolio_positions
+    if connection.dialect.driver == "psycopg":
+        columns = [
+            ("pid", p.c.id, "bigint"),
+            ("price", p.c.price_base_currency, "numeric"),
+            ("value", p.c.market_value_base_currency, "numeric"),
+            ("rate", p.c.exchange_rate_used, "numeric"),
+        ]
+        assignments = (
+            "price_base_currency = v.price, market_value_base_currency = v.value, "
+            "exchange_rate_used = v.rate"
+        )
+        _copy_update(connection, "portfolio_positions", columns, assignments, updates)
+        return
+    statement = (
+        update(p)
+        .where(p.c.id == bindparam("pid"))
+        .values(
+            price_base_currency=bindparam("price", type_=p.c.price_base_currency.type),
+            market_value_base_currency=bindparam(
+                "value", type_=p.c.market_value_base_currency.type
+            ),
+            exchange_rate_used=bindparam("rate", type_=p.c.exchange_rate_used.type),
+        )
+    )
+    connection.execute(statement, updates)
+
+
+def _copy_update(
+    connection: Connection,
+    table: str,
+    columns: list[tuple[str, Any, str]],
+    assignments: str,
+    updates: list[dict[str, Any]],
+) -> None:
+    """PostgreSQL: COPY the new values into a temporary table, then one `UPDATE ... FROM`.
+
+    Values pass their column type's bind processing first (the exact-decimal scale check).
+    """
+    dialect = connection.dialect
+    scratch = f"conversion_{table}"
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} "
+        f"({', '.join(f'{name} {sql_type}' for name, _c, sql_type in columns)}) "
+        "ON COMMIT DROP"
+    )
+    connection.exec_driver_sql(f"TRUNCATE {scratch}")
+    processors = [
+        (name, column.type.bind_processor(dialect) or (lambda value: value))
+        for name, column, _t in columns
+    ]
+    names = ", ".join(name for name, _c, _t in columns)
+    copy_sql = f"COPY {scratch} ({names}) FROM STDIN"
+    driver_connection: Any = connection.connection.driver_connection
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        with driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in updates:
+                copy.write_row([process(row[name]) for name, process in processors])
+    except dbapi_error as error:
+        raise DBAPIError.instance(copy_sql, None, error, dbapi_error, dialect=dialect) from error
+    key = columns[0][0]
+    connection.exec_driver_sql(
+        f"UPDATE {table} SET {assignments} FROM {scratch} v WHERE {table}.id = v.{key}"
+    )

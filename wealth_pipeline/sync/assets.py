@@ -1,0 +1,259 @@
+"""The daily sync in Dagster: the `account_snapshots` asset, its job, schedule and checks.
+
+A materialized day partition means that day's sync ran for every due account; per-account
+results live in `account_sync_state` and show in the run's metadata and the checks. A run
+never fails for one account's failure; re-running a day syncs only what is not yet written.
+"""
+
+import warnings
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from wealth_pipeline.partitions import TIMEZONE, daily_partitions
+from wealth_pipeline.settings import Settings, load_settings
+from wealth_pipeline.sync import checks
+from wealth_pipeline.sync.account import Outcome
+from wealth_pipeline.sync.runner import SyncReport, run_sync
+from wealth_pipeline.warehouse.resource import WarehouseResource
+
+LISTED_OUTCOMES = 50  # accounts listed per kind in the metadata (counts are always complete)
+SYNC_HOUR, SYNC_MINUTE = 17, 30  # after the ECB publishes (~16:00 CET) and the FX refresh
+
+
+class SyncResource(dg.ConfigurableResource):
+    """Where the worker's sync key is and how many accounts it syncs at once.
+
+    Unset fields fall back to the environment (`WEALTH_SYNC_KEY_FILE`,
+    `WEALTH_SYNC_MAX_WORKERS`, `WEALTH_SYNC_MAX_PER_BROKER`); the integrations' network
+    settings (timeouts, retries, FinTS product id, 2FA wait) always come from it.
+    """
+
+    sync_key_file: str | None = None
+    max_workers: int | None = None
+    max_per_broker: int | None = None
+
+    def settings(self) -> Settings:
+        settings = load_settings()
+        return replace(
+            settings,
+            sync_key_file=Path(self.sync_key_file)
+            if self.sync_key_file
+            else settings.sync_key_file,
+            sync_max_workers=self.max_workers or settings.sync_max_workers,
+            sync_max_per_broker=self.max_per_broker or settings.sync_max_per_broker,
+        )
+
+
+def listed(outcomes: list[Outcome]) -> dg.MetadataValue:
+    """A table of accounts (id, broker, reason) for the run's metadata."""
+    lines = ["| account | broker | reason |", "|---|---|---|"]
+    for outcome in outcomes[:LISTED_OUTCOMES]:
+        reason = (outcome.reason or "").replace("|", "/").replace("\n", " ")
+        lines.append(f"| {outcome.account_id} | {outcome.broker_code} | {reason} |")
+    if len(outcomes) > LISTED_OUTCOMES:
+        lines.append(f"| ... | | and {len(outcomes) - LISTED_OUTCOMES} more |")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def report_metadata(reports: list[SyncReport]) -> dict:
+    outcomes = [o for report in reports for o in report.outcomes]
+    merged = SyncReport(day=reports[0].day, run_id=reports[0].run_id, outcomes=outcomes)
+    metadata: dict = {
+        "dagster/row_count": merged.rows,
+        "days": ", ".join(r.day.isoformat() for r in reports),
+        "accounts_due": len(outcomes),
+        "accounts_synced": len(merged.synced),
+        "accounts_failed": len(merged.failed),
+        "accounts_pending_auth": len(merged.pending_auth),
+        "accounts_skipped": len(merged.skipped),
+        "rows_written": merged.rows,
+    }
+    for name, kind in (
+        ("failed", merged.failed),
+        ("pending_auth", merged.pending_auth),
+        ("skipped", merged.skipped),
+    ):
+        if kind:
+            metadata[name] = listed(kind)
+    return metadata
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="sync",
+    kinds={"python", "sql"},
+    deps=[dg.AssetKey("exchange_rates")],
+    description=(
+        "Balances and positions of every due account (active or in error, sync-enabled, at a "
+        "broker that supports auto-sync, owner with auto-sync on), converted into the owner's "
+        "base currency; the partition is the snapshot date. One account's failure never fails "
+        "the run: it is listed with its reason. Logins needing a person pause as pending_auth "
+        "(`wealth accounts auth`). Re-running a day syncs only accounts not yet written, and "
+        "never one whose login was refused."
+    ),
+    tags={"domain": "sync"},
+)
+def account_snapshots(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync: SyncResource
+) -> dg.MaterializeResult:
+    settings = sync.settings()
+    engine = warehouse.engine()
+    reports = []
+    for key in sorted(context.partition_keys):
+        day = date.fromisoformat(key)
+        report = run_sync(engine, day, settings=settings, run_id=context.run.run_id)
+        reports.append(report)
+        context.log.info(
+            f"{day}: {len(report.outcomes)} due, {len(report.synced)} synced, "
+            f"{len(report.failed)} failed, {len(report.pending_auth)} waiting for a person, "
+            f"{len(report.skipped)} skipped; {report.rows} rows"
+        )
+        for outcome in report.failed:
+            context.log.warning(f"{day}: {outcome.describe()}")
+        for outcome in report.pending_auth:
+            context.log.warning(
+                f"{day}: account {outcome.account_id} ({outcome.broker_code}) waits for a "
+                f"person: {outcome.reason}"
+            )
+    return dg.MaterializeResult(metadata=report_metadata(reports))
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+# Partitioned asset checks are "preview" in Dagster 1.13; they are how a check sees its day.
+warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*AssetCheckSpec.*")
+
+
+def _days(context: dg.AssetCheckExecutionContext) -> list[date]:
+    return sorted(date.fromisoformat(key) for key in context.partition_keys)
+
+
+def _result(
+    findings: list[checks.Finding], severity: dg.AssetCheckSeverity, what: str
+) -> dg.AssetCheckResult:
+    text = "\n".join(
+        f"- account {f.account_id} on {f.day.isoformat()}: {f.detail}" for f in findings[:50]
+    )
+    return dg.AssetCheckResult(
+        passed=not findings,
+        severity=severity,
+        metadata={"count": len(findings), what: dg.MetadataValue.md(text or "none")},
+    )
+
+
+@dg.asset_check(
+    asset=account_snapshots,
+    partitions_def=daily_partitions,
+    description="At most one snapshot per account and day.",
+)
+def no_duplicate_snapshots(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with warehouse.engine().connect() as connection:
+        found = checks.duplicate_snapshots(connection, _days(context))
+    return _result(found, dg.AssetCheckSeverity.ERROR, "duplicates")
+
+
+@dg.asset_check(
+    asset=account_snapshots,
+    partitions_def=daily_partitions,
+    description=(
+        "The positions' market value (base currency) matches the account balance within "
+        f"{checks.POSITIONS_TOLERANCE:%} (or {checks.POSITIONS_MINIMUM_TOLERANCE} for small "
+        "balances)."
+    ),
+)
+def positions_match_balance(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with warehouse.engine().connect() as connection:
+        found = checks.positions_off_balance(connection, _days(context))
+    return _result(found, dg.AssetCheckSeverity.WARN, "mismatches")
+
+
+@dg.asset_check(
+    asset=account_snapshots,
+    partitions_def=daily_partitions,
+    description=(
+        f"No balance moved by more than {checks.DAY_OVER_DAY_THRESHOLD:%} since the account's "
+        "previous snapshot (a warning: likely a sync error)."
+    ),
+)
+def day_over_day_change(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with warehouse.engine().connect() as connection:
+        found = checks.large_changes(connection, _days(context))
+    return _result(found, dg.AssetCheckSeverity.WARN, "changes")
+
+
+@dg.asset_check(
+    asset=account_snapshots,
+    partitions_def=daily_partitions,
+    description="Every auto-synced account was synced within its user's sync frequency.",
+)
+def accounts_synced_in_time(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with warehouse.engine().connect() as connection:
+        found = checks.stale_accounts(connection)
+    return _result(found, dg.AssetCheckSeverity.WARN, "stale")
+
+
+sync_checks = [
+    no_duplicate_snapshots,
+    positions_match_balance,
+    day_over_day_change,
+    accounts_synced_in_time,
+]
+
+# --- job and schedule ------------------------------------------------------------------------
+
+daily_sync_job = dg.define_asset_job(
+    "daily_sync_job",
+    selection=dg.AssetSelection.assets(account_snapshots),
+    description=(
+        "Sync every due account for one day (never retried as a whole: a re-run syncs only "
+        "accounts not yet written that day)."
+    ),
+)
+
+
+def sync_day(execution_time: datetime) -> str:
+    """The partition (Berlin day) a run at `execution_time` syncs."""
+    return execution_time.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+
+
+def build_daily_sync_schedule(running: bool | None = None) -> dg.ScheduleDefinition:
+    """The evening sync (17:30 Europe/Berlin); `running` defaults to WEALTH_SCHEDULES_RUNNING."""
+    if running is None:
+        running = load_settings().schedules_running
+
+    @dg.schedule(
+        name="daily_sync",
+        job=daily_sync_job,
+        cron_schedule=f"{SYNC_MINUTE} {SYNC_HOUR} * * *",
+        execution_timezone=TIMEZONE,
+        description=(
+            "Every evening after the ECB publishes, sync today's balances and positions of "
+            "every due account (each user's sync frequency respected)."
+        ),
+        default_status=(
+            dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+        ),
+    )
+    def daily_sync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        day = sync_day(context.scheduled_execution_time)
+        return dg.RunRequest(run_key=f"daily_sync:{day}", partition_key=day)
+
+    return daily_sync
+
+
+def sync_resources() -> dict:
+    """The resources the sync needs beyond `warehouse` (for the definitions)."""
+    return {"sync": SyncResource()}
