@@ -7,7 +7,9 @@ where tokens travel.
 
 from __future__ import annotations
 
+import functools
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -44,6 +46,13 @@ class Retry:
             return min(retry_after, self.max_delay_seconds)
         ceiling = min(self.max_delay_seconds, self.backoff_seconds * 2 ** (attempt - 1))
         return random.uniform(0, ceiling)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: each new client would otherwise reload the
+    certificate store (~35 ms of CPU, the largest cost of syncing an account)."""
+    return ssl.create_default_context()
 
 
 def safe_url(url: httpx.URL | str) -> str:

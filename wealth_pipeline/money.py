@@ -8,7 +8,7 @@ anything that is not already at its column's scale.
 from __future__ import annotations
 
 import json
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -35,6 +35,23 @@ def _round_half_even(value: Fraction) -> int:
     if remainder > Fraction(1, 2) or (remainder == Fraction(1, 2) and floor % 2 == 1):
         return floor + 1
     return floor
+
+
+# The product of two stored values (28 digits each) fits in 80 digits; Inexact is trapped so
+# a wider one raises instead of being rounded twice. Rounding to the scale is the second step.
+_EXACT_PRODUCT = Context(prec=80, rounding=ROUND_HALF_EVEN, traps=[Inexact, InvalidOperation])
+_ROUNDING = Context(prec=80, rounding=ROUND_HALF_EVEN)
+_EXPONENTS = {places: Decimal(1).scaleb(-places) for places in range(29)}
+
+
+def multiply(value: Decimal, factor: Decimal, places: int) -> Decimal:
+    """`value * factor` rounded once, half-even, to `places`.
+
+    The same result as `quantize(Fraction(value) * Fraction(factor), places)`, in C: the hot
+    path of converting many amounts (no Fraction per row).
+    """
+    exact = _EXACT_PRODUCT.multiply(value, factor)
+    return exact.quantize(_EXPONENTS[places], context=_ROUNDING)
 
 
 def divide(numerator: Decimal, denominator: Decimal, places: int) -> Decimal:

@@ -58,6 +58,7 @@ from fints.message import FinTSInstituteMessage, FinTSMessage
 from fints.models import SEPAAccount
 from fints.segments.depot import HKWPD5, HKWPD6
 
+from wealth_pipeline import http
 from wealth_pipeline.brokers.base import (
     AccountInfo,
     AuthenticationFailed,
@@ -455,7 +456,9 @@ class Transport:
     def __init__(self, url: str, timeout: float, service: str) -> None:
         self.url = url
         self.service = service
-        self.http = httpx.Client(timeout=timeout, follow_redirects=False)
+        self.http = httpx.Client(
+            timeout=timeout, follow_redirects=False, verify=http.tls_context()
+        )
         self.codes: list[tuple[str, str]] = []
 
     def send(self, message: FinTSMessage) -> FinTSInstituteMessage:

@@ -513,7 +513,9 @@ class IbkrFlex(BrokerIntegrationBase):
             raise MalformedAnswer(f"no Flex Web Service address is configured for {SERVICE}")
         waiter = _Waiter(self.context.poll_interval_seconds, self.context.two_fa_wait_seconds)
         with httpx.Client(
-            timeout=self.context.timeout_seconds, headers={"User-Agent": USER_AGENT}
+            timeout=self.context.timeout_seconds,
+            headers={"User-Agent": USER_AGENT},
+            verify=http.tls_context(),
         ) as client:
             access = self._ask(client, f"{base}/SendRequest", token, query_id, waiter)
             if access.status != "Success" or not access.reference_code:

@@ -34,6 +34,7 @@ def new_client(base_url: str, timeout_seconds: float) -> httpx.Client:
         timeout=timeout_seconds,
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        verify=http.tls_context(),
     )
 
 

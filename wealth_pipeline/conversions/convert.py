@@ -1,11 +1,15 @@
 """Set-based conversion of stored snapshots (and their positions) into owners' base currencies.
 
 What replaces the original's `fix_missing_conversions` loop: one query selects the snapshots,
-one `RateBook` answers every rate from memory, the amounts are computed in Python (exact,
-half-even, as `FxRate.convert`), and the results go back in one statement per table: an
-`executemany` UPDATE keyed by id on SQLite, a COPY into a temporary table and one
-`UPDATE ... FROM` on PostgreSQL. A snapshot without a rate keeps NULL amounts and gets the
-lookup's reason in `conversion_note`; it is never converted at a stand-in 1.0.
+one `RateBook` answers every rate from memory (once per currency pair and day), the amounts
+are computed in Python (exact, half-even, as `FxRate.convert`), and the results go back in one
+statement per table: an `executemany` UPDATE keyed by id on SQLite, a COPY into a temporary
+table and one `UPDATE ... FROM` on PostgreSQL. A snapshot without a rate keeps NULL amounts
+and gets the lookup's reason in `conversion_note`; it is never converted at a stand-in 1.0.
+
+Rows travel as plain tuples, read and written through the driver where it already speaks
+exact values (psycopg: NUMERIC <-> Decimal): per-row objects and SQLAlchemy's per-value type
+processing cost several times the conversion itself at a million rows.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
@@ -31,10 +35,6 @@ from wealth_pipeline.warehouse.schema import (
 )
 from wealth_pipeline.warehouse.types import INT64_MAX
 
-# Wide enough for any product of two stored values (28 digits each): exact before rounding.
-_EXACT = Context(prec=80, rounding=ROUND_HALF_EVEN)
-_AMOUNT = Decimal(1).scaleb(-money.AMOUNT_PLACES)
-_PRICE = Decimal(1).scaleb(-money.PRICE_PLACES)
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -95,72 +95,83 @@ class ConversionReport:
 
 def convert_amount(amount: Decimal, rate: Decimal) -> Decimal:
     """`amount * rate` rounded once, half-even, to 4 places (as `FxRate.convert`, faster)."""
-    return _EXACT.multiply(amount, rate).quantize(_AMOUNT, context=_EXACT)
+    return money.multiply(amount, rate, money.AMOUNT_PLACES)
 
 
 def convert_price(price: Decimal, rate: Decimal) -> Decimal:
     """`price * rate` rounded once, half-even, to the price scale."""
-    return _EXACT.multiply(price, rate).quantize(_PRICE, context=_EXACT)
+    return money.multiply(price, rate, money.PRICE_PLACES)
 
 
-@dataclass(frozen=True)
-class _SnapshotRow:
-    id: int
-    user_id: int
-    day: date
-    balance: Decimal
-    currency: str
-    base: str
-    stored_base: str | None
-    stored_amount: Decimal | None
-    stored_rate: Decimal | None
-    stored_rate_date: date | None
-    note: str | None
+class _Rates:
+    """`book.rate` memoized per (from, to, day): a run asks the same few thousand questions
+    for every account, and a cross rate is an exact Fraction division."""
+
+    def __init__(self, book: RateBook) -> None:
+        self._book = book
+        self._found: dict[tuple[str, str, date], FxRate | NoRate] = {}
+
+    def get(self, currency: str, base: str, day: date) -> FxRate | NoRate:
+        key = (currency, base, day)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._book.rate(currency, base, day)
+        return found
+
+
+# The writers' parameters, in tuple order.
+_SNAPSHOT_PARAMS = ("sid", "base", "amount", "rate", "rate_day", "note")
+_POSITION_PARAMS = ("pid", "price", "value", "rate")
 
 
 def plan_snapshot_updates(
-    rows: Iterable[_SnapshotRow], book: RateBook, report: ConversionReport
-) -> list[dict[str, Any]]:
+    rows: Iterable[Sequence[Any]], book: RateBook, report: ConversionReport
+) -> list[tuple[Any, ...]]:
     """The UPDATE parameters for `rows` (pure: records fixes, skips and errors in `report`).
 
-    Rows whose stored values already equal the result are left out: re-running writes nothing.
+    `rows` are in `_select_snapshots`' column order; each update holds `_SNAPSHOT_PARAMS`. Rows whose stored
+    values already equal the result are left out: re-running writes nothing.
     """
-    cache: dict[tuple[str, str, date], FxRate | NoRate] = {}
-    updates: list[dict[str, Any]] = []
+    rates = _Rates(book)
+    earliest = report.earliest_by_user
+    updates: list[tuple[Any, ...]] = []
     for row in rows:
-        key = (row.currency, row.base, row.day)
-        found = cache.get(key)
-        if found is None:
-            found = cache[key] = book.rate(row.currency, row.base, row.day)
+        (
+            sid,
+            user_id,
+            day,
+            balance,
+            currency,
+            base,
+            old_base,
+            old_amount,
+            old_rate,
+            old_day,
+            note,
+        ) = row
+        found = rates.get(currency, base, day)
         if not found:
             assert isinstance(found, NoRate)
-            report.skipped.append(
-                Skipped(row.id, row.user_id, row.day, row.currency, row.base, found.reason)
-            )
-            if row.stored_amount is None and row.note == found.reason:
+            report.skipped.append(Skipped(sid, user_id, day, currency, base, found.reason))
+            if old_amount is None and note == found.reason:
                 continue
-            values = (None, None, None, None, found.reason)
-        else:
-            assert isinstance(found, FxRate)
-            try:
-                amount = convert_amount(row.balance, found.rate)
-            except ArithmeticError as error:
-                report.errors.append(f"snapshot {row.id}: {error}")
-                continue
-            report.fixed += 1
-            previous = report.earliest_by_user.get(row.user_id)
-            if previous is None or row.day < previous:
-                report.earliest_by_user[row.user_id] = row.day
-            current = (row.stored_base, row.stored_amount, row.stored_rate, row.stored_rate_date)
-            if current == (row.base, amount, found.rate, found.rate_date) and row.note is None:
-                continue
-            values = (row.base, amount, found.rate, found.rate_date, None)
-        updates.append(dict(zip(_SNAPSHOT_PARAMS, (row.id, *values), strict=True)))
+            updates.append((sid, None, None, None, None, found.reason))
+            continue
+        assert isinstance(found, FxRate)
+        try:
+            amount = convert_amount(balance, found.rate)
+        except ArithmeticError as error:
+            report.errors.append(f"snapshot {sid}: {error}")
+            continue
+        report.fixed += 1
+        previous = earliest.get(user_id)
+        if previous is None or day < previous:
+            earliest[user_id] = day
+        new = (base, amount, found.rate, found.rate_date)
+        if note is None and (old_base, old_amount, old_rate, old_day) == new:
+            continue
+        updates.append((sid, *new, None))
     return updates
-
-
-_SNAPSHOT_PARAMS = ("sid", "base", "amount", "rate", "rate_day", "note")
-_POSITION_PARAMS = ("pid", "price", "value", "rate")
 
 
 def _scope(user_ids: Sequence[int] | None, start: date | None, end: date | None) -> list[Any]:
@@ -183,7 +194,7 @@ def _select_snapshots(
     conditions: list[Any],
     only_missing: bool,
     limit: int | None,
-) -> list[_SnapshotRow]:
+) -> list[tuple[Any, ...]]:
     s = account_snapshots
     query = (
         select(
@@ -208,7 +219,7 @@ def _select_snapshots(
         query = query.where(s.c.balance_base_currency.is_(None))
     if limit is not None:
         query = query.order_by(s.c.snapshot_date, s.c.id).limit(limit)
-    return [_SnapshotRow(*row) for row in connection.execute(query)]
+    return _fetch(connection, query)
 
 
 def _select_positions(
@@ -241,16 +252,35 @@ def _select_positions(
         query = query.where(p.c.market_value_base_currency.is_(None))
     if snapshot_ids is not None:
         query = query.where(p.c.snapshot_id.in_(snapshot_ids))
-    return list(connection.execute(query))
+    return _fetch(connection, query)
+
+
+def _fetch(connection: Connection, query: Any) -> list[tuple[Any, ...]]:
+    """The rows of `query` as tuples of exact Python values.
+
+    On psycopg they come straight from the driver cursor: NUMERIC(28, p) arrives as a Decimal
+    at its column's scale and DATE as a date, so the typed result processing would only
+    re-check every value. Other drivers go through the column types (SQLite stores scaled
+    integers).
+    """
+    result = connection.execute(query)
+    if connection.dialect.driver == "psycopg":
+        try:
+            return result.cursor.fetchall()  # type: ignore[no-any-return]
+        finally:
+            result.close()
+    return [tuple(row) for row in result]
 
 
 def plan_position_updates(
     rows: Iterable[Sequence[Any]], book: RateBook, report: ConversionReport
-) -> list[dict[str, Any]]:
-    """UPDATE parameters for positions; a position without a rate keeps NULLs (not counted)."""
-    updates: list[dict[str, Any]] = []
+) -> list[tuple[Any, ...]]:
+    """UPDATE parameters for positions (`_POSITION_PARAMS`); without a rate they keep NULLs
+    (not counted)."""
+    rates = _Rates(book)
+    updates: list[tuple[Any, ...]] = []
     for pid, user_id, day, currency, base, price, value, old_price, old_value, old_rate in rows:
-        found = book.rate(currency, base, day)
+        found = rates.get(currency, base, day)
         if not found:
             values: tuple[Any, ...] = (None, None, None)
         else:
@@ -269,7 +299,7 @@ def plan_position_updates(
                 report.earliest_by_user[user_id] = day
         if values == (old_price, old_value, old_rate):
             continue
-        updates.append(dict(zip(_POSITION_PARAMS, (pid, *values), strict=True)))
+        updates.append((pid, *values))
     return updates
 
 
@@ -292,13 +322,13 @@ def convert_snapshots(
     report = ConversionReport(dry_run=dry_run)
     conditions = _scope(user_ids, start, end)
     snapshots = _select_snapshots(connection, conditions, only_missing, limit)
-    limited_ids = [row.id for row in snapshots] if limit is not None else None
+    limited_ids = [row[0] for row in snapshots] if limit is not None else None
     positions = _select_positions(connection, conditions, only_missing, limited_ids)
     report.selected = len(snapshots)
-    days = [row.day for row in snapshots] + [row[2] for row in positions]
+    days = [row[2] for row in snapshots] + [row[2] for row in positions]
     if not days:
         return report
-    currencies = {row.currency for row in snapshots} | {row.base for row in snapshots}
+    currencies = {row[4] for row in snapshots} | {row[5] for row in snapshots}
     currencies |= {row[3] for row in positions} | {row[4] for row in positions}
     book = RateBook.load(connection, min(days), max(days), currencies)
     snapshot_updates = plan_snapshot_updates(snapshots, book, report)
@@ -320,18 +350,19 @@ def reconvert_user(connection: Connection, user_id: int) -> ConversionReport:
 # --- writing: one statement per table, whatever the number of rows ------------------------
 
 
-def write_snapshot_updates(connection: Connection, updates: list[dict[str, Any]]) -> None:
+def write_snapshot_updates(connection: Connection, updates: list[tuple[Any, ...]]) -> None:
+    """Write `plan_snapshot_updates`' tuples in one UPDATE."""
     if not updates:
         return
     s = account_snapshots
     if connection.dialect.driver == "psycopg":
         columns = [
-            ("sid", s.c.id, "bigint"),
-            ("base", s.c.base_currency, "varchar(3)"),
-            ("amount", s.c.balance_base_currency, "numeric"),
-            ("rate", s.c.exchange_rate_used, "numeric"),
-            ("rate_day", s.c.rate_date, "date"),
-            ("note", s.c.conversion_note, "text"),
+            ("sid", "bigint"),
+            ("base", "varchar(3)"),
+            ("amount", _exact_numeric("amount", money.AMOUNT_PLACES)),
+            ("rate", _exact_numeric("rate", money.RATE_PLACES)),
+            ("rate_day", "date"),
+            ("note", "text"),
         ]
         assignments = (
             "base_currency = v.base, balance_base_currency = v.amount, "
@@ -349,14 +380,14 @@ def write_snapshot_updates(connection: Connection, updates: list[dict[str, Any]]
             "updated_at = CURRENT_TIMESTAMP WHERE id = ?",
             [
                 (
-                    row["base"],
-                    _units(row["amount"], money.AMOUNT_PLACES),
-                    _units(row["rate"], money.RATE_PLACES),
-                    None if row["rate_day"] is None else row["rate_day"].isoformat(),
-                    row["note"],
-                    row["sid"],
+                    base,
+                    _units(amount, money.AMOUNT_PLACES),
+                    _units(rate, money.RATE_PLACES),
+                    None if rate_day is None else rate_day.isoformat(),
+                    note,
+                    sid,
                 )
-                for row in updates
+                for sid, base, amount, rate, rate_day, note in updates
             ],
         )
         return
@@ -371,7 +402,9 @@ def write_snapshot_updates(connection: Connection, updates: list[dict[str, Any]]
             conversion_note=bindparam("note"),
         )
     )
-    connection.execute(statement, updates)
+    connection.execute(
+        statement, [dict(zip(_SNAPSHOT_PARAMS, row, strict=True)) for row in updates]
+    )
 
 
 def _units(value: Decimal | None, places: int) -> int | None:
@@ -387,16 +420,17 @@ def _units(value: Decimal | None, places: int) -> int | None:
     return units
 
 
-def write_position_updates(connection: Connection, updates: list[dict[str, Any]]) -> None:
+def write_position_updates(connection: Connection, updates: list[tuple[Any, ...]]) -> None:
+    """Write `plan_position_updates`' tuples in one UPDATE."""
     if not updates:
         return
     p = portfolio_positions
     if connection.dialect.driver == "psycopg":
         columns = [
-            ("pid", p.c.id, "bigint"),
-            ("price", p.c.price_base_currency, "numeric"),
-            ("value", p.c.market_value_base_currency, "numeric"),
-            ("rate", p.c.exchange_rate_used, "numeric"),
+            ("pid", "bigint"),
+            ("price", _exact_numeric("price", money.PRICE_PLACES)),
+            ("value", _exact_numeric("value", money.AMOUNT_PLACES)),
+            ("rate", _exact_numeric("rate", money.RATE_PLACES)),
         ]
         assignments = (
             "price_base_currency = v.price, market_value_base_currency = v.value, "
@@ -415,40 +449,47 @@ def write_position_updates(connection: Connection, updates: list[dict[str, Any]]
             exchange_rate_used=bindparam("rate", type_=p.c.exchange_rate_used.type),
         )
     )
-    connection.execute(statement, updates)
+    connection.execute(
+        statement, [dict(zip(_POSITION_PARAMS, row, strict=True)) for row in updates]
+    )
+
+
+def _exact_numeric(name: str, places: int) -> str:
+    """A scratch column that refuses, as `warehouse.types` does, a value finer than its scale.
+
+    The values are produced at their scale (`money.multiply`, the rate book); the check is the
+    server's, per row in C, where a NUMERIC(28, p) target column would round silently.
+    """
+    return f"numeric CHECK ({name} = round({name}, {places}))"
 
 
 def _copy_update(
     connection: Connection,
     table: str,
-    columns: list[tuple[str, Any, str]],
+    columns: list[tuple[str, str]],
     assignments: str,
-    updates: list[dict[str, Any]],
+    updates: list[tuple[Any, ...]],
 ) -> None:
     """PostgreSQL: COPY the new values into a temporary table, then one `UPDATE ... FROM`.
 
-    Values pass their column type's bind processing first (the exact-decimal scale check).
+    The tuples go to the driver as they are: psycopg writes Decimal, date, int and str itself.
     """
     dialect = connection.dialect
     scratch = f"conversion_{table}"
     connection.exec_driver_sql(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} "
-        f"({', '.join(f'{name} {sql_type}' for name, _c, sql_type in columns)}) "
+        f"({', '.join(f'{name} {sql_type}' for name, sql_type in columns)}) "
         "ON COMMIT DROP"
     )
     connection.exec_driver_sql(f"TRUNCATE {scratch}")
-    processors = [
-        (name, column.type.bind_processor(dialect) or (lambda value: value))
-        for name, column, _t in columns
-    ]
-    names = ", ".join(name for name, _c, _t in columns)
+    names = ", ".join(name for name, _t in columns)
     copy_sql = f"COPY {scratch} ({names}) FROM STDIN"
     driver_connection: Any = connection.connection.driver_connection
     dbapi_error = dialect.loaded_dbapi.Error
     try:
         with driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for row in updates:
-                copy.write_row([process(row[name]) for name, process in processors])
+                copy.write_row(row)
     except dbapi_error as error:
         raise DBAPIError.instance(copy_sql, None, error, dbapi_error, dialect=dialect) from error
     key = columns[0][0]

@@ -59,7 +59,10 @@ def _window(
 def _client(timeout_seconds: float) -> httpx.Client:
     """Redirects are followed: moved hosts (api.frankfurter.app, mirrors) answer with them."""
     return httpx.Client(
-        timeout=timeout_seconds, headers={"User-Agent": USER_AGENT}, follow_redirects=True
+        timeout=timeout_seconds,
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=True,
+        verify=http.tls_context(),
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from wealth_pipeline.brokers.registry import registered_codes
 from wealth_pipeline.security.vault import Unlocked
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync.account import Outcome, sync_account
@@ -108,6 +109,7 @@ def sync_accounts(
             return Outcome(account.account_id, account.broker_code, "error", reason)
 
     ordered = interleave_by_broker(due)
+    registered_codes()  # import every integration now, not in the first worker while all wait
     with ThreadPoolExecutor(
         max_workers=min(workers, len(ordered)), thread_name_prefix="sync"
     ) as pool:
