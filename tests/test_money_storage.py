@@ -1,12 +1,15 @@
 """Amounts and rates are exact on both backends: in storage, in SQL sums, order and comparisons."""
 
+import random
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from sqlalchemy import func, insert, select
 
 from wealth_pipeline import money
+from wealth_pipeline.fx.lookup import FxRate
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -143,6 +146,47 @@ def test_quantize_rounds_half_even_once() -> None:
     assert money.divide(Decimal(3), Decimal(8), 2) == Decimal("0.38")
     with pytest.raises(TypeError):
         money.quantize(0.1, 4)  # type: ignore[arg-type]
+
+
+def _at(units: int, places: int) -> Decimal:
+    """`units` * 10**-places, exactly (`scaleb` would round to the context's 28 digits)."""
+    return Decimal(f"{units}E-{places}")
+
+
+def _random_products(rng: random.Random, count: int):  # type: ignore[no-untyped-def]
+    """(amount, rate) pairs at the stored scales, a third of them exact half-unit ties."""
+    for n in range(count):
+        amount_units = rng.choice(
+            [rng.randrange(-(10**6), 10**6), rng.randrange(-(10**27), 10**27)]
+        )
+        rate_units = rng.randrange(1, 10 ** rng.randrange(1, 16))
+        if n % 3 == 0:  # the product ends in exactly 5 at the 5th place: a tie
+            amount_units |= 1
+            rate_units = rate_units // 10**12 * 10**12 + 5 * 10**11
+        yield Decimal(amount_units).scaleb(-4), Decimal(rate_units).scaleb(-12)
+
+
+def test_multiply_is_fxrate_convert_and_rounds_half_even() -> None:
+    """The batch path (`money.multiply`, Decimal in C) against the reference conversion
+    (`FxRate.convert`: an exact Fraction product rounded once) and Python's own half-even
+    `round` of the exact product, over random values and ties on both sides of even."""
+    rng = random.Random(20260101)
+    ties = 0
+    for amount, rate in _random_products(rng, 20_000):
+        exact = Fraction(amount) * Fraction(rate)
+        expected = _at(round(exact * 10**4), 4)
+        reference = FxRate("USD", "CHF", date(2024, 1, 5), rate, date(2024, 1, 5)).convert(amount)
+        assert money.multiply(amount, rate, money.AMOUNT_PLACES) == reference == expected
+        ties += (exact * 10**4).denominator == 2
+    assert ties >= 6_000
+
+
+@pytest.mark.parametrize("places", [0, 4, 10, 12])
+def test_quantize_of_a_fraction_is_pythons_half_even_round(places: int) -> None:
+    rng = random.Random(places)
+    for _ in range(5_000):
+        value = Fraction(rng.randrange(-(10**20), 10**20), rng.choice([2, 8, 3, 10**places * 2, 7]))
+        assert money.quantize(value, places) == _at(round(value * 10**places), places)
 
 
 def test_json_numbers_never_become_floats() -> None:

@@ -18,30 +18,39 @@ QUANTITY_PLACES = 8  # units held: satoshi precision, up to 92 billion units on 
 PRICE_PLACES = 10  # price per unit, enough for sub-cent crypto prices
 
 
-def quantize(value: Decimal | int | Fraction, places: int) -> Decimal:
-    """Round `value` half-even to `places` decimals, exactly (a Fraction is rounded once)."""
-    if isinstance(value, float):
-        raise TypeError("floats are not money; pass a Decimal, an int or a Fraction")
-    if isinstance(value, Fraction):
-        scaled = value * (10**places)
-        return Decimal(_round_half_even(scaled)).scaleb(-places)
-    exponent = Decimal(1).scaleb(-places)
-    return Decimal(value).quantize(exponent, rounding=ROUND_HALF_EVEN)
-
-
-def _round_half_even(value: Fraction) -> int:
-    floor = value.numerator // value.denominator
-    remainder = value - floor
-    if remainder > Fraction(1, 2) or (remainder == Fraction(1, 2) and floor % 2 == 1):
-        return floor + 1
-    return floor
-
-
 # The product of two stored values (28 digits each) fits in 80 digits; Inexact is trapped so
 # a wider one raises instead of being rounded twice. Rounding to the scale is the second step.
 _EXACT_PRODUCT = Context(prec=80, rounding=ROUND_HALF_EVEN, traps=[Inexact, InvalidOperation])
 _ROUNDING = Context(prec=80, rounding=ROUND_HALF_EVEN)
 _EXPONENTS = {places: Decimal(1).scaleb(-places) for places in range(29)}
+
+
+def quantize(value: Decimal | int | Fraction, places: int) -> Decimal:
+    """Round `value` half-even to `places` decimals, exactly (a Fraction is rounded once)."""
+    if isinstance(value, float):
+        raise TypeError("floats are not money; pass a Decimal, an int or a Fraction")
+    if isinstance(value, Fraction):
+        return _units_to_decimal(
+            _round_half_even(value.numerator * 10**places, value.denominator), places
+        )
+    exponent = Decimal(1).scaleb(-places)
+    return Decimal(value).quantize(exponent, rounding=ROUND_HALF_EVEN)
+
+
+def _round_half_even(numerator: int, denominator: int) -> int:
+    """`numerator / denominator` to the nearest integer, ties to even, in integers."""
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    floor, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder  # 0 <= remainder < denominator, also for negative values
+    if twice > denominator or (twice == denominator and floor % 2 == 1):
+        return floor + 1
+    return floor
+
+
+def _units_to_decimal(units: int, places: int) -> Decimal:
+    # scaleb in a wide context: the default one (28 digits) would round a second time.
+    return Decimal(units).scaleb(-places, context=_ROUNDING)
 
 
 def multiply(value: Decimal, factor: Decimal, places: int) -> Decimal:
@@ -58,7 +67,12 @@ def divide(numerator: Decimal, denominator: Decimal, places: int) -> Decimal:
     """`numerator / denominator` rounded once, half-even, to `places` (no intermediate rounding)."""
     if denominator == 0:
         raise ZeroDivisionError("division by a zero amount or rate")
-    return quantize(Fraction(numerator) / Fraction(denominator), places)
+    top, top_scale = to_decimal(numerator).as_integer_ratio()
+    bottom, bottom_scale = to_decimal(denominator).as_integer_ratio()
+    # (top / top_scale) / (bottom / bottom_scale) in units of 10**-places, as one integer
+    # ratio: a Fraction would reduce it by gcd at every step, for the same result.
+    units = _round_half_even(top * bottom_scale * 10**places, top_scale * bottom)
+    return _units_to_decimal(units, places)
 
 
 def amount(value: Decimal | int | str) -> Decimal:

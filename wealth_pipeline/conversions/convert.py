@@ -103,19 +103,17 @@ def convert_price(price: Decimal, rate: Decimal) -> Decimal:
     return money.multiply(price, rate, money.PRICE_PLACES)
 
 
-class _Rates:
+class _Rates(dict[tuple[str, str, date], FxRate | NoRate]):
     """`book.rate` memoized per (from, to, day): a run asks the same few thousand questions
-    for every account, and a cross rate is an exact Fraction division."""
+    for every account, and a cross rate is an exact division. Indexing is a plain
+    dict lookup; only a miss asks the book."""
 
     def __init__(self, book: RateBook) -> None:
+        super().__init__()
         self._book = book
-        self._found: dict[tuple[str, str, date], FxRate | NoRate] = {}
 
-    def get(self, currency: str, base: str, day: date) -> FxRate | NoRate:
-        key = (currency, base, day)
-        found = self._found.get(key)
-        if found is None:
-            found = self._found[key] = self._book.rate(currency, base, day)
+    def __missing__(self, key: tuple[str, str, date]) -> FxRate | NoRate:
+        found = self[key] = self._book.rate(*key)
         return found
 
 
@@ -129,48 +127,35 @@ def plan_snapshot_updates(
 ) -> list[tuple[Any, ...]]:
     """The UPDATE parameters for `rows` (pure: records fixes, skips and errors in `report`).
 
-    `rows` are in `_select_snapshots`' column order; each update holds `_SNAPSHOT_PARAMS`. Rows whose stored
-    values already equal the result are left out: re-running writes nothing.
+    `rows` are in `_select_snapshots`' column order; each update holds `_SNAPSHOT_PARAMS`.
+    Rows whose stored values already equal the result are left out: re-running writes nothing.
+    The loop runs once per snapshot, so it keeps to local names and tuples.
     """
     rates = _Rates(book)
     earliest = report.earliest_by_user
+    fixed = 0
     updates: list[tuple[Any, ...]] = []
-    for row in rows:
-        (
-            sid,
-            user_id,
-            day,
-            balance,
-            currency,
-            base,
-            old_base,
-            old_amount,
-            old_rate,
-            old_day,
-            note,
-        ) = row
-        found = rates.get(currency, base, day)
-        if not found:
-            assert isinstance(found, NoRate)
+    for sid, user_id, day, balance, currency, base, *stored, note in rows:
+        found = rates[currency, base, day]
+        if isinstance(found, NoRate):
             report.skipped.append(Skipped(sid, user_id, day, currency, base, found.reason))
-            if old_amount is None and note == found.reason:
+            if stored[1] is None and note == found.reason:
                 continue
             updates.append((sid, None, None, None, None, found.reason))
             continue
-        assert isinstance(found, FxRate)
         try:
             amount = convert_amount(balance, found.rate)
         except ArithmeticError as error:
             report.errors.append(f"snapshot {sid}: {error}")
             continue
-        report.fixed += 1
-        previous = earliest.get(user_id)
-        if previous is None or day < previous:
+        fixed += 1
+        if day < earliest.get(user_id, date.max):
             earliest[user_id] = day
-        new = (base, amount, found.rate, found.rate_date)
-        if note is None and (old_base, old_amount, old_rate, old_day) == new:
+        new = [base, amount, found.rate, found.rate_date]
+        if note is None and stored == new:
             continue
         updates.append((sid, *new, None))
+    report.fixed += fixed
     return updates
 
 
@@ -280,8 +265,8 @@ def plan_position_updates(
     rates = _Rates(book)
     updates: list[tuple[Any, ...]] = []
     for pid, user_id, day, currency, base, price, value, old_price, old_value, old_rate in rows:
-        found = rates.get(currency, base, day)
-        if not found:
+        found = rates[currency, base, day]
+        if isinstance(found, NoRate):
             values: tuple[Any, ...] = (None, None, None)
         else:
             try:

@@ -222,9 +222,7 @@ class RateBook:
                 return NoRate(source, target, day, legs[code].reason)  # type: ignore[arg-type]
         from_leg, to_leg = legs[source], legs[target]
         assert from_leg.per_euro is not None and to_leg.per_euro is not None
-        value = money.quantize(
-            Fraction(to_leg.per_euro) / Fraction(from_leg.per_euro), money.RATE_PLACES
-        )
+        value = money.divide(to_leg.per_euro, from_leg.per_euro, money.RATE_PLACES)
         rate_date = min(from_leg.rate_date, to_leg.rate_date)  # type: ignore[type-var]
         return FxRate(source, target, day, value, rate_date)
 
