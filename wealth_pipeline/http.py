@@ -13,9 +13,10 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # httpx loads on use, keeping the Dagster definitions quick to import
+    import httpx
 
 
 class HttpFailure(Exception):
@@ -57,6 +58,8 @@ def tls_context() -> ssl.SSLContext:
 
 def safe_url(url: httpx.URL | str) -> str:
     """The URL without its query string and credentials, fit for messages and logs."""
+    import httpx
+
     parsed = httpx.URL(str(url))
     return str(parsed.copy_with(query=None, fragment=None, userinfo=b""))
 
@@ -70,6 +73,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _redirect_target(response: httpx.Response) -> str:
+    import httpx
+
     try:
         return safe_url(response.url.join(response.headers.get("location", "")))
     except httpx.InvalidURL:
@@ -104,6 +109,8 @@ def request(
 
     Pass `Retry(max_attempts=1)` for requests that must not be repeated (a login, a TAN).
     """
+    import httpx
+
     where = safe_url(url)
     last = ""
     for attempt in range(1, retry.max_attempts + 1):

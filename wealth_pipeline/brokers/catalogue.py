@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from sqlalchemy import Connection, select, update
 
 from wealth_pipeline.warehouse.schema import brokers
@@ -159,6 +157,9 @@ def schema_problems(schema: Any) -> list[str]:
     """Why `schema` is not a usable credential schema (empty when it is)."""
     if not isinstance(schema, dict):
         return ["credential_schema must be an object"]
+    from jsonschema import Draft202012Validator  # loaded on use: keeps the definitions fast
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -287,6 +288,8 @@ def validate_credentials(schema: Mapping[str, Any], credentials: Any) -> dict[st
         raise CredentialsInvalid(["credentials: must be a JSON object of field: value"])
     properties: dict[str, Any] = dict(schema.get("properties") or {})
     order = {name: index for index, name in enumerate(properties)}
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     found: dict[tuple[int, str], str] = {}
     for error in validator.iter_errors(credentials):

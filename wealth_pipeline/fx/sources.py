@@ -14,11 +14,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import httpx
 
 from wealth_pipeline import http
+
+if TYPE_CHECKING:
+    import httpx
 from wealth_pipeline.fx import frankfurter
 from wealth_pipeline.fx.ecb_file import DailyRates, read_ecb_bytes
 
@@ -57,6 +60,8 @@ def _window(
 
 
 def _client(timeout_seconds: float) -> httpx.Client:
+    import httpx
+
     """Redirects are followed: moved hosts (api.frankfurter.app, mirrors) answer with them."""
     return httpx.Client(
         timeout=timeout_seconds,
