@@ -1,7 +1,7 @@
 """Benchmark: backfill the ECB's whole history (1999-01-04 .. its last day) on SQLite and PostgreSQL.
 
     .venv/bin/python -m bench.fx_backfill PATH/eurofxref-hist.zip [--backends sqlite,postgres]
-        [--skip-dagster] [--postgres-url URL] [--import-repeats N] [--json FILE]
+        [--skip-dagster] [--postgres-url URL] [--rounds N] [--import-repeats N] [--json FILE]
 
 A local fake Frankfurter server (tests/fakes/frankfurter.py) serves the given ECB file from
 this process; every measurement runs in a fresh worker process of its own. Figures:
@@ -13,7 +13,8 @@ this process; every measurement runs in a fresh worker process of its own. Figur
     instance's time for a do-nothing asset over the same partitions (Dagster's own floor).
 (c) `python -c "import wealth_pipeline.definitions"` in fresh subprocesses: the median.
 
-Scratch databases (bench_*) and temporary directories are removed at the end.
+Scratch databases (bench_*) and temporary directories are removed at the end, also when the
+run fails or is stopped (Ctrl-C, SIGTERM from `timeout`).
 See bench/README.md.
 """
 
@@ -25,14 +26,15 @@ import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -122,24 +124,54 @@ class Scratch:
     def cleanup(self) -> None:
         from sqlalchemy import text
 
-        if self.databases:
-            with self.admin().connect() as connection:
-                for name in self.databases:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            self.databases.clear()
-        if self._admin is not None:
-            self._admin.dispose()
-        shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            if self.databases:
+                with self.admin().connect() as connection:
+                    for name in self.databases:
+                        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                self.databases.clear()
+        finally:
+            if self._admin is not None:
+                self._admin.dispose()
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def in_worker(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run `function(*args)` in a fresh (spawned) process and return its answer."""
+    """Run `function(*args)` in a fresh (spawned) process and return its answer.
+
+    If the benchmark is interrupted meanwhile, the worker is terminated, not waited for.
+    """
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        answer = pool.submit(function, *args).result()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_worker_main, args=(sender, function, args), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        ok, answer = receiver.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f"the worker died (exit code {process.exitcode})") from None
+    except BaseException:  # interrupted: stop the worker now
+        process.terminate()
+        process.join()
+        raise
+    finally:
+        receiver.close()
+    process.join()
+    if not ok:
+        raise RuntimeError(f"the worker failed:\n{answer}")
     # Other work on the machine skews the figures: keep the load averages seen at the end.
     answer["load_average"] = os.getloadavg()
     return answer
+
+
+def _worker_main(sender: Any, function: Callable[..., dict[str, Any]], args: tuple) -> None:
+    try:
+        sender.send((True, function(*args)))
+    except BaseException:
+        sender.send((False, traceback.format_exc()))
+    finally:
+        sender.close()
 
 
 def max_rss_mib() -> float:
@@ -289,11 +321,10 @@ def dagster_worker(
 
 def import_times(repeats: int) -> dict[str, Any]:
     command = [sys.executable, "-c", "import wealth_pipeline.definitions"]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
     def once() -> float:
         began = time.perf_counter()
-        subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
+        subprocess.run(command, cwd=REPO, check=True, capture_output=True)
         return time.perf_counter() - began
 
     warmup = once()  # byte-compiles what is stale; not counted
@@ -456,6 +487,19 @@ def report(results: dict[str, Any]) -> str:
                 ]
             )
         if len(runs["rounds"]) > 1:
+            fastest_real = min(r["exchange_rates"]["seconds"] for r in runs["rounds"])
+            fastest_floor = min(r["floor"]["seconds"] for r in runs["rounds"])
+            dagster_rows.append(
+                [
+                    figures["backend"],
+                    "fastest of each",
+                    "",
+                    f"{fastest_real:.1f}",
+                    f"{fastest_floor:.1f}",
+                    f"{fastest_real / fastest_floor:.3f}x",
+                    *[""] * 5,
+                ]
+            )
             dagster_rows.append(
                 [
                     figures["backend"],
@@ -573,8 +617,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _stop(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)  # e.g. from `timeout`: still clean up
     from tests.fakes.frankfurter import FakeFrankfurter
 
     progress(f"loading {args.ecb_file} into the fake Frankfurter server")
