@@ -3,7 +3,8 @@
 PostgreSQL stores `NUMERIC(28, scale)`. SQLite has no exact decimal type (SQLAlchemy's
 `Numeric` goes through REAL there, and TEXT breaks SUM and ordering), so the value is stored
 as a 64-bit integer count of 10**-scale units: SUM, ORDER BY and comparisons in SQL stay exact
-and agree with Python's Decimal. Either way a value must already be at the column's scale:
+and agree with Python's Decimal. The limit is int64 (SQLite raises "integer overflow" rather than
+round): about 9.2e14 for a sum of amounts, 9.2e6 for rates, which are never summed. Either way a value must already be at the column's scale:
 rounding belongs where a value is produced, not silently in storage.
 """
 
