@@ -39,6 +39,17 @@ def failing(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
+def owned_account(connection, username: str, account_id: int):  # type: ignore[no-untyped-def]
+    """The user and their account `account_id`; another user's id is "no such account"."""
+    from wealth_pipeline.accounts import AccountError, find_user, get_account
+
+    try:
+        owner = find_user(connection, username)
+        return owner, get_account(connection, owner.id, account_id)
+    except AccountError as exc:
+        raise failing(exc) from None
+
+
 def engine(*, readonly: bool = False):  # type: ignore[no-untyped-def]
     """The warehouse engine; `readonly` for reads (on SQLite they never take the write lock)."""
     from wealth_pipeline.warehouse.engine import get_engine
@@ -263,15 +274,11 @@ def accounts_list(username: str) -> None:
 @password_env_option
 def accounts_credentials(account_id: int, username: str, password_env: str | None) -> None:
     """Show an account's stored login, secret fields masked (needs the password)."""
-    from wealth_pipeline.accounts import AccountError, find_user, get_account, needs_credentials
+    from wealth_pipeline.accounts import needs_credentials
     from wealth_pipeline.brokers.catalogue import credential_fields, mask_credentials
 
     with engine(readonly=True).connect() as connection:
-        try:
-            owner = find_user(connection, username)
-            account = get_account(connection, owner.id, account_id)
-        except AccountError as exc:
-            raise failing(exc) from None
+        owner, account = owned_account(connection, username, account_id)
     schema = account["credential_schema"] or {}
     if not needs_credentials(account) or account["encrypted_credentials"] is None:
         click.echo(f"Account {account_id} ({account['broker_code']}) stores no credentials.")
@@ -327,18 +334,12 @@ def accounts_remove(account_id: int, username: str, yes: bool) -> None:
     """Remove an account with its snapshots and stored credentials."""
     from wealth_pipeline.accounts import (
         AccountError,
-        find_user,
-        get_account,
         remove_account,
         snapshot_count,
     )
 
     with engine(readonly=True).connect() as connection:
-        try:
-            owner = find_user(connection, username)
-            account = get_account(connection, owner.id, account_id)
-        except AccountError as exc:
-            raise failing(exc) from None
+        owner, account = owned_account(connection, username, account_id)
         count = snapshot_count(connection, account_id)
     if not yes:
         click.confirm(
@@ -555,9 +556,6 @@ def accounts_test(account_id: int, username: str, password_env: str | None) -> N
     factor is completed interactively: app approvals are waited for, codes are asked.
     """
     from wealth_pipeline.accounts import (
-        AccountError,
-        find_user,
-        get_account,
         load_session,
         needs_credentials,
         save_session,
@@ -574,11 +572,7 @@ def accounts_test(account_id: int, username: str, password_env: str | None) -> N
 
     settings = settings_or_usage_error()
     with engine(readonly=True).connect() as connection:
-        try:
-            owner = find_user(connection, username)
-            account = get_account(connection, owner.id, account_id)
-        except AccountError as exc:
-            raise failing(exc) from None
+        owner, account = owned_account(connection, username, account_id)
         broker = get_broker(connection, account["broker_code"])
         stored_state = load_session(connection, account_id, CLIENT_STATE)
     assert broker is not None  # the account's foreign key guarantees it

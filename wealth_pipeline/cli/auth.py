@@ -22,6 +22,7 @@ from wealth_pipeline.cli.accounts import (
     engine,
     failing,
     login,
+    owned_account,
     run_with_second_factor,
     scrubbed,
     unlock_user,
@@ -39,7 +40,7 @@ def accounts_auth(account_id: int, username: str, password_env: str | None) -> N
     write today's balance and positions."""
     from sqlalchemy import update
 
-    from wealth_pipeline.accounts import AccountError, find_user, get_account, load_session
+    from wealth_pipeline.accounts import load_session
     from wealth_pipeline.brokers.base import (
         AuthenticationFailed,
         AuthResult,
@@ -68,11 +69,7 @@ def accounts_auth(account_id: int, username: str, password_env: str | None) -> N
 
     settings = settings_or_usage_error()
     with engine(readonly=True).connect() as connection:
-        try:
-            owner = find_user(connection, username)
-            account = get_account(connection, owner.id, account_id)
-        except AccountError as exc:
-            raise failing(exc) from None
+        owner, account = owned_account(connection, username, account_id)
         broker = get_broker(connection, account["broker_code"])
         stored_state = load_session(connection, account_id, CLIENT_STATE)
         dialog_blob = load_session(connection, account_id, TAN_DIALOG)

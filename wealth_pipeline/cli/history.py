@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from wealth_pipeline.cli.accounts import engine, failing, unlock_user, user_option
+from wealth_pipeline.cli.accounts import engine, failing, owned_account, unlock_user, user_option
 from wealth_pipeline.cli.common import password_env_option, settings_or_usage_error
 
 
@@ -36,17 +36,12 @@ def accounts_backfill(
 
     Existing snapshots stay unless --overwrite; manual and imported snapshots always stay.
     """
-    from wealth_pipeline.accounts import AccountError, find_user, get_account
     from wealth_pipeline.cli.accounts import SecondFactor, login
     from wealth_pipeline.history.backfill import HistoryError, backfill_history
 
     settings = settings_or_usage_error()
     with engine(readonly=True).connect() as connection:
-        try:
-            owner = find_user(connection, username)
-            account = get_account(connection, owner.id, account_id)
-        except AccountError as exc:
-            raise failing(exc) from None
+        owner, account = owned_account(connection, username, account_id)
     unlocked = None
     if account["encrypted_credentials"] is not None:
         unlocked = unlock_user(owner.username, password_env)

@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 import click
 
-from wealth_pipeline.cli.accounts import engine, failing, user_option
+from wealth_pipeline.cli.accounts import engine, owned_account, user_option
 
 MAX_NOTES = 10
 
@@ -31,7 +31,7 @@ def import_csv(account_id: int, file: BinaryIO, username: str, replace: bool) ->
     """
     from sqlalchemy import select
 
-    from wealth_pipeline.accounts import AccountError, find_user, get_account, known_currency
+    from wealth_pipeline.accounts import known_currency
     from wealth_pipeline.snapshots.csv_import import conflicts, decode, parse_balance_csv
     from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
     from wealth_pipeline.warehouse.schema import account_snapshots as table
@@ -42,11 +42,7 @@ def import_csv(account_id: int, file: BinaryIO, username: str, replace: bool) ->
     except ValueError as exc:
         raise click.ClickException(f"{name}: {exc}") from None
     with engine().begin() as connection:
-        try:
-            owner = find_user(connection, username)
-            account = get_account(connection, owner.id, account_id)
-        except AccountError as exc:
-            raise failing(exc) from None
+        _, account = owned_account(connection, username, account_id)
         parsed = parse_balance_csv(
             text,
             account_currency=account["currency"],

@@ -7,7 +7,7 @@ from datetime import date
 
 import click
 
-from wealth_pipeline.cli.accounts import engine, failing, user_option
+from wealth_pipeline.cli.accounts import engine, failing, owned_account, user_option
 from wealth_pipeline.cli.tables import echo_table
 
 
@@ -106,15 +106,10 @@ def snapshots_list(account_id: int, username: str, limit: int) -> None:
     """List an account's snapshots, newest first."""
     from sqlalchemy import select
 
-    from wealth_pipeline.accounts import AccountError, find_user, get_account
     from wealth_pipeline.warehouse.schema import account_snapshots as table
 
     with engine(readonly=True).connect() as connection:
-        try:
-            owner = find_user(connection, username)
-            get_account(connection, owner.id, account_id)
-        except AccountError as exc:
-            raise failing(exc) from None
+        owned_account(connection, username, account_id)
         rows = connection.execute(
             select(table)
             .where(table.c.account_id == account_id)
