@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.fakes.frankfurter import FakeFrankfurter
+from tests.fakes.smtp import FakeSmtp
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
 from wealth_pipeline.warehouse.schema import metadata
 
@@ -87,3 +88,20 @@ def frankfurter(frankfurter_server: FakeFrankfurter) -> Iterator[FakeFrankfurter
     frankfurter_server.reset()
     yield frankfurter_server
     frankfurter_server.reset()
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[FakeSmtp]:
+    """One real SMTP server (aiosmtpd on 127.0.0.1) for the session."""
+    server = FakeSmtp().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: FakeSmtp, monkeypatch: pytest.MonkeyPatch) -> FakeSmtp:
+    """The session's SMTP server, emptied, with WEALTH_SMTP_* pointing at it."""
+    smtp_server.reset()
+    for name, value in smtp_server.environment().items():
+        monkeypatch.setenv(name, value)
+    return smtp_server

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FX_SOURCES = ("ecb_file", "frankfurter")
+SMTP_SECURITY = ("starttls", "ssl", "none")
 SHIPPED_ECB_EXCERPT = Path(__file__).parent / "fx" / "data" / "eurofxref-excerpt.csv"
 FRANKFURTER_PUBLIC_URL = "https://api.frankfurter.dev/v1"
 
@@ -52,6 +53,15 @@ class Settings:
     # (one bank is never hit by many parallel logins).
     sync_max_workers: int = 8
     sync_max_per_broker: int = 2
+    # Outgoing mail: an SMTP server, or (no host) `.eml` files in the outbox folder. The
+    # password is read from WEALTH_SMTP_PASSWORD only when sending, never kept here.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str | None = None
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "Wealth Tracker <wealth@localhost>"
+    outbox_dir: Path = Path("outbox")
 
     @property
     def dagster_home(self) -> Path:
@@ -109,6 +119,11 @@ def load_settings() -> Settings:
     ecb_file = _env("WEALTH_ECB_FILE", str(SHIPPED_ECB_EXCERPT))
     # The shipped excerpt never grows: schedules start stopped on it, running on a live source.
     live_source = fx_source == "frankfurter" or ecb_file != str(SHIPPED_ECB_EXCERPT)
+    smtp_security = _env("WEALTH_SMTP_SECURITY", "starttls").lower()
+    if smtp_security not in SMTP_SECURITY:
+        raise ValueError(
+            f"WEALTH_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, not {smtp_security!r}"
+        )
     argon2_parallelism = _positive_int("WEALTH_ARGON2_PARALLELISM", ARGON2_PARALLELISM)
     # Argon2 needs at least 8 KiB of memory per lane.
     argon2_memory_kib = _positive_int(
@@ -134,4 +149,11 @@ def load_settings() -> Settings:
         two_fa_wait_seconds=_seconds("WEALTH_2FA_WAIT_SECONDS", 120.0, allow_zero=True),
         sync_max_workers=_positive_int("WEALTH_SYNC_MAX_WORKERS", 8),
         sync_max_per_broker=_positive_int("WEALTH_SYNC_MAX_PER_BROKER", 2),
+        smtp_host=os.environ.get("WEALTH_SMTP_HOST", "").strip() or None,
+        smtp_port=_positive_int("WEALTH_SMTP_PORT", 465 if smtp_security == "ssl" else 587),
+        smtp_security=smtp_security,
+        smtp_user=os.environ.get("WEALTH_SMTP_USER", "").strip() or None,
+        smtp_timeout_seconds=_seconds("WEALTH_SMTP_TIMEOUT_SECONDS", 30.0, allow_zero=False),
+        mail_from=_env("WEALTH_MAIL_FROM", "Wealth Tracker <wealth@localhost>"),
+        outbox_dir=Path(_env("WEALTH_OUTBOX_DIR", str(home / "outbox"))).expanduser(),
     )

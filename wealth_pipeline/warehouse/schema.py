@@ -290,3 +290,98 @@ report_deliveries = Table(
     CheckConstraint(_in("status", ("sent", "failed")), name="status"),
     UniqueConstraint("user_id", "week"),
 )
+
+# --- The marts: built by the SQL models in `dbt_like_sql/`, read by the API and the report. ---
+# Derived data only: every row can be rebuilt from the tables above. Sums are stored, shares
+# (percentages) and averages are computed exactly when read.
+
+# Each account's value on every day from its first snapshot on: the latest snapshot on or
+# before `day`, carried forward (`snapshot_date` says which one).
+mart_account_daily = Table(
+    "mart_account_daily",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("account_id", ForeignKey("financial_accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("snapshot_date", Date, nullable=False),
+    Column("balance", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("base_currency", String(3)),
+    # NULL while the carried snapshot is unconverted (not counted in the totals).
+    Column("balance_base_currency", Amount()),
+)
+
+# Net worth per user and day in the base currency (the sum of the converted account values).
+mart_net_worth_daily = Table(
+    "mart_net_worth_daily",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("base_currency", String(3), nullable=False),
+    Column("total_wealth", Amount(), nullable=False),
+    Column("account_count", Integer, nullable=False),
+    # Accounts whose carried snapshot has no base amount yet: the total leaves them out.
+    Column("unconverted_count", Integer, nullable=False, server_default="0"),
+)
+
+# Net worth per user and month: every aggregation the profile may choose (avg = sum / days).
+mart_net_worth_monthly = Table(
+    "mart_net_worth_monthly",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("month", Date, primary_key=True),  # the month's first day
+    Column("base_currency", String(3), nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column("last_value", Amount(), nullable=False),
+    Column("min_value", Amount(), nullable=False),
+    Column("max_value", Amount(), nullable=False),
+    Column("sum_value", Amount(), nullable=False),
+    Column("day_count", Integer, nullable=False),
+)
+
+# Today's (the marts' last day's) wealth by broker, currency, account_type, account and
+# asset_class. `category` is the group's display name; `category_key` its stable key.
+mart_breakdowns = Table(
+    "mart_breakdowns",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("dimension", String(20), primary_key=True),
+    Column("category_key", String(320), primary_key=True),
+    Column("category", String(320), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("base_currency", String(3), nullable=False),
+    Column("amount", Amount(), nullable=False),
+    CheckConstraint(
+        _in("dimension", ("broker", "currency", "account_type", "account", "asset_class")),
+        name="dimension",
+    ),
+)
+
+# Positions of each account's latest snapshot that has positions, merged across accounts by
+# ISIN (else symbol, else name).
+mart_holdings = Table(
+    "mart_holdings",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("holding_key", String(320), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("isin", String(12)),
+    Column("symbol", String(40), nullable=False, server_default=""),
+    Column("name", String(300), nullable=False, server_default=""),
+    Column("asset_class", String(20), nullable=False),
+    Column("base_currency", String(3), nullable=False),
+    Column("quantity", Quantity(), nullable=False),
+    Column("value_base_currency", Amount()),
+    Column("price_base_currency", Price()),
+    Column("accounts", JSON, nullable=False),  # [{"account_id", "account_name"}]
+)
+
+# The marts' own bookkeeping: through which day each model was last built, and when.
+mart_builds = Table(
+    "mart_builds",
+    metadata,
+    Column("model", String(100), primary_key=True),
+    Column("built_through", Date, nullable=False),
+    Column("built_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("rows_written", Integer, nullable=False, server_default="0"),
+)
