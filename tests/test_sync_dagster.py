@@ -42,6 +42,7 @@ from wealth_pipeline.sync.runner import run_sync
 from wealth_pipeline.warehouse.resource import WarehouseResource
 from wealth_pipeline.warehouse.schema import account_snapshots as snapshots_table
 from wealth_pipeline.warehouse.schema import financial_accounts
+from wealth_pipeline.warehouse.schema import users as users_table
 
 MIXED = {"fake_ok": 2, "fake_fail": 1, "fake_2fa": 1, "fake_slow": 2}
 
@@ -211,3 +212,90 @@ def test_cli_wrong_tan_keeps_waiting(
     assert "000001" not in result.output and "Traceback" not in result.output
     assert snapshot_rows(world.engine) == []
     assert account_status(world.engine, account_id)[0] == "error"
+
+
+def _add_user_with_account(world, name: str, email: str, code: str) -> int:  # type: ignore[no-untyped-def]
+    """Another auto-syncing user (sealed to the world's sync key) with one account at `code`."""
+    from tests.security_support import CHEAP
+    from tests.sync_support import add_account
+    from wealth_pipeline.accounts import Owner
+    from wealth_pipeline.security.sync_keys import enable_auto_sync, load_public_key, public_key_path
+    from wealth_pipeline.security.vault import create_user, unlock
+
+    with world.engine.begin() as connection:
+        user_id = create_user(connection, name, PASSWORD, email=email, params=CHEAP)
+        unlocked = unlock(connection, name, PASSWORD)
+        enable_auto_sync(connection, unlocked, load_public_key(public_key_path(world.key_file)))
+    return add_account(world.engine, Owner(user_id, name, "EUR"), unlocked, code, f"{name}-{code}")
+
+
+def _metadata(result) -> dict:  # type: ignore[no-untyped-def]
+    [event] = result.asset_materializations_for_node("account_snapshots")
+    return {k: v.value for k, v in event.metadata.items()}
+
+
+def test_paused_accounts_are_mailed_to_their_owner_once_per_run(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp
+) -> None:  # type: ignore[no-untyped-def]
+    world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_2fa": 2, "fake_ok": 1})
+    with world.engine.begin() as connection:
+        connection.execute(update(users_table).values(email="alice@example.org"))
+    bob = _add_user_with_account(world, "bob", "refuse-bob@example.org", "fake_2fa")
+    carol = _add_user_with_account(world, "carol", "carol@example.org", "fake_ok")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize(world.url, world.key_file, "2024-01-15", instance)
+        assert result.success  # a refused recipient never fails the sync
+        metadata = _metadata(result)
+        assert metadata["accounts_pending_auth"] == 3
+        assert metadata["accounts_synced"] == 2
+        [message] = smtp.messages()  # alice's two accounts in one mail; carol waits for nothing
+        assert message["To"] == "alice@example.org"
+        assert "2 accounts wait" in message["Subject"]
+        body = message.get_content()
+        for account_id in world.accounts["fake_2fa"]:
+            assert f"wealth accounts auth {account_id} --user alice" in body
+        assert "2024-01-15" in body
+        assert f"accounts auth {bob}" not in body and f"accounts auth {carol}" not in body
+        for secret in (PIN, PASSWORD, TAN, "dialog-42", "Enter the TAN"):
+            assert secret not in message.as_string()
+        assert "sent to alice" in metadata["pending_auth_mail"]
+        assert "bob: the server refused refuse-bob@example.org: 550" in metadata["pending_auth_mail"]
+        assert states(world.engine)[bob][0] == "pending_auth"
+
+        # A re-run of the day finds nobody new waiting: no second mail.
+        smtp.reset()
+        again = materialize(world.url, world.key_file, "2024-01-15", instance)
+        assert again.success and smtp.messages() == []
+        assert "pending_auth_mail" not in _metadata(again)
+
+
+def test_unreachable_mail_server_never_fails_the_sync(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_2fa": 1, "fake_ok": 1})
+    with world.engine.begin() as connection:
+        connection.execute(update(users_table).values(email="alice@example.org"))
+    monkeypatch.setenv("WEALTH_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("WEALTH_SMTP_PORT", "9")  # nothing listens
+    monkeypatch.setenv("WEALTH_SMTP_SECURITY", "none")
+    monkeypatch.setenv("WEALTH_SMTP_PASSWORD", "smtp-secret-13579")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize(world.url, world.key_file, "2024-01-15", instance)
+        assert result.success
+        metadata = _metadata(result)
+        assert metadata["accounts_synced"] == 1 and metadata["accounts_pending_auth"] == 1
+        assert "alice: cannot reach the SMTP server 127.0.0.1:9" in metadata["pending_auth_mail"]
+        logs = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
+        assert "smtp-secret-13579" not in logs and "smtp-secret-13579" not in repr(metadata)
+    assert len(snapshot_rows(world.engine)) == 1
+
+
+def test_without_smtp_no_mail_is_sent_and_the_run_says_so(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_2fa": 1})
+    monkeypatch.delenv("WEALTH_SMTP_HOST", raising=False)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize(world.url, world.key_file, "2024-01-15", instance)
+    assert "no SMTP server configured" in _metadata(result)["pending_auth_mail"]
+    assert not (tmp_path / "home" / "outbox").exists()

@@ -17,6 +17,7 @@ from wealth_pipeline.partitions import TIMEZONE, daily_partitions
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync import checks
 from wealth_pipeline.sync.account import Outcome
+from wealth_pipeline.sync.notify import notify_pending_auth
 from wealth_pipeline.sync.runner import SyncReport, run_sync
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
@@ -120,7 +121,16 @@ def account_snapshots(
                 f"{day}: account {outcome.account_id} ({outcome.broker_code}) waits for a "
                 f"person: {outcome.reason}"
             )
-    return dg.MaterializeResult(metadata=report_metadata(reports))
+    metadata = report_metadata(reports)
+    paused = [o for report in reports for o in report.pending_auth]
+    if paused:
+        notices = notify_pending_auth(
+            engine, paused, [r.day for r in reports if r.pending_auth], settings
+        )
+        metadata["pending_auth_mail"] = notices.summary()
+        log = context.log.warning if notices.failed else context.log.info
+        log(f"approval notices: {notices.summary()}")
+    return dg.MaterializeResult(metadata=metadata)
 
 
 # --- checks ----------------------------------------------------------------------------------
