@@ -219,7 +219,11 @@ def _add_user_with_account(world, name: str, email: str, code: str) -> int:  # t
     from tests.security_support import CHEAP
     from tests.sync_support import add_account
     from wealth_pipeline.accounts import Owner
-    from wealth_pipeline.security.sync_keys import enable_auto_sync, load_public_key, public_key_path
+    from wealth_pipeline.security.sync_keys import (
+        enable_auto_sync,
+        load_public_key,
+        public_key_path,
+    )
     from wealth_pipeline.security.vault import create_user, unlock
 
     with world.engine.begin() as connection:
@@ -259,7 +263,9 @@ def test_paused_accounts_are_mailed_to_their_owner_once_per_run(
         for secret in (PIN, PASSWORD, TAN, "dialog-42", "Enter the TAN"):
             assert secret not in message.as_string()
         assert "sent to alice" in metadata["pending_auth_mail"]
-        assert "bob: the server refused refuse-bob@example.org: 550" in metadata["pending_auth_mail"]
+        assert (
+            "bob: the server refused refuse-bob@example.org: 550" in metadata["pending_auth_mail"]
+        )
         assert states(world.engine)[bob][0] == "pending_auth"
 
         # A re-run of the day finds nobody new waiting: no second mail.
