@@ -1,0 +1,92 @@
+-- Positions of each account's latest snapshot that has positions (on or before the marts'
+-- last day), merged across accounts by ISIN, else symbol, else name: summed quantity and
+-- base-currency value (NULL if any merged position is unconverted), the price and asset
+-- class of the most recent position, and the accounts holding it.
+{{ config(rebuild='user') }}
+WITH latest AS (
+    SELECT a.user_id,
+           a.id AS account_id,
+           a.name AS account_name,
+           (SELECT s.id
+              FROM {{ source('account_snapshots') }} s
+             WHERE s.account_id = a.id
+               AND s.snapshot_date <= {{ end_day }}
+               AND EXISTS (SELECT 1 FROM {{ source('portfolio_positions') }} p
+                            WHERE p.snapshot_id = s.id)
+             ORDER BY s.snapshot_date DESC
+             LIMIT 1) AS snapshot_id
+      FROM {{ source('financial_accounts') }} a
+      JOIN {{ scope }} sc ON sc.user_id = a.user_id
+),
+positions AS (
+    SELECT l.user_id,
+           l.account_id,
+           l.account_name,
+           s.snapshot_date,
+           p.id AS position_id,
+           CASE
+               WHEN p.isin IS NOT NULL AND p.isin <> '' THEN 'isin:' || p.isin
+               WHEN p.symbol <> '' THEN 'symbol:' || p.symbol
+               ELSE 'name:' || p.name
+           END AS holding_key,
+           NULLIF(p.isin, '') AS isin,
+           p.symbol,
+           p.name,
+           p.asset_class,
+           p.quantity,
+           p.market_value_base_currency,
+           p.price_base_currency
+      FROM latest l
+      JOIN {{ source('account_snapshots') }} s ON s.id = l.snapshot_id
+      JOIN {{ source('portfolio_positions') }} p ON p.snapshot_id = l.snapshot_id
+),
+ranked AS (
+    SELECT user_id, holding_key, asset_class, price_base_currency,
+           ROW_NUMBER() OVER (
+               PARTITION BY user_id, holding_key
+               ORDER BY snapshot_date DESC, position_id DESC
+           ) AS recency
+      FROM positions
+),
+merged AS (
+    SELECT user_id,
+           holding_key,
+           MAX(isin) AS isin,
+           MAX(symbol) AS symbol,
+           MAX(name) AS name,
+           SUM(quantity) AS quantity,
+           CASE
+               WHEN COUNT(*) = COUNT(market_value_base_currency)
+               THEN SUM(market_value_base_currency)
+           END AS value_base_currency
+      FROM positions
+     GROUP BY user_id, holding_key
+),
+holders AS (
+    SELECT DISTINCT user_id, holding_key, account_id, account_name
+      FROM positions
+),
+holder_lists AS (
+    SELECT user_id,
+           holding_key,
+           {{ json_agg(json_object("'account_id'", 'account_id', "'account_name'", 'account_name'), 'account_id') }} AS accounts
+      FROM (SELECT * FROM holders ORDER BY user_id, holding_key, account_id) ordered_holders
+     GROUP BY user_id, holding_key
+)
+SELECT m.user_id,
+       m.holding_key,
+       {{ end_day }} AS as_of,
+       m.isin,
+       m.symbol,
+       m.name,
+       r.asset_class,
+       COALESCE(pr.base_currency, {{ default_base_currency }}) AS base_currency,
+       m.quantity,
+       m.value_base_currency,
+       r.price_base_currency,
+       h.accounts
+  FROM merged m
+  JOIN ranked r
+    ON r.user_id = m.user_id AND r.holding_key = m.holding_key AND r.recency = 1
+  JOIN holder_lists h ON h.user_id = m.user_id AND h.holding_key = m.holding_key
+  LEFT JOIN {{ source('profiles') }} pr ON pr.user_id = m.user_id

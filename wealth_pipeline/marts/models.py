@@ -1,0 +1,230 @@
+"""The SQL models of `dbt_like_sql/`: found, parsed, ordered by their `ref()`s, rendered.
+
+A model is one `.sql` file holding one SELECT, templated with jinja2. Its name is the file's
+stem and the mart table it fills (the table must exist in `warehouse.schema`). The template
+sees:
+
+- `ref('model')`: another model's table; it makes this model depend on (build after) it;
+- `source('table')`: a warehouse table the pipeline writes (checked at load);
+- `config(rebuild='day' | 'month' | 'user')`: which of a user's rows a rebuild replaces:
+  from the user's first changed day (`day >= from_day`), from that day's month
+  (`month >= from_month`), or all of them;
+- `scope`: the table of users to rebuild (`user_id`, `from_day`, `from_month`);
+- `end_day`: the marts' last day (a bind parameter);
+- dialect helpers (`next_day`, `month_start`, `json_object`, `json_agg`, `greatest`) and
+  `dialect` (`sqlite` or `postgresql`) for what differs between the two databases;
+- `label(kind, expr)`, `account_asset_class(expr)`: display names and the asset class of an
+  account without positions (`marts.categories`); `default_base_currency`.
+
+A missing or circular `ref()`, an unknown source, a template error or an unknown table fails
+at load with a `ModelError` naming the file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import wealth_pipeline
+from wealth_pipeline.marts.categories import account_asset_class_sql, label_sql
+from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.warehouse.schema import metadata
+
+FOLDER_NAME = "dbt_like_sql"
+REBUILD_MODES = ("day", "month", "user")
+SCOPE_TABLE = "mart_scope"
+DIALECTS = ("sqlite", "postgresql")
+
+
+class ModelError(ValueError):
+    """A model that cannot be loaded or rendered; the message names its file."""
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    path: Path
+    template: str
+    refs: tuple[str, ...]
+    sources: tuple[str, ...]
+    rebuild: str
+    description: str
+
+    def render(self, dialect: str) -> str:
+        """The model's SELECT for `dialect` (`sqlite` or `postgresql`)."""
+        return _render(self.path, self.template, _Context(dialect))[0]
+
+
+def models_folder(package_root: Path | None = None) -> Path:
+    """Where the models live: `dbt_like_sql/` beside the `wealth_pipeline` package.
+
+    That is the repository root in a source checkout (editable install or not) and
+    site-packages in an installed wheel, which ships the folder as the `dbt_like_sql` data
+    package; an importable `dbt_like_sql` anywhere else is the fallback.
+    """
+    root = package_root or Path(wealth_pipeline.__file__).resolve().parent.parent
+    beside = root / FOLDER_NAME
+    if beside.is_dir():
+        return beside
+    spec = importlib.util.find_spec(FOLDER_NAME)
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    raise ModelError(f"no {FOLDER_NAME}/ folder beside {root} and no installed {FOLDER_NAME}")
+
+
+class _Context:
+    """What a template can call; records refs, sources and config while rendering."""
+
+    def __init__(self, dialect: str) -> None:
+        if dialect not in DIALECTS:
+            raise ModelError(f"unsupported SQL dialect {dialect!r}")
+        self.dialect = dialect
+        self.refs: list[str] = []
+        self.sources: list[str] = []
+        self.config: dict[str, Any] = {}
+
+    def ref(self, name: str) -> str:
+        self.refs.append(name)
+        return name
+
+    def source(self, name: str) -> str:
+        self.sources.append(name)
+        return name
+
+    def set_config(self, **values: Any) -> str:
+        self.config.update(values)
+        return ""
+
+    def variables(self) -> dict[str, Any]:
+        sqlite = self.dialect == "sqlite"
+        helpers: dict[str, Callable[..., str]] = {
+            "next_day": lambda e: f"date({e}, '+1 day')" if sqlite else f"CAST({e} + 1 AS DATE)",
+            "month_start": lambda e: (
+                f"date({e}, 'start of month')"
+                if sqlite
+                else f"CAST(date_trunc('month', {e}) AS DATE)"
+            ),
+            "greatest": lambda a, b: f"(CASE WHEN {a} > {b} THEN {a} ELSE {b} END)",
+            "json_object": lambda *pairs: (
+                ("json_object(" if sqlite else "json_build_object(") + ", ".join(pairs) + ")"
+            ),
+            # SQLite 3.40 has no ORDER BY inside aggregates: it aggregates in input order,
+            # so feed it ordered rows.
+            "json_agg": lambda e, order_by: (
+                f"json_group_array({e})" if sqlite else f"json_agg({e} ORDER BY {order_by})"
+            ),
+        }
+        return {
+            "ref": self.ref,
+            "source": self.source,
+            "config": self.set_config,
+            "scope": SCOPE_TABLE,
+            "end_day": ":end_day",
+            "dialect": self.dialect,
+            "default_base_currency": f"'{DEFAULT_BASE_CURRENCY}'",
+            "label": label_sql,
+            "account_asset_class": account_asset_class_sql,
+            **helpers,
+        }
+
+
+_environment = jinja2.Environment(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+)
+
+
+def _render(path: Path, template: str, context: _Context) -> tuple[str, _Context]:
+    try:
+        sql = _environment.from_string(template).render(context.variables())
+    except jinja2.TemplateError as error:
+        where = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
+        raise ModelError(f"{path.name}{where}: {error}") from None
+    return sql, context
+
+
+def _description(template: str) -> str:
+    """The model's leading `--` comment lines."""
+    lines = []
+    for line in template.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("--"):
+            break
+        lines.append(stripped[2:].strip())
+    return " ".join(lines).strip()
+
+
+def parse_model(path: Path) -> Model:
+    template = path.read_text(encoding="utf-8")
+    _, context = _render(path, template, _Context("sqlite"))
+    name = path.stem
+    if name not in metadata.tables:
+        raise ModelError(f"{path.name}: no warehouse table {name!r} to build (warehouse.schema)")
+    for source in context.sources:
+        if source not in metadata.tables:
+            raise ModelError(f"{path.name}: source({source!r}) is no warehouse table")
+    rebuild = context.config.get("rebuild")
+    if rebuild not in REBUILD_MODES:
+        raise ModelError(
+            f"{path.name}: config(rebuild=...) must be one of {', '.join(REBUILD_MODES)}, "
+            f"not {rebuild!r}"
+        )
+    return Model(
+        name=name,
+        path=path,
+        template=template,
+        refs=tuple(dict.fromkeys(context.refs)),
+        sources=tuple(dict.fromkeys(context.sources)),
+        rebuild=rebuild,
+        description=_description(template),
+    )
+
+
+def order_models(models: Sequence[Model]) -> list[Model]:
+    """`models` so that each comes after the models it refs (file name order otherwise)."""
+    by_name = {model.name: model for model in models}
+    for model in models:
+        for ref in model.refs:
+            if ref not in by_name:
+                raise ModelError(f"{model.path.name}: ref({ref!r}) names no model")
+    ordered: list[Model] = []
+    state: dict[str, str] = {}
+
+    def visit(model: Model, path: list[Model]) -> None:
+        if state.get(model.name) == "done":
+            return
+        if state.get(model.name) == "visiting":
+            cycle = [*path[path.index(model) :], model]
+            raise ModelError(
+                f"{model.path.name}: circular ref: "
+                + " -> ".join(f"{m.name} ({m.path.name})" for m in cycle)
+            )
+        state[model.name] = "visiting"
+        for ref in model.refs:
+            visit(by_name[ref], [*path, model])
+        state[model.name] = "done"
+        ordered.append(model)
+
+    for model in sorted(models, key=lambda m: m.name):
+        visit(model, [])
+    return ordered
+
+
+def load_models(folder: Path | None = None) -> list[Model]:
+    """Every model of `folder` (default: `models_folder()`), in build order."""
+    folder = folder or models_folder()
+    paths = sorted(folder.glob("*.sql"))
+    if not paths:
+        raise ModelError(f"{folder}: no .sql models")
+    return order_models([parse_model(path) for path in paths])
+
+
+@cache
+def default_models() -> tuple[Model, ...]:
+    """The shipped models, loaded once per process."""
+    return tuple(load_models())
