@@ -105,3 +105,7 @@ def smtp(smtp_server: FakeSmtp, monkeypatch: pytest.MonkeyPatch) -> FakeSmtp:
     for name, value in smtp_server.environment().items():
         monkeypatch.setenv(name, value)
     return smtp_server
+
+
+# The production-shaped Dagster deployment (webserver and daemon) its tests share.
+from tests.deployment import dagster_deployment  # noqa: E402, F401

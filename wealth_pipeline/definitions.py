@@ -38,6 +38,20 @@ def rates_source(settings: Settings) -> RatesSource:
     return EcbFileRates(location=settings.ecb_file, **common)
 
 
+def every(sensor: dg.SensorDefinition, seconds: int | None) -> dg.SensorDefinition:
+    """`sensor` evaluated at most every `seconds` (`WEALTH_SENSOR_INTERVAL_SECONDS`)."""
+    if seconds is None:
+        return sensor
+    return dg.SensorDefinition(
+        name=sensor.name,
+        evaluation_fn=sensor._raw_fn,  # the function the decorator wrapped
+        minimum_interval_seconds=seconds,
+        description=sensor.description,
+        job=sensor.job,
+        default_status=sensor.default_status,
+    )
+
+
 def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "fx_source": rates_source(settings),
@@ -59,10 +73,15 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             history_backfill_job,
         ],
         schedules=[
-            build_exchange_rates_schedule(running=settings.schedules_running),
+            build_exchange_rates_schedule(
+                running=settings.schedules_running, cron_schedule=settings.fx_refresh_cron
+            ),
             build_daily_sync_schedule(running=settings.schedules_running),
         ],
-        sensors=[conversion_sensor, new_account_history_sensor],
+        sensors=[
+            every(sensor, settings.sensor_interval_seconds)
+            for sensor in (conversion_sensor, new_account_history_sensor)
+        ],
         resources=resources(settings),
     )
 

@@ -62,6 +62,10 @@ class Settings:
     smtp_timeout_seconds: float = 30.0
     mail_from: str = "Wealth Tracker <wealth@localhost>"
     outbox_dir: Path = Path("outbox")
+    # When the ECB refresh schedule ticks (cron, Europe/Berlin); every sensor's minimum
+    # interval when set (None: each sensor's own). Short values are for tests and trials.
+    fx_refresh_cron: str = "30 16 * * *"
+    sensor_interval_seconds: int | None = None
 
     @property
     def dagster_home(self) -> Path:
@@ -104,6 +108,13 @@ def _seconds(name: str, default: float, *, allow_zero: bool) -> float:
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         bound = "at least 0" if allow_zero else "more than 0"
         raise ValueError(f"{name} must be {bound} seconds, not {raw!r}")
+    return value
+
+
+def _cron(name: str, default: str) -> str:
+    value = " ".join(_env(name, default).split())
+    if len(value.split(" ")) != 5:
+        raise ValueError(f"{name} must be a cron expression of 5 fields, not {value!r}")
     return value
 
 
@@ -156,4 +167,10 @@ def load_settings() -> Settings:
         smtp_timeout_seconds=_seconds("WEALTH_SMTP_TIMEOUT_SECONDS", 30.0, allow_zero=False),
         mail_from=_env("WEALTH_MAIL_FROM", "Wealth Tracker <wealth@localhost>"),
         outbox_dir=Path(_env("WEALTH_OUTBOX_DIR", str(home / "outbox"))).expanduser(),
+        fx_refresh_cron=_cron("WEALTH_FX_REFRESH_CRON", "30 16 * * *"),
+        sensor_interval_seconds=(
+            _positive_int("WEALTH_SENSOR_INTERVAL_SECONDS", 30)
+            if _env("WEALTH_SENSOR_INTERVAL_SECONDS", "")
+            else None
+        ),
     )

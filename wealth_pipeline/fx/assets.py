@@ -14,6 +14,13 @@ from wealth_pipeline.warehouse.resource import WarehouseResource
 
 REFRESH_DAYS = 7
 LISTED_QUIET_DAYS = 20
+REFRESH_CRON = "30 16 * * *"  # after the ECB publishes (~16:00 CET)
+# Runs that write rates take a slot of this pool: two windows never fetch at once
+# (`dagster instance concurrency set ecb_rates 1` in production, see the README).
+POOL = "ecb_rates"
+# Whole-run retries (after a crashed run worker; op failures have the op retry policy):
+# safe here, a run replaces its window in one transaction.
+RUN_RETRIES = 2
 
 
 class RatesNotPublished(Exception):
@@ -107,6 +114,7 @@ def outcome_metadata(
         "transaction: re-running is idempotent and a failure writes nothing."
     ),
     tags={"domain": "fx"},
+    pool=POOL,
 )
 def exchange_rates(
     context: dg.AssetExecutionContext, fx_source: RatesSource, warehouse: WarehouseResource
@@ -135,6 +143,7 @@ exchange_rates_job = dg.define_asset_job(
     "exchange_rates_job",
     selection=[exchange_rates],
     description="Refresh ECB rates for a window of days (retried while the ECB is late).",
+    tags={"dagster/max_retries": str(RUN_RETRIES)},
     # The ECB is sometimes late: try again a few times, spread out, before giving up.
     op_retry_policy=dg.RetryPolicy(
         max_retries=4, delay=900, backoff=dg.Backoff.LINEAR, jitter=dg.Jitter.PLUS_MINUS
@@ -148,11 +157,15 @@ def refresh_window(execution_time: datetime) -> tuple[str, str]:
     return (today - timedelta(days=REFRESH_DAYS - 1)).isoformat(), today.isoformat()
 
 
-def build_exchange_rates_schedule(running: bool) -> dg.ScheduleDefinition:
+def build_exchange_rates_schedule(
+    running: bool, cron_schedule: str = REFRESH_CRON
+) -> dg.ScheduleDefinition:
+    """The refresh at `cron_schedule` (Berlin time; `WEALTH_FX_REFRESH_CRON`)."""
+
     @dg.schedule(
         name="exchange_rates_daily",
         job=exchange_rates_job,
-        cron_schedule="30 16 * * *",
+        cron_schedule=cron_schedule,
         execution_timezone=TIMEZONE,
         description=(
             f"After the ECB publishes (~16:00 CET), refresh the last {REFRESH_DAYS} days of "

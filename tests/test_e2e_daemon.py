@@ -1,0 +1,262 @@
+"""End to end with the real daemon: `dagster-daemon run` and `dagster-webserver` against a
+PostgreSQL-backed instance configured by deploy/dagster.yaml, and a PostgreSQL warehouse.
+
+A schedule ticks for real (the ECB refresh, every minute through `WEALTH_FX_REFRESH_CRON`),
+the conversion sensor fires for real (every 5 s through `WEALTH_SENSOR_INTERVAL_SECONDS`) and
+converts a snapshot once the scheduled run has brought its rate, and a partition-range
+backfill launched through the webserver's GraphQL endpoint, as the UI launches it, runs as
+one run and lands every partition. The slowest part is waiting for the next minute's tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import ECB_SAMPLE
+from tests.deployment import Deployment, berlin_today, recent_business_days
+from wealth_pipeline import money
+from wealth_pipeline.accounts import Owner, create_account
+from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
+from wealth_pipeline.fx.assets import REFRESH_DAYS, refresh_window
+from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
+from wealth_pipeline.warehouse.engine import get_engine
+from wealth_pipeline.warehouse.schema import account_snapshots, exchange_rates, profiles, users
+
+pytestmark = pytest.mark.postgres
+
+BACKFILL_START, BACKFILL_END = "2024-01-02", "2024-01-31"
+
+RUNS = """
+query Runs($filter: RunsFilter) {
+  runsOrError(filter: $filter) {
+    ... on Runs { results { runId status jobName tags { key value } } }
+  }
+}
+"""
+LAUNCH_BACKFILL = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+  }
+}
+"""
+BACKFILL = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill {
+      status
+      numPartitions
+      runs { runId status tags { key value } }
+    }
+  }
+}
+"""
+PARTITION_STATUSES = """
+{
+  assetNodeOrError(assetKey: {path: ["exchange_rates"]}) {
+    ... on AssetNode {
+      assetPartitionStatuses {
+        ... on TimePartitionStatuses { ranges { startKey endKey status } }
+      }
+    }
+  }
+}
+"""
+
+
+def runs(deployment: Deployment, **tags: str) -> list[dict]:
+    filter_ = {"tags": [{"key": k, "value": v} for k, v in tags.items()]}
+    return deployment.graphql(RUNS, {"filter": filter_})["runsOrError"]["results"]
+
+
+def tag_map(run: dict) -> dict[str, str]:
+    return {tag["key"]: tag["value"] for tag in run["tags"]}
+
+
+def finished(found: list[dict]) -> list[dict]:
+    """The runs, once all of them finished (failures fail the test with their status)."""
+    if not found or any(
+        r["status"] in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED") for r in found
+    ):
+        return []
+    return found
+
+
+@pytest.fixture(scope="module")
+def daemon(dagster_deployment: Deployment) -> Iterator[dict]:
+    """The warehouse holds one unconverted USD snapshot; the daemon starts."""
+    engine = get_engine(dagster_deployment.warehouse_url)
+    day = recent_business_days(1, berlin_today())[0]
+    with engine.begin() as connection:
+        load_catalogue(connection)
+        user_id = connection.execute(
+            users.insert().values(username="erin").returning(users.c.id)
+        ).scalar_one()
+        connection.execute(profiles.insert().values(user_id=user_id, base_currency="EUR"))
+        broker = get_broker(connection, "manual")
+        assert broker is not None
+        account_id = create_account(
+            connection,
+            owner=Owner(user_id, "erin", "EUR"),
+            broker=broker,
+            name="US savings",
+            account_type="savings",
+            currency="USD",
+        )
+        [stored] = write_snapshots(
+            connection,
+            account_id,
+            [NewSnapshot(day=day, balance=Decimal("1000.00"), currency="USD")],
+            source="manual",
+        )
+    assert stored.balance_base_currency is None and stored.no_rate_reason  # no rates yet
+
+    # The pool limit the README tells production to set, through the same command.
+    done = dagster_deployment.cli("dagster", "instance", "concurrency", "set", "ecb_rates", "1")
+    assert done.returncode == 0, done.stderr
+    dagster_deployment.start_daemon()
+    try:
+        yield {"snapshot_id": stored.id, "day": day}
+    finally:
+        dagster_deployment.stop("dagster-daemon")
+
+
+def test_a_ui_backfill_of_a_range_is_one_run_landing_every_partition(
+    dagster_deployment: Deployment, daemon: dict
+) -> None:
+    launched = dagster_deployment.graphql(
+        LAUNCH_BACKFILL,
+        {
+            "params": {
+                "partitionsByAssets": [
+                    {
+                        "assetKey": {"path": ["exchange_rates"]},
+                        "partitions": {"range": {"start": BACKFILL_START, "end": BACKFILL_END}},
+                    }
+                ],
+                "title": "January 2024",
+            }
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    backfill_id = launched["backfillId"]
+
+    def done() -> dict | None:
+        found = dagster_deployment.graphql(BACKFILL, {"id": backfill_id})
+        backfill = found["partitionBackfillOrError"]
+        return backfill if backfill["status"] not in ("REQUESTED", "CANCELING", "FAILING") else None
+
+    backfill = dagster_deployment.wait_for(done, 240, f"backfill {backfill_id} to finish")
+    assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
+    assert backfill["numPartitions"] == 30
+    [run] = backfill["runs"]  # a single run for the whole range
+    assert run["status"] == "SUCCESS"
+    tags = tag_map(run)
+    assert tags["dagster/asset_partition_range_start"] == BACKFILL_START
+    assert tags["dagster/asset_partition_range_end"] == BACKFILL_END
+    assert tags["dagster/backfill"] == backfill_id
+
+    # Every partition of the range is materialized, as the UI shows it.
+    node = dagster_deployment.graphql(PARTITION_STATUSES)["assetNodeOrError"]
+    ranges = node["assetPartitionStatuses"]["ranges"]
+    assert any(
+        r["status"] == "MATERIALIZED"
+        and r["startKey"] <= BACKFILL_START
+        and r["endKey"] >= BACKFILL_END
+        for r in ranges
+    ), ranges
+
+    with get_engine(dagster_deployment.warehouse_url).connect() as connection:
+        days = connection.execute(
+            select(exchange_rates.c.rate_date)
+            .where(exchange_rates.c.rate_date.between(date(2024, 1, 2), date(2024, 1, 31)))
+            .distinct()
+        ).scalars()
+        stored = set(days)
+    with ECB_SAMPLE.open(encoding="utf-8") as handle:
+        published = {
+            date.fromisoformat(line[:10]) for line in handle if line.startswith("2024-01-")
+        }
+    assert stored == published and len(stored) == 22
+
+
+def test_the_schedule_ticks_and_its_run_writes_the_window(
+    dagster_deployment: Deployment, daemon: dict
+) -> None:
+    scheduled = dagster_deployment.wait_for(
+        lambda: finished(
+            runs(dagster_deployment, **{"dagster/schedule_name": "exchange_rates_daily"})
+        ),
+        200,
+        "a tick of exchange_rates_daily and its run",
+    )
+    [run] = scheduled  # one run key per Berlin day: later ticks the same day launch nothing
+    assert run["status"] == "SUCCESS", run
+    assert run["jobName"] == "exchange_rates_job"
+    tags = tag_map(run)
+    first, last = refresh_window(datetime.now(ZoneInfo("Europe/Berlin")))
+    assert (
+        tags["dagster/asset_partition_range_start"],
+        tags["dagster/asset_partition_range_end"],
+    ) == (
+        first,
+        last,
+    )
+    assert tags["dagster/max_retries"] == "2"  # the FX job opts into whole-run retries
+
+    window = {d for d in dagster_deployment.ecb_recent if first <= d.isoformat() <= last}
+    assert window and len(window) <= REFRESH_DAYS
+    with get_engine(dagster_deployment.warehouse_url).connect() as connection:
+        stored = connection.execute(
+            select(
+                exchange_rates.c.rate_date, exchange_rates.c.quote_currency, exchange_rates.c.rate
+            ).where(exchange_rates.c.rate_date >= date.fromisoformat(first))
+        ).all()
+    assert {day for day, _, _ in stored} == window
+    expected = {
+        (day, code, Decimal(value))
+        for day, rates in dagster_deployment.ecb_recent.items()
+        if day in window
+        for code, value in rates.items()
+    }
+    assert set(stored) == expected
+
+
+def test_the_sensor_converts_the_snapshot_once_the_rates_arrive(
+    dagster_deployment: Deployment, daemon: dict
+) -> None:
+    engine = get_engine(dagster_deployment.warehouse_url)
+
+    def converted():  # type: ignore[no-untyped-def]
+        with engine.connect() as connection:
+            row = connection.execute(
+                select(account_snapshots).where(account_snapshots.c.id == daemon["snapshot_id"])
+            ).one()
+        return row if row.balance_base_currency is not None else None
+
+    row = dagster_deployment.wait_for(converted, 200, "the conversion sensor's run")
+    usd = Decimal(dagster_deployment.ecb_recent[daemon["day"]]["USD"])
+    rate = money.divide(Decimal(1), usd, money.RATE_PLACES)
+    assert row.base_currency == "EUR"
+    assert row.exchange_rate_used == rate
+    assert row.rate_date == daemon["day"]
+    assert row.balance_base_currency == money.quantize(Fraction(1000) * Fraction(rate), 4)
+    assert row.conversion_note is None
+
+    conversions = dagster_deployment.wait_for(
+        lambda: finished(runs(dagster_deployment, **{"dagster/sensor_name": "conversion_sensor"})),
+        60,
+        "the conversion run to finish",
+    )
+    assert [r["status"] for r in conversions] == ["SUCCESS"]
+    assert conversions[0]["jobName"] == "convert_snapshots_job"
