@@ -7,11 +7,12 @@ Data: ACCOUNTS accounts (default 275) spread over 25 users with base EUR, CHF or
 currencies (USD, GBP, CHF, JPY, SEK), one snapshot per account and day from 2015-01-01
 (1,000,000 snapshots = 275 accounts x ~10 years), synthetic EUR rates on weekdays.
 Per backend, in the same run and on the same rows:
-- ours: `conversions.convert_snapshots` (one query, one RateBook, amounts in Python, one
-  UPDATE per table);
+- ours: `conversions.convert_snapshots` (PostgreSQL: a grouped scan, the RateBook's rates
+  in a temporary table, one UPDATE per table with exact half-even NUMERIC arithmetic;
+  SQLite: one query, amounts in Python, one executemany UPDATE per table);
 - hand-written: one plain set-based SQL UPDATE joining a table of per-(currency, base, day)
-  rates computed beforehand (its preparation untimed; on SQLite it multiplies through REAL,
-  so it is a timing baseline only, not exact);
+  rates computed beforehand (its preparation untimed; PostgreSQL's round() takes ties away
+  from zero and SQLite multiplies through REAL, so it is a timing baseline only, not exact);
 - row by row: what the original did (one rate lookup and one single-row UPDATE per snapshot),
   on a sample of --row-sample snapshots, as a rate.
 Everything it creates (a temporary SQLite file, a PostgreSQL scratch database) is removed.
@@ -250,6 +251,10 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, floa
     print(f"[{name}] {args.snapshots:,} snapshots loaded in {time.perf_counter() - started:.1f} s")
     engine = get_engine(url)
     figures: dict[str, float] = {}
+    # Both timed UPDATEs start from the same table state: every row rewritten once, then
+    # VACUUM ANALYZE (a freshly loaded table has no free space in its pages, so whichever
+    # ran first would pay for new pages and the other would not).
+    reset(engine)
     started = time.perf_counter()
     with engine.begin() as connection:
         report = convert_snapshots(connection)

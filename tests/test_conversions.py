@@ -303,3 +303,179 @@ def test_sensor_fires_only_when_a_rate_arrives_and_not_twice(world) -> None:  # 
         assert row.exchange_rate_used == RATE_0201
         result, cursor = evaluate(None)  # even from scratch: nothing unconverted is left
         assert not result.run_requests
+
+
+# --- PostgreSQL converts in the database: the same results as the Python planners ---------------
+
+TIE_CASES = [
+    ("0.0001", "0.5"),  # 0.00005: a tie, even neighbour 0.0000
+    ("0.0003", "0.5"),  # 0.00015 -> 0.0002
+    ("-0.0001", "0.5"),  # -0.00005 -> -0.0000
+    ("-0.0003", "0.5"),  # -0.00015 -> -0.0002
+    ("1.0005", "0.5"),  # 0.50025 -> 0.5002
+    ("1.0007", "0.5"),  # 0.50035 -> 0.5004
+    ("12345678901234567890.1234", "1.000000000001"),
+    ("-99999999999.9999", "0.853401703141"),
+    ("0.0000", "175.680000000000"),
+    ("3.0000", "0.333333333333"),
+    ("-2.5000", "0.000100000000"),  # -0.00025: tie -> -0.0002
+]
+
+
+@pytest.mark.postgres
+def test_half_even_in_sql_matches_python(postgres_server_url: str) -> None:
+    from wealth_pipeline.conversions.in_database import half_even
+
+    engine = get_engine(postgres_server_url)
+    cases = [(Decimal(a), Decimal(r)) for a, r in TIE_CASES]
+    # and every tie pattern of the 4th and 10th place around a few magnitudes and signs
+    cases += [
+        (Decimal(sign) * Decimal(units).scaleb(-4), Decimal("0.5"))
+        for units in range(0, 40)
+        for sign in ("1", "-1")
+    ]
+    with engine.connect() as connection:
+        for amount, rate in cases:
+            product = f"(CAST('{amount}' AS numeric) * CAST('{rate}' AS numeric))"
+            got_amount, got_price = connection.exec_driver_sql(
+                f"SELECT {half_even(product, 4)}, {half_even(product, 10)}"
+            ).one()
+            assert got_amount == convert_amount(amount, rate), (amount, rate)
+            assert got_price == convert_price(amount, rate), (amount, rate)
+
+
+def _mixed_history(connection: Connection, owner: Owner, usd: int) -> dict[str, int]:
+    """Snapshots and positions in several currencies for two owners, some without a rate."""
+    bob = make_owner(connection, "bob", "USD")
+    gbp = make_account(connection, bob, "GBP")
+    isk = make_account(connection, owner, "ISK")
+    ids = {}
+    for n in range(12):
+        day = date(2008, 12, 22) + timedelta(days=n)
+        ids[f"usd{n}"] = add_snapshot(connection, usd, day, f"{1000 + n}.0{n % 10}05", "USD")
+        ids[f"gbp{n}"] = add_snapshot(connection, gbp, day, f"-{77 + n}.3333", "GBP")
+        ids[f"isk{n}"] = add_snapshot(connection, isk, day, "5000.0000", "ISK")
+        connection.execute(
+            insert(portfolio_positions),
+            [
+                {"snapshot_id": ids[f"usd{n}"], "symbol": "VT", "quantity": Decimal("3"),
+                 "price_per_unit": Decimal("10.1234560001"), "market_value": Decimal("30.3704"),
+                 "currency": "USD"},
+                {"snapshot_id": ids[f"gbp{n}"], "symbol": "CASH", "quantity": Decimal("1"),
+                 "price_per_unit": None, "market_value": Decimal("0.0001"), "currency": "EUR"},
+                {"snapshot_id": ids[f"isk{n}"], "symbol": "ISK", "quantity": Decimal("1"),
+                 "price_per_unit": Decimal("1"), "market_value": Decimal("5000.0000"),
+                 "currency": "ISK"},
+            ],
+        )  # fmt: skip
+    ids["unknown"] = add_snapshot(connection, usd, date(2009, 1, 5), "10.0000", "XAU")
+    return ids
+
+
+def _expected(connection: Connection) -> tuple[dict, dict]:
+    """What the Python planners make of the stored rows (as they are now)."""
+    from wealth_pipeline.conversions import convert
+
+    scope = convert._scope(None, None, None)
+    snapshots = convert._select_snapshots(connection, scope, False, None)
+    positions = convert._select_positions(connection, scope, False, None)
+    days = [row[2] for row in snapshots]
+    book = convert.RateBook.load(connection, min(days), max(days), None)
+    report = ConversionReport()
+    planned_snapshots = {
+        row[0]: row[1:]
+        for row in convert.plan_snapshot_updates(
+            [(*row[:6], None, None, None, None, None) for row in snapshots], book, report
+        )
+    }
+    planned_positions = {
+        row[0]: row[1:]
+        for row in convert.plan_position_updates(
+            [(*row[:7], "x", None, None) for row in positions], book, report
+        )
+    }
+    return planned_snapshots, planned_positions
+
+
+def _stored(connection: Connection) -> tuple[dict, dict]:
+    s, p = account_snapshots, portfolio_positions
+    snapshots = {
+        row[0]: tuple(row[1:])
+        for row in connection.execute(
+            select(s.c.id, s.c.base_currency, s.c.balance_base_currency, s.c.exchange_rate_used,
+                   s.c.rate_date, s.c.conversion_note)
+        )
+    }  # fmt: skip
+    positions = {
+        row[0]: tuple(row[1:])
+        for row in connection.execute(
+            select(p.c.id, p.c.price_base_currency, p.c.market_value_base_currency,
+                   p.c.exchange_rate_used)
+        )
+    }  # fmt: skip
+    return snapshots, positions
+
+
+def test_every_row_as_the_python_planners_compute_it(world) -> None:  # type: ignore[no-untyped-def]
+    engine, owner, usd = world
+    with engine.begin() as connection:
+        load_window(connection, date(2008, 11, 25), date(2009, 1, 10))
+        ids = _mixed_history(connection, owner, usd)
+    with engine.connect() as connection:
+        expected = _expected(connection)
+    with engine.begin() as connection:
+        report = convert_snapshots(connection)
+    with engine.connect() as connection:
+        assert _stored(connection) == expected
+        change = {
+            r.user_id: r.earliest_changed_day for r in connection.execute(select(mart_changes))
+        }
+    assert report.selected == 37
+    skipped = {item.snapshot_id for item in report.skipped}
+    assert ids["unknown"] in skipped and ids["usd0"] not in skipped
+    assert report.fixed == 37 - len(skipped)
+    assert all(item.reason for item in report.skipped)
+    # the ISK rows of the ECB's own gap (December 2008) stay unconverted, with the reason
+    assert {item.currency for item in report.skipped} == {"ISK", "XAU"}
+    assert set(change.values()) == {date(2008, 12, 22)}
+    assert report.earliest_by_user == {owner.id: date(2008, 12, 22), **{
+        uid: date(2008, 12, 22) for uid in change if uid != owner.id}}  # fmt: skip
+
+
+def test_rerun_writes_no_row_and_a_sparse_scope_converts_the_same(world) -> None:  # type: ignore[no-untyped-def]
+    engine, _owner, usd = world
+    with engine.begin() as connection:
+        load_window(connection, date(2008, 11, 25), date(2009, 1, 10))
+        load_window(connection, date(2023, 12, 20), date(2024, 1, 20))
+        old = add_snapshot(connection, usd, date(2008, 12, 30), "10.0000", "USD")
+        new = add_snapshot(connection, usd, date(2024, 1, 5), "1234.5678", "USD")
+        connection.execute(
+            insert(portfolio_positions).values(
+                snapshot_id=new, quantity=Decimal("1"), market_value=Decimal("1.0000"),
+                currency="GBP",
+            )
+        )  # fmt: skip
+    with engine.connect() as connection:
+        expected = _expected(connection)
+    with engine.begin() as connection:  # 15 years apart: only the days that occur get rates
+        report = convert_snapshots(connection)
+    assert (report.fixed, report.positions_fixed, report.skipped) == (2, 1, [])
+    with engine.connect() as connection:
+        assert _stored(connection) == expected
+        assert snapshot(connection, new).balance_base_currency == Decimal("1053.5823")
+        assert snapshot(connection, old).conversion_note is None
+
+    written: list[int] = []
+
+    def rowcount(_conn, cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE"):
+            written.append(cursor.rowcount)
+
+    event.listen(engine, "after_cursor_execute", rowcount)
+    try:
+        with engine.begin() as connection:
+            again = convert_snapshots(connection, only_missing=False)
+    finally:
+        event.remove(engine, "after_cursor_execute", rowcount)
+    assert (again.fixed, again.positions_fixed) == (2, 1)
+    assert sum(n for n in written if n > 0) == 0  # every row already held its result

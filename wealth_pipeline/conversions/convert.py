@@ -1,15 +1,19 @@
 """Set-based conversion of stored snapshots (and their positions) into owners' base currencies.
 
-What replaces the original's `fix_missing_conversions` loop: one query selects the snapshots,
-one `RateBook` answers every rate from memory (once per currency pair and day), the amounts
-are computed in Python (exact, half-even, as `FxRate.convert`), and the results go back in one
-statement per table: an `executemany` UPDATE keyed by id on SQLite, a COPY into a temporary
-table and one `UPDATE ... FROM` on PostgreSQL. A snapshot without a rate keeps NULL amounts
-and gets the lookup's reason in `conversion_note`; it is never converted at a stand-in 1.0.
+What replaces the original's `fix_missing_conversions` loop. Every rate comes from one
+`RateBook` (once per currency pair and day); a snapshot without a rate keeps NULL amounts and
+gets the lookup's reason in `conversion_note`; it is never converted at a stand-in 1.0.
 
-Rows travel as plain tuples, read and written through the driver where it already speaks
-exact values (psycopg: NUMERIC <-> Decimal): per-row objects and SQLAlchemy's per-value type
-processing cost several times the conversion itself at a million rows.
+- PostgreSQL (`conversions.in_database`): the rates go into a temporary table and one
+  `UPDATE ... FROM` per table computes the amounts in exact NUMERIC, rounded half-even:
+  the rows never leave the server.
+- SQLite (and other databases): one query selects the rows, the amounts are computed in
+  Python (exact, half-even, as `FxRate.convert`), and one `executemany` UPDATE per table
+  writes them back. SQLite keeps exact values as scaled 64-bit integers, whose products would
+  overflow in SQL.
+
+Rows travel as plain tuples: per-row objects would cost more than the conversion itself at a
+million rows.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
-from sqlalchemy.exc import DBAPIError
 
 from wealth_pipeline import money
+from wealth_pipeline.conversions.in_database import convert_in_database
 from wealth_pipeline.fx.lookup import FxRate, NoRate, RateBook
 from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY, record_mart_change
 from wealth_pipeline.warehouse.schema import (
@@ -241,20 +245,8 @@ def _select_positions(
 
 
 def _fetch(connection: Connection, query: Any) -> list[tuple[Any, ...]]:
-    """The rows of `query` as tuples of exact Python values.
-
-    On psycopg they come straight from the driver cursor: NUMERIC(28, p) arrives as a Decimal
-    at its column's scale and DATE as a date, so the typed result processing would only
-    re-check every value. Other drivers go through the column types (SQLite stores scaled
-    integers).
-    """
-    result = connection.execute(query)
-    if connection.dialect.driver == "psycopg":
-        try:
-            return result.cursor.fetchall()  # type: ignore[no-any-return]
-        finally:
-            result.close()
-    return [tuple(row) for row in result]
+    """The rows of `query` as tuples of exact Python values (through the column types)."""
+    return [tuple(row) for row in connection.execute(query)]
 
 
 def plan_position_updates(
@@ -305,26 +297,50 @@ def convert_snapshots(
     A dry run computes everything and writes nothing.
     """
     report = ConversionReport(dry_run=dry_run)
-    conditions = _scope(user_ids, start, end)
+    if connection.dialect.name == "postgresql":
+        convert_in_database(
+            connection,
+            report,
+            user_ids=user_ids,
+            start=start,
+            end=end,
+            only_missing=only_missing,
+            limit=limit,
+            dry_run=dry_run,
+        )
+    else:
+        _convert_in_python(connection, report, _scope(user_ids, start, end), only_missing, limit)
+    if not dry_run:
+        for user_id, day in sorted(report.earliest_by_user.items()):
+            record_mart_change(connection, user_id, day, "snapshots converted")
+    return report
+
+
+def _convert_in_python(
+    connection: Connection,
+    report: ConversionReport,
+    conditions: list[Any],
+    only_missing: bool,
+    limit: int | None,
+) -> None:
+    """Read the rows, compute in Python, write back: SQLite (whose exact columns are scaled
+    integers, so a product would overflow in SQL) and other databases."""
     snapshots = _select_snapshots(connection, conditions, only_missing, limit)
     limited_ids = [row[0] for row in snapshots] if limit is not None else None
     positions = _select_positions(connection, conditions, only_missing, limited_ids)
     report.selected = len(snapshots)
     days = [row[2] for row in snapshots] + [row[2] for row in positions]
     if not days:
-        return report
+        return
     currencies = {row[4] for row in snapshots} | {row[5] for row in snapshots}
     currencies |= {row[3] for row in positions} | {row[4] for row in positions}
     book = RateBook.load(connection, min(days), max(days), currencies)
     snapshot_updates = plan_snapshot_updates(snapshots, book, report)
     position_updates = plan_position_updates(positions, book, report)
-    if dry_run:
-        return report
+    if report.dry_run:
+        return
     write_snapshot_updates(connection, snapshot_updates)
     write_position_updates(connection, position_updates)
-    for user_id, day in sorted(report.earliest_by_user.items()):
-        record_mart_change(connection, user_id, day, "snapshots converted")
-    return report
 
 
 def reconvert_user(connection: Connection, user_id: int) -> ConversionReport:
@@ -340,22 +356,6 @@ def write_snapshot_updates(connection: Connection, updates: list[tuple[Any, ...]
     if not updates:
         return
     s = account_snapshots
-    if connection.dialect.driver == "psycopg":
-        columns = [
-            ("sid", "bigint"),
-            ("base", "varchar(3)"),
-            ("amount", _exact_numeric("amount", money.AMOUNT_PLACES)),
-            ("rate", _exact_numeric("rate", money.RATE_PLACES)),
-            ("rate_day", "date"),
-            ("note", "text"),
-        ]
-        assignments = (
-            "base_currency = v.base, balance_base_currency = v.amount, "
-            "exchange_rate_used = v.rate, rate_date = v.rate_day, "
-            "conversion_note = v.note, updated_at = now()"
-        )
-        _copy_update(connection, "account_snapshots", columns, assignments, updates)
-        return
     if connection.dialect.name == "sqlite":
         # The driver's executemany with values already in storage form (scaled integers):
         # SQLAlchemy's per-row bind processing would cost more than the UPDATE itself.
@@ -410,19 +410,6 @@ def write_position_updates(connection: Connection, updates: list[tuple[Any, ...]
     if not updates:
         return
     p = portfolio_positions
-    if connection.dialect.driver == "psycopg":
-        columns = [
-            ("pid", "bigint"),
-            ("price", _exact_numeric("price", money.PRICE_PLACES)),
-            ("value", _exact_numeric("value", money.AMOUNT_PLACES)),
-            ("rate", _exact_numeric("rate", money.RATE_PLACES)),
-        ]
-        assignments = (
-            "price_base_currency = v.price, market_value_base_currency = v.value, "
-            "exchange_rate_used = v.rate"
-        )
-        _copy_update(connection, "portfolio_positions", columns, assignments, updates)
-        return
     statement = (
         update(p)
         .where(p.c.id == bindparam("pid"))
@@ -436,48 +423,4 @@ def write_position_updates(connection: Connection, updates: list[tuple[Any, ...]
     )
     connection.execute(
         statement, [dict(zip(_POSITION_PARAMS, row, strict=True)) for row in updates]
-    )
-
-
-def _exact_numeric(name: str, places: int) -> str:
-    """A scratch column that refuses, as `warehouse.types` does, a value finer than its scale.
-
-    The values are produced at their scale (`money.multiply`, the rate book); the check is the
-    server's, per row in C, where a NUMERIC(28, p) target column would round silently.
-    """
-    return f"numeric CHECK ({name} = round({name}, {places}))"
-
-
-def _copy_update(
-    connection: Connection,
-    table: str,
-    columns: list[tuple[str, str]],
-    assignments: str,
-    updates: list[tuple[Any, ...]],
-) -> None:
-    """PostgreSQL: COPY the new values into a temporary table, then one `UPDATE ... FROM`.
-
-    The tuples go to the driver as they are: psycopg writes Decimal, date, int and str itself.
-    """
-    dialect = connection.dialect
-    scratch = f"conversion_{table}"
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {scratch} "
-        f"({', '.join(f'{name} {sql_type}' for name, sql_type in columns)}) "
-        "ON COMMIT DROP"
-    )
-    connection.exec_driver_sql(f"TRUNCATE {scratch}")
-    names = ", ".join(name for name, _t in columns)
-    copy_sql = f"COPY {scratch} ({names}) FROM STDIN"
-    driver_connection: Any = connection.connection.driver_connection
-    dbapi_error = dialect.loaded_dbapi.Error
-    try:
-        with driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for row in updates:
-                copy.write_row(row)
-    except dbapi_error as error:
-        raise DBAPIError.instance(copy_sql, None, error, dbapi_error, dialect=dialect) from error
-    key = columns[0][0]
-    connection.exec_driver_sql(
-        f"UPDATE {table} SET {assignments} FROM {scratch} v WHERE {table}.id = v.{key}"
     )
