@@ -207,6 +207,11 @@ def test_definitions_load() -> None:
     assert {key.to_user_string() for key in defs.resolve_all_asset_keys()} == {
         "exchange_rates",
         "account_snapshots",
+        "mart_account_daily",
+        "mart_net_worth_daily",
+        "mart_net_worth_monthly",
+        "mart_breakdowns",
+        "mart_holdings",
     }
     assert {job.name for job in defs.jobs or []} == {
         "exchange_rates_job",
@@ -214,6 +219,7 @@ def test_definitions_load() -> None:
         "convert_snapshots_job",
         "reconvert_user_job",
         "history_backfill_job",
+        "marts_job",
     }
     assert {schedule.name for schedule in defs.schedules or []} == {
         "exchange_rates_daily",
@@ -222,6 +228,7 @@ def test_definitions_load() -> None:
     assert {sensor.name for sensor in defs.sensors or []} == {
         "conversion_sensor",
         "new_account_history_sensor",
+        "marts_sensor",
     }
     assert {check.name for check in defs.resolve_asset_graph().asset_check_keys} >= {
         "no_duplicate_snapshots",
@@ -237,6 +244,11 @@ def test_module_definitions_are_what_workspace_loads() -> None:
     assert {key.to_user_string() for key in definitions.defs.resolve_all_asset_keys()} == {
         "exchange_rates",
         "account_snapshots",
+        "mart_account_daily",
+        "mart_net_worth_daily",
+        "mart_net_worth_monthly",
+        "mart_breakdowns",
+        "mart_holdings",
     }
 
 

@@ -16,6 +16,7 @@ from wealth_pipeline.fx.assets import (
 )
 from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates, RatesSource
 from wealth_pipeline.history.jobs import history_backfill_job, new_account_history_sensor
+from wealth_pipeline.marts.assets import marts_assets, marts_job, marts_sensor
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync.assets import (
     SyncResource,
@@ -63,7 +64,7 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     return dg.Definitions(
-        assets=[exchange_rates, account_snapshots],
+        assets=[exchange_rates, account_snapshots, marts_assets],
         asset_checks=sync_checks,
         jobs=[
             exchange_rates_job,
@@ -71,6 +72,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             convert_snapshots_job,
             reconvert_user_job,
             history_backfill_job,
+            marts_job,
         ],
         schedules=[
             build_exchange_rates_schedule(
@@ -80,7 +82,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         ],
         sensors=[
             every(sensor, settings.sensor_interval_seconds)
-            for sensor in (conversion_sensor, new_account_history_sensor)
+            for sensor in (conversion_sensor, new_account_history_sensor, marts_sensor)
         ],
         resources=resources(settings),
     )

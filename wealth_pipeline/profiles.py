@@ -10,11 +10,13 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from wealth_pipeline.fx.lookup import ECB_CURRENCIES, ECB_ENDED, EURO_CHANGEOVERS
 from wealth_pipeline.warehouse.schema import (
     MONTHLY_AGGREGATIONS,
+    account_snapshots,
+    financial_accounts,
     profiles,
     sealed_data_keys,
     users,
@@ -198,6 +200,26 @@ def update_profile(
     if user_values:
         connection.execute(update(users).where(users.c.id == user_id).values(**user_values))
     if profile_values:
+        if "base_currency" in profile_values:
+            _record_base_currency_change(connection, user_id, profile_values["base_currency"])
         connection.execute(
             update(profiles).where(profiles.c.user_id == user_id).values(**profile_values)
         )
+
+
+def _record_base_currency_change(connection: Connection, user_id: int, new: object) -> None:
+    """A new base currency changes every day of the marts: rebuild from the first snapshot."""
+    from wealth_pipeline.snapshots.store import record_mart_change
+
+    current = connection.execute(
+        select(profiles.c.base_currency).where(profiles.c.user_id == user_id)
+    ).scalar()
+    if current == new:
+        return
+    first = connection.execute(
+        select(func.min(account_snapshots.c.snapshot_date))
+        .join(financial_accounts, financial_accounts.c.id == account_snapshots.c.account_id)
+        .where(financial_accounts.c.user_id == user_id)
+    ).scalar()
+    if first is not None:
+        record_mart_change(connection, user_id, first, f"base currency {current} -> {new}")

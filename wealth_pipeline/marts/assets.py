@@ -1,0 +1,151 @@
+"""Dagster around the marts: one asset per SQL model, the job that builds them, and the
+sensor that keeps them fresh.
+
+The models build together in one op (`build_marts`: one transaction), like dbt models in a
+`dbt build`: readers never see a net worth that disagrees with the account values, and the
+change rows are consumed only when every model has its rows. Each model is its own asset,
+with its `ref()`s as dependencies and its rows written as metadata.
+
+No `from __future__ import annotations` here: Dagster reads the config and context annotations.
+"""
+
+from datetime import date
+from typing import Optional
+
+import dagster as dg
+from sqlalchemy import text
+
+from wealth_pipeline.marts.build import build_marts, today
+from wealth_pipeline.marts.models import Model, default_models
+from wealth_pipeline.warehouse.resource import WarehouseResource
+
+GROUP = "marts"
+SENSOR_INTERVAL_SECONDS = 60
+# Warehouse tables written by Dagster assets: a model reading one depends on that asset.
+SOURCE_ASSETS = {
+    "account_snapshots": "account_snapshots",
+    "portfolio_positions": "account_snapshots",
+    "exchange_rates": "exchange_rates",
+}
+
+
+class MartsConfig(dg.Config):
+    """A build as `wealth marts build` does it: by default only what changed."""
+
+    full: bool = False  # rebuild all history (of `users`, default everyone)
+    users: list[int] = []  # noqa: RUF012 (Dagster config fields are plain defaults)
+    as_of: Optional[str] = None  # noqa: UP045  ISO day; default today in Europe/Berlin
+
+
+def model_spec(model: Model) -> dg.AssetSpec:
+    deps = [
+        *model.refs,
+        *dict.fromkeys(SOURCE_ASSETS[s] for s in model.sources if s in SOURCE_ASSETS),
+    ]
+    return dg.AssetSpec(
+        key=model.name,
+        deps=deps,
+        group_name=GROUP,
+        kinds={"sql", "table"},
+        description=model.description,
+        tags={"domain": "marts"},
+        metadata={
+            "model_file": dg.MetadataValue.path(f"dbt_like_sql/{model.path.name}"),
+            "rebuild": model.rebuild,
+        },
+    )
+
+
+def build_mart_assets(models: tuple[Model, ...]) -> dg.AssetsDefinition:
+    """One multi-asset over `models`: each a spec, all built in one transaction."""
+
+    @dg.multi_asset(
+        name="marts",
+        specs=[model_spec(model) for model in models],
+        can_subset=False,
+        description="Builds every mart model of dbt_like_sql/ in one transaction, per user "
+        "only from the earliest changed day (idempotent).",
+    )
+    def marts(context: dg.AssetExecutionContext, config: MartsConfig, warehouse: WarehouseResource):
+        report = build_marts(
+            warehouse.engine(),
+            as_of=None if config.as_of is None else date.fromisoformat(config.as_of),
+            full=config.full,
+            users=config.users or None,
+            models=models,
+        )
+        context.log.info(report.describe())
+        first = min(report.from_days.values(), default=None)
+        for model in models:
+            yield dg.MaterializeResult(
+                asset_key=model.name,
+                metadata={
+                    "rows_written": report.rows.get(model.name, 0),
+                    "built_through": report.end_day.isoformat(),
+                    "users_rebuilt": len(report.from_days),
+                    "rebuilt_from": "" if first is None else first.isoformat(),
+                    "changes_consumed": report.changes_consumed,
+                },
+            )
+
+    return marts
+
+
+marts_assets = build_mart_assets(default_models())
+marts_job = dg.define_asset_job(
+    "marts_job",
+    selection=dg.AssetSelection.assets(marts_assets),
+    description="Bring the marts up to date (run config: full, users, as_of).",
+    tags={"wealth/kind": "marts"},
+)
+
+_PENDING = text(
+    "SELECT (SELECT COUNT(*) FROM mart_changes), "
+    "(SELECT MAX(changed_at) FROM mart_changes), "
+    "(SELECT MIN(built_through) FROM mart_builds), "
+    "(SELECT COUNT(*) FROM mart_builds)"
+)
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def pending_build(warehouse: WarehouseResource, models: int, end_day: date) -> str | None:
+    """Why the marts need a build now (one small query), None when they are fresh."""
+    with warehouse.engine().connect() as connection:
+        changes, last_change, built_through, built = connection.execute(_PENDING).one()
+    if built < models or built_through is None:
+        return "never built"
+    if isinstance(built_through, str):  # SQLite hands back the stored text
+        built_through = date.fromisoformat(built_through)
+    if changes:
+        return f"{changes} user(s) changed, last at {last_change}"
+    if built_through != end_day:
+        return f"built through {built_through}, today is {end_day}"
+    return None
+
+
+@dg.sensor(
+    job=marts_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Launches the mart build when data changed (new snapshots, imports, "
+    "conversions, a base-currency change) or the day advanced.",
+)
+def marts_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    end_day = today()
+    reason = pending_build(warehouse, len(marts_assets.keys), end_day)
+    if reason is None:
+        return dg.SkipReason(f"marts are fresh through {end_day}")
+    running = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=marts_job.name, statuses=_ACTIVE), limit=1
+    )
+    if running:
+        return dg.SkipReason(f"{reason}; a build is already running ({running[0].run_id})")
+    return dg.RunRequest(
+        run_key=f"marts:{end_day}:{reason}",
+        tags={"wealth/trigger": "marts_sensor"},
+    )
