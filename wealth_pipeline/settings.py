@@ -62,6 +62,13 @@ class Settings:
     smtp_timeout_seconds: float = 30.0
     mail_from: str = "Wealth Tracker <wealth@localhost>"
     outbox_dir: Path = Path("outbox")
+    # The read-only API (`wealth api`): where it listens and how long its tokens live. Its
+    # signing key is read from WEALTH_API_SECRET_KEY by `api.tokens` only, never kept here.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_access_token_minutes: int = 10
+    api_refresh_token_days: int = 14
+    api_key_file: Path = Path("api_secret.key")
     # When the ECB refresh schedule ticks (cron, Europe/Berlin); every sensor's minimum
     # interval when set (None: each sensor's own). Short values are for tests and trials.
     fx_refresh_cron: str = "30 16 * * *"
@@ -167,6 +174,13 @@ def load_settings() -> Settings:
         smtp_timeout_seconds=_seconds("WEALTH_SMTP_TIMEOUT_SECONDS", 30.0, allow_zero=False),
         mail_from=_env("WEALTH_MAIL_FROM", "Wealth Tracker <wealth@localhost>"),
         outbox_dir=Path(_env("WEALTH_OUTBOX_DIR", str(home / "outbox"))).expanduser(),
+        api_host=_env("WEALTH_API_HOST", "127.0.0.1"),
+        api_port=_positive_int("WEALTH_API_PORT", 8000),
+        api_access_token_minutes=_positive_int("WEALTH_API_ACCESS_TOKEN_MINUTES", 10),
+        api_refresh_token_days=_positive_int("WEALTH_API_REFRESH_TOKEN_DAYS", 14),
+        api_key_file=Path(_env("WEALTH_API_KEY_FILE", str(home / "keys" / "api_secret.key")))
+        .expanduser()
+        .absolute(),
         fx_refresh_cron=_cron("WEALTH_FX_REFRESH_CRON", "30 16 * * *"),
         sensor_interval_seconds=(
             _positive_int("WEALTH_SENSOR_INTERVAL_SECONDS", 30)

@@ -9,6 +9,7 @@ import click
 
 from wealth_pipeline.cli import (
     accounts,
+    api,
     auth,  # noqa: F401  (registers `wealth accounts auth`)
     brokers,
     conversions,
@@ -57,4 +58,5 @@ main.add_command(keys.keys)
 main.add_command(users.users)
 main.add_command(conversions.conversions)
 main.add_command(demo.demo)
+main.add_command(api.api)
 accounts.accounts.add_command(history.accounts_backfill)

@@ -1,0 +1,124 @@
+"""The application factory: engines, token service, routes, error handling and docs."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from wealth_pipeline.api.routes import accounts, auth, brokers, profile, rates, wealth
+from wealth_pipeline.api.tokens import Tokens
+from wealth_pipeline.security.kdf import KdfParams
+from wealth_pipeline.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+DESCRIPTION = """\
+Read-only access to your wealth: accounts, snapshots, and the marts (net worth history,
+breakdowns, holdings) built ahead of time by the pipeline. Money travels as exact decimal
+strings, dates as ISO 8601. Log in with the `auth_hash` your client derives from your
+password (`GET /api/auth/salt/` gives the salts), then send the access token as
+`Authorization: Bearer <token>`.
+"""
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The warehouse is behind the code: the read-only API does not migrate it."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    tokens: Tokens | None = None,
+) -> FastAPI:
+    """The API over `database_url` (default: the configured warehouse).
+
+    Raises `KeyConfigurationError` for an unusable signing key and `SchemaNotCurrent` when
+    the warehouse needs `wealth db upgrade`: the API refuses to start rather than fail later.
+    """
+    from wealth_pipeline.warehouse.engine import current_revision, get_engine, head_revision
+
+    settings = settings or load_settings()
+    url = database_url or settings.database_url
+    reader = get_engine(url, readonly=True, migrate=False)
+    if current_revision(reader) != head_revision():
+        raise SchemaNotCurrent(
+            "the warehouse is not at the newest schema: run `wealth db upgrade` first"
+        )
+    app = FastAPI(
+        title="wealth-pipeline API",
+        version="1",
+        description=DESCRIPTION,
+        openapi_url="/api/schema",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.reader = reader
+    # Token bookkeeping only (refresh_tokens): short transactions on the writer engine.
+    app.state.writer = get_engine(url, migrate=False)
+    app.state.tokens = tokens or Tokens.from_settings(settings)
+    app.state.kdf_params = KdfParams.from_settings(settings)
+    for module in (auth, profile, brokers, accounts, wealth, rates):
+        app.include_router(module.router)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # Logged for the operator (type and place, no request body); the client learns nothing.
+        log.error(
+            "unhandled %s on %s %s",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+            exc_info=exc,
+        )
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page(app.openapi()))
+
+    return app
+
+
+def docs_page(schema: dict) -> str:
+    """A self-contained page listing every operation (no scripts from a CDN: works offline)."""
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(schema['info']['title'])}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
+        "padding:0 1rem;line-height:1.4}code{background:#f3f3f3;padding:0 .2rem}"
+        "section{border-top:1px solid #ddd;padding:.5rem 0}.m{font-weight:bold;color:#064}"
+        "</style></head><body>",
+        f"<h1>{html.escape(schema['info']['title'])}</h1>",
+        f"<p>{html.escape(schema['info'].get('description', ''))}</p>",
+        "<p>The machine-readable document: <a href='/api/schema'><code>/api/schema</code></a>"
+        " (OpenAPI).</p>",
+    ]
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            parts.append(
+                f"<section><p><span class='m'>{method.upper()}</span> "
+                f"<code>{html.escape(path)}</code> — {html.escape(operation.get('summary', ''))}"
+                "</p>"
+            )
+            if operation.get("description"):
+                parts.append(f"<p>{html.escape(operation['description'])}</p>")
+            parameters = operation.get("parameters", [])
+            if parameters:
+                parts.append("<ul>")
+                for parameter in parameters:
+                    description = parameter.get("description", "")
+                    parts.append(
+                        f"<li><code>{html.escape(parameter['name'])}</code> "
+                        f"({html.escape(parameter['in'])}"
+                        f"{', required' if parameter.get('required') else ''})"
+                        f" {html.escape(description)}</li>"
+                    )
+                parts.append("</ul>")
+            codes = ", ".join(html.escape(code) for code in operation.get("responses", {}))
+            auth = "token required" if operation.get("security") else "no token"
+            parts.append(f"<p>Answers: {codes}; {auth}.</p></section>")
+    parts.append("</body></html>")
+    return "".join(parts)

@@ -1,0 +1,101 @@
+"""Who is asking: the bearer token checked (HMAC only) and its user looked up once.
+
+A token is honoured only while its user exists, is active and still has the
+`credentials_version` the token was issued for (a password change bumps it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection, select
+
+from wealth_pipeline.api.tokens import ACCESS, Claims, TokenError, Tokens
+from wealth_pipeline.warehouse.schema import profiles, users
+
+bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="An access token from POST /api/auth/login/ or /api/auth/refresh/.",
+)
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers=UNAUTHORIZED_HEADERS)
+
+
+async def access_claims(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+) -> Claims:
+    """The access token's claims (signature, type, issuer, audience and times checked)."""
+    if credentials is None or not credentials.credentials.strip():
+        raise unauthorized("authentication required: send Authorization: Bearer <access token>")
+    tokens: Tokens = request.app.state.tokens
+    try:
+        return tokens.decode(credentials.credentials.strip(), ACCESS)
+    except TokenError as exc:
+        raise unauthorized(str(exc)) from None
+
+
+Authenticated = Annotated[Claims, Depends(access_claims)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The token's user with their profile: every query is scoped to `id`."""
+
+    id: int
+    username: str
+    email: str | None
+    base_currency: str
+    auto_sync_enabled: bool
+    sync_frequency_hours: int
+    monthly_aggregation: str
+    weekly_report_enabled: bool
+    report_email: str | None
+
+
+_PRINCIPAL = select(
+    users.c.id,
+    users.c.username,
+    users.c.email,
+    users.c.is_active,
+    users.c.credentials_version,
+    profiles.c.base_currency,
+    profiles.c.auto_sync_enabled,
+    profiles.c.sync_frequency_hours,
+    profiles.c.monthly_aggregation,
+    profiles.c.weekly_report_enabled,
+    profiles.c.report_email,
+).join(profiles, profiles.c.user_id == users.c.id)
+
+
+def load_principal(connection: Connection, claims: Claims) -> Principal:
+    row = connection.execute(_PRINCIPAL.where(users.c.id == claims.user_id)).first()
+    if row is None or not row.is_active or row.credentials_version != claims.version:
+        raise unauthorized("the token is no longer valid: log in again")
+    return Principal(
+        id=row.id,
+        username=row.username,
+        email=row.email,
+        base_currency=row.base_currency,
+        auto_sync_enabled=bool(row.auto_sync_enabled),
+        sync_frequency_hours=row.sync_frequency_hours,
+        monthly_aggregation=row.monthly_aggregation,
+        weekly_report_enabled=bool(row.weekly_report_enabled),
+        report_email=row.report_email,
+    )
+
+
+@contextmanager
+def reading(request: Request, claims: Claims) -> Iterator[tuple[Connection, Principal]]:
+    """One read-only connection (one transaction) and the checked user, for one request."""
+    with request.app.state.reader.connect() as connection:
+        yield connection, load_principal(connection, claims)

@@ -1,0 +1,313 @@
+"""`/api/wealth/`: summary, history, breakdowns and holdings, read from the marts only.
+
+Each answer is one query on the mart tables (built ahead of time by `wealth_pipeline.marts`);
+shares and monthly averages are computed exactly from the stored sums, rounded once,
+half-even.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import and_, func, select
+
+from wealth_pipeline import money
+from wealth_pipeline.api.body import day, json_response, percentage, raw_json, text
+from wealth_pipeline.api.principal import Authenticated, reading
+from wealth_pipeline.api.schemas import (
+    BreakdownOut,
+    HistoryOut,
+    HoldingsOut,
+    Problem,
+    SummaryOut,
+)
+from wealth_pipeline.warehouse.schema import (
+    brokers,
+    financial_accounts,
+    mart_account_daily,
+    mart_breakdowns,
+    mart_holdings,
+    mart_net_worth_daily,
+    mart_net_worth_monthly,
+)
+
+router = APIRouter(
+    prefix="/api/wealth",
+    tags=["wealth"],
+    responses={401: {"model": Problem}, 422: {"model": Problem}},
+)
+MAX_DAYS = 36_600  # a century of days
+ZERO = money.amount(0)
+Dimension = Literal["broker", "currency", "account_type", "account", "asset_class"]
+
+
+# --- summary ------------------------------------------------------------------------------
+
+
+def _summary_query(user_id: int):  # type: ignore[no-untyped-def]
+    table = mart_account_daily
+    latest = select(func.max(table.c.day)).where(table.c.user_id == user_id).scalar_subquery()
+    return (
+        select(
+            table.c.day,
+            table.c.account_id,
+            financial_accounts.c.name,
+            brokers.c.code,
+            brokers.c.name.label("broker_name"),
+            table.c.balance,
+            table.c.currency,
+            table.c.base_currency,
+            table.c.balance_base_currency,
+            table.c.snapshot_date,
+        )
+        .join(financial_accounts, financial_accounts.c.id == table.c.account_id)
+        .join(brokers, brokers.c.id == financial_accounts.c.broker_id)
+        .where(and_(table.c.user_id == user_id, table.c.day == latest))
+        .order_by(table.c.balance_base_currency.desc().nulls_last(), table.c.account_id)
+    )
+
+
+@router.get(
+    "/summary/",
+    response_model=SummaryOut,
+    summary="Total wealth now: each account's latest snapshot in your base currency",
+)
+def summary(request: Request, claims: Authenticated) -> object:
+    """Accounts whose latest snapshot has no conversion yet show a null base amount and are
+    left out of the total (`unconverted_count` says how many)."""
+    with reading(request, claims) as (connection, user):
+        rows = connection.execute(_summary_query(user.id)).all()
+    total = sum(
+        (row.balance_base_currency for row in rows if row.balance_base_currency is not None), ZERO
+    )
+    base = next((row.base_currency for row in rows if row.base_currency), user.base_currency)
+    return json_response(
+        {
+            "as_of": day(rows[0].day) if rows else None,
+            "total_wealth": str(total),
+            "base_currency": base,
+            "account_count": len(rows),
+            "unconverted_count": sum(1 for row in rows if row.balance_base_currency is None),
+            "accounts": [
+                {
+                    "account_id": row.account_id,
+                    "account_name": row.name,
+                    "broker": row.broker_name,
+                    "broker_code": row.code,
+                    "balance": str(row.balance),
+                    "currency": row.currency,
+                    "balance_base_currency": text(row.balance_base_currency),
+                    "snapshot_date": day(row.snapshot_date),
+                }
+                for row in rows
+            ],
+        }
+    )
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+def _history_body(
+    base_currency: str,
+    start: str | None,
+    end: str | None,
+    granularity: str,
+    aggregation: str | None,
+    points: list[tuple[str, str]],
+) -> str:
+    # Built as text: dates are ISO and amounts plain decimals, nothing needs escaping.
+    history = ",".join(f'{{"date":"{d}","total_wealth":"{v}"}}' for d, v in points)
+    return (
+        f'{{"base_currency":"{base_currency}",'
+        f'"start_date":{_quoted(start)},"end_date":{_quoted(end)},'
+        f'"granularity":"{granularity}","aggregation":{_quoted(aggregation)},'
+        f'"history":[{history}]}}'
+    )
+
+
+def _quoted(value: str | None) -> str:
+    return "null" if value is None else f'"{value}"'
+
+
+@router.get(
+    "/history/",
+    response_model=HistoryOut,
+    summary="Net worth per day (or per month) over the last `days` days",
+)
+def history(
+    request: Request,
+    claims: Authenticated,
+    days: Annotated[
+        int, Query(ge=1, le=MAX_DAYS, description="how many days back from the last day")
+    ] = 30,
+    granularity: Literal["daily", "monthly"] = "daily",
+) -> object:
+    """Each account counts with its latest snapshot on or before each day. The window ends
+    on the marts' last day. Monthly points are dated on the month's first day and
+    aggregated as your profile chooses (last, min, max or avg of the month's days)."""
+    with reading(request, claims) as (connection, user):
+        if granularity == "daily":
+            table = mart_net_worth_daily
+            rows = connection.execute(
+                select(table.c.day, table.c.total_wealth, table.c.base_currency)
+                .where(table.c.user_id == user.id)
+                .order_by(table.c.day.desc())
+                .limit(days)
+            ).all()
+        else:
+            table = mart_net_worth_monthly
+            rows = connection.execute(
+                select(
+                    table.c.month,
+                    table.c.last_day,
+                    table.c.last_value,
+                    table.c.min_value,
+                    table.c.max_value,
+                    table.c.sum_value,
+                    table.c.day_count,
+                    table.c.base_currency,
+                )
+                .where(table.c.user_id == user.id)
+                .order_by(table.c.month.desc())
+                .limit(days // 28 + 2)
+            ).all()
+    aggregation = user.monthly_aggregation if granularity == "monthly" else None
+    if not rows:
+        return raw_json(_history_body(user.base_currency, None, None, granularity, aggregation, []))
+    base_currency = rows[0].base_currency
+    if granularity == "daily":
+        end = rows[0].day
+        start = end - timedelta(days=days - 1)
+        points = [(d.isoformat(), str(v)) for d, v, _ in reversed(rows) if d >= start]
+    else:
+        end = rows[0].last_day
+        start = end - timedelta(days=days - 1)
+        first_month = start.replace(day=1)
+        points = [
+            (row.month.isoformat(), str(_monthly_value(row, aggregation)))
+            for row in reversed(rows)
+            if row.month >= first_month
+        ]
+    return raw_json(
+        _history_body(
+            base_currency, start.isoformat(), end.isoformat(), granularity, aggregation, points
+        )
+    )
+
+
+def _monthly_value(row, aggregation: str | None) -> Decimal:  # type: ignore[no-untyped-def]
+    if aggregation == "min":
+        return row.min_value
+    if aggregation == "max":
+        return row.max_value
+    if aggregation == "avg":
+        return money.divide(row.sum_value, Decimal(row.day_count), money.AMOUNT_PLACES)
+    return row.last_value
+
+
+# --- breakdown ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/breakdown/",
+    response_model=BreakdownOut,
+    summary="Wealth on the last day grouped by broker, currency, account type, account or asset class",
+)
+def breakdown(
+    request: Request,
+    claims: Authenticated,
+    by: Annotated[Dimension, Query(description="what to group by")] = "broker",
+) -> object:
+    table = mart_breakdowns
+    with reading(request, claims) as (connection, user):
+        rows = connection.execute(
+            select(
+                table.c.category_key,
+                table.c.category,
+                table.c.amount,
+                table.c.as_of,
+                table.c.base_currency,
+            )
+            .where(and_(table.c.user_id == user.id, table.c.dimension == by))
+            .order_by(table.c.amount.desc(), table.c.category_key)
+        ).all()
+    total = sum((row.amount for row in rows), ZERO)
+    return json_response(
+        {
+            "base_currency": rows[0].base_currency if rows else user.base_currency,
+            "group_by": by,
+            "as_of": day(max(row.as_of for row in rows)) if rows else None,
+            "total": str(total),
+            "breakdown": [
+                {
+                    "key": row.category_key,
+                    "category": row.category,
+                    "amount": str(row.amount),
+                    "percentage": percentage(row.amount, total),
+                }
+                for row in rows
+            ],
+        }
+    )
+
+
+# --- holdings -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/holdings/",
+    response_model=HoldingsOut,
+    summary="Positions merged across accounts by ISIN (else symbol, else name)",
+)
+def holdings(request: Request, claims: Authenticated) -> object:
+    """From each account's latest snapshot that has positions. A holding without a base
+    value (no rate yet) shows null and is left out of the total and the shares."""
+    table = mart_holdings
+    with reading(request, claims) as (connection, user):
+        rows = connection.execute(
+            select(table)
+            .where(table.c.user_id == user.id)
+            .order_by(table.c.value_base_currency.desc().nulls_last(), table.c.holding_key)
+        ).all()
+    valued = [row for row in rows if row.value_base_currency is not None]
+    total = sum((row.value_base_currency for row in valued), ZERO)
+    by_class: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for row in valued:
+        by_class[row.asset_class] += row.value_base_currency
+    classes = sorted(by_class.items(), key=lambda item: (-item[1], item[0]))
+    return json_response(
+        {
+            "as_of": day(max(row.as_of for row in rows)) if rows else None,
+            "base_currency": rows[0].base_currency if rows else user.base_currency,
+            "total": str(total),
+            "holdings": [
+                {
+                    "isin": row.isin,
+                    "symbol": row.symbol,
+                    "name": row.name,
+                    "asset_class": row.asset_class,
+                    "quantity": str(row.quantity),
+                    "value_base_currency": text(row.value_base_currency),
+                    "price_base_currency": text(row.price_base_currency),
+                    "percentage": None
+                    if row.value_base_currency is None
+                    else percentage(row.value_base_currency, total),
+                    "accounts": row.accounts or [],
+                }
+                for row in rows
+            ],
+            "by_asset_class": [
+                {
+                    "asset_class": name,
+                    "amount": str(amount),
+                    "percentage": percentage(amount, total),
+                }
+                for name, amount in classes
+            ],
+        }
+    )
