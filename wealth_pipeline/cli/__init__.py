@@ -19,6 +19,7 @@ from wealth_pipeline.cli import (
     history,
     imports,
     keys,
+    marts,
     snapshots,
     users,
 )
@@ -58,5 +59,6 @@ main.add_command(keys.keys)
 main.add_command(users.users)
 main.add_command(conversions.conversions)
 main.add_command(demo.demo)
+main.add_command(marts.marts)
 main.add_command(api.api)
 accounts.accounts.add_command(history.accounts_backfill)

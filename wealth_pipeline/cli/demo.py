@@ -66,3 +66,5 @@ def demo_setup(days: int, password_env: str | None) -> None:
     for backfill in report.backfills:
         click.echo(f"  {backfill.describe()}")
     click.echo(f"Done: {report.snapshots_written} snapshot(s) written.")
+    if report.marts is not None:
+        click.echo(f"Marts: {report.marts.describe()}")

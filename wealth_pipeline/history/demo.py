@@ -7,6 +7,8 @@ rates for the demo's window, they are loaded from that same file with `fx.store.
 (the window only, in the set-up's transaction); `wealth fx backfill --missing-only` before
 it records them as materialized partitions in Dagster as well.
 
+At the end it builds the marts (what changed) so the API and the report show the demo.
+
 Running it again adds nothing: the user, accounts, sync key and auto-sync are created only
 when missing, and the backfill writes only missing days.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, and_, func, select
 
@@ -28,6 +31,9 @@ from wealth_pipeline.warehouse.schema import (
     sealed_data_keys,
     users,
 )
+
+if TYPE_CHECKING:
+    from wealth_pipeline.marts import BuildReport
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-password"  # the demo only: it guards made-up data, nothing else
@@ -49,6 +55,7 @@ class DemoReport:
     enabled_auto_sync: bool = False
     rates_loaded: int = 0  # rate rows loaded from the ECB file (0: they were there)
     backfills: list[BackfillReport] = field(default_factory=list)
+    marts: BuildReport | None = None
 
     @property
     def snapshots_written(self) -> int:
@@ -209,4 +216,8 @@ def setup_demo(
                 with_positions=True,
             )
         )
+    # The marts the API and the report read, so the demo shows them at once.
+    from wealth_pipeline.marts import build_marts
+
+    report.marts = build_marts(engine)
     return report

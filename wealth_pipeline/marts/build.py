@@ -84,16 +84,19 @@ class BuildReport:
             return None
         return (first, self.end_day)
 
-    def describe(self) -> str:
+    def summary(self) -> str:
         if not self.from_days:
-            return f"marts up to date through {self.end_day}"
+            return f"marts up to date through {self.end_day} ({self.seconds:.2f} s)"
         earliest = min(self.from_days.values())
-        since = "the first snapshot" if earliest == BEGINNING else earliest.isoformat()
+        since = "their first snapshot" if earliest == BEGINNING else earliest.isoformat()
         return (
-            f"rebuilt {len(self.from_days)} user(s) from {since} through {self.end_day}: "
-            + ", ".join(f"{model} {rows}" for model, rows in self.rows.items())
-            + f" rows in {self.seconds:.2f} s"
+            f"rebuilt {len(self.from_days)} user(s) from {since} through {self.end_day} "
+            f"in {self.seconds:.2f} s"
         )
+
+    def describe(self) -> str:
+        rows = ", ".join(f"{model} {rows}" for model, rows in self.rows.items())
+        return f"{self.summary()}: rows written {rows}" if self.from_days else self.summary()
 
 
 def today() -> date:
