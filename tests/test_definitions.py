@@ -163,7 +163,7 @@ def test_schedules_run_by_default_only_on_a_live_source(
 
 def test_resources_on_the_default_settings(clean_env: Path) -> None:
     built = resources(load_settings())
-    assert set(built) == {"fx_source", "warehouse", "sync"}
+    assert set(built) == {"fx_source", "warehouse", "sync", "mail"}
     assert built["sync"].sync_key_file == str(clean_env / "keys" / "sync_key.pem")
     source = built["fx_source"]
     assert type(source) is EcbFileRates
@@ -212,6 +212,7 @@ def test_definitions_load() -> None:
         "mart_net_worth_monthly",
         "mart_breakdowns",
         "mart_holdings",
+        "weekly_report",
     }
     assert {job.name for job in defs.jobs or []} == {
         "exchange_rates_job",
@@ -220,10 +221,12 @@ def test_definitions_load() -> None:
         "reconvert_user_job",
         "history_backfill_job",
         "marts_job",
+        "weekly_report_job",
     }
     assert {schedule.name for schedule in defs.schedules or []} == {
         "exchange_rates_daily",
         "daily_sync",
+        "weekly_report_monday",
     }
     assert {sensor.name for sensor in defs.sensors or []} == {
         "conversion_sensor",
@@ -236,7 +239,7 @@ def test_definitions_load() -> None:
         "day_over_day_change",
         "accounts_synced_in_time",
     }
-    assert set(defs.resources or {}) == {"fx_source", "warehouse", "sync"}
+    assert set(defs.resources or {}) == {"fx_source", "warehouse", "sync", "mail"}
 
 
 def test_module_definitions_are_what_workspace_loads() -> None:
@@ -249,6 +252,7 @@ def test_module_definitions_are_what_workspace_loads() -> None:
         "mart_net_worth_monthly",
         "mart_breakdowns",
         "mart_holdings",
+        "weekly_report",
     }
 
 

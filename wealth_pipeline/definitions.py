@@ -16,7 +16,13 @@ from wealth_pipeline.fx.assets import (
 )
 from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates, RatesSource
 from wealth_pipeline.history.jobs import history_backfill_job, new_account_history_sensor
+from wealth_pipeline.mail import MailResource
 from wealth_pipeline.marts.assets import marts_assets, marts_job, marts_sensor
+from wealth_pipeline.report.assets import (
+    build_weekly_report_schedule,
+    weekly_report,
+    weekly_report_job,
+)
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync.assets import (
     SyncResource,
@@ -58,13 +64,14 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "fx_source": rates_source(settings),
         "warehouse": WarehouseResource(database_url=settings.database_url),
         "sync": SyncResource(sync_key_file=str(settings.sync_key_file)),
+        "mail": MailResource(),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     return dg.Definitions(
-        assets=[exchange_rates, account_snapshots, marts_assets],
+        assets=[exchange_rates, account_snapshots, marts_assets, weekly_report],
         asset_checks=sync_checks,
         jobs=[
             exchange_rates_job,
@@ -73,12 +80,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             reconvert_user_job,
             history_backfill_job,
             marts_job,
+            weekly_report_job,
         ],
         schedules=[
             build_exchange_rates_schedule(
                 running=settings.schedules_running, cron_schedule=settings.fx_refresh_cron
             ),
             build_daily_sync_schedule(running=settings.schedules_running),
+            build_weekly_report_schedule(running=settings.schedules_running),
         ],
         sensors=[
             every(sensor, settings.sensor_interval_seconds)

@@ -20,6 +20,7 @@ from wealth_pipeline.cli import (
     imports,
     keys,
     marts,
+    report,
     snapshots,
     users,
 )
@@ -60,5 +61,6 @@ main.add_command(users.users)
 main.add_command(conversions.conversions)
 main.add_command(demo.demo)
 main.add_command(marts.marts)
+main.add_command(report.report)
 main.add_command(api.api)
 accounts.accounts.add_command(history.accounts_backfill)

@@ -1,0 +1,222 @@
+"""Sending the weekly report to a real SMTP server, on SQLite and PostgreSQL.
+
+The message is parsed back as a mail client would: its parts, the charts referenced by
+Content-ID, and every number checked against the marts it was built from.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from tests.fakes.smtp import FakeSmtp
+from tests.report_support import AS_OF, MONDAY, World, make_world
+from wealth_pipeline.mail import Mailer
+from wealth_pipeline.report import formatting as fmt
+from wealth_pipeline.report.delivery import ReportError, send_reports
+from wealth_pipeline.settings import load_settings
+from wealth_pipeline.warehouse.engine import get_engine
+from wealth_pipeline.warehouse.schema import (
+    financial_accounts,
+    mart_account_daily,
+    mart_breakdowns,
+    mart_net_worth_daily,
+    report_deliveries,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def world(
+    warehouse_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[Engine, World]:
+    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
+    engine = get_engine(warehouse_url)
+    return engine, make_world(engine)
+
+
+def send(engine: Engine, **options):  # type: ignore[no-untyped-def]
+    return {o.username: o for o in send_reports(engine, Mailer(load_settings()), today=MONDAY,
+                                                **options)}  # fmt: skip
+
+
+def deliveries(engine: Engine) -> dict[int, tuple]:
+    rd = report_deliveries
+    with engine.connect() as connection:
+        rows = connection.execute(select(rd.c.user_id, rd.c.week, rd.c.recipient, rd.c.status,
+                                         rd.c.detail, rd.c.message_id))  # fmt: skip
+        return {row.user_id: tuple(row)[1:] for row in rows}
+
+
+def parts(message: EmailMessage) -> tuple[str, str, dict[str, bytes]]:
+    """(text, html, {content-id: png bytes}) as a mail client finds them."""
+    assert message.get_content_type() == "multipart/alternative"
+    text_part, related = message.get_payload()  # type: ignore[misc]
+    assert text_part.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    html_part, *images = related.get_payload()
+    assert html_part.get_content_type() == "text/html"
+    found = {}
+    for image in images:
+        assert image.get_content_type() == "image/png"
+        found[image["Content-ID"].strip().strip("<>")] = image.get_content()
+    return text_part.get_content(), html_part.get_content(), found
+
+
+def test_the_report_reaches_the_smtp_server_with_the_marts_numbers(
+    world: tuple[Engine, World], smtp: FakeSmtp
+) -> None:
+    engine, people = world
+    outcomes = send(engine)
+
+    assert outcomes["alice"].status == "sent"
+    [received] = [r for r in smtp.received if r.recipients == ["alice.reports@example.org"]]
+    message = received.message
+    text, html, images = parts(message)
+
+    with engine.connect() as connection:
+        nw = connection.execute(
+            select(mart_net_worth_daily).where(
+                mart_net_worth_daily.c.user_id == people.alice.user_id,
+                mart_net_worth_daily.c.day == AS_OF,
+            )
+        ).one()
+        week_ago = connection.execute(
+            select(mart_net_worth_daily.c.total_wealth).where(
+                mart_net_worth_daily.c.user_id == people.alice.user_id,
+                mart_net_worth_daily.c.day == AS_OF.replace(day=AS_OF.day - 7),
+            )
+        ).scalar_one()
+        accounts = connection.execute(
+            select(financial_accounts.c.name, mart_account_daily.c.balance_base_currency,
+                   mart_account_daily.c.balance, mart_account_daily.c.currency)
+            .join(financial_accounts, financial_accounts.c.id == mart_account_daily.c.account_id)
+            .where(mart_account_daily.c.user_id == people.alice.user_id,
+                   mart_account_daily.c.day == AS_OF)
+        ).all()  # fmt: skip
+        currencies = connection.execute(
+            select(mart_breakdowns.c.category, mart_breakdowns.c.amount).where(
+                mart_breakdowns.c.user_id == people.alice.user_id,
+                mart_breakdowns.c.dimension == "currency",
+            )
+        ).all()
+
+    total = fmt.money(nw.total_wealth, "EUR")
+    weekly = fmt.signed_money(nw.total_wealth - week_ago, "EUR")
+    assert message["Subject"] == f"[Wealth Tracker] Weekly Report - {total} ({weekly} this week)"
+    assert nw.total_wealth == Decimal("2500.00") + Decimal("3.17") * 391 + Decimal("11780.9910")
+    assert total == "€15,520.46"  # rounded once, half-even, at display
+    for part in (text, html):
+        assert total in part
+        assert weekly in part
+        for name, base, balance, currency in accounts:
+            assert name in part
+            if base is None:
+                assert "not converted" in part
+            else:
+                assert fmt.money(base, "EUR") in part
+                share = fmt.percent(Decimal(base) / nw.total_wealth)
+                assert share in part
+            if currency != "EUR":
+                assert fmt.money(balance, currency) in part
+        for _category, amount in currencies:
+            assert fmt.money(amount, "EUR") in part
+        # the warnings: a login waiting for a TAN, a snapshot without a rate
+        assert "Approve the login in your app" in part
+        assert "no CHF rate within 14 days of 2026-11-26" in part
+        assert "wealth users set alice --no-weekly-report" in part
+    assert "<script" not in html.lower()
+
+    # The charts: valid PNGs, each referenced from the HTML by its Content-ID.
+    assert len(images) == 2
+    for cid, png in images.items():
+        assert png.startswith(PNG_MAGIC)
+        assert f'src="cid:{cid}"' in html
+    assert set(re.findall(r'src="cid:([^"]+)"', html)) == set(images)
+
+    rows = deliveries(engine)
+    assert rows[people.alice.user_id][:3] == ("2026-W49", "alice.reports@example.org", "sent")
+    assert rows[people.alice.user_id][4] == message["Message-ID"]
+
+
+def test_refused_recipients_and_users_without_opt_in_or_address(
+    world: tuple[Engine, World], smtp: FakeSmtp
+) -> None:
+    engine, people = world
+    outcomes = send(engine)
+
+    assert set(outcomes) == {"alice", "bob", "dave"}  # carol did not opt in
+    assert outcomes["bob"].status == "failed"
+    assert "refuse-bob@example.org: 550" in outcomes["bob"].detail
+    assert outcomes["dave"].status == "skipped"
+    assert "no e-mail address" in outcomes["dave"].detail
+    assert outcomes["alice"].status == "sent"  # after bob's refusal
+    assert [r.recipients for r in smtp.received] == [["alice.reports@example.org"]]
+    rows = deliveries(engine)
+    assert rows[people.bob.user_id][2] == "failed"
+    assert "550" in rows[people.bob.user_id][3]
+    assert people.carol.user_id not in rows and people.dave.user_id not in rows
+
+    # Named explicitly, a user who opted out is told why nothing was sent.
+    named = send(engine, usernames=["carol"])
+    assert named["carol"].status == "skipped"
+    assert "--weekly-report" in named["carol"].detail
+    with pytest.raises(ReportError, match="no active user named 'zoe'"):
+        send(engine, usernames=["zoe"])
+
+
+def test_a_rerun_never_sends_twice_and_resend_does(
+    world: tuple[Engine, World], smtp: FakeSmtp
+) -> None:
+    engine, people = world
+    send(engine)
+    first = deliveries(engine)[people.alice.user_id]
+    smtp.reset()
+
+    again = send(engine)
+    assert again["alice"].status == "skipped"
+    assert "already sent for 2026-W49" in again["alice"].detail
+    assert again["bob"].status == "failed"  # failed ones are retried
+    assert smtp.received == []
+    assert deliveries(engine)[people.alice.user_id] == first
+
+    resent = send(engine, usernames=["alice"], resend=True)
+    assert resent["alice"].status == "sent"
+    [received] = smtp.received
+    assert received.recipients == ["alice.reports@example.org"]
+    assert deliveries(engine)[people.alice.user_id][4] == received.message["Message-ID"] != first[4]
+
+
+def test_dry_run_sends_and_records_nothing(world: tuple[Engine, World], smtp: FakeSmtp) -> None:
+    engine, _ = world
+    outcomes = send(engine, dry_run=True)
+    assert outcomes["alice"].status == "dry-run"
+    assert outcomes["alice"].subject.startswith("[Wealth Tracker] Weekly Report - €15,520.46")
+    assert smtp.received == []
+    assert deliveries(engine) == {}
+
+
+def test_without_smtp_the_report_lands_in_the_outbox(
+    world: tuple[Engine, World], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine, people = world
+    monkeypatch.delenv("WEALTH_SMTP_HOST", raising=False)
+    monkeypatch.setenv("WEALTH_OUTBOX_DIR", str(tmp_path / "outbox"))
+    outcomes = send(engine, usernames=["alice", "bob"])
+    assert outcomes["alice"].status == outcomes["bob"].status == "sent"
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+    [path] = (tmp_path / "outbox").glob("*alice.reports@example.org*.eml")
+    assert deliveries(engine)[people.alice.user_id][3] == f"outbox: {path}"
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    text, _html, images = parts(message)  # type: ignore[arg-type]
+    assert message["To"] == "alice.reports@example.org"
+    assert "€15,520.46" in text
+    assert len(images) == 2

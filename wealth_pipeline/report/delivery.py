@@ -1,0 +1,266 @@
+"""Sending the weekly report: who gets it, once per ISO week, and what happened to each.
+
+`report_deliveries` holds one row per user and ISO week. A message is claimed in that row
+before it is handed to the mail server, so two runs of the same week never both send it, and
+a re-run sends only what has not been sent (`resend` sends again on purpose). One refused
+recipient or one user whose report cannot be built is recorded and reported; the others
+still get theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from wealth_pipeline.mail import Mailer, MailError, MailSession, RecipientRefused, valid_address
+from wealth_pipeline.report.content import iso_week
+from wealth_pipeline.report.facts import NoFigures, load_report, today_in_berlin
+from wealth_pipeline.report.render import RenderedReport, render
+from wealth_pipeline.warehouse.schema import profiles, report_deliveries, users
+
+SENDING = "sending"  # the claim's detail while a message is on its way
+CLAIM_EXPIRES = timedelta(minutes=15)  # a claim older than this was interrupted: send again
+
+
+class ReportError(Exception):
+    """Bad input to a report command (an unknown user); the message says why."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    username: str
+    address: str | None
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    username: str
+    address: str | None
+    status: str  # sent | failed | skipped | dry-run
+    detail: str
+    subject: str | None = None
+
+    def describe(self) -> str:
+        to = f" <{self.address}>" if self.address else ""
+        return f"{self.username}{to}: {self.status} - {self.detail}"
+
+
+def recipients(connection: Connection, usernames: Sequence[str] | None = None) -> list[Recipient]:
+    """Everyone who opted in (active users), or exactly the named users (unknown: an error)."""
+    query = (
+        select(users.c.id, users.c.username, users.c.email, profiles.c.report_email,
+               profiles.c.weekly_report_enabled)
+        .join(profiles, profiles.c.user_id == users.c.id)
+        .where(users.c.is_active.is_(True))
+        .order_by(users.c.username)
+    )  # fmt: skip
+    if usernames:
+        query = query.where(users.c.username.in_(list(usernames)))
+    else:
+        query = query.where(profiles.c.weekly_report_enabled.is_(True))
+    found = [
+        Recipient(row.id, row.username, row.report_email or row.email,
+                  bool(row.weekly_report_enabled))
+        for row in connection.execute(query)
+    ]  # fmt: skip
+    missing = sorted(set(usernames or ()) - {r.username for r in found})
+    if missing:
+        raise ReportError(f"no active user named {', '.join(map(repr, missing))}")
+    return found
+
+
+def _skip_reason(recipient: Recipient) -> str | None:
+    if not recipient.enabled:
+        return f"the weekly report is off (`wealth users set {recipient.username} --weekly-report`)"
+    if not recipient.address:
+        return f"no e-mail address (`wealth users set {recipient.username} --email ADDRESS`)"
+    if not valid_address(recipient.address):
+        return f"{recipient.address!r} is not a valid e-mail address"
+    return None
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def delivered(connection: Connection, user_id: int, week: str):  # type: ignore[no-untyped-def]
+    rd = report_deliveries
+    return connection.execute(select(rd).where(rd.c.user_id == user_id, rd.c.week == week)).first()
+
+
+def _claim(
+    engine: Engine, recipient: Recipient, week: str, resend: bool, now: datetime
+) -> str | None:
+    """Take the week's row for this user; None when taken, else why it cannot be sent now."""
+    rd = report_deliveries
+    try:
+        with engine.begin() as connection:
+            row = delivered(connection, recipient.user_id, week)
+            if row is None:
+                connection.execute(
+                    insert(rd).values(user_id=recipient.user_id, week=week,
+                                      recipient=recipient.address, status="failed",
+                                      detail=SENDING, sent_at=now)
+                )  # fmt: skip
+                return None
+            if row.status == "sent" and not resend:
+                when = _aware(row.sent_at).isoformat(timespec="minutes")
+                return (
+                    f"already sent for {week} to {row.recipient} at {when} (--resend sends again)"
+                )
+            if row.detail == SENDING and now - _aware(row.sent_at) < CLAIM_EXPIRES:
+                return f"another run is sending the report for {week}"
+            taken = connection.execute(
+                update(rd)
+                .where(rd.c.id == row.id, rd.c.sent_at == row.sent_at)
+                .values(recipient=recipient.address, status="failed", detail=SENDING, sent_at=now)
+            ).rowcount
+            return None if taken == 1 else f"another run is sending the report for {week}"
+    except IntegrityError:
+        return f"another run is sending the report for {week}"
+
+
+def _record(
+    engine: Engine, user_id: int, week: str, status: str, detail: str, message_id: str | None
+) -> None:
+    rd = report_deliveries
+    with engine.begin() as connection:
+        connection.execute(
+            update(rd)
+            .where(rd.c.user_id == user_id, rd.c.week == week)
+            .values(status=status, detail=detail, message_id=message_id,
+                    sent_at=datetime.now(UTC))
+        )  # fmt: skip
+
+
+class _Sessions:
+    """One SMTP connection for the batch, opened on first use and again after it broke."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self.stack = ExitStack()
+        self.session: MailSession | None = None
+
+    def get(self) -> MailSession:
+        if self.session is None:
+            self.session = self.stack.enter_context(self.mailer.session())
+        return self.session
+
+    def broken(self) -> None:
+        self.session = None
+        with suppress(Exception):  # a broken connection may fail to say goodbye
+            self.stack.close()
+        self.stack = ExitStack()
+
+    def close(self) -> None:
+        self.stack.close()
+
+
+def render_for(reader: Engine, user_id: int, today: date, now: datetime) -> RenderedReport:
+    with reader.connect() as connection:
+        report = load_report(connection, user_id, today=today, now=now)
+    return render(report)
+
+
+def send_reports(
+    engine: Engine,
+    mailer: Mailer,
+    *,
+    usernames: Sequence[str] | None = None,
+    today: date | None = None,
+    resend: bool = False,
+    dry_run: bool = False,
+    reader: Engine | None = None,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """Send this week's report to every opted-in user (or the named ones); one outcome each."""
+    return list(
+        iter_send_reports(engine, mailer, usernames=usernames, today=today, resend=resend,
+                          dry_run=dry_run, reader=reader, now=now)
+    )  # fmt: skip
+
+
+def iter_send_reports(
+    engine: Engine,
+    mailer: Mailer,
+    *,
+    usernames: Sequence[str] | None = None,
+    today: date | None = None,
+    resend: bool = False,
+    dry_run: bool = False,
+    reader: Engine | None = None,
+    now: datetime | None = None,
+) -> Iterator[Outcome]:
+    """As `send_reports`, yielding each user's outcome as soon as it is known."""
+    now = now or datetime.now(UTC)
+    today = today or today_in_berlin(now)
+    week = iso_week(today)
+    reader = reader or engine
+    with reader.connect() as connection:
+        people = recipients(connection, usernames)
+    sessions = _Sessions(mailer)
+    try:
+        for person in people:
+            yield _deliver(engine, reader, sessions, person, week, today, now, resend, dry_run)
+    finally:
+        sessions.close()
+
+
+def _deliver(
+    engine: Engine,
+    reader: Engine,
+    sessions: _Sessions,
+    person: Recipient,
+    week: str,
+    today: date,
+    now: datetime,
+    resend: bool,
+    dry_run: bool,
+) -> Outcome:
+    reason = _skip_reason(person)
+    if reason:
+        return Outcome(person.username, person.address, "skipped", reason)
+    assert person.address is not None
+    if not resend:
+        with reader.connect() as connection:
+            row = delivered(connection, person.user_id, week)
+        if row is not None and row.status == "sent":
+            when = _aware(row.sent_at).isoformat(timespec="minutes")
+            return Outcome(person.username, person.address, "skipped",
+                           f"already sent for {week} to {row.recipient} at {when} "
+                           "(--resend sends again)")  # fmt: skip
+    try:
+        rendered = render_for(reader, person.user_id, today, now)
+    except NoFigures as exc:
+        return Outcome(person.username, person.address, "skipped", str(exc))
+    except Exception as exc:  # one user's broken report never stops the others
+        detail = f"the report could not be built: {type(exc).__name__}: {exc}"
+        return Outcome(person.username, person.address, "failed", detail)
+    if dry_run:
+        return Outcome(person.username, person.address, "dry-run",
+                       f"would send via {sessions.mailer.transport}", rendered.subject)  # fmt: skip
+    taken = _claim(engine, person, week, resend, now)
+    if taken:
+        return Outcome(person.username, person.address, "skipped", taken)
+    try:
+        message = rendered.message(sessions.mailer.new_message(person.address, rendered.subject))
+        delivery = sessions.get().send(message)
+    except MailError as exc:
+        if not isinstance(exc, RecipientRefused):
+            sessions.broken()
+        _record(engine, person.user_id, week, "failed", str(exc), None)
+        return Outcome(person.username, person.address, "failed", str(exc), rendered.subject)
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        _record(engine, person.user_id, week, "failed", detail, None)
+        return Outcome(person.username, person.address, "failed", detail, rendered.subject)
+    detail = f"{delivery.transport}: {delivery.detail}"
+    _record(engine, person.user_id, week, "sent", detail, delivery.message_id)
+    return Outcome(person.username, person.address, "sent", detail, rendered.subject)

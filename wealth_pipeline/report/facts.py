@@ -1,0 +1,264 @@
+"""Reading one user's weekly report from the marts (and the account tables, for warnings).
+
+Figures come only from the marts (`mart_net_worth_daily`, `mart_account_daily`,
+`mart_breakdowns`), so the report says exactly what the API says. Warnings come from the
+accounts' status, the sync bookkeeping (`sync.checks.stale_accounts`) and the snapshots that
+have no base amount yet, with the reason the conversion left.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, and_, func, select
+
+from wealth_pipeline.partitions import TIMEZONE
+from wealth_pipeline.report.content import (
+    CHART_DAYS,
+    WEEK,
+    AccountRow,
+    Notice,
+    WeeklyReport,
+    account_lines,
+    changes,
+    chart_points,
+    iso_week,
+    slices,
+)
+from wealth_pipeline.sync.checks import stale_accounts
+from wealth_pipeline.warehouse.schema import (
+    account_snapshots,
+    brokers,
+    financial_accounts,
+    mart_account_daily,
+    mart_breakdowns,
+    mart_net_worth_daily,
+    profiles,
+    users,
+)
+
+OUTDATED_AFTER_DAYS = 3  # figures older than this (against the report's day) are called out
+LISTED_UNCONVERTED_DAYS = 3
+
+
+class NoFigures(LookupError):
+    """The marts hold nothing for this user (yet): there is no report to render."""
+
+
+def today_in_berlin(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(TIMEZONE)).date()
+
+
+def load_report(
+    connection: Connection, user_id: int, *, today: date | None = None, now: datetime | None = None
+) -> WeeklyReport:
+    """The report for `user_id` on `today` (Berlin): figures of the marts' latest day up to it."""
+    now = now or datetime.now(UTC)
+    today = today or today_in_berlin(now)
+    person = connection.execute(
+        select(users.c.username, profiles.c.base_currency)
+        .join(profiles, profiles.c.user_id == users.c.id)
+        .where(users.c.id == user_id)
+    ).first()
+    if person is None:
+        raise NoFigures(f"no user with id {user_id}")
+    nw = mart_net_worth_daily
+    as_of = connection.execute(
+        select(func.max(nw.c.day)).where(nw.c.user_id == user_id, nw.c.day <= today)
+    ).scalar()
+    if as_of is None:
+        raise NoFigures(
+            f"the marts hold no figures for {person.username} up to {today.isoformat()}: "
+            "add an account with a snapshot and build the marts"
+        )
+    window_start = as_of - timedelta(days=CHART_DAYS + 1)
+    rows = connection.execute(
+        select(nw.c.day, nw.c.total_wealth, nw.c.base_currency, nw.c.account_count,
+               nw.c.unconverted_count)
+        .where(nw.c.user_id == user_id, nw.c.day.between(window_start, as_of))
+        .order_by(nw.c.day)
+    ).all()  # fmt: skip
+    history = {row.day: row.total_wealth for row in rows}
+    latest = rows[-1]
+    currency = latest.base_currency
+
+    accounts = _account_rows(connection, user_id, as_of)
+    allocation = _breakdowns(connection, user_id)
+    allocation_as_of = max((as_of_day for _, _, as_of_day in allocation.values()), default=None)
+    warnings = _warnings(connection, user_id, person.username, as_of, today, now)
+    if currency != person.base_currency:
+        warnings.insert(
+            0,
+            Notice(
+                "outdated",
+                "Your figures",
+                f"Your base currency is now {person.base_currency}; these figures are still in "
+                f"{currency} until the marts are rebuilt.",
+            ),
+        )
+    return WeeklyReport(
+        username=person.username,
+        base_currency=currency,
+        as_of=as_of,
+        week=iso_week(today),
+        total=latest.total_wealth,
+        account_count=latest.account_count,
+        unconverted_count=latest.unconverted_count,
+        changes=changes(history, as_of),
+        history=chart_points(history, as_of),
+        accounts=account_lines(accounts, latest.total_wealth),
+        by_asset_class=slices(allocation.get("asset_class", ([], None, None))[0]),
+        by_currency=slices(allocation.get("currency", ([], None, None))[0]),
+        allocation_as_of=allocation_as_of,
+        warnings=warnings,
+    )
+
+
+def _account_rows(connection: Connection, user_id: int, as_of: date) -> list[AccountRow]:
+    now = mart_account_daily.alias("now")
+    before = mart_account_daily.alias("before")
+    fa = financial_accounts
+    rows = connection.execute(
+        select(
+            now.c.account_id,
+            fa.c.name,
+            brokers.c.name.label("broker"),
+            fa.c.account_type,
+            now.c.currency,
+            now.c.balance,
+            now.c.snapshot_date,
+            now.c.balance_base_currency,
+            before.c.balance_base_currency.label("week_ago"),
+            before.c.account_id.label("before_id"),
+        )
+        .join(fa, fa.c.id == now.c.account_id)
+        .join(brokers, brokers.c.id == fa.c.broker_id)
+        .outerjoin(
+            before,
+            and_(
+                before.c.user_id == now.c.user_id,
+                before.c.account_id == now.c.account_id,
+                before.c.day == as_of - timedelta(days=WEEK),
+            ),
+        )
+        .where(now.c.user_id == user_id, now.c.day == as_of)
+    ).all()
+    return [
+        AccountRow(
+            account_id=row.account_id,
+            name=row.name,
+            broker=row.broker,
+            account_type=row.account_type,
+            currency=row.currency,
+            balance=row.balance,
+            snapshot_date=row.snapshot_date,
+            base_amount=row.balance_base_currency,
+            week_ago=row.week_ago,
+            existed_week_ago=row.before_id is not None,
+        )
+        for row in rows
+    ]
+
+
+def _breakdowns(connection: Connection, user_id: int) -> dict[str, tuple[list, str, date]]:
+    b = mart_breakdowns
+    found: dict[str, tuple[list, str, date]] = {}
+    for row in connection.execute(
+        select(b.c.dimension, b.c.category, b.c.amount, b.c.base_currency, b.c.as_of).where(
+            b.c.user_id == user_id, b.c.dimension.in_(("asset_class", "currency"))
+        )
+    ):
+        items, _, _ = found.setdefault(row.dimension, ([], row.base_currency, row.as_of))
+        items.append((row.category, row.amount))
+    return found
+
+
+def _warnings(
+    connection: Connection, user_id: int, username: str, as_of: date, today: date, now: datetime
+) -> list[Notice]:
+    fa = financial_accounts
+    notices: list[Notice] = []
+    if (today - as_of).days > OUTDATED_AFTER_DAYS:
+        notices.append(
+            Notice(
+                "outdated",
+                "Your figures",
+                f"These figures are from {as_of.isoformat()}: nothing newer has reached the "
+                "warehouse since.",
+            )
+        )
+    names = dict(
+        connection.execute(select(fa.c.id, fa.c.name).where(fa.c.user_id == user_id)).all()
+    )
+    for row in connection.execute(
+        select(fa.c.id, fa.c.name, fa.c.status, fa.c.status_message)
+        .where(fa.c.user_id == user_id, fa.c.status.in_(("error", "pending_auth")))
+        .order_by(fa.c.name, fa.c.id)
+    ):
+        if row.status == "pending_auth":
+            notices.append(
+                Notice(
+                    "pending_auth",
+                    row.name,
+                    "Waiting for your approval (2FA)"
+                    + (f": {row.status_message}" if row.status_message else "."),
+                    f"wealth accounts auth {row.id} --user {username}",
+                )
+            )
+        else:
+            notices.append(
+                Notice(
+                    "error",
+                    row.name,
+                    "The last sync failed"
+                    + (f": {row.status_message}" if row.status_message else "."),
+                    f"wealth accounts test {row.id} --user {username}",
+                )
+            )
+    flagged = {n.subject for n in notices}
+    for finding in stale_accounts(connection, now):
+        name = names.get(finding.account_id)
+        if name is None or name in flagged:
+            continue
+        notices.append(Notice("stale", name, f"Not synced lately: {finding.detail}."))
+    notices.extend(_unconverted(connection, user_id, as_of, names))
+    return notices
+
+
+def _unconverted(
+    connection: Connection, user_id: int, as_of: date, names: dict[int, str]
+) -> list[Notice]:
+    """Snapshots of the chart's window without a base amount, per account, with the reason."""
+    s = account_snapshots
+    rows = connection.execute(
+        select(s.c.account_id, s.c.snapshot_date, s.c.currency, s.c.conversion_note)
+        .join(financial_accounts, financial_accounts.c.id == s.c.account_id)
+        .where(
+            financial_accounts.c.user_id == user_id,
+            s.c.balance_base_currency.is_(None),
+            s.c.snapshot_date.between(as_of - timedelta(days=CHART_DAYS), as_of),
+        )
+        .order_by(s.c.account_id, s.c.snapshot_date)
+    ).all()
+    per_account: dict[int, list] = defaultdict(list)
+    for row in rows:
+        per_account[row.account_id].append(row)
+    notices = []
+    for account_id, found in per_account.items():
+        last = found[-1]
+        days = ", ".join(r.snapshot_date.isoformat() for r in found[-LISTED_UNCONVERTED_DAYS:])
+        more = len(found) - LISTED_UNCONVERTED_DAYS
+        when = f"{days} and {more} earlier" if more > 0 else days
+        reason = last.conversion_note or "no exchange rate yet"
+        notices.append(
+            Notice(
+                "unconverted",
+                names.get(account_id, f"account {account_id}"),
+                f"{len(found)} snapshot(s) in {last.currency} not converted ({when}): {reason}. "
+                "They are left out of the totals.",
+                "wealth conversions fix --dry-run",
+            )
+        )
+    return notices

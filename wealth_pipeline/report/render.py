@@ -1,0 +1,285 @@
+"""The weekly report as an e-mail: jinja2 templates for HTML and text, charts by Content-ID.
+
+The message is `multipart/alternative`: a plain-text part with every fact, then a
+`multipart/related` holding the HTML and its PNG charts, which the HTML references as
+`cid:` URLs (what mail clients show inline without loading anything from the internet).
+Every number is formatted here, once, from the exact values; the templates only place text.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from wealth_pipeline.report import formatting as fmt
+from wealth_pipeline.report.content import Change, Notice, Slice, WeeklyReport
+
+TEMPLATES = Path(__file__).parent / "templates"
+SUBJECT_PREFIX = "[Wealth Tracker] Weekly Report"
+POSITIVE, NEGATIVE, NEUTRAL = "#047857", "#b91c1c", "#6b7280"
+NOTICE_TITLES = {
+    "error": "Sync failed",
+    "pending_auth": "Needs your approval",
+    "stale": "Not synced lately",
+    "unconverted": "Not converted",
+    "outdated": "Figures not current",
+}
+
+
+def text_table(
+    columns: list[str], rows: list[list[str]], aligns: str, *, header: bool = True
+) -> str:
+    """Columns padded to their widest cell (`l`/`r` per column), for the plain-text part."""
+    lines = [columns, *rows] if header else rows
+    widths = [max(len(line[i]) for line in lines) for i in range(len(aligns))]
+    text = []
+    for line in lines:
+        cells = [
+            cell.rjust(width) if align == "r" else cell.ljust(width)
+            for cell, width, align in zip(line, widths, aligns, strict=True)
+        ]
+        text.append("  ".join(cells).rstrip())
+    return "\n".join(text)
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+def stop_command(username: str) -> str:
+    return f"wealth users set {username} --no-weekly-report"
+
+
+def subject(report: WeeklyReport) -> str:
+    """`[Wealth Tracker] Weekly Report - €123,456.78 (+€1,234.56 this week)`."""
+    total = fmt.money(report.total, report.base_currency)
+    weekly = report.weekly
+    if weekly.absolute is None:
+        return f"{SUBJECT_PREFIX} - {total}"
+    change = fmt.signed_money(weekly.absolute, report.base_currency)
+    return f"{SUBJECT_PREFIX} - {total} ({change} this week)"
+
+
+def _tone(value: Any) -> str:
+    if value is None or value == 0:  # after rounding to what is shown
+        return NEUTRAL
+    return POSITIVE if value > 0 else NEGATIVE
+
+
+def _change_view(change: Change, currency: str) -> dict[str, Any]:
+    if change.absolute is None:
+        return {"label": change.label, "amount": "n/a", "percent": "", "since": "no earlier data",
+                "color": NEUTRAL}  # fmt: skip
+    since = f"since {fmt.short_day(change.since)}" if change.since else ""
+    if change.partial:
+        since += " (first day on record)"
+    return {
+        "label": change.label,
+        "amount": fmt.signed_money(change.absolute, currency),
+        "percent": fmt.percent(change.ratio, signed=True),
+        "since": since,
+        "color": _tone(fmt.rounded(change.absolute, currency)),
+    }
+
+
+def _slice_views(slices: list[Slice], currency: str) -> list[dict[str, str]]:
+    return [
+        {"label": s.label, "amount": fmt.money(s.amount, currency), "share": fmt.percent(s.share)}
+        for s in slices
+    ]
+
+
+def _notice_view(notice: Notice) -> dict[str, str | None]:
+    return {
+        "title": NOTICE_TITLES.get(notice.kind, notice.kind),
+        "subject": notice.subject,
+        "text": notice.text,
+        "action": notice.action,
+    }
+
+
+def _history_facts(report: WeeklyReport) -> dict[str, str] | None:
+    """The chart in words, for the text part and the image's alt text."""
+    if not report.history:
+        return None
+    currency = report.base_currency
+    first_day, first = report.history[0]
+    low_day, low = min(report.history, key=lambda p: (p[1], p[0]))
+    high_day, high = max(report.history, key=lambda p: (p[1], p[0]))
+    return {
+        "since": fmt.short_day(first_day),
+        "start": fmt.money(first, currency),
+        "end": fmt.money(report.total, currency),
+        "low": f"{fmt.money(low, currency)} on {fmt.short_day(low_day)}",
+        "high": f"{fmt.money(high, currency)} on {fmt.short_day(high_day)}",
+        "title": "Net worth, last 12 months"
+        if (report.as_of - first_day).days >= 360
+        else f"Net worth since {fmt.short_day(first_day)}",
+    }
+
+
+def _text_tables(values: dict[str, Any]) -> dict[str, str]:
+    """The plain-text part's tables, aligned."""
+    accounts = [
+        [
+            a["name"]
+            + (f" [{a['native']}]" if a["native"] else "")
+            + (f" (as of {a['as_of']})" if a["as_of"] else ""),
+            a["broker"],
+            a["value"],
+            a["share"],
+            a["weekly"],
+        ]
+        for a in values["accounts"]
+    ]
+    accounts.append(["Total", "", values["total"], "100.0 %", values["headline"]["amount"]])
+    slices = {
+        name: text_table([], [[s["label"], s["amount"], s["share"]] for s in values[name]],
+                         "lrr", header=False)
+        for name in ("by_asset_class", "by_currency")
+    }  # fmt: skip
+    return {
+        "changes": text_table(
+            [], [[c["label"], c["amount"], c["percent"], c["since"]] for c in values["changes"]],
+            "lrrl", header=False,
+        ),
+        "accounts": text_table(
+            ["Account", "Broker", f"Value ({values['currency']})", "Share", "This week"],
+            accounts, "llrrr",
+        ),
+        **slices,
+    }  # fmt: skip
+
+
+def context(report: WeeklyReport) -> dict[str, Any]:
+    """Everything the templates show, as text."""
+    currency = report.base_currency
+    accounts = []
+    for line in report.accounts:
+        native = ""
+        if line.currency != currency or line.base_amount is None:
+            native = fmt.money(line.balance, line.currency)
+        if line.new:
+            weekly, color = "new", NEUTRAL
+        elif line.weekly_change is None:
+            weekly, color = "n/a", NEUTRAL
+        else:
+            weekly = fmt.signed_money(line.weekly_change, currency)
+            color = _tone(fmt.rounded(line.weekly_change, currency))
+        accounts.append(
+            {
+                "name": line.name,
+                "broker": line.broker,
+                "value": fmt.money(line.base_amount, currency)
+                if line.base_amount is not None
+                else "not converted",
+                "native": native,
+                "share": fmt.percent(line.share) if line.share is not None else "",
+                "weekly": weekly,
+                "weekly_color": color,
+                "as_of": fmt.short_day(line.snapshot_date)
+                if line.snapshot_date != report.as_of
+                else "",
+            }
+        )
+    weekly = report.weekly
+    return {
+        "username": report.username,
+        "currency": currency,
+        "as_of": fmt.day(report.as_of),
+        "week": report.week,
+        "total": fmt.money(report.total, currency),
+        "account_count": report.account_count,
+        "unconverted_count": report.unconverted_count,
+        "headline": _change_view(weekly, currency),
+        "changes": [_change_view(c, currency) for c in report.changes],
+        "accounts": accounts,
+        "by_asset_class": _slice_views(report.by_asset_class, currency),
+        "by_currency": _slice_views(report.by_currency, currency),
+        "allocation_as_of": fmt.short_day(report.allocation_as_of)
+        if report.allocation_as_of
+        else None,
+        "warnings": [_notice_view(n) for n in report.warnings],
+        "history": _history_facts(report),
+        "stop_command": stop_command(report.username),
+        "subject": subject(report),
+    }
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str  # the template's name for it
+    cid: str  # Content-ID with its angle brackets
+    png: bytes
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    subject: str
+    text: str
+    images: list[Image]
+    context: dict[str, Any]
+
+    def html(self, *, inline_images: bool = False) -> str:
+        """The HTML part: images as `cid:` URLs (mail) or `data:` URIs (a browser preview)."""
+        sources = {
+            image.name: image.data_uri if inline_images else "cid:" + image.cid[1:-1]
+            for image in self.images
+        }
+        return environment().get_template("report.html").render(**self.context, images=sources)
+
+    def message(self, message: EmailMessage) -> EmailMessage:
+        """Fill `message` (headers set by the Mailer) with the text, HTML and images."""
+        message.set_content(self.text)
+        message.add_alternative(self.html(), subtype="html")
+        html_part = message.get_payload()[1]  # type: ignore[index]
+        for image in self.images:
+            html_part.add_related(
+                image.png,
+                maintype="image",
+                subtype="png",
+                cid=image.cid,
+                filename=f"{image.name}.png",
+                disposition="inline",
+            )
+        return message
+
+
+def render(report: WeeklyReport, *, domain: str = "wealth.localhost") -> RenderedReport:
+    from wealth_pipeline.report.charts import allocation_chart, net_worth_chart
+
+    values = context(report)
+    images = []
+    if report.history:
+        images.append(
+            Image("net_worth", make_msgid("net-worth", domain),
+                  net_worth_chart(report.history, report.base_currency))
+        )  # fmt: skip
+    if report.by_asset_class or report.by_currency:
+        images.append(
+            Image("allocation", make_msgid("allocation", domain),
+                  allocation_chart(report.by_asset_class, report.by_currency))
+        )  # fmt: skip
+    template = environment().get_template("report.txt")
+    text = template.render(**values, tables=_text_tables(values))
+    return RenderedReport(values["subject"], text, images, values)
