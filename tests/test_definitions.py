@@ -54,7 +54,7 @@ def test_default_settings_are_the_embedded_setup(clean_env: Path) -> None:
     assert settings.frankfurter_url == FRANKFURTER_PUBLIC_URL
     assert (settings.http_timeout_seconds, settings.http_max_attempts) == (20.0, 5)
     assert settings.http_backoff_seconds == 1.0
-    assert settings.schedules_running is False
+    assert settings.schedules_running is True  # the demo starts them running
     assert settings.dagster_home == clean_env / "dagster"
 
 
@@ -95,7 +95,7 @@ def test_blank_settings_fall_back_to_defaults(monkeypatch: pytest.MonkeyPatch) -
     settings = load_settings()
     assert settings.fx_source == "ecb_file"
     assert settings.ecb_file == str(SHIPPED_ECB_EXCERPT)
-    assert settings.schedules_running is False
+    assert settings.schedules_running is True
     assert settings.http_max_attempts == 5
 
 
@@ -137,25 +137,26 @@ def test_bad_values_are_refused_naming_the_variable(
 @pytest.mark.parametrize(
     ("env", "running"),
     [
-        ({}, False),  # the shipped excerpt never grows
+        ({}, True),  # also on the shipped excerpt: its ticks skip what it cannot have
         ({"WEALTH_FX_SOURCE": "frankfurter"}, True),
-        ({"WEALTH_FX_SOURCE": "ecb_file"}, False),
+        ({"WEALTH_FX_SOURCE": "ecb_file"}, True),
         ({"WEALTH_ECB_FILE": "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip"}, True),
-        ({"WEALTH_ECB_FILE": str(SHIPPED_ECB_EXCERPT)}, False),
+        ({"WEALTH_ECB_FILE": str(SHIPPED_ECB_EXCERPT)}, True),
         ({"WEALTH_FX_SOURCE": "frankfurter", "WEALTH_SCHEDULES_RUNNING": "false"}, False),
         ({"WEALTH_SCHEDULES_RUNNING": "yes"}, True),
         ({"WEALTH_SCHEDULES_RUNNING": "OFF"}, False),
     ],
 )
-def test_schedules_run_by_default_only_on_a_live_source(
+def test_schedules_run_by_default_and_can_be_switched_off(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], running: bool
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert load_settings().schedules_running is running
-    schedule = build_definitions(load_settings()).resolve_schedule_def("exchange_rates_daily")
+    definitions = build_definitions(load_settings())
     expected = dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
-    assert schedule.default_status == expected
+    for name in ("exchange_rates_daily", "daily_sync"):
+        assert definitions.resolve_schedule_def(name).default_status == expected
 
 
 # --- resources ------------------------------------------------------------------------
@@ -301,7 +302,7 @@ def test_exchange_rates_schedule() -> None:
     assert schedule.cron_schedule == "30 16 * * *"
     assert schedule.execution_timezone == "Europe/Berlin"
     assert schedule.job_name == "exchange_rates_job"
-    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
 def test_the_scheduled_run_refreshes_its_window_end_to_end(

@@ -534,3 +534,40 @@ def test_the_schedules_window_is_today_at_the_latest() -> None:
     assert last == now.date().isoformat()
     assert last in daily_partitions.get_partition_keys()
     assert first in daily_partitions.get_partition_keys()
+
+
+# --- the shipped excerpt never grows: the schedule skips, saying why, what it cannot have -------
+
+
+@pytest.fixture
+def shipped_excerpt(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WEALTH_FX_SOURCE", "WEALTH_ECB_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _tick(when: datetime):  # type: ignore[no-untyped-def]
+    schedule = build_exchange_rates_schedule(running=True)
+    return schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when))
+
+
+def test_schedule_skips_days_after_the_shipped_excerpt(shipped_excerpt: None) -> None:
+    result = _tick(datetime(2026, 11, 30, 16, 30, tzinfo=BERLIN))
+    assert not result.run_requests
+    assert "ends on 2026-10-30" in result.skip_message
+    assert "2026-11-24..2026-11-30" in result.skip_message
+    assert "WEALTH_FX_SOURCE=frankfurter" in result.skip_message
+
+
+def test_schedule_asks_the_excerpt_only_for_days_it_can_have(shipped_excerpt: None) -> None:
+    [request] = _tick(datetime(2026, 11, 2, 16, 30, tzinfo=BERLIN)).run_requests
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-10-27", "2026-10-30")
+    [inside] = _tick(datetime(2026, 10, 30, 16, 30, tzinfo=BERLIN)).run_requests
+    assert (inside.tags[RANGE_START], inside.tags[RANGE_END]) == ("2026-10-24", "2026-10-30")
+
+
+def test_schedule_on_a_live_source_always_asks_for_the_last_seven_days(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WEALTH_FX_SOURCE", "frankfurter")
+    [request] = _tick(datetime(2026, 11, 30, 16, 30, tzinfo=BERLIN)).run_requests
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-11-24", "2026-11-30")

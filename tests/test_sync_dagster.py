@@ -305,3 +305,69 @@ def test_without_smtp_no_mail_is_sent_and_the_run_says_so(
         result = materialize(world.url, world.key_file, "2024-01-15", instance)
     assert "no SMTP server configured" in _metadata(result)["pending_auth_mail"]
     assert not (tmp_path / "home" / "outbox").exists()
+
+
+# --- schedules on the shipped rates (the demo) and on a live source ---------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+EXCERPT_END = "2026-10-30"  # the last day of the ECB excerpt shipped in the package
+
+
+def _sync_schedule_context(moment: datetime, instance: dg.DagsterInstance | None = None):  # type: ignore[no-untyped-def]
+    schedule = build_daily_sync_schedule(running=True)
+    definitions = dg.Definitions(
+        assets=[account_snapshots], jobs=[daily_sync_job], schedules=[schedule],
+        resources={"warehouse": WarehouseResource(database_url="sqlite://"), "sync": SyncResource()},
+    )  # fmt: skip
+    context = dg.build_schedule_context(
+        scheduled_execution_time=moment,
+        repository_def=definitions.get_repository_def(),
+        instance=instance,
+    )
+    return schedule, context
+
+
+@pytest.fixture
+def shipped_rates(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WEALTH_FX_SOURCE", "WEALTH_ECB_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_demo_sync_schedule_syncs_the_demo_clock_day_once_then_says_why_it_waits(
+    shipped_rates: None,
+) -> None:
+    moment = datetime(2026, 11, 30, 17, 30, tzinfo=BERLIN)  # a month after the excerpt ends
+    with dg.instance_for_test() as instance:
+        schedule, context = _sync_schedule_context(moment, instance)
+        with context:  # closes the instance it opened from the reference
+            [request] = schedule.evaluate_tick(context).run_requests
+        assert request.partition_key == EXCERPT_END  # the demo's today, never a day without rates
+        assert request.run_key == f"daily_sync:{EXCERPT_END}"
+        # the daemon launched it (a run carrying its run key), and the next evening:
+        instance.add_run(
+            dg.DagsterRun(job_name=daily_sync_job.name, run_id="demo-run-1",
+                          tags={"dagster/run_key": request.run_key})
+        )  # fmt: skip
+        schedule, context = _sync_schedule_context(
+            datetime(2026, 12, 1, 17, 30, tzinfo=BERLIN), instance
+        )
+        with context:
+            result = schedule.evaluate_tick(context)
+        assert not result.run_requests
+        assert f"ends on {EXCERPT_END}" in result.skip_message
+        assert "demo-run-1" in result.skip_message and "WEALTH_FX_SOURCE" in result.skip_message
+
+
+def test_sync_schedule_on_a_live_source_syncs_the_berlin_day(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WEALTH_FX_SOURCE", "frankfurter")
+    schedule, context = _sync_schedule_context(datetime(2026, 11, 30, 17, 30, tzinfo=BERLIN))
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-11-30"
+
+
+def test_sync_schedule_within_the_excerpt_syncs_its_day(shipped_rates: None) -> None:
+    schedule, context = _sync_schedule_context(datetime(2026, 10, 30, 17, 30, tzinfo=BERLIN))
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2026-10-30"

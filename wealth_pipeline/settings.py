@@ -135,8 +135,6 @@ def load_settings() -> Settings:
             f"WEALTH_FX_SOURCE must be one of {', '.join(FX_SOURCES)}, not {fx_source!r}"
         )
     ecb_file = _env("WEALTH_ECB_FILE", str(SHIPPED_ECB_EXCERPT))
-    # The shipped excerpt never grows: schedules start stopped on it, running on a live source.
-    live_source = fx_source == "frankfurter" or ecb_file != str(SHIPPED_ECB_EXCERPT)
     smtp_security = _env("WEALTH_SMTP_SECURITY", "starttls").lower()
     if smtp_security not in SMTP_SECURITY:
         raise ValueError(
@@ -156,7 +154,9 @@ def load_settings() -> Settings:
         http_timeout_seconds=_seconds("WEALTH_HTTP_TIMEOUT_SECONDS", 20, allow_zero=False),
         http_max_attempts=_positive_int("WEALTH_HTTP_MAX_ATTEMPTS", 5),
         http_backoff_seconds=_seconds("WEALTH_HTTP_BACKOFF_SECONDS", 1.0, allow_zero=True),
-        schedules_running=_flag("WEALTH_SCHEDULES_RUNNING", live_source),
+        # Running by default, also on the shipped excerpt (the demo): there the schedules skip,
+        # saying why, the days it cannot have (`fx.sources.shipped_excerpt_end`).
+        schedules_running=_flag("WEALTH_SCHEDULES_RUNNING", True),
         argon2_time_cost=_positive_int("WEALTH_ARGON2_TIME_COST", ARGON2_TIME_COST),
         argon2_memory_kib=argon2_memory_kib,
         argon2_parallelism=argon2_parallelism,

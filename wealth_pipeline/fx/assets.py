@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from wealth_pipeline.fx.calendar import no_publication_reason
-from wealth_pipeline.fx.sources import PublishedRates, RatesSource
+from wealth_pipeline.fx.sources import PublishedRates, RatesSource, shipped_excerpt_end
 from wealth_pipeline.fx.store import replace_rates
 from wealth_pipeline.partitions import TIMEZONE, daily_partitions
+from wealth_pipeline.settings import load_settings
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 REFRESH_DAYS = 7
@@ -175,8 +176,21 @@ def build_exchange_rates_schedule(
             dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
         ),
     )
-    def exchange_rates_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    def exchange_rates_daily(
+        context: dg.ScheduleEvaluationContext,
+    ) -> dg.RunRequest | dg.SkipReason:
         first, last = refresh_window(context.scheduled_execution_time)
+        static_end = shipped_excerpt_end(load_settings())
+        if static_end is not None and last > static_end.isoformat():
+            if first > static_end.isoformat():
+                return dg.SkipReason(
+                    f"The rate source is the ECB excerpt shipped in the package, which ends on "
+                    f"{static_end.isoformat()}: it has no rates for {first}..{last}, so there "
+                    "is nothing to refresh. With a live source (WEALTH_FX_SOURCE=frankfurter, "
+                    "or WEALTH_ECB_FILE set to the ECB's eurofxref-hist.zip) this schedule "
+                    f"refreshes the last {REFRESH_DAYS} days every evening."
+                )
+            last = static_end.isoformat()  # only the days the excerpt can have
         return dg.RunRequest(
             run_key=f"exchange_rates:{first}..{last}",
             tags={

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from wealth_pipeline import http
+from wealth_pipeline.settings import SHIPPED_ECB_EXCERPT, Settings
 
 if TYPE_CHECKING:
     import httpx
@@ -148,3 +149,15 @@ class EcbFileRates(RatesSource):
                 _file_cache.clear()
                 _file_cache[key] = read_ecb_bytes(path.read_bytes(), str(path))
             return _file_cache[key], 0
+
+
+def shipped_excerpt_end(settings: Settings) -> date | None:
+    """The last day of the ECB excerpt shipped in the package when it is the rate source.
+
+    That file never grows (the demo's clock ends on its last day): schedules use this to skip
+    days it cannot have instead of failing on them every evening. None for a live source
+    (Frankfurter, or an ECB file of your own, which may be refreshed).
+    """
+    if settings.fx_source != "ecb_file" or settings.ecb_file != str(SHIPPED_ECB_EXCERPT):
+        return None
+    return EcbFileRates(location=settings.ecb_file).fetch(date.max, date.max).latest_day

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from wealth_pipeline.fx.sources import shipped_excerpt_end
 from wealth_pipeline.partitions import TIMEZONE, daily_partitions
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync import checks
@@ -239,6 +240,33 @@ def sync_day(execution_time: datetime) -> str:
     return execution_time.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
 
 
+def demo_clock_request(
+    context: dg.ScheduleEvaluationContext, clock: str, day: str
+) -> dg.RunRequest | dg.SkipReason:
+    """On the shipped rates the clock stops on their last day: sync that day once, then skip.
+
+    A sync of a later day would land balances no rate can ever convert (the excerpt never
+    grows), so the schedule syncs the demo's own today instead, once (its run shows the
+    day's snapshots, metadata and checks in the UI), and afterwards says why it waits.
+    """
+    run_key = f"daily_sync:{clock}"
+    why = (
+        f"The rate source is the ECB excerpt shipped in the package, which ends on {clock}: "
+        f"the demo's clock stops there, so {day} is not synced (no rate could ever convert "
+        "it). With a live rate source (WEALTH_FX_SOURCE=frankfurter) this schedule syncs "
+        "every evening."
+    )
+    if context.instance_ref is not None:
+        done = context.instance.get_runs(
+            filters=dg.RunsFilter(tags={"dagster/run_key": run_key}), limit=1
+        )
+        if done:
+            return dg.SkipReason(
+                f"{why} The demo's day {clock} was synced by run {done[0].run_id}."
+            )
+    return dg.RunRequest(run_key=run_key, partition_key=clock, tags={"wealth/demo_clock": clock})
+
+
 def build_daily_sync_schedule(running: bool | None = None) -> dg.ScheduleDefinition:
     """The evening sync (17:30 Europe/Berlin); `running` defaults to WEALTH_SCHEDULES_RUNNING."""
     if running is None:
@@ -257,8 +285,11 @@ def build_daily_sync_schedule(running: bool | None = None) -> dg.ScheduleDefinit
             dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
         ),
     )
-    def daily_sync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    def daily_sync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         day = sync_day(context.scheduled_execution_time)
+        static_end = shipped_excerpt_end(load_settings())
+        if static_end is not None and day > static_end.isoformat():
+            return demo_clock_request(context, static_end.isoformat(), day)
         return dg.RunRequest(run_key=f"daily_sync:{day}", partition_key=day)
 
     return daily_sync
