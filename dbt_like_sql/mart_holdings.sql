@@ -1,7 +1,7 @@
 -- Positions of each account's latest snapshot that has positions (on or before the marts'
 -- last day), merged across accounts by ISIN, else symbol, else name: summed quantity and
 -- base-currency value (NULL if any merged position is unconverted), the price and asset
--- class of the most recent position, and the accounts holding it.
+-- class of the most recent position (one with a price first), and the accounts holding it.
 {{ config(rebuild='user') }}
 WITH latest AS (
     SELECT a.user_id,
@@ -44,7 +44,9 @@ ranked AS (
     SELECT user_id, holding_key, asset_class, price_base_currency,
            ROW_NUMBER() OVER (
                PARTITION BY user_id, holding_key
-               ORDER BY snapshot_date DESC, position_id DESC
+               ORDER BY snapshot_date DESC,
+                        CASE WHEN price_base_currency IS NULL THEN 1 ELSE 0 END,
+                        position_id DESC
            ) AS recency
       FROM positions
 ),

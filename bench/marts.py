@@ -1,0 +1,275 @@
+"""Benchmark: building the marts for a long history (issue 6).
+
+    .venv/bin/python -m bench.marts                              # 50 accounts x 10 years, both backends
+    .venv/bin/python -m bench.marts --accounts 10 --years 2 --backends sqlite
+
+Data (`populate`, also used by the API benchmark): one user (base EUR) with ACCOUNTS accounts
+in EUR, USD and CHF (checking, savings, brokerage, retirement), one snapshot per account and
+day for YEARS years (50 x 10 years = 182,500 snapshots), converted at fixed rates; every fifth
+account holds three positions on every day (shares held in several accounts, merged by ISIN).
+
+Per backend, on a fresh warehouse, it prints the wall time of `marts.build_marts`:
+- `scratch`: the first build (nothing built yet: every day of every account);
+- `noop`: a second build with nothing changed;
+- `one new day`: a snapshot for every account on the next day, then the build through it
+  (what the daily sync and the sensor do every day);
+- `back-dated`: one account's snapshot replaced a year back (every later day rebuilt);
+- `full`: `full=True` over the whole history again.
+Everything it creates (a temporary SQLite file, a PostgreSQL scratch database) is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, func, insert, select, text, update
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from wealth_pipeline import money
+from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
+from wealth_pipeline.marts import build_marts
+from wealth_pipeline.snapshots.store import record_mart_change
+from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
+from wealth_pipeline.warehouse.schema import (
+    account_snapshots,
+    financial_accounts,
+    portfolio_positions,
+    profiles,
+    users,
+)
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+END = date(2026, 10, 30)
+TO_EUR = {"EUR": Decimal(1), "USD": Decimal("0.92"), "CHF": Decimal("1.05")}
+TYPES = ("checking", "savings", "brokerage", "retirement")
+HOLDINGS = (  # isin, symbol, name, asset class, price in the account currency
+    ("IE00BK5BQT80", "VWCE", "Vanguard FTSE All-World", "fund", Decimal("120.5")),
+    ("US0378331005", "AAPL", "Apple Inc.", "equity", Decimal("190.25")),
+    ("DE0001102580", "", "Bund 2032", "fixed_income", Decimal("98.4")),
+)
+CHUNK = 20_000
+
+
+def _balance(account: int, day_number: int) -> Decimal:
+    return Decimal(1000 + 37 * account) + Decimal(day_number % 400) + Decimal(account % 7) / 4
+
+
+def populate(
+    connection: Connection,
+    *,
+    username: str = "bench",
+    accounts: int = 50,
+    years: int = 10,
+    end: date = END,
+) -> int:
+    """A user with `accounts` accounts and daily snapshots for `years` years; the user's id."""
+    load_catalogue(connection)
+    broker = get_broker(connection, "manual")
+    assert broker is not None
+    user_id = connection.execute(
+        insert(users).values(username=username).returning(users.c.id)
+    ).scalar_one()
+    connection.execute(insert(profiles).values(user_id=user_id, base_currency="EUR"))
+    start = end - timedelta(days=365 * years - 1)
+    for n in range(accounts):
+        currency = ("EUR", "USD", "CHF")[n % 3]
+        account_id = connection.execute(
+            insert(financial_accounts)
+            .values(
+                user_id=user_id,
+                broker_id=broker["id"],
+                name=f"Account {n + 1}",
+                account_identifier=f"B{n + 1}",
+                account_type=TYPES[n % len(TYPES)],
+                currency=currency,
+                is_manual=True,
+                sync_enabled=False,
+            )
+            .returning(financial_accounts.c.id)
+        ).scalar_one()
+        write_days(connection, account_id, n, currency, start, end, positions=n % 5 == 2)
+    return user_id
+
+
+def write_days(
+    connection: Connection,
+    account_id: int,
+    n: int,
+    currency: str,
+    start: date,
+    end: date,
+    *,
+    positions: bool,
+) -> None:
+    """Snapshots (and positions) of one account for every day of [start, end]."""
+    rate = TO_EUR[currency]
+    rows = []
+    day = start
+    while day <= end:
+        balance = _balance(n, day.toordinal())
+        rows.append(
+            {
+                "account_id": account_id,
+                "snapshot_date": day,
+                "balance": balance,
+                "currency": currency,
+                "base_currency": "EUR",
+                "balance_base_currency": money.quantize(balance * rate, money.AMOUNT_PLACES),
+                "exchange_rate_used": rate,
+                "rate_date": day,
+                "snapshot_source": "manual",
+            }
+        )
+        day += timedelta(days=1)
+    for first in range(0, len(rows), CHUNK):
+        chunk = rows[first : first + CHUNK]
+        ids = (
+            connection.execute(
+                insert(account_snapshots).returning(
+                    account_snapshots.c.id, sort_by_parameter_order=True
+                ),
+                chunk,
+            )
+            .scalars()
+            .all()
+        )
+        if positions:
+            connection.execute(
+                insert(portfolio_positions),
+                [
+                    _position(snapshot_id, row["balance"], holding, rate, currency)
+                    for snapshot_id, row in zip(ids, chunk, strict=True)
+                    for holding in HOLDINGS
+                ],
+            )
+
+
+def _position(
+    snapshot_id: int, balance: Decimal, holding: tuple, rate: Decimal, currency: str
+) -> dict:
+    isin, symbol, name, asset_class, price = holding
+    quantity = money.quantize(balance / 4 / price, money.QUANTITY_PLACES)
+    value = money.quantize(quantity * price, money.AMOUNT_PLACES)
+    return {
+        "snapshot_id": snapshot_id,
+        "isin": isin,
+        "symbol": symbol,
+        "name": name,
+        "quantity": quantity,
+        "price_per_unit": price,
+        "market_value": value,
+        "currency": currency,
+        "asset_class": asset_class,
+        "price_base_currency": money.quantize(price * rate, money.PRICE_PLACES),
+        "market_value_base_currency": money.quantize(value * rate, money.AMOUNT_PLACES),
+        "exchange_rate_used": rate,
+    }
+
+
+def add_day(engine: Engine, user_id: int, day: date) -> None:
+    """Every account of the user gets a snapshot on `day` (as a daily sync would)."""
+    with engine.begin() as connection:
+        accounts = connection.execute(
+            select(financial_accounts.c.id, financial_accounts.c.currency)
+            .where(financial_accounts.c.user_id == user_id)
+            .order_by(financial_accounts.c.id)
+        ).all()
+        for n, (account_id, currency) in enumerate(accounts):
+            write_days(connection, account_id, n, currency, day, day, positions=n % 5 == 2)
+        record_mart_change(connection, user_id, day, "bench: one new day")
+
+
+def back_date(engine: Engine, user_id: int, day: date) -> None:
+    """Replace one account's balance on `day` (a correction a year back)."""
+    with engine.begin() as connection:
+        account_id = connection.execute(
+            select(func.min(financial_accounts.c.id)).where(financial_accounts.c.user_id == user_id)
+        ).scalar_one()
+        connection.execute(
+            update(account_snapshots)
+            .where(
+                account_snapshots.c.account_id == account_id,
+                account_snapshots.c.snapshot_date == day,
+            )
+            .values(balance=Decimal("12345.6700"), balance_base_currency=Decimal("12345.6700"))
+        )
+        record_mart_change(connection, user_id, day, "bench: back-dated correction")
+
+
+def timed(label: str, action) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = action()
+    seconds = time.perf_counter() - started
+    rows = sum(result.rows.values()) if hasattr(result, "rows") else ""
+    print(f"  {label:<14} {seconds:8.2f} s   {rows:>9} rows written", flush=True)
+    return seconds
+
+
+def run(url: str, accounts: int, years: int) -> dict[str, float]:
+    engine = get_engine(url)
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        user_id = populate(connection, accounts=accounts, years=years)
+        snapshots = connection.execute(select(func.count()).select_from(account_snapshots)).scalar()
+    print(
+        f"  populated {snapshots:,} snapshots in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
+    figures = {
+        "scratch": timed("scratch", lambda: build_marts(engine, as_of=END)),
+        "noop": timed("noop", lambda: build_marts(engine, as_of=END)),
+    }
+    add_day(engine, user_id, END + timedelta(days=1))
+    figures["one new day"] = timed(
+        "one new day", lambda: build_marts(engine, as_of=END + timedelta(days=1))
+    )
+    back_date(engine, user_id, END - timedelta(days=365))
+    figures["back-dated"] = timed(
+        "back-dated", lambda: build_marts(engine, as_of=END + timedelta(days=1))
+    )
+    figures["full"] = timed(
+        "full", lambda: build_marts(engine, as_of=END + timedelta(days=1), full=True)
+    )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--postgres-url", default=DEFAULT_PG)
+    args = parser.parse_args()
+    print(f"marts: 1 user, {args.accounts} accounts x {args.years} years of daily snapshots")
+    for backend in args.backends.split(","):
+        print(f"{backend}:", flush=True)
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                run(f"sqlite:///{folder}/bench.sqlite", args.accounts, args.years)
+                dispose_engines()
+            continue
+        admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
+        name = f"bench_marts_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            url = make_url(args.postgres_url).set(database=name)
+            run(url.render_as_string(hide_password=False), args.accounts, args.years)
+        finally:
+            dispose_engines()
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
