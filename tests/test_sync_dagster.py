@@ -371,3 +371,58 @@ def test_sync_schedule_within_the_excerpt_syncs_its_day(shipped_rates: None) -> 
     schedule, context = _sync_schedule_context(datetime(2026, 10, 30, 17, 30, tzinfo=BERLIN))
     [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-10-30"
+
+
+# --- no credential in the warehouse, Dagster's event log or its compute logs ------------------
+
+
+def test_no_credential_in_dump_event_log_or_compute_logs(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run on a real instance (DAGSTER_HOME with a LocalComputeLogManager): every file the
+    compute log manager captured (the run's stdout and stderr), every event, every table."""
+    from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
+
+    from tests.sync_support import add_account
+    from wealth_pipeline.security.vault import unlock
+    from wealth_pipeline.warehouse.schema import metadata as warehouse_metadata
+
+    world = make_world(warehouse_url, tmp_path, monkeypatch, MIXED)
+    with world.engine.connect() as connection:
+        unlocked = unlock(connection, "alice", PASSWORD)
+    add_account(world.engine, world.owner, unlocked, "fake_ok", "wrongpin", pin="bad-pin-777")
+    home = tmp_path / "dagster_home"
+    logs_dir = tmp_path / "compute_logs"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "compute_logs:\n"
+        "  module: dagster._core.storage.local_compute_log_manager\n"
+        "  class: LocalComputeLogManager\n"
+        f"  config:\n    base_dir: {logs_dir}\n"
+        "telemetry:\n  enabled: false\n"
+    )
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    secrets = (PIN, "bad-pin-777", PASSWORD, TAN, "dialog-42", "runs:1", "runs:2")
+    with dg.DagsterInstance.get() as instance:
+        assert isinstance(instance.compute_log_manager, LocalComputeLogManager)
+        result = materialize(world.url, world.key_file, "2024-01-15", instance)
+        assert result.success
+        events = "\n".join(repr(entry) for entry in instance.all_logs(result.run_id))
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None
+        events += repr(run.run_config) + repr(run.tags)
+    captured = {
+        path: path.read_text(errors="replace") for path in logs_dir.rglob("*") if path.is_file()
+    }
+    text = "\n".join(captured.values())
+    # the capture worked: the run's own log lines are in the files
+    assert any(path.suffix == ".err" for path in captured), sorted(captured)
+    assert "waits for a person" in text and "authentication failed" in text
+    dump = []
+    with world.engine.connect() as connection:
+        for table in warehouse_metadata.sorted_tables:
+            dump.extend(repr(tuple(row)) for row in connection.execute(select(table)))
+    for secret in secrets:
+        assert secret not in text, f"{secret!r} in the compute logs"
+        assert secret not in events, f"{secret!r} in the event log"
+        assert secret not in "\n".join(dump), f"{secret!r} in the warehouse"
