@@ -74,10 +74,8 @@ def test_the_monday_schedule_delivers_through_the_definitions(
 
     # The next tick of the same week sends nothing twice; only the refused one is retried.
     smtp.reset()
-    again = job.execute_in_process(
-        run_config={"ops": {"weekly_report": {"config": {"day": "2026-11-30",
-                                                         "users": ["alice"]}}}}  # fmt: skip
-    )
+    config = {"day": "2026-11-30", "users": ["alice"]}
+    again = job.execute_in_process(run_config={"ops": {"weekly_report": {"config": config}}})
     assert again.success
     assert smtp.received == []
     [materialization] = again.get_asset_materialization_events()
@@ -89,7 +87,7 @@ def test_the_monday_schedule_delivers_through_the_definitions(
 def test_preview_prints_the_text_and_writes_a_browsable_html(
     world: tuple[Engine, World], tmp_path: Path
 ) -> None:
-    engine, people = world
+    engine, _ = world
     text = run("report", "preview", "--user", "alice", "--date", "2026-11-30")
     assert text.exit_code == 0, text.output
     assert "Subject: [Wealth Tracker] Weekly Report - €15,520.46" in text.output
@@ -122,7 +120,7 @@ def test_preview_without_figures_says_what_to_do(world: tuple[Engine, World]) ->
 def test_send_prints_each_user_and_exits_1_on_a_failure(
     world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
-    engine, people = world
+    engine, _ = world
     dry = run("report", "send", "--dry-run", "--date", "2026-11-30")
     assert dry.exit_code == 0, dry.output
     assert "Dry run: nothing is sent." in dry.output
@@ -147,7 +145,6 @@ def test_send_prints_each_user_and_exits_1_on_a_failure(
 
 
 def test_users_opt_in_and_out_with_wealth_users_set(world: tuple[Engine, World]) -> None:
-    engine, people = world
     off = run("users", "set", "alice", "--no-weekly-report")
     assert off.exit_code == 0 and "weekly report        off" in off.output
     on = run("users", "set", "dave", "--weekly-report", "--report-email", "dave@example.org")
