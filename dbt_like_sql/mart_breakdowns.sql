@@ -15,18 +15,13 @@ WITH valued AS (
            a.account_type,
            b.code AS broker_code,
            b.name AS broker_name,
-           (SELECT s.id
-              FROM {{ source('account_snapshots') }} s
-             WHERE s.account_id = ad.account_id
-               AND s.snapshot_date <= {{ end_day }}
-               AND EXISTS (SELECT 1 FROM {{ source('portfolio_positions') }} p
-                            WHERE p.snapshot_id = s.id)
-             ORDER BY s.snapshot_date DESC
-             LIMIT 1) AS positions_snapshot_id
+           ps.id AS positions_snapshot_id
       FROM {{ ref('mart_account_daily') }} ad
       JOIN {{ scope }} sc ON sc.user_id = ad.user_id
       JOIN {{ source('financial_accounts') }} a ON a.id = ad.account_id
       JOIN {{ source('brokers') }} b ON b.id = a.broker_id
+      LEFT JOIN {{ source('account_snapshots') }} ps
+        ON ps.account_id = ad.account_id AND ps.snapshot_date = ad.positions_snapshot_date
      WHERE ad.day = {{ end_day }}
        AND ad.balance_base_currency IS NOT NULL
 ),

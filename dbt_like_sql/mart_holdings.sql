@@ -4,19 +4,16 @@
 -- class of the most recent position (one with a price first), and the accounts holding it.
 {{ config(rebuild='user') }}
 WITH latest AS (
-    SELECT a.user_id,
-           a.id AS account_id,
+    SELECT ad.user_id,
+           ad.account_id,
            a.name AS account_name,
-           (SELECT s.id
-              FROM {{ source('account_snapshots') }} s
-             WHERE s.account_id = a.id
-               AND s.snapshot_date <= {{ end_day }}
-               AND EXISTS (SELECT 1 FROM {{ source('portfolio_positions') }} p
-                            WHERE p.snapshot_id = s.id)
-             ORDER BY s.snapshot_date DESC
-             LIMIT 1) AS snapshot_id
-      FROM {{ source('financial_accounts') }} a
-      JOIN {{ scope }} sc ON sc.user_id = a.user_id
+           s.id AS snapshot_id
+      FROM {{ ref('mart_account_daily') }} ad
+      JOIN {{ scope }} sc ON sc.user_id = ad.user_id
+      JOIN {{ source('financial_accounts') }} a ON a.id = ad.account_id
+      JOIN {{ source('account_snapshots') }} s
+        ON s.account_id = ad.account_id AND s.snapshot_date = ad.positions_snapshot_date
+     WHERE ad.day = {{ end_day }}
 ),
 positions AS (
     SELECT l.user_id,

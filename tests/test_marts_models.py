@@ -36,12 +36,13 @@ def days(first: str, last: str) -> list[date]:
 def test_account_values_are_carried_forward_each_day(built: tuple[str, World]) -> None:
     url, w = built
     a, b = w.alice, w.bob
-    giro_old = (d("01-30"), D("100"), "EUR", "EUR", D("100"))
-    giro_new = (d("02-02"), D("150"), "EUR", "EUR", D("150"))
-    depot_old = (d("01-31"), D("900"), "USD", "EUR", D("810"))
-    depot_new = (d("02-01"), D("1000"), "USD", "EUR", D("900"))
-    swiss = (d("02-02"), D("800"), "CHF", "EUR", D("840"))
-    pounds = (d("02-01"), D("50"), "GBP", "EUR", None)  # unconverted: no base amount
+    # snapshot carried, balance, currency, base currency, base amount, positions' snapshot
+    giro_old = (d("01-30"), D("100"), "EUR", "EUR", D("100"), None)
+    giro_new = (d("02-02"), D("150"), "EUR", "EUR", D("150"), None)
+    depot_old = (d("01-31"), D("900"), "USD", "EUR", D("810"), d("01-31"))
+    depot_new = (d("02-01"), D("1000"), "USD", "EUR", D("900"), d("02-01"))
+    swiss = (d("02-02"), D("800"), "CHF", "EUR", D("840"), d("02-02"))
+    pounds = (d("02-01"), D("50"), "GBP", "EUR", None, None)  # unconverted: no base amount
     expected = [
         (a, d("01-30"), w.giro, *giro_old),
         (a, d("01-31"), w.giro, *giro_old),
@@ -59,8 +60,8 @@ def test_account_values_are_carried_forward_each_day(built: tuple[str, World]) -
         ]
     for day in days("02-01", "02-03"):
         expected += [
-            (b, day, w.cash, d("02-01"), D("100"), "USD", "CHF", D("90")),
-            (b, day, w.yen, d("02-01"), D("1000"), "JPY", "CHF", None),
+            (b, day, w.cash, d("02-01"), D("100"), "USD", "CHF", D("90"), d("02-01")),
+            (b, day, w.yen, d("02-01"), D("1000"), "JPY", "CHF", None, d("02-01")),
         ]
     assert rows(get_engine(url), mart_account_daily) == expected
 

@@ -54,6 +54,7 @@ scope_table = Table(
     Column("user_id", Integer, primary_key=True),
     Column("from_day", Date, nullable=False),
     Column("from_month", Date, nullable=False),
+    Column("kept_through", Date, nullable=False),
     prefixes=["TEMPORARY"],
 )
 
@@ -70,6 +71,7 @@ class BuildReport:
     previous_end: date | None
     from_days: dict[int, date] = field(default_factory=dict)  # user -> first day rebuilt
     rows: dict[str, int] = field(default_factory=dict)  # model -> rows written
+    model_seconds: dict[str, float] = field(default_factory=dict)
     changes_consumed: int = 0
     seconds: float = 0.0
 
@@ -140,7 +142,9 @@ def build_marts(
         if from_days:
             _fill_scope(connection, from_days)
             for model in models:
+                model_started = time.perf_counter()
                 report.rows[model.name] = _build_model(connection, model, end_day)
+                report.model_seconds[model.name] = time.perf_counter() - model_started
             scope_table.drop(connection)
         else:
             report.rows = {model.name: 0 for model in models}
@@ -229,7 +233,12 @@ def _fill_scope(connection: Connection, from_days: dict[int, date]) -> None:
     connection.execute(
         scope_table.insert(),
         [
-            {"user_id": user, "from_day": day, "from_month": day.replace(day=1)}
+            {
+                "user_id": user,
+                "from_day": day,
+                "from_month": day.replace(day=1),
+                "kept_through": day - timedelta(days=1),
+            }
             for user, day in sorted(from_days.items())
         ],
     )

@@ -9,7 +9,9 @@ sees:
 - `config(rebuild='day' | 'month' | 'user')`: which of a user's rows a rebuild replaces:
   from the user's first changed day (`day >= from_day`), from that day's month
   (`month >= from_month`), or all of them;
-- `scope`: the table of users to rebuild (`user_id`, `from_day`, `from_month`);
+- `this`: the model's own table (its rows before `from_day` are kept, so they can seed it);
+- `scope`: the table of users to rebuild (`user_id`, `from_day`, `from_month`, and
+  `kept_through`, the day before `from_day`);
 - `end_day`: the marts' last day (a bind parameter);
 - dialect helpers (`next_day`, `month_start`, `json_object`, `json_agg`, `greatest`) and
   `dialect` (`sqlite` or `postgresql`) for what differs between the two databases;
@@ -58,7 +60,7 @@ class Model:
 
     def render(self, dialect: str) -> str:
         """The model's SELECT for `dialect` (`sqlite` or `postgresql`)."""
-        return _render(self.path, self.template, _Context(dialect))[0]
+        return _render(self.path, self.template, _Context(dialect, self.name))[0]
 
 
 def models_folder(package_root: Path | None = None) -> Path:
@@ -81,10 +83,11 @@ def models_folder(package_root: Path | None = None) -> Path:
 class _Context:
     """What a template can call; records refs, sources and config while rendering."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, name: str) -> None:
         if dialect not in DIALECTS:
             raise ModelError(f"unsupported SQL dialect {dialect!r}")
         self.dialect = dialect
+        self.name = name
         self.refs: list[str] = []
         self.sources: list[str] = []
         self.config: dict[str, Any] = {}
@@ -124,6 +127,7 @@ class _Context:
             "ref": self.ref,
             "source": self.source,
             "config": self.set_config,
+            "this": self.name,
             "scope": SCOPE_TABLE,
             "end_day": ":end_day",
             "dialect": self.dialect,
@@ -161,8 +165,8 @@ def _description(template: str) -> str:
 
 def parse_model(path: Path) -> Model:
     template = path.read_text(encoding="utf-8")
-    _, context = _render(path, template, _Context("sqlite"))
     name = path.stem
+    _, context = _render(path, template, _Context("sqlite", name))
     if name not in metadata.tables:
         raise ModelError(f"{path.name}: no warehouse table {name!r} to build (warehouse.schema)")
     for source in context.sources:

@@ -309,6 +309,9 @@ mart_account_daily = Table(
     Column("base_currency", String(3)),
     # NULL while the carried snapshot is unconverted (not counted in the totals).
     Column("balance_base_currency", Amount()),
+    # The latest snapshot with positions on or before `day` (what breakdowns and holdings
+    # use), NULL if none: carried forward like `snapshot_date`.
+    Column("positions_snapshot_date", Date),
 )
 
 # Net worth per user and day in the base currency (the sum of the converted account values).

@@ -117,6 +117,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("base_currency", sa.String(length=3), nullable=True),
         sa.Column("balance_base_currency", wealth_pipeline.warehouse.types.Amount(), nullable=True),
+        sa.Column("positions_snapshot_date", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["financial_accounts.id"],
