@@ -426,3 +426,84 @@ def test_no_credential_in_dump_event_log_or_compute_logs(
         assert secret not in text, f"{secret!r} in the compute logs"
         assert secret not in events, f"{secret!r} in the event log"
         assert secret not in "\n".join(dump), f"{secret!r} in the warehouse"
+
+
+def test_two_factor_pause_completed_in_another_process_then_converted_by_the_sensor(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unattended run pauses here; `wealth accounts auth` runs as its own process (it only
+    has the database and the user's password); the conversion sensor then converts the day
+    once its rates arrive, without syncing anything again."""
+    import os
+    import subprocess
+    import sys
+
+    from wealth_pipeline.conversions.jobs import conversion_sensor, convert_snapshots_job
+    from wealth_pipeline.warehouse.schema import exchange_rates
+
+    world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_2fa": 1})
+    [account_id] = world.accounts["fake_2fa"]
+    assert [o.status for o in run_sync(world.engine, SYNC_DAY, settings=settings()).outcomes] == [
+        "pending_auth"
+    ]
+    code = (
+        "import sys, tests.sync_support  # registers the fake brokers\n"
+        "from wealth_pipeline.cli import main\n"
+        "sys.exit(main())"
+    )
+    env = {**os.environ, "TEST_SYNC_PASSWORD": PASSWORD}
+    done = subprocess.run(
+        [sys.executable, "-c", code, "accounts", "auth", str(account_id), "--user", "alice",
+         "--password-env", "TEST_SYNC_PASSWORD"],
+        input=f"{TAN}\n", capture_output=True, text=True, timeout=120, env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Resuming the paused login" in done.stdout and "anew" not in done.stdout
+    for secret in (TAN, PIN, PASSWORD, "dialog-42"):
+        assert secret not in done.stdout + done.stderr
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    assert states(world.engine, today)[account_id][0] == "success"
+    assert account_status(world.engine, account_id) == ("active", None)
+    assert "tan_dialog" not in session_purposes(world.engine, account_id)
+    with world.engine.connect() as connection:
+        row = connection.execute(
+            select(snapshots_table).where(snapshots_table.c.snapshot_date == today)
+        ).one()
+    assert row.balance_base_currency is None and "no ECB rate" in row.conversion_note
+
+    resource = WarehouseResource(database_url=world.url)
+    with dg.instance_for_test() as instance:
+
+        def evaluate(cursor: str | None):  # type: ignore[no-untyped-def]
+            with dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources={"warehouse": resource}
+            ) as context:
+                return conversion_sensor.evaluate_tick(context), context.cursor
+
+        result, cursor = evaluate(None)
+        assert not result.run_requests  # today's rates are not there yet
+        with world.engine.begin() as connection:
+            connection.execute(
+                exchange_rates.insert(),
+                [
+                    {"base_currency": "EUR", "quote_currency": code, "rate_date": today,
+                     "rate": Decimal(rate), "source": "test"}
+                    for code, rate in (("USD", "1.0500"), ("CHF", "0.9300"))
+                ],
+            )  # fmt: skip
+        result, cursor = evaluate(cursor)
+        [request] = result.run_requests
+        job = convert_snapshots_job.execute_in_process(
+            run_config=request.run_config, resources={"warehouse": resource}, instance=instance
+        )
+        assert job.success
+    with world.engine.connect() as connection:
+        row = connection.execute(
+            select(snapshots_table).where(snapshots_table.c.snapshot_date == today)
+        ).one()
+    # 1000 + day-of-month USD at 0.93 / 1.05 CHF per USD, half-even to 4 places
+    rate = Decimal("0.885714285714")
+    assert (row.base_currency, row.exchange_rate_used, row.conversion_note) == ("CHF", rate, None)
+    assert row.balance_base_currency == (row.balance * rate).quantize(Decimal("0.0001"))
+    assert states(world.engine, today)[account_id][2] == 1  # the day was not synced again
