@@ -237,7 +237,9 @@ def marts(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 def changes(engine: Engine) -> dict[int, date]:
     with engine.connect() as connection:
         return dict(
-            connection.execute(select(mart_changes.c.user_id, mart_changes.c.earliest_changed_day))
+            connection.execute(
+                select(mart_changes.c.user_id, mart_changes.c.earliest_changed_day)
+            ).all()
         )
 
 
