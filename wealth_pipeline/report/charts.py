@@ -68,8 +68,12 @@ def net_worth_chart(points: list[tuple[date, Decimal]], currency: str) -> bytes:
     if len(points) == 1:
         axes.plot(days, values, "o", color=ACCENT)
     else:
+        # The axis hugs the data (as finance charts do) so a year's movement is visible.
+        low, high = min(values), max(values)
+        pad = (high - low) * 0.15 or abs(high) * 0.05 or 1.0
+        bottom = low - pad
+        axes.set_ylim(bottom, high + pad)
         axes.plot(days, values, color=ACCENT, linewidth=1.8)
-        bottom = min(0.0, min(values))
         axes.fill_between(days, values, bottom, color=FILL, alpha=0.7, linewidth=0)
         axes.plot(days[-1:], values[-1:], "o", color=ACCENT, markersize=4)
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, currency)))

@@ -61,9 +61,10 @@ class Notice:
     """A warning for the person: what is wrong, and what to do about it."""
 
     kind: str  # error | pending_auth | stale | unconverted | outdated
-    subject: str  # the account (or "Your figures")
+    subject: str  # the account(s) concerned; empty when it concerns all figures
     text: str
     action: str | None = None
+    items: tuple[str, ...] = ()  # one line each, e.g. the accounts concerned
 
 
 @dataclass(frozen=True)

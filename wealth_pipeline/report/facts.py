@@ -65,14 +65,22 @@ def load_report(
     if person is None:
         raise NoFigures(f"no user with id {user_id}")
     nw = mart_net_worth_daily
-    as_of = connection.execute(
+    mart_day = connection.execute(
         select(func.max(nw.c.day)).where(nw.c.user_id == user_id, nw.c.day <= today)
     ).scalar()
-    if as_of is None:
+    if mart_day is None:
         raise NoFigures(
             f"the marts hold no figures for {person.username} up to {today.isoformat()}: "
-            "add an account with a snapshot and build the marts"
+            "add an account with a snapshot and build the marts (`wealth marts build`)"
         )
+    # The newest snapshot carried on that day: changes are measured from real data, not from
+    # days the marts only carried forward (and stale figures are called out below).
+    newest = connection.execute(
+        select(func.max(mart_account_daily.c.snapshot_date)).where(
+            mart_account_daily.c.user_id == user_id, mart_account_daily.c.day == mart_day
+        )
+    ).scalar()
+    as_of = min(mart_day, newest or mart_day)
     window_start = as_of - timedelta(days=CHART_DAYS + 1)
     rows = connection.execute(
         select(nw.c.day, nw.c.total_wealth, nw.c.base_currency, nw.c.account_count,
@@ -93,7 +101,7 @@ def load_report(
             0,
             Notice(
                 "outdated",
-                "Your figures",
+                "",
                 f"Your base currency is now {person.base_currency}; these figures are still in "
                 f"{currency} until the marts are rebuilt.",
             ),
@@ -184,9 +192,9 @@ def _warnings(
         notices.append(
             Notice(
                 "outdated",
-                "Your figures",
-                f"These figures are from {as_of.isoformat()}: nothing newer has reached the "
-                "warehouse since.",
+                "",
+                f"The newest snapshot is from {as_of.isoformat()}, {(today - as_of).days} days "
+                "ago: nothing newer has reached the warehouse since.",
             )
         )
     names = dict(
@@ -218,11 +226,20 @@ def _warnings(
                 )
             )
     flagged = {n.subject for n in notices}
-    for finding in stale_accounts(connection, now):
-        name = names.get(finding.account_id)
-        if name is None or name in flagged:
-            continue
-        notices.append(Notice("stale", name, f"Not synced lately: {finding.detail}."))
+    stale = [
+        f"{names[f.account_id]}: {f.detail}"
+        for f in stale_accounts(connection, now)
+        if f.account_id in names and names[f.account_id] not in flagged
+    ]
+    if stale:
+        notices.append(
+            Notice(
+                "stale",
+                f"{len(stale)} account{'s' if len(stale) > 1 else ''}",
+                "Not synced within their sync frequency (is the daily_sync schedule running?)",
+                items=tuple(stale),
+            )
+        )
     notices.extend(_unconverted(connection, user_id, as_of, names))
     return notices
 

@@ -105,12 +105,13 @@ def _slice_views(slices: list[Slice], currency: str) -> list[dict[str, str]]:
     ]
 
 
-def _notice_view(notice: Notice) -> dict[str, str | None]:
+def _notice_view(notice: Notice) -> dict[str, Any]:
     return {
         "title": NOTICE_TITLES.get(notice.kind, notice.kind),
         "subject": notice.subject,
         "text": notice.text,
         "action": notice.action,
+        "lines": list(notice.items),
     }
 
 
@@ -208,12 +209,20 @@ def context(report: WeeklyReport) -> dict[str, Any]:
         "account_count": report.account_count,
         "unconverted_count": report.unconverted_count,
         "headline": _change_view(weekly, currency),
+        "unconverted_note": (
+            f"{report.unconverted_count} account(s) without a conversion on "
+            f"{fmt.short_day(report.as_of)} are left out of the total, so the changes include "
+            "their leaving it (see below)."
+            if report.unconverted_count
+            else ""
+        ),
         "changes": [_change_view(c, currency) for c in report.changes],
         "accounts": accounts,
         "by_asset_class": _slice_views(report.by_asset_class, currency),
         "by_currency": _slice_views(report.by_currency, currency),
+        # Only said when older than the report's figures (later days carry the same values).
         "allocation_as_of": fmt.short_day(report.allocation_as_of)
-        if report.allocation_as_of
+        if report.allocation_as_of and report.allocation_as_of < report.as_of
         else None,
         "warnings": [_notice_view(n) for n in report.warnings],
         "history": _history_facts(report),
@@ -281,5 +290,5 @@ def render(report: WeeklyReport, *, domain: str = "wealth.localhost") -> Rendere
                   allocation_chart(report.by_asset_class, report.by_currency))
         )  # fmt: skip
     template = environment().get_template("report.txt")
-    text = template.render(**values, tables=_text_tables(values))
+    text = template.render(**values, tables=_text_tables(values)).rstrip("\n") + "\n"
     return RenderedReport(values["subject"], text, images, values)
