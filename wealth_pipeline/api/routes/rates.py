@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, func, select
 
 from wealth_pipeline.api.body import json_response
 from wealth_pipeline.api.principal import Authenticated, reading
@@ -51,7 +51,9 @@ def rates(
                 422, f"unknown currency {base_code}: the ECB publishes no reference rate for it"
             )
         quoted = connection.execute(
-            select(distinct(exchange_rates.c.quote_currency)).where(
+            select(exchange_rates.c.quote_currency)
+            .distinct()
+            .where(
                 and_(
                     exchange_rates.c.base_currency == "EUR",
                     exchange_rates.c.rate_date >= on - LOOKBACK,
