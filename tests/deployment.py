@@ -36,7 +36,6 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import DEFAULT_POSTGRES_URL, ECB_SAMPLE, IN_CI
 from wealth_pipeline.fx.calendar import no_publication_reason
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,12 +56,15 @@ def free_port() -> int:
 
 
 def admin_url() -> str:
+    from tests.conftest import DEFAULT_POSTGRES_URL  # conftest imports this module
+
     return os.environ.get("WEALTH_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 
 
 @contextmanager
 def scratch_database(prefix: str) -> Iterator[str]:
     """A new database on the test server (URL with the psycopg driver), dropped afterwards."""
+    from tests.conftest import IN_CI
     admin = create_engine(admin_url(), isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
@@ -106,6 +108,7 @@ def write_recent_ecb_file(path: Path, until: date) -> dict[date, dict[str, str]]
     The recent days repeat the sample's newest published row: test data in the ECB's own
     format, so the schedule's window (the last 7 days) is always covered.
     """
+    from tests.conftest import ECB_SAMPLE
     with ECB_SAMPLE.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     header, body = rows[0], rows[1:]

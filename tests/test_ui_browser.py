@@ -1,0 +1,178 @@
+"""The Dagster UI and the API's docs page in a real browser: Debian's headless Chromium
+driven by Playwright (no browser download). Screenshots land in test-artifacts/ui/.
+
+The Dagster UI is the webserver of the shared production-shaped deployment
+(tests/deployment.py); the API runs as `wealth api` on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.deployment import BIN, ROOT, Deployment, free_port
+from wealth_pipeline.partitions import daily_partitions
+
+CHROMIUM = Path(os.environ.get("WEALTH_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
+TIMEOUT_MS = 90_000  # the UI is a large single-page app; 2 shared cores render it slowly
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: install Debian's chromium (scripts/dev test does)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    yield page
+    context.close()
+
+
+def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.postgres
+def test_the_asset_graph_shows_the_sync_and_its_upstream(
+    page, dagster_deployment: Deployment
+) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{dagster_deployment.url}/locations/wealth_pipeline/asset-groups/sync")
+    node = page.get_by_text("account_snapshots", exact=True).first
+    node.wait_for(state="visible")
+    # Its upstream asset (another group) is drawn as a link beside it, with the edge.
+    page.get_by_text("exchange_rates", exact=True).first.wait_for(state="visible")
+    page.get_by_text("Asset checks").first.wait_for(state="visible")
+    partitions = len(daily_partitions.get_partition_keys())
+    page.get_by_text(f"{partitions:,} partitions").first.wait_for(state="visible")
+    assert page.locator("svg path").count() > 0  # the edges
+    shoot(page, "asset-graph-sync")
+
+
+@pytest.mark.postgres
+def test_the_partitions_of_exchange_rates(page, dagster_deployment: Deployment) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{dagster_deployment.url}/assets/exchange_rates?view=partitions")
+    keys = daily_partitions.get_partition_keys()
+    # Every daily partition since 1999-01-04 (Europe/Berlin), the newest listed first.
+    page.get_by_text(f"{len(keys):,} Partitions Selected").wait_for(state="visible")
+    page.get_by_text(keys[0], exact=True).first.wait_for(state="visible")  # the timeline's ends
+    page.get_by_text(keys[-1], exact=True).first.wait_for(state="visible")
+    body = page.locator("body").inner_text()
+    found = re.search(r"Materialized \((\d+)\)", body)
+    assert found, body[:2000]
+    shoot(page, "exchange-rates-partitions")
+
+
+@pytest.mark.postgres
+def test_the_schedules_and_sensors(page, dagster_deployment: Deployment) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{dagster_deployment.url}/automation")
+    for name in (
+        "exchange_rates_daily",
+        "daily_sync",
+        "conversion_sensor",
+        "new_account_history_sensor",
+    ):
+        page.get_by_text(name, exact=True).first.wait_for(state="visible")
+    shoot(page, "automation")
+
+
+# --- the API's docs page -------------------------------------------------------------------
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`wealth api` on a free port of 127.0.0.1, on an embedded warehouse of its own."""
+    if shutil.which("wealth", path=str(BIN)) is None:
+        pytest.fail("the `wealth` command is not installed in the virtualenv")
+    home = tmp_path_factory.mktemp("api-home")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEALTH_", "DAGSTER_"))}
+    env.update(
+        WEALTH_HOME=str(home),
+        WEALTH_API_SECRET_KEY="browser-test-signing-key-0123456789abcdef",
+        WEALTH_ARGON2_TIME_COST="1",
+        WEALTH_ARGON2_MEMORY_KIB="64",
+        WEALTH_ARGON2_PARALLELISM="1",
+    )
+    upgraded = subprocess.run(
+        [str(BIN / "wealth"), "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    log = (home / "api.log").open("wb")
+    process = subprocess.Popen(
+        [str(BIN / "wealth"), "api", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(f"{url}/api/schema"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(
+                    f"`wealth api` did not come up ({process.poll()}):\n"
+                    + (home / "api.log").read_text(errors="replace")[-4000:]
+                )
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+def test_the_api_docs_page_lists_the_endpoints(page, api_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{api_url}/api/docs")
+    for path in ("/api/auth/login/", "/api/wealth/summary/", "/api/exchange-rates/"):
+        page.get_by_text(path, exact=True).first.wait_for(state="visible")
+    shoot(page, "api-docs")
