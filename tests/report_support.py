@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, insert, select, update
 
 from tests.security_support import CHEAP
 from wealth_pipeline.brokers.catalogue import load_catalogue
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.security.vault import create_user
+from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     brokers,
@@ -188,6 +191,18 @@ def make_world(engine: Engine) -> World:
     snapshot(engine, dave_cash, date(2026, 11, 2), "20.00", "EUR", "20.00")
     build(engine, AS_OF)
     return World(alice, bob, carol, dave)
+
+
+@pytest.fixture(name="world")
+def world_fixture(
+    warehouse_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[Engine, World]:
+    """`make_world` on each backend, with the settings pointing at it."""
+    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
+    monkeypatch.setenv("WEALTH_OUTBOX_DIR", str(tmp_path / "outbox"))
+    engine = get_engine(warehouse_url)
+    return engine, make_world(engine)
 
 
 def build(engine: Engine, end_day: date) -> None:

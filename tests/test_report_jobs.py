@@ -12,30 +12,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select
 
 from tests.fakes.smtp import FakeSmtp
-from tests.report_support import World, make_world
+from tests.report_support import World, make_world, world_fixture  # noqa: F401  (the `world` fixture)
 from wealth_pipeline.cli import main
 from wealth_pipeline.definitions import build_definitions
 from wealth_pipeline.settings import load_settings
-from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import report_deliveries
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@pytest.fixture
-def world(
-    warehouse_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> tuple[Engine, World]:
-    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
-    monkeypatch.setenv("WEALTH_OUTBOX_DIR", str(tmp_path / "outbox"))
-    engine = get_engine(warehouse_url)
-    return engine, make_world(engine)
 
 
 def run(*args: str) -> Result:

@@ -16,12 +16,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from tests.fakes.smtp import FakeSmtp
-from tests.report_support import AS_OF, MONDAY, World, make_world
+from tests.report_support import AS_OF, MONDAY, World, make_world, world_fixture  # noqa: F401  (the `world` fixture)
 from wealth_pipeline.mail import Mailer
 from wealth_pipeline.report import formatting as fmt
 from wealth_pipeline.report.delivery import ReportError, send_reports
 from wealth_pipeline.settings import load_settings
-from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
     financial_accounts,
     mart_account_daily,
@@ -31,16 +30,6 @@ from wealth_pipeline.warehouse.schema import (
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def world(
-    warehouse_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> tuple[Engine, World]:
-    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
-    engine = get_engine(warehouse_url)
-    return engine, make_world(engine)
 
 
 def send(engine: Engine, **options):  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -169,22 +170,12 @@ def render_for(reader: Engine, user_id: int, today: date, now: datetime) -> Rend
     return render(report)
 
 
-def send_reports(
-    engine: Engine,
-    mailer: Mailer,
-    *,
-    usernames: Sequence[str] | None = None,
-    today: date | None = None,
-    resend: bool = False,
-    dry_run: bool = False,
-    reader: Engine | None = None,
-    now: datetime | None = None,
-) -> list[Outcome]:
-    """Send this week's report to every opted-in user (or the named ones); one outcome each."""
-    return list(
-        iter_send_reports(engine, mailer, usernames=usernames, today=today, resend=resend,
-                          dry_run=dry_run, reader=reader, now=now)
-    )  # fmt: skip
+def send_reports(engine: Engine, mailer: Mailer, **options: Any) -> list[Outcome]:
+    """Send this week's report to every opted-in user (or the named ones); one outcome each.
+
+    The options are `iter_send_reports`'s.
+    """
+    return list(iter_send_reports(engine, mailer, **options))
 
 
 def iter_send_reports(
@@ -198,7 +189,12 @@ def iter_send_reports(
     reader: Engine | None = None,
     now: datetime | None = None,
 ) -> Iterator[Outcome]:
-    """As `send_reports`, yielding each user's outcome as soon as it is known."""
+    """Each user's outcome as soon as it is known (`wealth report send` prints them as they come).
+
+    `usernames`: only these (default: everyone who opted in); `today`: the report's day
+    (default: today in Europe/Berlin), which names the ISO week; `resend`: send again what
+    was sent this week; `dry_run`: render only; `reader`: a read-only engine for the figures.
+    """
     now = now or datetime.now(UTC)
     today = today or today_in_berlin(now)
     week = iso_week(today)

@@ -137,9 +137,9 @@ def _account_rows(connection: Connection, user_id: int, as_of: date) -> list[Acc
             now.c.currency,
             now.c.balance,
             now.c.snapshot_date,
-            now.c.balance_base_currency,
+            now.c.balance_base_currency.label("base_amount"),
             before.c.balance_base_currency.label("week_ago"),
-            before.c.account_id.label("before_id"),
+            before.c.account_id.is_not(None).label("existed_week_ago"),
         )
         .join(fa, fa.c.id == now.c.account_id)
         .join(brokers, brokers.c.id == fa.c.broker_id)
@@ -152,22 +152,8 @@ def _account_rows(connection: Connection, user_id: int, as_of: date) -> list[Acc
             ),
         )
         .where(now.c.user_id == user_id, now.c.day == as_of)
-    ).all()
-    return [
-        AccountRow(
-            account_id=row.account_id,
-            name=row.name,
-            broker=row.broker,
-            account_type=row.account_type,
-            currency=row.currency,
-            balance=row.balance,
-            snapshot_date=row.snapshot_date,
-            base_amount=row.balance_base_currency,
-            week_ago=row.week_ago,
-            existed_week_ago=row.before_id is not None,
-        )
-        for row in rows
-    ]
+    )
+    return [AccountRow(**row._mapping) for row in rows]
 
 
 def _breakdowns(connection: Connection, user_id: int) -> dict[str, tuple[list, str, date]]:
