@@ -7,13 +7,14 @@ Content-ID, and every number checked against the marts it was built from.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select, update
 
 from tests.fakes.smtp import FakeSmtp
 from tests.report_support import AS_OF, MONDAY, World, make_world, world_fixture  # noqa: F401  (the `world` fixture)
@@ -26,6 +27,7 @@ from wealth_pipeline.warehouse.schema import (
     mart_account_daily,
     mart_breakdowns,
     mart_net_worth_daily,
+    profiles,
     report_deliveries,
 )
 
@@ -209,3 +211,62 @@ def test_without_smtp_the_report_lands_in_the_outbox(
     assert message["To"] == "alice.reports@example.org"
     assert "€15,520.46" in text
     assert len(images) == 2
+
+
+def test_a_claimed_week_is_not_sent_twice_until_the_claim_expires(
+    world: tuple[Engine, World], smtp: FakeSmtp
+) -> None:
+    """Another run holding the week's row (mid-send) is respected; an abandoned claim is not."""
+    engine, people = world
+    rd = report_deliveries
+    with engine.begin() as connection:
+        connection.execute(
+            insert(rd).values(user_id=people.alice.user_id, week="2026-W49",
+                              recipient="alice.reports@example.org", status="failed",
+                              detail="sending", sent_at=datetime.now(UTC))
+        )  # fmt: skip
+    busy = send(engine, usernames=["alice"])
+    assert busy["alice"].status == "skipped"
+    assert "another run is sending" in busy["alice"].detail
+    assert smtp.received == []
+
+    with engine.begin() as connection:
+        connection.execute(
+            update(rd).where(rd.c.user_id == people.alice.user_id)
+            .values(sent_at=datetime.now(UTC) - timedelta(minutes=20))
+        )  # fmt: skip
+    retried = send(engine, usernames=["alice"])
+    assert retried["alice"].status == "sent"
+    assert len(smtp.received) == 1
+
+
+def test_an_unreachable_server_fails_every_message_clearly(
+    world: tuple[Engine, World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, people = world
+    monkeypatch.setenv("WEALTH_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("WEALTH_SMTP_PORT", "9")  # discard: nothing listens
+    monkeypatch.setenv("WEALTH_SMTP_SECURITY", "none")
+    monkeypatch.setenv("WEALTH_SMTP_USER", "mailer")
+    monkeypatch.setenv("WEALTH_SMTP_PASSWORD", "smtp-secret-4711")
+    outcomes = send(engine)
+    for name in ("alice", "bob"):
+        assert outcomes[name].status == "failed"
+        assert "cannot reach the SMTP server 127.0.0.1:9" in outcomes[name].detail
+    rows = deliveries(engine)
+    assert {rows[p.user_id][2] for p in (people.alice, people.bob)} == {"failed"}
+    assert all("smtp-secret-4711" not in str(row) for row in rows.values())
+
+
+def test_accounts_not_synced_lately_are_listed(world: tuple[Engine, World], smtp: FakeSmtp) -> None:
+    engine, people = world
+    with engine.begin() as connection:
+        connection.execute(
+            update(profiles).where(profiles.c.user_id == people.alice.user_id)
+            .values(auto_sync_enabled=True)
+        )  # fmt: skip
+    send(engine, usernames=["alice"])
+    text, html, _ = parts(smtp.received[0].message)
+    for part in (text, html):
+        assert "Not synced lately: 2 accounts" in part
+        assert "Giro: never synced" in part and "Depot: never synced" in part
