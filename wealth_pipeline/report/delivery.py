@@ -22,6 +22,7 @@ from wealth_pipeline.mail import Mailer, MailError, MailSession, RecipientRefuse
 from wealth_pipeline.report.content import iso_week
 from wealth_pipeline.report.facts import NoFigures, load_report, today_in_berlin
 from wealth_pipeline.report.render import RenderedReport, render
+from wealth_pipeline.sync.checks import Finding, stale_accounts
 from wealth_pipeline.warehouse.schema import profiles, report_deliveries, users
 
 SENDING = "sending"  # the claim's detail while a message is on its way
@@ -96,6 +97,13 @@ def delivered(connection: Connection, user_id: int, week: str):  # type: ignore[
     return connection.execute(select(rd).where(rd.c.user_id == user_id, rd.c.week == week)).first()
 
 
+def _already_sent(row: Any, week: str) -> str | None:
+    if row is None or row.status != "sent":
+        return None
+    when = _aware(row.sent_at).isoformat(timespec="minutes")
+    return f"already sent for {week} to {row.recipient} at {when} (--resend sends again)"
+
+
 def _claim(
     engine: Engine, recipient: Recipient, week: str, resend: bool, now: datetime
 ) -> str | None:
@@ -164,10 +172,25 @@ class _Sessions:
         self.stack.close()
 
 
-def render_for(reader: Engine, user_id: int, today: date, now: datetime) -> RenderedReport:
-    with reader.connect() as connection:
-        report = load_report(connection, user_id, today=today, now=now)
-    return render(report)
+@dataclass
+class _Batch:
+    """One sending run: where to read and write, the week, and what was asked."""
+
+    engine: Engine
+    reader: Engine
+    sessions: _Sessions
+    week: str
+    today: date
+    now: datetime
+    resend: bool
+    dry_run: bool
+    stale: list[Finding]  # accounts not synced lately, read once for everyone
+
+    def render(self, user_id: int) -> RenderedReport:
+        with self.reader.connect() as connection:
+            report = load_report(connection, user_id, today=self.today, now=self.now,
+                                 stale=self.stale)  # fmt: skip
+        return render(report)
 
 
 def send_reports(engine: Engine, mailer: Mailer, **options: Any) -> list[Outcome]:
@@ -197,66 +220,57 @@ def iter_send_reports(
     """
     now = now or datetime.now(UTC)
     today = today or today_in_berlin(now)
-    week = iso_week(today)
     reader = reader or engine
     with reader.connect() as connection:
         people = recipients(connection, usernames)
-    sessions = _Sessions(mailer)
+        stale = stale_accounts(connection, now)
+    batch = _Batch(engine, reader, _Sessions(mailer), iso_week(today), today, now, resend,
+                   dry_run, stale)  # fmt: skip
     try:
         for person in people:
-            yield _deliver(engine, reader, sessions, person, week, today, now, resend, dry_run)
+            yield _deliver(batch, person)
     finally:
-        sessions.close()
+        batch.sessions.close()
 
 
-def _deliver(
-    engine: Engine,
-    reader: Engine,
-    sessions: _Sessions,
-    person: Recipient,
-    week: str,
-    today: date,
-    now: datetime,
-    resend: bool,
-    dry_run: bool,
-) -> Outcome:
+def _deliver(batch: _Batch, person: Recipient) -> Outcome:
+    def outcome(status: str, detail: str, subject: str | None = None) -> Outcome:
+        return Outcome(person.username, person.address, status, detail, subject)
+
     reason = _skip_reason(person)
     if reason:
-        return Outcome(person.username, person.address, "skipped", reason)
+        return outcome("skipped", reason)
     assert person.address is not None
-    if not resend:
-        with reader.connect() as connection:
-            row = delivered(connection, person.user_id, week)
-        if row is not None and row.status == "sent":
-            when = _aware(row.sent_at).isoformat(timespec="minutes")
-            return Outcome(person.username, person.address, "skipped",
-                           f"already sent for {week} to {row.recipient} at {when} "
-                           "(--resend sends again)")  # fmt: skip
+    if not batch.resend:
+        with batch.reader.connect() as connection:
+            sent = _already_sent(delivered(connection, person.user_id, batch.week), batch.week)
+        if sent:
+            return outcome("skipped", sent)
     try:
-        rendered = render_for(reader, person.user_id, today, now)
+        rendered = batch.render(person.user_id)
     except NoFigures as exc:
-        return Outcome(person.username, person.address, "skipped", str(exc))
+        return outcome("skipped", str(exc))
     except Exception as exc:  # one user's broken report never stops the others
-        detail = f"the report could not be built: {type(exc).__name__}: {exc}"
-        return Outcome(person.username, person.address, "failed", detail)
-    if dry_run:
-        return Outcome(person.username, person.address, "dry-run",
-                       f"would send via {sessions.mailer.transport}", rendered.subject)  # fmt: skip
-    taken = _claim(engine, person, week, resend, now)
+        return outcome("failed", f"the report could not be built: {type(exc).__name__}: {exc}")
+    if batch.dry_run:
+        return outcome("dry-run", f"would send via {batch.sessions.mailer.transport}",
+                       rendered.subject)  # fmt: skip
+    taken = _claim(batch.engine, person, batch.week, batch.resend, batch.now)
     if taken:
-        return Outcome(person.username, person.address, "skipped", taken)
+        return outcome("skipped", taken)
+    mailer = batch.sessions.mailer
     try:
-        message = rendered.message(sessions.mailer.new_message(person.address, rendered.subject))
-        delivery = sessions.get().send(message)
-    except MailError as exc:
-        if not isinstance(exc, RecipientRefused):
-            sessions.broken()
-        _record(engine, person.user_id, week, "failed", str(exc), None)
-        return Outcome(person.username, person.address, "failed", str(exc), rendered.subject)
-    except Exception as exc:
-        detail = f"{type(exc).__name__}: {exc}"
-        _record(engine, person.user_id, week, "failed", detail, None)
-        return Outcome(person.username, person.address, "failed", detail, rendered.subject)
+        message = rendered.message(mailer.new_message(person.address, rendered.subject))
+        delivery = batch.sessions.get().send(message)
+    except Exception as exc:  # recorded, reported; the next user still gets theirs
+        if isinstance(exc, MailError):
+            detail = str(exc)
+            if not isinstance(exc, RecipientRefused):
+                batch.sessions.broken()  # reconnect for the next user
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+        _record(batch.engine, person.user_id, batch.week, "failed", detail, None)
+        return outcome("failed", detail, rendered.subject)
     detail = f"{delivery.transport}: {delivery.detail}"
-    _record(engine, person.user_id, week, "sent", detail, delivery.message_id)
-    return Outcome(person.username, person.address, "sent", detail, rendered.subject)
+    _record(batch.engine, person.user_id, batch.week, "sent", detail, delivery.message_id)
+    return outcome("sent", detail, rendered.subject)

@@ -27,7 +27,7 @@ from wealth_pipeline.report.content import (
     iso_week,
     slices,
 )
-from wealth_pipeline.sync.checks import stale_accounts
+from wealth_pipeline.sync.checks import Finding, stale_accounts
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     brokers,
@@ -52,9 +52,17 @@ def today_in_berlin(now: datetime | None = None) -> date:
 
 
 def load_report(
-    connection: Connection, user_id: int, *, today: date | None = None, now: datetime | None = None
+    connection: Connection,
+    user_id: int,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
+    stale: list[Finding] | None = None,
 ) -> WeeklyReport:
-    """The report for `user_id` on `today` (Berlin): figures of the marts' latest day up to it."""
+    """The report for `user_id` on `today` (Berlin): figures of the marts' latest day up to it.
+
+    `stale`: `sync.checks.stale_accounts` of everyone, when a batch has read it once already.
+    """
     now = now or datetime.now(UTC)
     today = today or today_in_berlin(now)
     person = connection.execute(
@@ -95,7 +103,9 @@ def load_report(
     accounts = _account_rows(connection, user_id, as_of)
     allocation = _breakdowns(connection, user_id)
     allocation_as_of = max((as_of_day for _, _, as_of_day in allocation.values()), default=None)
-    warnings = _warnings(connection, user_id, person.username, as_of, today, now)
+    if stale is None:
+        stale = stale_accounts(connection, now)
+    warnings = _warnings(connection, user_id, person.username, as_of, today, stale)
     if currency != person.base_currency:
         warnings.insert(
             0,
@@ -170,7 +180,12 @@ def _breakdowns(connection: Connection, user_id: int) -> dict[str, tuple[list, s
 
 
 def _warnings(
-    connection: Connection, user_id: int, username: str, as_of: date, today: date, now: datetime
+    connection: Connection,
+    user_id: int,
+    username: str,
+    as_of: date,
+    today: date,
+    stale_findings: list[Finding],
 ) -> list[Notice]:
     fa = financial_accounts
     notices: list[Notice] = []
@@ -214,7 +229,7 @@ def _warnings(
     flagged = {n.subject for n in notices}
     stale = [
         f"{names[f.account_id]}: {f.detail}"
-        for f in stale_accounts(connection, now)
+        for f in stale_findings
         if f.account_id in names and names[f.account_id] not in flagged
     ]
     if stale:
