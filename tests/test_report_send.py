@@ -6,6 +6,7 @@ Content-ID, and every number checked against the marts it was built from.
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import Engine, insert, select, update
 
 from tests.fakes.smtp import FakeSmtp
@@ -130,6 +132,9 @@ def test_the_report_reaches_the_smtp_server_with_the_marts_numbers(
     assert len(images) == 2
     for cid, png in images.items():
         assert png.startswith(PNG_MAGIC)
+        with Image.open(io.BytesIO(png)) as picture:
+            picture.load()  # decodes every pixel: a truncated or corrupt PNG raises
+            assert picture.size[0] == 1200  # 2x the 600 px the HTML shows, for sharp screens
         assert f'src="cid:{cid}"' in html
     assert set(re.findall(r'src="cid:([^"]+)"', html)) == set(images)
 
