@@ -16,6 +16,7 @@ from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.report.content import iso_week
 from wealth_pipeline.report.delivery import Outcome, ReportError, send_reports
 from wealth_pipeline.report.facts import today_in_berlin
+from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 REPORT_HOUR, REPORT_MINUTE = 19, 0  # Mondays, after the evening sync (17:30) and the marts
@@ -64,10 +65,13 @@ def weekly_report(
     except ValueError:
         raise dg.Failure(description=f"day {config.day!r} is not a date (YYYY-MM-DD)") from None
     engine = warehouse.engine()
+    mailer = mail.mailer()
     try:
         outcomes = send_reports(
-            engine, mail.mailer(), usernames=config.users or None, today=today,
+            engine, mailer, usernames=config.users or None, today=today,
             resend=config.resend,
+            # Reads never take SQLite's write lock, so the evening sync is not held up.
+            reader=get_engine(warehouse.database_url, readonly=True),
         )  # fmt: skip
     except ReportError as exc:
         raise dg.Failure(description=str(exc)) from None
@@ -77,7 +81,7 @@ def weekly_report(
         log(outcome.describe())
     metadata = {
         "week": iso_week(today),
-        "transport": mail.mailer().transport,
+        "transport": mailer.transport,
         **counts,
         "deliveries": outcome_table(outcomes),
     }
