@@ -236,3 +236,23 @@ def test_rendering_escapes_names_and_shows_negative_changes() -> None:
     inline = rendered.html(inline_images=True)
     assert inline.count("data:image/png;base64,") == len(rendered.images) == 2
     assert "cid:" not in inline
+
+
+def test_a_first_day_with_nothing_to_compare_renders() -> None:
+    """One day of history, a zero total, no allocation yet: no crash, no invented figures."""
+    day = date(2026, 11, 27)
+    lone = report(
+        changes=changes({day: D("0")}, day),
+        history=chart_points({day: D("0")}, day),
+        total=D("0"),
+        accounts=account_lines([row(1, "Empty", "0", None, existed=False)], D("0")),
+        by_asset_class=[],
+        by_currency=[],
+    )
+    rendered = render(lone)
+    assert [image.name for image in rendered.images] == ["net_worth"]
+    assert "Total wealth: €0.00" in rendered.text
+    assert "n/a" in rendered.text and "no earlier data" in rendered.text
+    assert "ALLOCATION" not in rendered.text
+    assert "Allocation" not in rendered.html()
+    assert "new" in rendered.text  # the account's weekly change

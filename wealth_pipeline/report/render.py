@@ -38,7 +38,7 @@ def text_table(
 ) -> str:
     """Columns padded to their widest cell (`l`/`r` per column), for the plain-text part."""
     lines = [columns, *rows] if header else rows
-    widths = [max(len(line[i]) for line in lines) for i in range(len(aligns))]
+    widths = [max((len(line[i]) for line in lines), default=0) for i in range(len(aligns))]
     text = []
     for line in lines:
         cells = [
