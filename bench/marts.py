@@ -211,6 +211,14 @@ def timed(label: str, action) -> float:  # type: ignore[no-untyped-def]
     seconds = time.perf_counter() - started
     rows = sum(result.rows.values()) if hasattr(result, "rows") else ""
     print(f"  {label:<14} {seconds:8.2f} s   {rows:>9} rows written", flush=True)
+    if hasattr(result, "model_seconds"):
+        print(
+            "      "
+            + ", ".join(
+                f"{m.removeprefix('mart_')} {s:.2f}" for m, s in result.model_seconds.items()
+            ),
+            flush=True,
+        )
     return seconds
 
 
