@@ -60,7 +60,7 @@ def parts(message: EmailMessage) -> tuple[str, str, dict[str, bytes]]:
     found = {}
     for image in images:
         assert image.get_content_type() == "image/png"
-        found[image["Content-ID"].strip().strip("<>")] = image.get_content()
+        found[image["Content-ID"].strip("<>")] = image.get_content()
     return text_part.get_content(), html_part.get_content(), found
 
 

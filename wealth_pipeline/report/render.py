@@ -9,9 +9,9 @@ Every number is formatted here, once, from the exact values; the templates only 
 from __future__ import annotations
 
 import base64
+import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -274,19 +274,24 @@ class RenderedReport:
         return message
 
 
-def render(report: WeeklyReport, *, domain: str = "wealth.localhost") -> RenderedReport:
+def content_id(name: str) -> str:
+    """A unique Content-ID, short enough that its header is never folded."""
+    return f"<{name}.{secrets.token_hex(8)}@wealth.report>"
+
+
+def render(report: WeeklyReport) -> RenderedReport:
     from wealth_pipeline.report.charts import allocation_chart, net_worth_chart
 
     values = context(report)
     images = []
     if report.history:
         images.append(
-            Image("net_worth", make_msgid("net-worth", domain),
+            Image("net_worth", content_id("net-worth"),
                   net_worth_chart(report.history, report.base_currency))
         )  # fmt: skip
     if report.by_asset_class or report.by_currency:
         images.append(
-            Image("allocation", make_msgid("allocation", domain),
+            Image("allocation", content_id("allocation"),
                   allocation_chart(report.by_asset_class, report.by_currency))
         )  # fmt: skip
     template = environment().get_template("report.txt")
