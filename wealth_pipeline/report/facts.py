@@ -103,6 +103,8 @@ def load_report(
     accounts = _account_rows(connection, user_id, as_of)
     allocation = _breakdowns(connection, user_id)
     allocation_as_of = max((as_of_day for _, _, as_of_day in allocation.values()), default=None)
+    if allocation_as_of is not None and as_of <= allocation_as_of <= mart_day:
+        allocation_as_of = as_of  # the days after `as_of` only carry the same values forward
     if stale is None:
         stale = stale_accounts(connection, now)
     warnings = _warnings(connection, user_id, person.username, as_of, today, stale)

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 
 from wealth_pipeline.report import formatting as fmt
-from wealth_pipeline.report.content import Change, Notice, Slice, WeeklyReport
+from wealth_pipeline.report.content import CHART_DAYS, Change, Notice, Slice, WeeklyReport
 
 TEMPLATES = Path(__file__).parent / "templates"
 SUBJECT_PREFIX = "[Wealth Tracker] Weekly Report"
@@ -130,7 +130,7 @@ def _history_facts(report: WeeklyReport) -> dict[str, str] | None:
         "low": f"{fmt.money(low, currency)} on {fmt.short_day(low_day)}",
         "high": f"{fmt.money(high, currency)} on {fmt.short_day(high_day)}",
         "title": "Net worth, last 12 months"
-        if (report.as_of - first_day).days >= 360
+        if (report.as_of - first_day).days >= CHART_DAYS
         else f"Net worth since {fmt.short_day(first_day)}",
     }
 
@@ -220,9 +220,9 @@ def context(report: WeeklyReport) -> dict[str, Any]:
         "accounts": accounts,
         "by_asset_class": _slice_views(report.by_asset_class, currency),
         "by_currency": _slice_views(report.by_currency, currency),
-        # Only said when older than the report's figures (later days carry the same values).
+        # Only said when the breakdowns are of another day than the report's figures.
         "allocation_as_of": fmt.short_day(report.allocation_as_of)
-        if report.allocation_as_of and report.allocation_as_of < report.as_of
+        if report.allocation_as_of and report.allocation_as_of != report.as_of
         else None,
         "warnings": [_notice_view(n) for n in report.warnings],
         "history": _history_facts(report),
