@@ -107,7 +107,6 @@ _PENDING = text(
 )
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]

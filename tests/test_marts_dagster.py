@@ -1,0 +1,151 @@
+"""The marts in Dagster: one asset per model built in one run, and the sensor that keeps
+them fresh (on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dagster as dg
+import pytest
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.utils import make_new_run_id
+
+from tests.marts_support import END, make_world, marts
+from wealth_pipeline.marts import build_marts
+from wealth_pipeline.marts.assets import marts_assets, marts_job, marts_sensor
+from wealth_pipeline.marts.build import today
+from wealth_pipeline.snapshots.store import record_mart_change
+from wealth_pipeline.warehouse.engine import get_engine
+from wealth_pipeline.warehouse.resource import WarehouseResource
+
+MODELS = {
+    "mart_account_daily",
+    "mart_net_worth_daily",
+    "mart_net_worth_monthly",
+    "mart_breakdowns",
+    "mart_holdings",
+}
+
+
+def test_one_asset_per_model_with_its_refs_as_deps() -> None:
+    specs = {spec.key.to_user_string(): spec for spec in marts_assets.specs}
+    assert set(specs) == MODELS
+    deps = {
+        key: {dep.asset_key.to_user_string() for dep in spec.deps} for key, spec in specs.items()
+    }
+    assert deps["mart_net_worth_monthly"] == {"mart_net_worth_daily"}
+    assert deps["mart_net_worth_daily"] == {"mart_account_daily"}
+    assert deps["mart_account_daily"] == {"account_snapshots"}
+    assert deps["mart_breakdowns"] >= {"mart_account_daily", "account_snapshots"}
+    for spec in specs.values():
+        assert "sql" in spec.kinds
+        assert spec.group_name == "marts"
+        assert spec.description
+    assert marts_assets.partitions_def is None  # not day-partitioned
+
+
+def test_materializing_builds_every_model_with_rows_written(warehouse_url: str) -> None:
+    engine = get_engine(warehouse_url)
+    make_world(engine)
+    warehouse = WarehouseResource(database_url=warehouse_url)
+    config = {"ops": {"marts": {"config": {"as_of": END.isoformat()}}}}
+    result = dg.materialize([marts_assets], resources={"warehouse": warehouse}, run_config=config)
+    assert result.success
+    written = {
+        event.asset_key.to_user_string(): event.materialization.metadata["rows_written"].value
+        for event in result.get_asset_materialization_events()
+    }
+    expected = {name: len(rows) for name, rows in marts(engine).items()}
+    assert written == expected
+    assert written["mart_account_daily"] == 20  # alice 14, bob 6
+
+    again = dg.materialize([marts_assets], resources={"warehouse": warehouse}, run_config=config)
+    assert {
+        event.materialization.metadata["rows_written"].value
+        for event in again.get_asset_materialization_events()
+    } == {0}
+    full = {"ops": {"marts": {"config": {"as_of": END.isoformat(), "full": True}}}}
+    rebuilt = dg.materialize([marts_assets], resources={"warehouse": warehouse}, run_config=full)
+    assert {
+        event.asset_key.to_user_string(): event.materialization.metadata["rows_written"].value
+        for event in rebuilt.get_asset_materialization_events()
+    } == expected
+
+
+def test_the_job_selects_the_marts() -> None:
+    defs = dg.Definitions(
+        assets=[marts_assets],
+        jobs=[marts_job],
+        resources={"warehouse": WarehouseResource(database_url="sqlite://")},
+    )
+    job = defs.resolve_job_def("marts_job")
+    assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == MODELS
+
+
+def _tick(url: str, instance: dg.DagsterInstance):  # type: ignore[no-untyped-def]
+    context = dg.build_sensor_context(
+        instance=instance, resources={"warehouse": WarehouseResource(database_url=url)}
+    )
+    return marts_sensor.evaluate_tick(context)
+
+
+def test_the_sensor_launches_a_build_when_the_marts_are_stale(warehouse_url: str) -> None:
+    engine = get_engine(warehouse_url)
+    world = make_world(engine)
+    assert marts_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    with dg.DagsterInstance.ephemeral() as instance:
+        [request] = _tick(warehouse_url, instance).run_requests
+        assert "never built" in request.run_key
+
+        build_marts(engine)  # through today
+        fresh = _tick(warehouse_url, instance)
+        assert fresh.run_requests == [] and "fresh" in (fresh.skip_message or "")
+
+        with engine.begin() as connection:  # a new snapshot, an import, a conversion...
+            record_mart_change(connection, world.alice, END, "a new snapshot")
+        [request] = _tick(warehouse_url, instance).run_requests
+        assert "1 user(s) changed" in request.run_key
+        assert request.tags["wealth/trigger"] == "marts_sensor"
+
+        # A build already running: no second one (the change waits for the next tick).
+        run = DagsterRun(
+            job_name=marts_job.name,
+            run_id=make_new_run_id(),
+            status=dg.DagsterRunStatus.STARTED,
+        )
+        instance.add_run(run)
+        busy = _tick(warehouse_url, instance)
+        assert busy.run_requests == [] and "already running" in (busy.skip_message or "")
+        instance.report_run_failed(run)
+
+        build_marts(engine)
+        assert _tick(warehouse_url, instance).run_requests == []
+
+        build_marts(engine, as_of=today() - timedelta(days=1))  # the day has advanced since
+        [request] = _tick(warehouse_url, instance).run_requests
+        assert f"today is {today()}" in request.run_key
+
+
+@pytest.mark.parametrize("pending", [False, True])
+def test_the_sensor_asks_one_small_query(warehouse_url: str, pending: bool) -> None:
+    engine = get_engine(warehouse_url)
+    world = make_world(engine)
+    build_marts(engine)
+    if pending:
+        with engine.begin() as connection:
+            record_mart_change(connection, world.bob, END, "x")
+    statements: list[str] = []
+
+    from sqlalchemy import event
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with dg.DagsterInstance.ephemeral() as instance:
+            _tick(warehouse_url, instance)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [s for s in statements if "mart_" in s] == [statements[-1]]
+    assert len([s for s in statements if "mart_" in s]) == 1
