@@ -257,3 +257,44 @@ def test_bad_breakdown_dimension_answers_422(api: Api) -> None:
     answer = api.get("/api/wealth/breakdown/", params={"by": "planet"})
     assert answer.status_code == 422
     assert "broker" in answer.text  # the message lists the choices
+
+
+def test_daily_amounts_are_printed_exactly_by_the_database(api: Api) -> None:
+    """The daily series is rendered in SQL (scaled integers on SQLite): signs, zeros and
+    large values come out as the exact decimal strings, in day order."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from sqlalchemy import insert
+
+    from tests.security_support import CHEAP
+    from wealth_pipeline.security.vault import create_user
+    from wealth_pipeline.warehouse.schema import mart_net_worth_daily
+
+    values = ["-0.0005", "-12.3400", "0.0000", "0.0001", "123456789012.3456", "-999999.9999"]
+    first = date(2024, 12, 28)
+    with api.engine.begin() as connection:
+        carol = create_user(connection, "carol", "carols password", params=CHEAP)
+        connection.execute(
+            insert(mart_net_worth_daily),
+            [
+                {
+                    "user_id": carol,
+                    "day": first + timedelta(days=n),
+                    "base_currency": "EUR",
+                    "total_wealth": Decimal(value),
+                    "account_count": 1,
+                }
+                for n, value in reversed(list(enumerate(values)))
+            ],
+        )
+    headers = api.headers("carol", "carols password")
+    body = api.client.get("/api/wealth/history/", params={"days": 5}, headers=headers).json()
+    assert (
+        body["history"]
+        == [
+            {"date": (first + timedelta(days=n)).isoformat(), "total_wealth": value}
+            for n, value in enumerate(values)
+        ][1:]
+    )
+    assert (body["start_date"], body["end_date"]) == ("2024-12-29", "2025-01-02")

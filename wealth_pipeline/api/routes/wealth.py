@@ -8,15 +8,16 @@ half-even.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 
 from wealth_pipeline import money
-from wealth_pipeline.api.body import day, json_response, percentage, raw_json, text
+from wealth_pipeline.api.body import day, json_response, percentage, raw_json
+from wealth_pipeline.api.body import text as money_text
 from wealth_pipeline.api.principal import Authenticated, reading
 from wealth_pipeline.api.schemas import (
     BreakdownOut,
@@ -31,7 +32,6 @@ from wealth_pipeline.warehouse.schema import (
     mart_account_daily,
     mart_breakdowns,
     mart_holdings,
-    mart_net_worth_daily,
     mart_net_worth_monthly,
 )
 
@@ -100,7 +100,7 @@ def summary(request: Request, claims: Authenticated) -> object:
                     "broker_code": row.code,
                     "balance": str(row.balance),
                     "currency": row.currency,
-                    "balance_base_currency": text(row.balance_base_currency),
+                    "balance_base_currency": money_text(row.balance_base_currency),
                     "snapshot_date": day(row.snapshot_date),
                 }
                 for row in rows
@@ -118,20 +118,57 @@ def _history_body(
     end: str | None,
     granularity: str,
     aggregation: str | None,
-    points: list[tuple[str, str]],
+    points: list[str],
 ) -> str:
     # Built as text: dates are ISO and amounts plain decimals, nothing needs escaping.
-    history = ",".join(f'{{"date":"{d}","total_wealth":"{v}"}}' for d, v in points)
     return (
         f'{{"base_currency":"{base_currency}",'
         f'"start_date":{_quoted(start)},"end_date":{_quoted(end)},'
         f'"granularity":"{granularity}","aggregation":{_quoted(aggregation)},'
-        f'"history":[{history}]}}'
+        f'"history":[{",".join(points)}]}}'
     )
+
+
+def _point(day: str, value: str) -> str:
+    return f'{{"date":"{day}","total_wealth":"{value}"}}'
 
 
 def _quoted(value: str | None) -> str:
     return "null" if value is None else f'"{value}"'
+
+
+_UNIT = 10**money.AMOUNT_PLACES
+# The daily series as one JSON text made by the database: one row, no Python object per
+# day. SQLite holds amounts as scaled integers (`warehouse.types`), printed exactly here;
+# PostgreSQL prints NUMERIC(28, 4) with its places. The inner ORDER BY feeds SQLite's
+# group_concat in order (a subquery with ORDER BY under an aggregate is never flattened).
+_DAILY_SERIES = {
+    "sqlite": text(
+        f"""
+        SELECT min(day), max(day), max(base_currency), group_concat(point, ',') FROM (
+            SELECT day, base_currency,
+                   printf('{{"date":"%s","total_wealth":"%s%d.%0{money.AMOUNT_PLACES}d"}}', day,
+                          CASE WHEN total_wealth < 0 THEN '-' ELSE '' END,
+                          abs(total_wealth) / {_UNIT}, abs(total_wealth) % {_UNIT}) AS point
+              FROM mart_net_worth_daily
+             WHERE user_id = :user_id
+               AND day >= date((SELECT max(day) FROM mart_net_worth_daily
+                                 WHERE user_id = :user_id), :back)
+             ORDER BY day)
+        """
+    ),
+    "postgresql": text(
+        """
+        SELECT min(day), max(day), max(base_currency),
+               string_agg('{"date":"' || to_char(day, 'YYYY-MM-DD') || '","total_wealth":"'
+                          || total_wealth::text || '"}', ',' ORDER BY day)
+          FROM mart_net_worth_daily
+         WHERE user_id = :user_id
+           AND day >= (SELECT max(day) FROM mart_net_worth_daily WHERE user_id = :user_id)
+                      - CAST(:back AS integer)
+        """
+    ),
+}
 
 
 @router.get(
@@ -152,13 +189,12 @@ def history(
     aggregated as your profile chooses (last, min, max or avg of the month's days)."""
     with reading(request, claims) as (connection, user):
         if granularity == "daily":
-            table = mart_net_worth_daily
-            rows = connection.execute(
-                select(table.c.day, table.c.total_wealth, table.c.base_currency)
-                .where(table.c.user_id == user.id)
-                .order_by(table.c.day.desc())
-                .limit(days)
-            ).all()
+            dialect = connection.dialect.name
+            back = f"-{days - 1} days" if dialect == "sqlite" else days - 1
+            series = connection.execute(
+                _DAILY_SERIES[dialect], {"user_id": user.id, "back": back}
+            ).one()
+            rows = [series] if series[1] is not None else []
         else:
             table = mart_net_worth_monthly
             rows = connection.execute(
@@ -179,25 +215,37 @@ def history(
     aggregation = user.monthly_aggregation if granularity == "monthly" else None
     if not rows:
         return raw_json(_history_body(user.base_currency, None, None, granularity, aggregation, []))
-    base_currency = rows[0].base_currency
     if granularity == "daily":
-        end = rows[0].day
+        _, last, base_currency, joined = rows[0]
+        end = _as_date(last)
         start = end - timedelta(days=days - 1)
-        points = [(d.isoformat(), str(v)) for d, v, _ in reversed(rows) if d >= start]
-    else:
-        end = rows[0].last_day
-        start = end - timedelta(days=days - 1)
-        first_month = start.replace(day=1)
-        points = [
-            (row.month.isoformat(), str(_monthly_value(row, aggregation)))
-            for row in reversed(rows)
-            if row.month >= first_month
-        ]
+        return raw_json(
+            _history_body(
+                base_currency, start.isoformat(), end.isoformat(), granularity, None, [joined]
+            )
+        )
+    end = rows[0].last_day
+    start = end - timedelta(days=days - 1)
+    first_month = start.replace(day=1)
+    points = [
+        _point(row.month.isoformat(), str(_monthly_value(row, aggregation)))
+        for row in reversed(rows)
+        if row.month >= first_month
+    ]
     return raw_json(
         _history_body(
-            base_currency, start.isoformat(), end.isoformat(), granularity, aggregation, points
+            rows[0].base_currency,
+            start.isoformat(),
+            end.isoformat(),
+            granularity,
+            aggregation,
+            points,
         )
     )
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _monthly_value(row, aggregation: str | None) -> Decimal:  # type: ignore[no-untyped-def]
@@ -292,8 +340,8 @@ def holdings(request: Request, claims: Authenticated) -> object:
                     "name": row.name,
                     "asset_class": row.asset_class,
                     "quantity": str(row.quantity),
-                    "value_base_currency": text(row.value_base_currency),
-                    "price_base_currency": text(row.price_base_currency),
+                    "value_base_currency": money_text(row.value_base_currency),
+                    "price_base_currency": money_text(row.price_base_currency),
                     "percentage": None
                     if row.value_base_currency is None
                     else percentage(row.value_base_currency, total),
