@@ -24,10 +24,10 @@ from wealth_pipeline.cli import (
     snapshots,
     users,
 )
-from wealth_pipeline.cli.common import ensure_dagster_home, settings_or_usage_error
+from wealth_pipeline.cli.common import WealthGroup, ensure_dagster_home, settings_or_usage_error
 
 
-@click.group()
+@click.group(cls=WealthGroup)
 @click.version_option(package_name="wealth-pipeline")
 def main() -> None:
     """wealth-pipeline: your whole wealth, day by day, in one currency."""

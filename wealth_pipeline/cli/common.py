@@ -21,6 +21,19 @@ telemetry:
 """
 
 
+class WealthGroup(click.Group):
+    """The `wealth` group: a warehouse that is read-only, locked or unreachable is one clear
+    message and exit code 1 from every command, never a driver traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        from wealth_pipeline.warehouse.engine import WarehouseUnavailable
+
+        try:
+            return super().invoke(ctx)
+        except WarehouseUnavailable as unavailable:
+            raise click.ClickException(str(unavailable)) from None
+
+
 def settings_or_usage_error() -> Settings:
     try:
         return load_settings()

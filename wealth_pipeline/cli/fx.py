@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from wealth_pipeline.cli.common import ensure_dagster_home, parse_day, settings_or_usage_error
 
+if TYPE_CHECKING:  # Dagster loads on use: the command line starts fast
+    from dagster._core.execution.plan.objects import StepFailureData
+
 
 @click.group()
 def fx() -> None:
     """Exchange rates."""
+
+
+def failure_message(failure: StepFailureData) -> str:
+    """What went wrong, as the asset said it (a `Failure`'s description) or the error."""
+    told = failure.user_failure_data
+    if told is not None and told.description:
+        return told.description.strip()
+    return failure.error.message.strip() if failure.error else "the step failed"
 
 
 @fx.command("backfill")
@@ -54,12 +66,13 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
             "dagster/asset_partition_range_start": wanted[0],
             "dagster/asset_partition_range_end": wanted[-1],
         },
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        # Failures are told below in one line each, not as Dagster's event log with stacks.
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         raise_on_error=False,
     )
     if not result.success:
         failures = [
-            event.event_specific_data.error.message.strip()  # type: ignore[union-attr]
+            failure_message(event.event_specific_data)  # type: ignore[arg-type]
             for event in result.all_events
             if event.is_step_failure
         ]

@@ -11,6 +11,7 @@ from wealth_pipeline.fx.sources import PublishedRates, RatesSource, shipped_exce
 from wealth_pipeline.fx.store import replace_rates
 from wealth_pipeline.partitions import TIMEZONE, daily_partitions
 from wealth_pipeline.settings import load_settings
+from wealth_pipeline.warehouse.engine import WarehouseUnavailable
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 REFRESH_DAYS = 7
@@ -131,8 +132,11 @@ def exchange_rates(
             description=missing_message(outcomes, published, source),
             metadata={"missing_days": ", ".join(d.isoformat() for d in outcomes.missing)},
         )
-    with warehouse.engine().begin() as connection:
-        rows = replace_rates(connection, published)
+    try:
+        with warehouse.engine().begin() as connection:
+            rows = replace_rates(connection, published)
+    except WarehouseUnavailable as unavailable:  # read-only, locked, cut off: say so plainly
+        raise dg.Failure(description=str(unavailable)) from None
     context.log.info(
         f"Wrote {rows} rates for {len(outcomes.published)} ECB days; "
         f"{len(outcomes.quiet)} days without publication"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from wealth_pipeline.settings import load_settings
 
@@ -17,6 +18,86 @@ PG_MIGRATION_LOCK = 7_395_113_209
 
 _engines: dict[tuple[str, bool], Engine] = {}
 _lock = threading.Lock()
+
+
+class WarehouseUnavailable(OperationalError):
+    """The warehouse cannot be written or reached right now; `str()` says why and what to do.
+
+    Raised in place of the driver's error (which stays available as `orig`), so the `wealth`
+    command line and the runs show one clear sentence instead of a driver traceback. It is
+    still an `OperationalError`: code that handles database errors keeps handling it.
+    """
+
+    def __init__(self, message: str, original: DBAPIError) -> None:
+        super().__init__(
+            original.statement,
+            original.params,
+            original.orig,  # type: ignore[arg-type]
+            hide_parameters=True,
+            connection_invalidated=original.connection_invalidated,
+        )
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_unavailable, (self.message,))
+
+
+def _unavailable(message: str) -> Exception:
+    return Exception(message)  # what survives pickling: the sentence
+
+
+def explain(url: URL, context: ExceptionContext) -> str | None:
+    """One sentence for a warehouse that is read-only, locked, unreachable or cut off."""
+    where = url.render_as_string(hide_password=True)
+    said = str(context.original_exception).strip()
+    lowered = said.lower()
+    if url.get_backend_name() == "sqlite":
+        path = url.database or "(memory)"
+        if "readonly" in lowered or "read-only" in lowered:
+            return (
+                f"The warehouse {where} is read-only: this process may not write {path} (check "
+                "the permissions of the file and its folder, and that the disk is not mounted "
+                "read-only). Nothing was written."
+            )
+        if "database is locked" in lowered or "database table is locked" in lowered:
+            return (
+                f"The warehouse {where} is locked: another process kept a write transaction "
+                f"open for more than {SQLITE_BUSY_TIMEOUT_SECONDS} s. Nothing was written; try "
+                "again when it has finished."
+            )
+        if "unable to open database file" in lowered:
+            return (
+                f"The warehouse {where} cannot be opened: its folder is missing, or this "
+                "process may not enter it or create files in it (SQLite keeps its -wal and "
+                "-shm files beside the database). Nothing was written."
+            )
+        if "disk is full" in lowered or "disk i/o error" in lowered:
+            return f"The warehouse {where} cannot be written: {said}. Nothing was written."
+        return None
+    first_line = said.splitlines()[0] if said else "no answer"
+    if context.connection is None:
+        return f"The warehouse {where} cannot be reached: {first_line}"
+    if context.is_disconnect:
+        return (
+            f"The connection to the warehouse {where} was lost ({first_line}): the server "
+            "restarted or the network failed. The transaction was rolled back, nothing of it "
+            "was written; run it again once the server is back."
+        )
+    return None
+
+
+def _clear_errors(engine: Engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _explain(context: ExceptionContext) -> Exception | None:
+        if context.is_pre_ping or not isinstance(context.sqlalchemy_exception, DBAPIError):
+            return None  # the pool's own liveness check retries a dead connection itself
+        message = explain(engine.url, context)
+        if message is None:
+            return None
+        return WarehouseUnavailable(message, context.sqlalchemy_exception)
 
 
 def get_engine(url: str | None = None, *, readonly: bool = False, migrate: bool = True) -> Engine:
@@ -48,7 +129,9 @@ def dispose_engines() -> None:
 def create_warehouse_engine(url: str, *, readonly: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        _clear_errors(engine)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
@@ -69,6 +152,7 @@ def create_warehouse_engine(url: str, *, readonly: bool = False) -> Engine:
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
         connection.exec_driver_sql(begin)
 
+    _clear_errors(engine)
     return engine
 
 
