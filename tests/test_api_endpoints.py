@@ -250,3 +250,33 @@ def test_the_api_writes_nothing_but_tokens(api: Api) -> None:
     ):
         assert api.client.get(path, headers=headers).status_code == 200, path
     assert dump() == before
+
+
+def test_never_loads_the_sync_key(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API host must not be able to decrypt credentials: no endpoint opens the key."""
+    from wealth_pipeline.security import sync_keys
+
+    def refuse(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the API loaded the sync key")
+
+    monkeypatch.setattr(sync_keys, "load_private_key", refuse)
+    headers = api.headers()
+    for path in ("/api/accounts/", f"/api/accounts/{api.ids.giro}/", "/api/wealth/summary/"):
+        assert api.client.get(path, headers=headers).status_code == 200
+
+
+def test_an_unexpected_error_answers_500_without_details(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from wealth_pipeline.api.routes import wealth
+
+    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret internals: /var/lib/db password=hunter2")
+
+    headers = api.headers()
+    monkeypatch.setattr(wealth, "percentage", broken)
+    answer = api.client.get("/api/wealth/breakdown/", headers=headers)
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "internal error"}
+    assert "hunter2" not in answer.text
+    assert "unhandled RuntimeError on GET /api/wealth/breakdown/" in caplog.text

@@ -342,3 +342,25 @@ def test_tokens_of_another_key_are_refused(api: Api, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("WEALTH_API_SECRET_KEY", "a different deployment's key, also 48 bytes!!!")
     with TestClient(create_app()) as other:
         assert other.get(PROFILE, headers=bearer(token)).status_code == 401
+
+
+def test_expired_refresh_rows_are_purged_at_the_next_login(api: Api) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    past = datetime.now(UTC) - timedelta(days=30)
+    with api.engine.begin() as connection:
+        connection.execute(
+            insert(refresh_tokens).values(
+                jti="old",
+                family_id="old",
+                user_id=api.ids.alice,
+                issued_at=past,
+                expires_at=past + timedelta(days=14),
+            )
+        )
+    api.login()
+    with api.engine.connect() as connection:
+        jtis = set(connection.execute(select(refresh_tokens.c.jti)).scalars())
+    assert "old" not in jtis and len(jtis) == 1

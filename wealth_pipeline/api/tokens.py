@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from wealth_pipeline.settings import Settings
 from wealth_pipeline.warehouse.schema import refresh_tokens, users
@@ -191,6 +191,12 @@ class Tokens:
         now = _now()
         jti = uuid.uuid4().hex
         family = family or uuid.uuid4().hex
+        # Expired rows guard nothing (their tokens fail on `exp`): keep the table small.
+        connection.execute(
+            delete(refresh_tokens).where(
+                and_(refresh_tokens.c.user_id == user_id, refresh_tokens.c.expires_at < now)
+            )
+        )
         connection.execute(
             insert(refresh_tokens).values(
                 jti=jti,
