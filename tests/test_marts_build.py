@@ -10,7 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.marts_support import (
     END,
@@ -32,6 +32,7 @@ from wealth_pipeline.profiles import update_profile
 from wealth_pipeline.snapshots.store import NewSnapshot, record_mart_change, write_snapshots
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
+    financial_accounts,
     mart_account_daily,
     mart_breakdowns,
     mart_builds,
@@ -336,3 +337,36 @@ def test_plan_scope(previous_end, changed, full, users, expected) -> None:  # ty
         full=full,
         users=users,
     ) == {u: date.fromisoformat(day) for u, day in expected.items()}
+
+
+def test_a_renamed_broker_rebuilds_its_users_breakdowns(
+    warehouse_url: str, world: World, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from wealth_pipeline.brokers.catalogue import CATALOGUE_PATH, get_broker, load_catalogue
+
+    engine = get_engine(warehouse_url)
+    with engine.begin() as connection:
+        load_catalogue(connection)
+        demo = get_broker(connection, "demo")
+        connection.execute(
+            update(financial_accounts)
+            .where(financial_accounts.c.id == world.cash)
+            .values(broker_id=demo["id"])
+        )
+    build_marts(engine, as_of=END, full=True)
+    entries = json.loads(CATALOGUE_PATH.read_text())
+    for entry in entries:
+        if entry["code"] == "demo":
+            entry["name"] = "Demo Bank AG"
+    renamed = tmp_path / "catalogue.json"
+    renamed.write_text(json.dumps(entries))
+    with engine.begin() as connection:
+        assert load_catalogue(connection, renamed) == 1
+    assert changes(engine).keys() == {world.bob}
+    build_marts(engine, as_of=END)
+    brokers = {
+        r[3] for r in rows(engine, mart_breakdowns) if r[1] == "broker" and r[0] == world.bob
+    }
+    assert brokers == {"Demo Bank AG"}

@@ -220,8 +220,30 @@ def load_catalogue(connection: Connection, path: Path = CATALOGUE_PATH) -> int:
             connection.execute(
                 update(brokers).where(brokers.c.code == entry["code"]).values(**values)
             )
+            if existing["name"] != values["name"]:
+                _record_renamed(connection, entry["code"], values["name"])
             changed += 1
     return changed
+
+
+def _record_renamed(connection: Connection, code: str, name: str) -> None:
+    """The breakdowns by broker show its name: rebuild them for everyone banking there."""
+    from wealth_pipeline.marts.build import today
+    from wealth_pipeline.snapshots.store import record_mart_change
+    from wealth_pipeline.warehouse.schema import financial_accounts
+
+    owners = (
+        connection.execute(
+            select(financial_accounts.c.user_id)
+            .join(brokers, brokers.c.id == financial_accounts.c.broker_id)
+            .where(brokers.c.code == code)
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
+    for user_id in owners:
+        record_mart_change(connection, user_id, today(), f"broker {code} renamed to {name}")
 
 
 def _insert_ignoring_conflict(connection: Connection, values: dict[str, Any]):  # type: ignore[no-untyped-def]
