@@ -273,3 +273,72 @@ def test_position_row_converts_or_leaves_null() -> None:
     assert row["exchange_rate_used"] == rate.rate and row["quantity"] == Decimal("3.00000000")
     missing = position_row(7, position, NoRate("USD", "XXX", SYNC_DAY, "unknown currency"))
     assert missing["market_value_base_currency"] is None and missing["price_base_currency"] is None
+
+
+KILLED_WORKER = """
+import sys, time
+from pathlib import Path
+
+import tests.sync_support  # registers the fake brokers
+from wealth_pipeline.settings import load_settings
+from wealth_pipeline.sync import account
+from wealth_pipeline.sync.runner import run_sync
+from wealth_pipeline.warehouse.engine import get_engine
+
+marker = Path(sys.argv[1])
+write_snapshots = account.write_snapshots
+
+
+def stall(*args, **kwargs):
+    written = write_snapshots(*args, **kwargs)  # snapshot and positions, not committed yet
+    marker.write_text("mid-write")
+    time.sleep(120)  # killed here
+    return written
+
+
+account.write_snapshots = stall
+settings = load_settings()
+run_sync(get_engine(settings.database_url), tests.sync_support.SYNC_DAY, settings=settings,
+         max_workers=1)
+"""
+
+
+def test_process_killed_mid_write_leaves_no_half_written_account_day(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL (no clean-up, no exception handler) while the account-day's rows are written:
+    the day is all or nothing, and the next run lands it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_ok": 2})
+    marker = tmp_path / "mid-write"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WORKER, str(marker)],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not marker.exists():
+            assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+            assert time.monotonic() < deadline, "the worker never reached the write"
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert worker.returncode == -signal.SIGKILL
+    assert snapshot_rows(world.engine) == []
+    assert position_rows(world.engine) == []
+    assert states(world.engine) == {}
+    report = run_sync(world.engine, SYNC_DAY, settings=settings())
+    assert [o.status for o in report.outcomes] == ["success", "success"]
+    assert len(snapshot_rows(world.engine)) == 2 and len(position_rows(world.engine)) == 4
