@@ -134,14 +134,7 @@ def test_checks_find_problems(
 )
 def test_schedule_requests_the_berlin_day(moment: datetime, partition: str) -> None:
     assert sync_day(moment) == partition
-    schedule = build_daily_sync_schedule(running=False)
-    definitions = dg.Definitions(
-        assets=[account_snapshots], jobs=[daily_sync_job], schedules=[schedule],
-        resources={"warehouse": WarehouseResource(database_url="sqlite://"), "sync": SyncResource()},
-    )  # fmt: skip
-    context = dg.build_schedule_context(
-        scheduled_execution_time=moment, repository_def=definitions.get_repository_def()
-    )
+    schedule, context = _sync_schedule_context(moment)
     request = schedule.evaluate_tick(context).run_requests[0]
     assert request.partition_key == partition
     assert schedule.execution_timezone == "Europe/Berlin"
