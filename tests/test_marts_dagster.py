@@ -4,19 +4,22 @@ them fresh (on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
+from sqlalchemy import update
 
 from tests.marts_support import END, make_world, marts
 from wealth_pipeline.marts import build_marts
-from wealth_pipeline.marts.assets import marts_assets, marts_job, marts_sensor
+from wealth_pipeline.marts.assets import breakdowns_add_up, marts_assets, marts_job, marts_sensor
 from wealth_pipeline.marts.build import today
 from wealth_pipeline.snapshots.store import record_mart_change
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.resource import WarehouseResource
+from wealth_pipeline.warehouse.schema import mart_breakdowns
 
 MODELS = {
     "mart_account_daily",
@@ -58,6 +61,8 @@ def test_materializing_builds_every_model_with_rows_written(warehouse_url: str) 
     expected = {name: len(rows) for name, rows in marts(engine).items()}
     assert written == expected
     assert written["mart_account_daily"] == 20  # alice 14, bob 6
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "breakdowns_add_up" and check.passed
 
     again = dg.materialize([marts_assets], resources={"warehouse": warehouse}, run_config=config)
     assert {
@@ -149,3 +154,22 @@ def test_the_sensor_asks_one_small_query(warehouse_url: str, pending: bool) -> N
         event.remove(engine, "before_cursor_execute", count)
     assert [s for s in statements if "mart_" in s] == [statements[-1]]
     assert len([s for s in statements if "mart_" in s]) == 1
+
+
+def test_the_check_finds_a_breakdown_that_does_not_add_up(warehouse_url: str) -> None:
+    engine = get_engine(warehouse_url)
+    world = make_world(engine)
+    build_marts(engine, as_of=END)
+    warehouse = WarehouseResource(database_url=warehouse_url)
+    assert breakdowns_add_up(warehouse).passed
+    with engine.begin() as connection:
+        connection.execute(
+            update(mart_breakdowns)
+            .where(
+                mart_breakdowns.c.user_id == world.bob, mart_breakdowns.c.dimension == "currency"
+            )
+            .values(amount=Decimal("91"))
+        )
+    check = breakdowns_add_up(warehouse)
+    assert not check.passed
+    assert check.metadata["first"].value == [{"user_id": world.bob, "dimension": "currency"}]

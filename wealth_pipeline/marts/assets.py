@@ -59,9 +59,13 @@ def model_spec(model: Model) -> dg.AssetSpec:
 def build_mart_assets(models: tuple[Model, ...]) -> dg.AssetsDefinition:
     """One multi-asset over `models`: each a spec, all built in one transaction."""
 
+    names = {model.name for model in models}
+    checks = [CHECK_SPEC] if {"mart_breakdowns", "mart_net_worth_daily"} <= names else []
+
     @dg.multi_asset(
         name="marts",
         specs=[model_spec(model) for model in models],
+        check_specs=checks,
         can_subset=False,
         description="Builds every mart model of dbt_like_sql/ in one transaction, per user "
         "only from the earliest changed day (idempotent).",
@@ -87,8 +91,38 @@ def build_mart_assets(models: tuple[Model, ...]) -> dg.AssetsDefinition:
                     "changes_consumed": report.changes_consumed,
                 },
             )
+        if checks:
+            yield breakdowns_add_up(warehouse)
 
     return marts
+
+
+CHECK_SPEC = dg.AssetCheckSpec(
+    "breakdowns_add_up",
+    asset="mart_breakdowns",
+    description="Every breakdown of every user adds up to that user's net worth on the same day.",
+)
+_MISMATCHES = text(
+    "SELECT b.user_id, b.dimension FROM mart_breakdowns b "
+    "JOIN mart_net_worth_daily n ON n.user_id = b.user_id AND n.day = b.as_of "
+    "GROUP BY b.user_id, b.dimension, n.total_wealth "
+    "HAVING SUM(b.amount) <> n.total_wealth"
+)
+
+
+def breakdowns_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.engine().connect() as connection:
+        wrong = connection.execute(_MISMATCHES).all()
+    return dg.AssetCheckResult(
+        check_name=CHECK_SPEC.name,
+        asset_key="mart_breakdowns",
+        passed=not wrong,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "mismatches": len(wrong),
+            "first": dg.MetadataValue.json([{"user_id": u, "dimension": d} for u, d in wrong[:10]]),
+        },
+    )
 
 
 marts_assets = build_mart_assets(default_models())
