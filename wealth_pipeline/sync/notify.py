@@ -113,7 +113,8 @@ def notice_text(recipient: Recipient, days: Sequence[date]) -> tuple[str, str]:
         f"Hello {recipient.username},",
         "",
         f"The daily sync of {when} paused {'this account' if count == 1 else 'these accounts'}: "
-        "the bank asks you to confirm the login (an approval in its app, or a TAN).",
+        "the login needs you (an approval in the bank's app, a TAN, or a fresh token; the "
+        "reason is below each account).",
         "Nothing is lost, and the sync leaves "
         f"{'it' if count == 1 else 'them'} alone until you continue:",
         "",
