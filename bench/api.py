@@ -32,17 +32,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.marts import END, add_day, populate
+from bench.scratch import scratch_postgres
 from wealth_pipeline.api.tokens import Tokens
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
@@ -215,20 +214,8 @@ def main() -> None:
         if not args.postgres:
             run(f"sqlite:///{home / 'warehouse.sqlite'}", args, home)
             return
-        admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
-        name = f"bench_api_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = (
-                make_url(args.postgres_url).set(database=name).render_as_string(hide_password=False)
-            )
+        with scratch_postgres(args.postgres_url, "bench_api") as url:
             run(url, args, home)
-        finally:
-            dispose_engines()
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 if __name__ == "__main__":
