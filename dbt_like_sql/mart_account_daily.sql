@@ -12,8 +12,9 @@ accounts AS (
            (SELECT MIN(s.snapshot_date)
               FROM {{ source('account_snapshots') }} s
              WHERE s.account_id = a.id) AS first_day
-      FROM {{ source('financial_accounts') }} a
-      JOIN {{ scope }} sc ON sc.user_id = a.user_id
+      FROM {{ scope }} sc
+     CROSS JOIN {{ source('financial_accounts') }} a
+     WHERE a.user_id = sc.user_id
 ),
 starts AS (
     -- the first day to rebuild, and what is carried into it from before: the latest

@@ -16,13 +16,14 @@ WITH valued AS (
            b.code AS broker_code,
            b.name AS broker_name,
            ps.id AS positions_snapshot_id
-      FROM {{ ref('mart_account_daily') }} ad
-      JOIN {{ scope }} sc ON sc.user_id = ad.user_id
+      FROM {{ scope }} sc
+     CROSS JOIN {{ ref('mart_account_daily') }} ad
       JOIN {{ source('financial_accounts') }} a ON a.id = ad.account_id
       JOIN {{ source('brokers') }} b ON b.id = a.broker_id
       LEFT JOIN {{ source('account_snapshots') }} ps
         ON ps.account_id = ad.account_id AND ps.snapshot_date = ad.positions_snapshot_date
-     WHERE ad.day = {{ end_day }}
+     WHERE ad.user_id = sc.user_id
+       AND ad.day = {{ end_day }}
        AND ad.balance_base_currency IS NOT NULL
 ),
 positioned AS (

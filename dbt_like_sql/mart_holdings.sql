@@ -8,12 +8,13 @@ WITH latest AS (
            ad.account_id,
            a.name AS account_name,
            s.id AS snapshot_id
-      FROM {{ ref('mart_account_daily') }} ad
-      JOIN {{ scope }} sc ON sc.user_id = ad.user_id
+      FROM {{ scope }} sc
+     CROSS JOIN {{ ref('mart_account_daily') }} ad
       JOIN {{ source('financial_accounts') }} a ON a.id = ad.account_id
       JOIN {{ source('account_snapshots') }} s
         ON s.account_id = ad.account_id AND s.snapshot_date = ad.positions_snapshot_date
-     WHERE ad.day = {{ end_day }}
+     WHERE ad.user_id = sc.user_id
+       AND ad.day = {{ end_day }}
 ),
 positions AS (
     SELECT l.user_id,

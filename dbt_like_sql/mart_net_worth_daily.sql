@@ -7,7 +7,8 @@ SELECT ad.user_id,
        COALESCE(SUM(ad.balance_base_currency), 0) AS total_wealth,
        COUNT(*) AS account_count,
        SUM(CASE WHEN ad.balance_base_currency IS NULL THEN 1 ELSE 0 END) AS unconverted_count
-  FROM {{ ref('mart_account_daily') }} ad
-  JOIN {{ scope }} sc ON sc.user_id = ad.user_id
- WHERE ad.day >= sc.from_day
+  FROM {{ scope }} sc
+ CROSS JOIN {{ ref('mart_account_daily') }} ad
+ WHERE ad.user_id = sc.user_id
+   AND ad.day >= sc.from_day
  GROUP BY ad.user_id, ad.day, ad.base_currency

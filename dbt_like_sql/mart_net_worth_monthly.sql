@@ -7,9 +7,10 @@ WITH days AS (
            n.day,
            n.base_currency,
            n.total_wealth
-      FROM {{ ref('mart_net_worth_daily') }} n
-      JOIN {{ scope }} sc ON sc.user_id = n.user_id
-     WHERE n.day >= sc.from_month
+      FROM {{ scope }} sc
+     CROSS JOIN {{ ref('mart_net_worth_daily') }} n
+     WHERE n.user_id = sc.user_id
+       AND n.day >= sc.from_month
 ),
 months AS (
     SELECT user_id,

@@ -260,8 +260,8 @@ def test_a_change_recorded_while_a_build_runs_is_kept(postgres_server_url: str) 
     models[slow] = replace(
         models[slow],
         template=models[slow].template.replace(
-            "WHERE ad.day = {{ end_day }}",
-            "WHERE ad.day = {{ end_day }} AND (SELECT COUNT(*) FROM pg_sleep(1.5)) = 1",
+            "AND ad.day = {{ end_day }}",
+            "AND ad.day = {{ end_day }} AND (SELECT COUNT(*) FROM pg_sleep(1.5)) = 1",
         ),
     )
     assert "pg_sleep" in models[slow].render("postgresql")
