@@ -235,6 +235,7 @@ def test_definitions_load() -> None:
         "marts_sensor",
     }
     assert {check.name for check in defs.resolve_asset_graph().asset_check_keys} >= {
+        "snapshots_converted_or_explained",
         "no_duplicate_snapshots",
         "positions_match_balance",
         "day_over_day_change",

@@ -77,6 +77,7 @@ def test_asset_materializes_with_fakes(
         evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
         assert set(evaluations) == {c.check_key.name for c in sync_checks}
         assert evaluations["no_duplicate_snapshots"].passed
+        assert evaluations["snapshots_converted_or_explained"].passed
         assert evaluations["positions_match_balance"].passed
         assert evaluations["day_over_day_change"].passed
         # the failed and paused accounts were never synced: flagged
@@ -118,6 +119,17 @@ def test_checks_find_problems(
             account_id
         ]
         assert checks.duplicate_snapshots(connection, [SYNC_DAY]) == []
+        assert checks.unconverted_snapshots(connection, [SYNC_DAY]) == ([], [])
+        connection.execute(
+            update(snapshots_table)
+            .where(snapshots_table.c.snapshot_date == SYNC_DAY)
+            .values(balance_base_currency=None, conversion_note="no ECB rate for USD yet")
+        )
+        unexplained, explained = checks.unconverted_snapshots(connection, [SYNC_DAY])
+        assert unexplained == [] and [f.detail for f in explained] == ["no ECB rate for USD yet"]
+        connection.execute(update(snapshots_table).values(conversion_note=None))
+        [unexplained], [] = checks.unconverted_snapshots(connection, [SYNC_DAY])
+        assert unexplained.account_id == account_id and "without a reason" in unexplained.detail
         assert checks.stale_accounts(connection) == []
         connection.execute(update(financial_accounts).values(last_synced_at=None))
         assert [f.account_id for f in checks.stale_accounts(connection)] == [account_id]

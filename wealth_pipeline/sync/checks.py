@@ -50,6 +50,31 @@ def duplicate_snapshots(connection: Connection, days: Sequence[date]) -> list[Fi
     return [Finding(r.account_id, r.snapshot_date, f"{r.count} snapshots") for r in rows]
 
 
+def unconverted_snapshots(
+    connection: Connection, days: Sequence[date]
+) -> tuple[list[Finding], list[Finding]]:
+    """Snapshots of `days` without a base-currency amount: (without a reason, with one).
+
+    One with a reason (`conversion_note`: no rate yet, unknown currency, a gap in the ECB's
+    series) is explained and waits for the conversion sensor or a person; one without is a
+    bug: a total that silently leaves it out.
+    """
+    s = account_snapshots
+    rows = connection.execute(
+        select(s.c.account_id, s.c.snapshot_date, s.c.currency, s.c.conversion_note)
+        .where(s.c.snapshot_date.in_(list(days)), s.c.balance_base_currency.is_(None))
+        .order_by(s.c.snapshot_date, s.c.account_id)
+    )
+    unexplained, explained = [], []
+    for row in rows:
+        if row.conversion_note:
+            explained.append(Finding(row.account_id, row.snapshot_date, row.conversion_note))
+        else:
+            detail = f"{row.currency} balance without a base-currency amount and without a reason"
+            unexplained.append(Finding(row.account_id, row.snapshot_date, detail))
+    return unexplained, explained
+
+
 def positions_off_balance(connection: Connection, days: Sequence[date]) -> list[Finding]:
     """Snapshots whose positions' base-currency market value is off the balance."""
     total = func.sum(portfolio_positions.c.market_value_base_currency).label("total")
