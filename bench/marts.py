@@ -211,7 +211,7 @@ def timed(label: str, action) -> float:  # type: ignore[no-untyped-def]
     seconds = time.perf_counter() - started
     rows = sum(result.rows.values()) if hasattr(result, "rows") else ""
     print(f"  {label:<14} {seconds:8.2f} s   {rows:>9} rows written", flush=True)
-    if hasattr(result, "model_seconds"):
+    if getattr(result, "model_seconds", None):
         print(
             "      "
             + ", ".join(
