@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -28,6 +29,9 @@ from wealth_pipeline.warehouse.schema import profiles, users
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 WRONG_LOGIN = "wrong username or password"
+# Argon2id verifications at once per process: each takes the user's memory cost (64 MiB by
+# default), so a burst of logins queues here instead of exhausting memory.
+ARGON2_SLOTS = threading.BoundedSemaphore(2)
 
 
 def _b64(data: bytes) -> str:
@@ -89,9 +93,10 @@ def login(request: Request, credentials: LoginRequest) -> object:
     tokens: Tokens = request.app.state.tokens
     username = credentials.username
     if not USERNAME_PATTERN.match(username):
-        burn_verification(request.app.state.kdf_params)
+        with ARGON2_SLOTS:
+            burn_verification(request.app.state.kdf_params)
         raise unauthorized(WRONG_LOGIN)
-    with request.app.state.reader.connect() as connection:
+    with ARGON2_SLOTS, request.app.state.reader.connect() as connection:
         user_id = verify_login(connection, username, auth_hash)
         row = None
         if user_id is not None:
