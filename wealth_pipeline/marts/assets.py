@@ -67,6 +67,8 @@ def build_mart_assets(models: tuple[Model, ...]) -> dg.AssetsDefinition:
         specs=[model_spec(model) for model in models],
         check_specs=checks,
         can_subset=False,
+        # Idempotent, so a transient failure (a lock timeout, a restarting database) retries.
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
         description="Builds every mart model of dbt_like_sql/ in one transaction, per user "
         "only from the earliest changed day (idempotent).",
     )
