@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from tests.marts_support import END, make_world, marts
 from wealth_pipeline.marts import build_marts
@@ -19,7 +19,7 @@ from wealth_pipeline.marts.build import today
 from wealth_pipeline.snapshots.store import record_mart_change
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.resource import WarehouseResource
-from wealth_pipeline.warehouse.schema import mart_breakdowns
+from wealth_pipeline.warehouse.schema import mart_breakdowns, mart_builds
 
 MODELS = {
     "mart_account_daily",
@@ -131,6 +131,13 @@ def test_the_sensor_launches_a_build_when_the_marts_are_stale(warehouse_url: str
         build_marts(engine, as_of=today() - timedelta(days=1))  # the day has advanced since
         [request] = _tick(warehouse_url, instance).run_requests
         assert f"today is {today()}" in request.run_key
+
+        build_marts(engine)
+        with engine.begin() as connection:  # a model that no longer exists does not count
+            connection.execute(
+                insert(mart_builds).values(model="mart_gone", built_through=END, rows_written=0)
+            )
+        assert _tick(warehouse_url, instance).run_requests == []
 
 
 @pytest.mark.parametrize("pending", [False, True])

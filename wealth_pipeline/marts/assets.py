@@ -13,7 +13,7 @@ from datetime import date
 from typing import Optional
 
 import dagster as dg
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from wealth_pipeline.marts.build import build_marts, today
 from wealth_pipeline.marts.models import Model, default_models
@@ -138,9 +138,9 @@ marts_job = dg.define_asset_job(
 _PENDING = text(
     "SELECT (SELECT COUNT(*) FROM mart_changes), "
     "(SELECT MAX(changed_at) FROM mart_changes), "
-    "(SELECT MIN(built_through) FROM mart_builds), "
-    "(SELECT COUNT(*) FROM mart_builds)"
-)
+    "(SELECT MIN(built_through) FROM mart_builds WHERE model IN :models), "
+    "(SELECT COUNT(*) FROM mart_builds WHERE model IN :models)"
+).bindparams(bindparam("models", expanding=True))
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.STARTING,
@@ -148,11 +148,13 @@ _ACTIVE = [
 ]
 
 
-def pending_build(warehouse: WarehouseResource, models: int, end_day: date) -> str | None:
+def pending_build(warehouse: WarehouseResource, models: list[str], end_day: date) -> str | None:
     """Why the marts need a build now (one small query), None when they are fresh."""
     with warehouse.engine().connect() as connection:
-        changes, last_change, built_through, built = connection.execute(_PENDING).one()
-    if built < models or built_through is None:
+        changes, last_change, built_through, built = connection.execute(
+            _PENDING, {"models": models}
+        ).one()
+    if built < len(models) or built_through is None:
         return "never built"
     if isinstance(built_through, str):  # SQLite hands back the stored text
         built_through = date.fromisoformat(built_through)
@@ -172,7 +174,7 @@ def pending_build(warehouse: WarehouseResource, models: int, end_day: date) -> s
 )
 def marts_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     end_day = today()
-    reason = pending_build(warehouse, len(marts_assets.keys), end_day)
+    reason = pending_build(warehouse, [key.path[-1] for key in marts_assets.keys], end_day)
     if reason is None:
         return dg.SkipReason(f"marts are fresh through {end_day}")
     running = context.instance.get_runs(
