@@ -24,6 +24,9 @@ from tests.marts_support import (
     rows,
     snapshot,
 )
+from tests.marts_support import (
+    VWCE as VWCE_ISIN,
+)
 from wealth_pipeline.accounts import remove_account
 from wealth_pipeline.marts import MartsError, build_marts
 from wealth_pipeline.marts.build import BEGINNING, _consume, _read_changes, plan_scope
@@ -370,3 +373,60 @@ def test_a_renamed_broker_rebuilds_its_users_breakdowns(
         r[3] for r in rows(engine, mart_breakdowns) if r[1] == "broker" and r[0] == world.bob
     }
     assert brokers == {"Demo Bank AG"}
+
+
+def test_many_changes_in_a_row_always_equal_a_full_rebuild(
+    warehouse_url: str, world: World
+) -> None:
+    """Snapshots written back and forth in time, replaced, with positions, accounts removed,
+    the day moving on: after each incremental build the marts equal a from-scratch build."""
+    import random
+
+    from wealth_pipeline.snapshots.store import NewPosition
+
+    engine = get_engine(warehouse_url)
+    pick = random.Random(6)
+    accounts = [
+        (world.giro, "EUR"),
+        (world.depot, "EUR"),
+        (world.swiss, "EUR"),
+        (world.cash, "EUR"),
+    ]
+    end = END
+    for step in range(12):
+        account, currency = pick.choice(accounts)
+        day = d("01-25") + timedelta(days=pick.randrange(0, 14))
+        positions = ()
+        if pick.random() < 0.5:
+            positions = (
+                NewPosition(
+                    "VWCE",
+                    "Vanguard",
+                    Decimal(pick.randrange(1, 9)),
+                    None,
+                    Decimal("100"),
+                    "EUR",
+                    isin=VWCE_ISIN,
+                ),
+            )
+        with engine.begin() as connection:
+            write_snapshots(
+                connection,
+                account,
+                [
+                    NewSnapshot(
+                        day, Decimal(pick.randrange(-500, 5000)), currency, positions=positions
+                    )
+                ],
+                source="manual",
+                replace=True,
+            )
+            if step == 7:
+                remove_account(connection, world.alice, world.swiss)
+                accounts.remove((world.swiss, "EUR"))
+        if step % 4 == 3:
+            end += timedelta(days=1)
+        build_marts(engine, as_of=end)
+        incremental = marts(engine)
+        build_marts(engine, as_of=end, full=True)
+        assert incremental == marts(engine), f"step {step}"

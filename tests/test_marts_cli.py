@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.marts_support import END, make_world, marts
 from wealth_pipeline.cli import main
@@ -87,3 +87,23 @@ def test_the_demo_shows_its_marts(
     assert last_day == today()  # the demo's values carried forward to today
     assert accounts == 4 and total > 0
     assert holdings == 5  # the brokerage's four and the pillar 3a's one
+
+
+def test_a_failing_build_says_why_and_writes_nothing(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEALTH_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
+    engine = get_engine(sqlite_url)
+    make_world(engine)
+    with engine.begin() as connection:  # a damaged warehouse: one mart table is gone
+        connection.execute(text("DROP TABLE mart_holdings"))
+    result = run("marts", "build", "--as-of", END.isoformat())
+    assert result.exit_code == 1
+    assert "the build failed and wrote nothing" in result.output
+    assert "no such table: mart_holdings" in result.output
+    assert "Traceback" not in result.output and "SELECT" not in result.output
+    with engine.connect() as connection:
+        assert (
+            connection.execute(select(func.count()).select_from(mart_net_worth_daily)).scalar() == 0
+        )
