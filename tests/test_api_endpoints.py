@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -280,3 +282,15 @@ def test_an_unexpected_error_answers_500_without_details(
     assert answer.json() == {"detail": "internal error"}
     assert "hunter2" not in answer.text
     assert "unhandled RuntimeError on GET /api/wealth/breakdown/" in caplog.text
+
+
+def test_refuses_to_start_on_a_warehouse_behind_the_code(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from wealth_pipeline.api import create_app
+    from wealth_pipeline.api.app import SchemaNotCurrent
+
+    url = f"sqlite:///{tmp_path}/empty.sqlite"
+    create_engine(url).connect().close()  # an empty database: never migrated
+    with pytest.raises(SchemaNotCurrent, match="wealth db upgrade"):
+        create_app(database_url=url)

@@ -8,12 +8,12 @@ half-even.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import Date, and_, bindparam, func, select, text
 
 from wealth_pipeline import money
 from wealth_pipeline.api.body import day, json_response, percentage, raw_json
@@ -32,6 +32,7 @@ from wealth_pipeline.warehouse.schema import (
     mart_account_daily,
     mart_breakdowns,
     mart_holdings,
+    mart_net_worth_daily,
     mart_net_worth_monthly,
 )
 
@@ -138,6 +139,8 @@ def _quoted(value: str | None) -> str:
 
 
 _UNIT = 10**money.AMOUNT_PLACES
+# One day's point: printf(_POINT, day, sign, whole units, remainder), the remainder padded.
+_POINT = '{"date":"%s","total_wealth":"%s%d.%0' + str(money.AMOUNT_PLACES) + 'd"}'
 # The daily series as one JSON text made by the database: one row, no Python object per
 # day. SQLite holds amounts as scaled integers (`warehouse.types`), printed exactly here;
 # PostgreSQL prints NUMERIC(28, 4) with its places. The inner ORDER BY feeds SQLite's
@@ -145,29 +148,24 @@ _UNIT = 10**money.AMOUNT_PLACES
 _DAILY_SERIES = {
     "sqlite": text(
         f"""
-        SELECT min(day), max(day), max(base_currency), group_concat(point, ',') FROM (
-            SELECT day, base_currency,
-                   printf('{{"date":"%s","total_wealth":"%s%d.%0{money.AMOUNT_PLACES}d"}}', day,
-                          CASE WHEN total_wealth < 0 THEN '-' ELSE '' END,
-                          abs(total_wealth) / {_UNIT}, abs(total_wealth) % {_UNIT}) AS point
+        SELECT group_concat(point, ',') FROM (
+            SELECT CASE WHEN total_wealth < 0
+                   THEN printf('{_POINT}', day, '-', -total_wealth / {_UNIT}, -total_wealth % {_UNIT})
+                   ELSE printf('{_POINT}', day, '', total_wealth / {_UNIT}, total_wealth % {_UNIT})
+                   END AS point
               FROM mart_net_worth_daily
-             WHERE user_id = :user_id
-               AND day >= date((SELECT max(day) FROM mart_net_worth_daily
-                                 WHERE user_id = :user_id), :back)
+             WHERE user_id = :user_id AND day >= :start
              ORDER BY day)
         """
-    ),
+    ).bindparams(bindparam("start", type_=Date)),
     "postgresql": text(
         """
-        SELECT min(day), max(day), max(base_currency),
-               string_agg('{"date":"' || to_char(day, 'YYYY-MM-DD') || '","total_wealth":"'
+        SELECT string_agg('{"date":"' || to_char(day, 'YYYY-MM-DD') || '","total_wealth":"'
                           || total_wealth::text || '"}', ',' ORDER BY day)
           FROM mart_net_worth_daily
-         WHERE user_id = :user_id
-           AND day >= (SELECT max(day) FROM mart_net_worth_daily WHERE user_id = :user_id)
-                      - CAST(:back AS integer)
+         WHERE user_id = :user_id AND day >= :start
         """
-    ),
+    ).bindparams(bindparam("start", type_=Date)),
 }
 
 
@@ -189,12 +187,18 @@ def history(
     aggregated as your profile chooses (last, min, max or avg of the month's days)."""
     with reading(request, claims) as (connection, user):
         if granularity == "daily":
-            dialect = connection.dialect.name
-            back = f"-{days - 1} days" if dialect == "sqlite" else days - 1
-            series = connection.execute(
-                _DAILY_SERIES[dialect], {"user_id": user.id, "back": back}
-            ).one()
-            rows = [series] if series[1] is not None else []
+            table = mart_net_worth_daily
+            rows = connection.execute(
+                select(table.c.day, table.c.base_currency)
+                .where(table.c.user_id == user.id)
+                .order_by(table.c.day.desc())
+                .limit(1)
+            ).all()
+            if rows:
+                start = rows[0].day - timedelta(days=days - 1)
+                joined = connection.execute(
+                    _DAILY_SERIES[connection.dialect.name], {"user_id": user.id, "start": start}
+                ).scalar_one()
         else:
             table = mart_net_worth_monthly
             rows = connection.execute(
@@ -216,9 +220,7 @@ def history(
     if not rows:
         return raw_json(_history_body(user.base_currency, None, None, granularity, aggregation, []))
     if granularity == "daily":
-        _, last, base_currency, joined = rows[0]
-        end = _as_date(last)
-        start = end - timedelta(days=days - 1)
+        end, base_currency = rows[0]
         return raw_json(
             _history_body(
                 base_currency, start.isoformat(), end.isoformat(), granularity, None, [joined]
@@ -242,10 +244,6 @@ def history(
             points,
         )
     )
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _monthly_value(row, aggregation: str | None) -> Decimal:  # type: ignore[no-untyped-def]
