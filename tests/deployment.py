@@ -5,7 +5,10 @@ PostgreSQL database, with a scratch PostgreSQL warehouse.
 
 Configuration that only tests need comes through the documented environment variables: the
 ECB refresh ticks every minute (`WEALTH_FX_REFRESH_CRON`), sensors every few seconds
-(`WEALTH_SENSOR_INTERVAL_SECONDS`), rates from an ECB file that covers the recent days.
+(`WEALTH_SENSOR_INTERVAL_SECONDS`), rates from an ECB file that covers the recent days, served
+over HTTP as the ECB serves it (`WEALTH_ECB_FILE=http://...`). In the instance's copy of
+deploy/dagster.yaml only run monitoring polls faster (5 s instead of 60 s, slots of crashed
+runs freed after 5 s instead of 300 s), so the crash drill fits in the test's time.
 The processes are always killed (their whole process group), and their logs are attached
 to every timeout.
 """
@@ -15,7 +18,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,9 +35,11 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.fakes.static import Response, StaticServer
 from wealth_pipeline.fx.calendar import no_publication_reason
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +49,8 @@ WORKSPACE = ROOT / "workspace.yaml"
 BERLIN = ZoneInfo("Europe/Berlin")
 RECENT_DAYS = 21  # business days added to the ECB file up to today (the refresh looks back 7)
 SENSOR_INTERVAL_SECONDS = 5
+MONITORING_SECONDS = 5  # run monitoring's poll and slot release in the tests' instance
+ECB_PATH = "/stats/eurofxref/eurofxref-hist.csv"
 
 T = TypeVar("T")
 
@@ -65,6 +71,7 @@ def admin_url() -> str:
 def scratch_database(prefix: str) -> Iterator[str]:
     """A new database on the test server (URL with the psycopg driver), dropped afterwards."""
     from tests.conftest import IN_CI
+
     admin = create_engine(admin_url(), isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
@@ -109,6 +116,7 @@ def write_recent_ecb_file(path: Path, until: date) -> dict[date, dict[str, str]]
     format, so the schedule's window (the last 7 days) is always covered.
     """
     from tests.conftest import ECB_SAMPLE
+
     with ECB_SAMPLE.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     header, body = rows[0], rows[1:]
@@ -151,7 +159,19 @@ class Deployment:
     dagster_postgres_url: str
     port: int
     ecb_recent: dict[date, dict[str, str]]
+    ecb_server: StaticServer
+    ecb_file: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def ecb_hangs_once(self, seconds: float) -> None:
+        """The next download of the ECB file hangs `seconds` before answering."""
+        body = self.ecb_file.read_bytes()
+        self.ecb_server.serve(
+            ECB_PATH, Response(body=body, delay_seconds=seconds), Response(body=body)
+        )
+
+    def ecb_requests(self) -> int:
+        return sum(1 for path in self.ecb_server.requests if path.startswith(ECB_PATH))
 
     @property
     def url(self) -> str:
@@ -202,6 +222,29 @@ class Deployment:
     def stop_all(self) -> None:
         for name in list(self.processes):
             self.stop(name)
+
+    def kill_run_workers(self) -> int:
+        """SIGKILL the daemon's run and step processes, as the OOM killer would; how many.
+
+        The daemon's code server starts each run (and each of its steps) as a spawned
+        multiprocessing child in the daemon's process group.
+        """
+        daemon = self.processes["dagster-daemon"]
+        killed = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                pid = int(entry.name)
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                in_group = os.getpgid(pid) == daemon.pid
+            except (OSError, ProcessLookupError):
+                continue
+            if in_group and b"spawn_main" in command:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+        return killed
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -255,9 +298,16 @@ def deployment(root: Path) -> Iterator[Deployment]:
     with scratch_database("dagster_e2e") as dagster_db, scratch_database("wealth_e2e") as warehouse:
         home = root / "dagster"
         home.mkdir(parents=True)
-        shutil.copy(DEPLOY_DAGSTER_YAML, home / "dagster.yaml")
+        config = yaml.safe_load(DEPLOY_DAGSTER_YAML.read_text())
+        config["run_monitoring"].update(
+            poll_interval_seconds=MONITORING_SECONDS,
+            free_slots_after_run_end_seconds=MONITORING_SECONDS,
+        )
+        (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         ecb_file = root / "eurofxref-recent.csv"
         recent = write_recent_ecb_file(ecb_file, berlin_today())
+        ecb_server = StaticServer().start()
+        ecb_server.serve_file(ECB_PATH, ecb_file)
         dagster_url = with_driver(dagster_db, "postgresql+psycopg2")
         env = {
             name: value
@@ -270,7 +320,7 @@ def deployment(root: Path) -> Iterator[Deployment]:
             WEALTH_HOME=str(root / "home"),
             WEALTH_DATABASE_URL=with_driver(warehouse, "postgresql+psycopg"),
             WEALTH_FX_SOURCE="ecb_file",
-            WEALTH_ECB_FILE=str(ecb_file),
+            WEALTH_ECB_FILE=ecb_server.url(ECB_PATH),
             WEALTH_SCHEDULES_RUNNING="true",
             WEALTH_FX_REFRESH_CRON="* * * * *",
             WEALTH_SENSOR_INTERVAL_SECONDS=str(SENSOR_INTERVAL_SECONDS),
@@ -283,12 +333,15 @@ def deployment(root: Path) -> Iterator[Deployment]:
             dagster_postgres_url=dagster_url,
             port=free_port(),
             ecb_recent=recent,
+            ecb_server=ecb_server,
+            ecb_file=ecb_file,
         )
         try:
             found.start_webserver()
             yield found
         finally:
             found.stop_all()
+            ecb_server.stop()
             from wealth_pipeline.warehouse.engine import dispose_engines
 
             dispose_engines()  # the test process's own connections, before the DROP

@@ -5,7 +5,9 @@ A schedule ticks for real (the ECB refresh, every minute through `WEALTH_FX_REFR
 the conversion sensor fires for real (every 5 s through `WEALTH_SENSOR_INTERVAL_SECONDS`) and
 converts a snapshot once the scheduled run has brought its rate, and a partition-range
 backfill launched through the webserver's GraphQL endpoint, as the UI launches it, runs as
-one run and lands every partition. The slowest part is waiting for the next minute's tick.
+one run and lands every partition. A run whose worker is killed mid-run (as by the OOM
+killer) is failed, its pool slot is given back by run monitoring, and the next run gets it.
+The slowest part is waiting for the next minute's tick.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ mutation Launch($params: LaunchBackfillParams!) {
   }
 }
 """
+POOL = """
+{
+  instance {
+    concurrencyLimit(concurrencyKey: "ecb_rates") {
+      slotCount
+      claimedSlots { runId stepKey }
+    }
+  }
+}
+"""
 BACKFILL = """
 query Backfill($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
@@ -72,6 +84,35 @@ PARTITION_STATUSES = """
   }
 }
 """
+
+
+def launch_backfill(deployment: Deployment, start: str, end: str) -> str:
+    """A backfill of exchange_rates over a range, launched as the UI launches it."""
+    launched = deployment.graphql(
+        LAUNCH_BACKFILL,
+        {
+            "params": {
+                "partitionsByAssets": [
+                    {
+                        "assetKey": {"path": ["exchange_rates"]},
+                        "partitions": {"range": {"start": start, "end": end}},
+                    }
+                ],
+                "title": f"{start}..{end}",
+            }
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    return launched["backfillId"]
+
+
+def backfill_done(deployment: Deployment, backfill_id: str, timeout: float) -> dict:
+    def done() -> dict | None:
+        found = deployment.graphql(BACKFILL, {"id": backfill_id})
+        backfill = found["partitionBackfillOrError"]
+        return backfill if backfill["status"] not in ("REQUESTED", "CANCELING", "FAILING") else None
+
+    return deployment.wait_for(done, timeout, f"backfill {backfill_id} to finish")
 
 
 def runs(deployment: Deployment, **tags: str) -> list[dict]:
@@ -134,29 +175,8 @@ def daemon(dagster_deployment: Deployment) -> Iterator[dict]:
 def test_a_ui_backfill_of_a_range_is_one_run_landing_every_partition(
     dagster_deployment: Deployment, daemon: dict
 ) -> None:
-    launched = dagster_deployment.graphql(
-        LAUNCH_BACKFILL,
-        {
-            "params": {
-                "partitionsByAssets": [
-                    {
-                        "assetKey": {"path": ["exchange_rates"]},
-                        "partitions": {"range": {"start": BACKFILL_START, "end": BACKFILL_END}},
-                    }
-                ],
-                "title": "January 2024",
-            }
-        },
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill_id = launched["backfillId"]
-
-    def done() -> dict | None:
-        found = dagster_deployment.graphql(BACKFILL, {"id": backfill_id})
-        backfill = found["partitionBackfillOrError"]
-        return backfill if backfill["status"] not in ("REQUESTED", "CANCELING", "FAILING") else None
-
-    backfill = dagster_deployment.wait_for(done, 240, f"backfill {backfill_id} to finish")
+    backfill_id = launch_backfill(dagster_deployment, BACKFILL_START, BACKFILL_END)
+    backfill = backfill_done(dagster_deployment, backfill_id, 240)
     assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
     assert backfill["numPartitions"] == 30
     [run] = backfill["runs"]  # a single run for the whole range
@@ -260,3 +280,47 @@ def test_the_sensor_converts_the_snapshot_once_the_rates_arrive(
     )
     assert [r["status"] for r in conversions] == ["SUCCESS"]
     assert conversions[0]["jobName"] == "convert_snapshots_job"
+
+
+def test_a_crashed_run_is_failed_and_its_pool_slot_given_back(
+    dagster_deployment: Deployment, daemon: dict
+) -> None:
+    """The run worker dies while it holds the `ecb_rates` slot (pool limit 1)."""
+    seen = dagster_deployment.ecb_requests()
+    dagster_deployment.ecb_hangs_once(600)
+    crashed_backfill = launch_backfill(dagster_deployment, "2024-02-01", "2024-02-29")
+    dagster_deployment.wait_for(
+        lambda: dagster_deployment.ecb_requests() > seen, 180, "the run to download the ECB file"
+    )
+    [run] = dagster_deployment.graphql(BACKFILL, {"id": crashed_backfill})[
+        "partitionBackfillOrError"
+    ]["runs"]
+    held = dagster_deployment.graphql(POOL)["instance"]["concurrencyLimit"]
+    assert held["slotCount"] == 1
+    assert [slot["runId"] for slot in held["claimedSlots"]] == [run["runId"]], (
+        held,
+        run,
+        [(r["runId"], r["status"], r["jobName"], tag_map(r)) for r in runs(dagster_deployment)],
+    )
+
+    assert dagster_deployment.kill_run_workers() >= 1
+    failed = dagster_deployment.wait_for(
+        lambda: finished(runs(dagster_deployment, **{"dagster/backfill": crashed_backfill})),
+        120,
+        "the crashed run to be marked failed",
+    )
+    assert [r["status"] for r in failed] == ["FAILURE"]
+    dagster_deployment.wait_for(
+        lambda: (
+            not dagster_deployment.graphql(POOL)["instance"]["concurrencyLimit"]["claimedSlots"]
+        ),
+        120,
+        "run monitoring to free the crashed run's slot",
+    )
+
+    # The next run gets the slot and lands its range.
+    backfill = backfill_done(
+        dagster_deployment, launch_backfill(dagster_deployment, "2024-03-01", "2024-03-28"), 240
+    )
+    assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
+    assert [r["status"] for r in backfill["runs"]] == ["SUCCESS"]

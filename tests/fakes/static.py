@@ -2,12 +2,14 @@
 pages, redirects.
 
 Each path has a list of responses served in order, the last one repeating, so "503 then the
-file" is one call. Unknown paths get an HTML 404 page, as a web server or proxy would answer.
+file" is one call; a response may hang first (`delay_seconds`). Unknown paths get an HTML 404
+page, as a web server or proxy would answer.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +26,7 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/octet-stream"
+    delay_seconds: float = 0.0  # a server that hangs before answering
 
 
 class StaticServer:
@@ -89,6 +92,8 @@ class StaticServer:
                 with server._lock:
                     server.requests.append(self.path)
                 response = server._next(urlsplit(self.path).path)
+                if response.delay_seconds:
+                    time.sleep(response.delay_seconds)
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(response.body)))
