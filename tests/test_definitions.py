@@ -124,6 +124,10 @@ def test_unknown_fx_source_is_refused_clearly(monkeypatch: pytest.MonkeyPatch, v
         ("WEALTH_HTTP_TIMEOUT_SECONDS", "nan"),
         ("WEALTH_HTTP_BACKOFF_SECONDS", "-0.5"),
         ("WEALTH_HTTP_BACKOFF_SECONDS", "inf"),
+        ("WEALTH_FX_REFRESH_CRON", "30 16 * *"),
+        ("WEALTH_FX_REFRESH_CRON", "every evening"),
+        ("WEALTH_SENSOR_INTERVAL_SECONDS", "0"),
+        ("WEALTH_SENSOR_INTERVAL_SECONDS", "soon"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(
@@ -296,6 +300,27 @@ def test_exchange_rates_job() -> None:
         dg.Backoff.LINEAR,
         dg.Jitter.PLUS_MINUS,
     )
+
+
+def test_refresh_cron_and_sensor_interval_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the end-to-end test uses to see a tick and a sensor within minutes."""
+    own = {s.name: s for s in build_definitions(load_settings()).sensors}
+    assert own["conversion_sensor"].minimum_interval_seconds == 120  # each keeps its own
+    monkeypatch.setenv("WEALTH_FX_REFRESH_CRON", " *  *   * * * ")
+    monkeypatch.setenv("WEALTH_SENSOR_INTERVAL_SECONDS", "5")
+    defs = build_definitions(load_settings())
+    schedule = defs.resolve_schedule_def("exchange_rates_daily")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("* * * * *", "Europe/Berlin")
+    sensors = {s.name: s for s in defs.sensors}
+    assert set(sensors) == set(own)
+    for name, sensor in sensors.items():  # the same sensor, evaluated more often
+        assert sensor.minimum_interval_seconds == 5, name
+        assert sensor.required_resource_keys == own[name].required_resource_keys, name
+        assert sensor.default_status == own[name].default_status, name
+        assert sensor.job_name == own[name].job_name, name
+    dg.Definitions.validate_loadable(defs)
 
 
 def test_exchange_rates_schedule() -> None:
