@@ -79,6 +79,27 @@ def test_materializing_builds_every_model_with_rows_written(warehouse_url: str) 
     } == expected
 
 
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [({"as_of": "2024-02-30"}, "2024-02-30"), ({"users": [999_999]}, "no such user: 999999")],
+)
+def test_bad_run_config_fails_clearly_and_builds_nothing(
+    sqlite_url: str, config: dict, message: str
+) -> None:
+    engine = get_engine(sqlite_url)
+    make_world(engine)
+    result = dg.materialize(
+        [marts_assets],
+        resources={"warehouse": WarehouseResource(database_url=sqlite_url)},
+        run_config={"ops": {"marts": {"config": config}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert message in failure.step_failure_data.error.message
+    assert all(not rows for rows in marts(engine).values())
+
+
 def test_the_job_selects_the_marts() -> None:
     defs = dg.Definitions(
         assets=[marts_assets],

@@ -15,7 +15,7 @@ from typing import Optional
 import dagster as dg
 from sqlalchemy import bindparam, text
 
-from wealth_pipeline.marts.build import build_marts, today
+from wealth_pipeline.marts.build import MartsError, build_marts, today
 from wealth_pipeline.marts.models import Model, default_models
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
@@ -56,6 +56,13 @@ def model_spec(model: Model) -> dg.AssetSpec:
     )
 
 
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"as_of {value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def build_mart_assets(models: tuple[Model, ...]) -> dg.AssetsDefinition:
     """One multi-asset over `models`: each a spec, all built in one transaction."""
 
@@ -73,13 +80,17 @@ def build_mart_assets(models: tuple[Model, ...]) -> dg.AssetsDefinition:
         "only from the earliest changed day (idempotent).",
     )
     def marts(context: dg.AssetExecutionContext, config: MartsConfig, warehouse: WarehouseResource):
-        report = build_marts(
-            warehouse.engine(),
-            as_of=None if config.as_of is None else date.fromisoformat(config.as_of),
-            full=config.full,
-            users=config.users or None,
-            models=models,
-        )
+        try:
+            as_of = None if config.as_of is None else _day(config.as_of)
+            report = build_marts(
+                warehouse.engine(),
+                as_of=as_of,
+                full=config.full,
+                users=config.users or None,
+                models=models,
+            )
+        except (ValueError, MartsError) as error:  # bad run config: say so, never retry
+            raise dg.Failure(description=f"nothing built: {error}", allow_retries=False) from None
         context.log.info(report.describe())
         first = min(report.from_days.values(), default=None)
         for model in models:
