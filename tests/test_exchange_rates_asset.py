@@ -571,3 +571,17 @@ def test_schedule_on_a_live_source_always_asks_for_the_last_seven_days(
     monkeypatch.setenv("WEALTH_FX_SOURCE", "frankfurter")
     [request] = _tick(datetime(2026, 11, 30, 16, 30, tzinfo=BERLIN)).run_requests
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-11-24", "2026-11-30")
+
+
+def test_only_the_shipped_excerpt_counts_as_static(
+    shipped_excerpt: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wealth_pipeline.fx.sources import shipped_excerpt_end
+    from wealth_pipeline.settings import load_settings
+
+    assert shipped_excerpt_end(load_settings()) == date(2026, 10, 30)
+    monkeypatch.setenv("WEALTH_ECB_FILE", str(ECB_SAMPLE))  # a file of your own may be refreshed
+    assert shipped_excerpt_end(load_settings()) is None
+    monkeypatch.delenv("WEALTH_ECB_FILE")
+    monkeypatch.setenv("WEALTH_FX_SOURCE", "frankfurter")
+    assert shipped_excerpt_end(load_settings()) is None
