@@ -55,6 +55,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    if reader.dialect.name == "postgresql":
+        # Each read is a statement of its own: no BEGIN/ROLLBACK round trips per request.
+        reader = reader.execution_options(isolation_level="AUTOCOMMIT")
     app.state.reader = reader
     # Token bookkeeping only (refresh_tokens): short transactions on the writer engine.
     app.state.writer = get_engine(url, migrate=False)
