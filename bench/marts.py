@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.marts                              # 50 accounts x 10 years, both backends
     .venv/bin/python -m bench.marts --accounts 10 --years 2 --backends sqlite
+    .venv/bin/python -m bench.marts --users 200 --accounts 5 --years 1   # many users
 
 Data (`populate`, also used by the API benchmark): one user (base EUR) with ACCOUNTS accounts
 in EUR, USD and CHF (checking, savings, brokerage, retirement), one snapshot per account and
@@ -11,11 +12,12 @@ account holds three positions on every day (shares held in several accounts, mer
 Per backend, on a fresh warehouse, it prints the wall time of `marts.build_marts`:
 - `scratch`: the first build (nothing built yet: every day of every account);
 - `noop`: a second build with nothing changed;
-- `one new day`: a snapshot for every account on the next day, then the build through it
-  (what the daily sync and the sensor do every day);
-- `back-dated`: one account's snapshot replaced a year back (every later day rebuilt);
+- `one new day`: a snapshot for every account (of every user) on the next day, then the
+  build through it (what the daily sync and the sensor do every day);
+- `back-dated`: one account's snapshot replaced a year back (its user's later days rebuilt);
 - `full`: `full=True` over the whole history again.
-Everything it creates (a temporary SQLite file, a PostgreSQL scratch database) is removed.
+On PostgreSQL the tables are analyzed after loading (as autovacuum does soon after a bulk
+load). Everything it creates (a temporary SQLite file, a PostgreSQL scratch database) is removed.
 """
 
 from __future__ import annotations
@@ -222,12 +224,24 @@ def timed(label: str, action) -> float:  # type: ignore[no-untyped-def]
     return seconds
 
 
-def run(url: str, accounts: int, years: int) -> dict[str, float]:
+def run(url: str, accounts: int, years: int, users: int = 1) -> dict[str, float]:
     engine = get_engine(url)
     started = time.perf_counter()
     with engine.begin() as connection:
-        user_id = populate(connection, accounts=accounts, years=years)
+        user_ids = [
+            populate(
+                connection,
+                username="bench" if n == 0 else f"bench-{n + 1}",
+                accounts=accounts,
+                years=years,
+            )
+            for n in range(users)
+        ]
         snapshots = connection.execute(select(func.count()).select_from(account_snapshots)).scalar()
+    if engine.dialect.name == "postgresql":
+        # What autovacuum does within a minute of a bulk load: the planner's statistics.
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
     print(
         f"  populated {snapshots:,} snapshots in {time.perf_counter() - started:.1f} s",
         file=sys.stderr,
@@ -236,11 +250,12 @@ def run(url: str, accounts: int, years: int) -> dict[str, float]:
         "scratch": timed("scratch", lambda: build_marts(engine, as_of=END)),
         "noop": timed("noop", lambda: build_marts(engine, as_of=END)),
     }
-    add_day(engine, user_id, END + timedelta(days=1))
+    for user_id in user_ids:
+        add_day(engine, user_id, END + timedelta(days=1))
     figures["one new day"] = timed(
         "one new day", lambda: build_marts(engine, as_of=END + timedelta(days=1))
     )
-    back_date(engine, user_id, END - timedelta(days=365))
+    back_date(engine, user_ids[0], END - timedelta(days=365))
     figures["back-dated"] = timed(
         "back-dated", lambda: build_marts(engine, as_of=END + timedelta(days=1))
     )
@@ -254,15 +269,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--users", type=int, default=1, help="users, each with --accounts")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
     args = parser.parse_args()
-    print(f"marts: 1 user, {args.accounts} accounts x {args.years} years of daily snapshots")
+    print(
+        f"marts: {args.users} user(s), each {args.accounts} accounts x {args.years} years "
+        "of daily snapshots"
+    )
     for backend in args.backends.split(","):
         print(f"{backend}:", flush=True)
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as folder:
-                run(f"sqlite:///{folder}/bench.sqlite", args.accounts, args.years)
+                run(f"sqlite:///{folder}/bench.sqlite", args.accounts, args.years, args.users)
                 dispose_engines()
             continue
         admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
@@ -271,7 +290,7 @@ def main() -> None:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         try:
             url = make_url(args.postgres_url).set(database=name)
-            run(url.render_as_string(hide_password=False), args.accounts, args.years)
+            run(url.render_as_string(hide_password=False), args.accounts, args.years, args.users)
         finally:
             dispose_engines()
             with admin.connect() as connection:

@@ -126,6 +126,8 @@ def build_marts(
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_BUILD_LOCK})
+            # Compiling the models' plans (JIT) costs more than it saves on these statements.
+            connection.execute(text("SET LOCAL jit = off"))
         all_users = set(connection.execute(select(users_table.c.id)).scalars())
         wanted = _check_users(users, all_users)
         previous_end = _previous_end(connection, models)
