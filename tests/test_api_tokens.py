@@ -364,3 +364,26 @@ def test_expired_refresh_rows_are_purged_at_the_next_login(api: Api) -> None:
     with api.engine.connect() as connection:
         jtis = set(connection.execute(select(refresh_tokens.c.jti)).scalars())
     assert "old" not in jtis and len(jtis) == 1
+
+
+def test_wealth_api_binds_to_this_machine_unless_configured(
+    api_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from wealth_pipeline.cli import main
+
+    started: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
+    result = CliRunner().invoke(main, ["api", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert (started[-1]["host"], started[-1]["port"], started[-1]["workers"]) == (
+        "127.0.0.1",
+        8000,
+        2,
+    )
+    monkeypatch.setenv("WEALTH_API_HOST", "0.0.0.0")
+    monkeypatch.setenv("WEALTH_API_PORT", "9100")
+    assert CliRunner().invoke(main, ["api"]).exit_code == 0
+    assert (started[-1]["host"], started[-1]["port"]) == ("0.0.0.0", 9100)
+    assert CliRunner().invoke(main, ["api", "--workers", "0"]).exit_code == 2
