@@ -13,12 +13,12 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import Date, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Date, and_, bindparam, func, select, text
 
 from wealth_pipeline import money
 from wealth_pipeline.api.body import day, json_response, percentage, raw_json
 from wealth_pipeline.api.body import text as money_text
-from wealth_pipeline.api.principal import Authenticated, reading
+from wealth_pipeline.api.principal import Authenticated, Principal, reading
 from wealth_pipeline.api.schemas import (
     BreakdownOut,
     HistoryOut,
@@ -183,49 +183,56 @@ def history(
     granularity: Literal["daily", "monthly"] = "daily",
 ) -> object:
     """Each account counts with its latest snapshot on or before each day. The window ends
-    on the marts' last day. Monthly points are dated on the month's first day and
-    aggregated as your profile chooses (last, min, max or avg of the month's days)."""
+    on the marts' last day. Monthly points are the whole months the window touches, dated
+    on their first day and aggregated as your profile chooses (last, min, max or avg of the
+    month's days)."""
     with reading(request, claims) as (connection, user):
         if granularity == "daily":
-            table = mart_net_worth_daily
-            rows = connection.execute(
-                select(table.c.day, table.c.base_currency)
-                .where(table.c.user_id == user.id)
-                .order_by(table.c.day.desc())
-                .limit(1)
-            ).all()
-            if rows:
-                start = rows[0].day - timedelta(days=days - 1)
-                joined = connection.execute(
-                    _DAILY_SERIES[connection.dialect.name], {"user_id": user.id, "start": start}
-                ).scalar_one()
+            body = _daily_history(connection, user, days)
         else:
-            table = mart_net_worth_monthly
-            rows = connection.execute(
-                select(
-                    table.c.month,
-                    table.c.last_day,
-                    table.c.last_value,
-                    table.c.min_value,
-                    table.c.max_value,
-                    table.c.sum_value,
-                    table.c.day_count,
-                    table.c.base_currency,
-                )
-                .where(table.c.user_id == user.id)
-                .order_by(table.c.month.desc())
-                .limit(days // 28 + 2)
-            ).all()
-    aggregation = user.monthly_aggregation if granularity == "monthly" else None
-    if not rows:
-        return raw_json(_history_body(user.base_currency, None, None, granularity, aggregation, []))
-    if granularity == "daily":
-        end, base_currency = rows[0]
-        return raw_json(
-            _history_body(
-                base_currency, start.isoformat(), end.isoformat(), granularity, None, [joined]
-            )
+            body = _monthly_history(connection, user, days)
+    return raw_json(body)
+
+
+def _daily_history(connection: Connection, user: Principal, days: int) -> str:
+    table = mart_net_worth_daily
+    last = connection.execute(
+        select(table.c.day, table.c.base_currency)
+        .where(table.c.user_id == user.id)
+        .order_by(table.c.day.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return _history_body(user.base_currency, None, None, "daily", None, [])
+    start = last.day - timedelta(days=days - 1)
+    joined = connection.execute(
+        _DAILY_SERIES[connection.dialect.name], {"user_id": user.id, "start": start}
+    ).scalar_one()
+    return _history_body(
+        last.base_currency, start.isoformat(), last.day.isoformat(), "daily", None, [joined]
+    )
+
+
+def _monthly_history(connection: Connection, user: Principal, days: int) -> str:
+    table = mart_net_worth_monthly
+    aggregation = user.monthly_aggregation
+    rows = connection.execute(
+        select(
+            table.c.month,
+            table.c.last_day,
+            table.c.last_value,
+            table.c.min_value,
+            table.c.max_value,
+            table.c.sum_value,
+            table.c.day_count,
+            table.c.base_currency,
         )
+        .where(table.c.user_id == user.id)
+        .order_by(table.c.month.desc())
+        .limit(days // 28 + 2)  # a window of `days` days touches at most this many months
+    ).all()
+    if not rows:
+        return _history_body(user.base_currency, None, None, "monthly", aggregation, [])
     end = rows[0].last_day
     start = end - timedelta(days=days - 1)
     first_month = start.replace(day=1)
@@ -234,15 +241,8 @@ def history(
         for row in reversed(rows)
         if row.month >= first_month
     ]
-    return raw_json(
-        _history_body(
-            rows[0].base_currency,
-            start.isoformat(),
-            end.isoformat(),
-            granularity,
-            aggregation,
-            points,
-        )
+    return _history_body(
+        rows[0].base_currency, start.isoformat(), end.isoformat(), "monthly", aggregation, points
     )
 
 
