@@ -20,6 +20,7 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
+        self._listener.settimeout(0.2)  # accept() wakes up to see stop()
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._down = False
@@ -34,9 +35,9 @@ class TcpProxy:
 
     def stop(self) -> None:
         self._stop.set()
+        self._thread.join(timeout=5)
         self._listener.close()
         self.cut()
-        self._thread.join(timeout=5)
 
     # --- faults -----------------------------------------------------------------------------
 
@@ -65,8 +66,11 @@ class TcpProxy:
         while not self._stop.is_set():
             try:
                 client, _ = self._listener.accept()
+            except TimeoutError:
+                continue  # look at the stop flag again
             except OSError:
                 return
+            client.settimeout(None)
             with self._lock:
                 down = self._down
             if down:
