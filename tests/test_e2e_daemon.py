@@ -286,6 +286,14 @@ def test_a_crashed_run_is_failed_and_its_pool_slot_given_back(
     dagster_deployment: Deployment, daemon: dict
 ) -> None:
     """The run worker dies while it holds the `ecb_rates` slot (pool limit 1)."""
+    dagster_deployment.wait_for(  # whatever ran before has finished and given its slot back
+        lambda: (
+            finished(runs(dagster_deployment))
+            and not dagster_deployment.graphql(POOL)["instance"]["concurrencyLimit"]["claimedSlots"]
+        ),
+        120,
+        "earlier runs to finish",
+    )
     seen = dagster_deployment.ecb_requests()
     dagster_deployment.ecb_hangs_once(600)
     crashed_backfill = launch_backfill(dagster_deployment, "2024-02-01", "2024-02-29")
