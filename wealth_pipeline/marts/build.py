@@ -44,6 +44,8 @@ from wealth_pipeline.warehouse.schema import users as users_table
 
 # Serialises builds on PostgreSQL (SQLite writers queue on BEGIN IMMEDIATE anyway).
 PG_BUILD_LOCK = 7_395_113_210
+# A model writing this many rows is analyzed at once on PostgreSQL (see `_build_model`).
+ANALYZE_AFTER_ROWS = 50_000
 # "From the beginning": before any snapshot can be (the SQL starts at each first snapshot).
 BEGINNING = date(1900, 1, 1)
 
@@ -276,8 +278,12 @@ def _build_model(
     if ":end_day" in sql:
         insert = insert.bindparams(bindparam("end_day", type_=Date()))
         parameters["end_day"] = end_day
-    result = connection.execute(insert, parameters)
-    return max(result.rowcount, 0)
+    written = max(connection.execute(insert, parameters).rowcount, 0)
+    if connection.dialect.name == "postgresql" and written >= ANALYZE_AFTER_ROWS:
+        # The models after this one read what it wrote: plan them on its new size (the
+        # statistics count this transaction's own rows), not on autovacuum's last visit.
+        connection.execute(text(f"ANALYZE {table.name}"))
+    return written
 
 
 def _record_builds(
