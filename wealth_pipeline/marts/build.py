@@ -3,7 +3,8 @@ transaction.
 
 Which users and days to rebuild (the scope) comes from three things:
 - `mart_changes`: the earliest day each user's data changed since it was last consumed (the
-  snapshot writer, conversions, account removal and base-currency changes record it);
+  snapshot writer, conversions, account removal, base-currency changes and broker renames
+  record it);
 - the end day: when it moved since the last build (`mart_builds.built_through`), every
   user is extended from the old end on (or cut back to the new one);
 - `full` (all history of `users`, default everyone) and a model never built (everyone).
@@ -13,6 +14,11 @@ or all of a user's rows: `config(rebuild=...)`) and inserts its SELECT: re-runni
 same rows. Readers see the old marts until the one commit. The change rows read are deleted
 in that same transaction, and only if unchanged since (same day and time): a change
 recorded while the build runs survives for the next build.
+
+Builds run one at a time: SQLite's writer transaction holds the write lock, PostgreSQL takes
+an advisory lock. The users in scope sit in a temporary table (`mart_scope`) the models join;
+on PostgreSQL it is analyzed, JIT is off for the build, and a model that wrote many rows is
+analyzed before the next reads it, so plans follow the real sizes.
 """
 
 from __future__ import annotations
