@@ -69,7 +69,7 @@ class World:
     yen: int
 
 
-def _user(connection: Connection, name: str, base: str) -> int:
+def add_user(connection: Connection, name: str, base: str) -> int:
     user_id = connection.execute(
         insert(users).values(username=name).returning(users.c.id)
     ).scalar_one()
@@ -77,7 +77,7 @@ def _user(connection: Connection, name: str, base: str) -> int:
     return user_id
 
 
-def _broker(connection: Connection, code: str, name: str) -> int:
+def add_broker(connection: Connection, code: str, name: str) -> int:
     return connection.execute(
         insert(brokers)
         .values(code=code, name=name, integration_type="manual", credential_schema={})
@@ -85,7 +85,7 @@ def _broker(connection: Connection, code: str, name: str) -> int:
     ).scalar_one()
 
 
-def _account(
+def add_account(
     connection: Connection, user_id: int, broker_id: int, name: str, kind: str, currency: str
 ) -> int:
     return connection.execute(
@@ -150,17 +150,17 @@ VWCE = "IE00BK5BQT80"
 
 def make_world(engine: Engine) -> World:
     with engine.begin() as c:
-        alice, bob = _user(c, "alice", "EUR"), _user(c, "bob", "CHF")
-        bank, broker = _broker(c, "bank", "Bank"), _broker(c, "broker", "Broker")
+        alice, bob = add_user(c, "alice", "EUR"), add_user(c, "bob", "CHF")
+        bank, broker = add_broker(c, "bank", "Bank"), add_broker(c, "broker", "Broker")
         w = World(
             alice=alice,
             bob=bob,
-            giro=_account(c, alice, bank, "Giro", "checking", "EUR"),
-            depot=_account(c, alice, broker, "Depot", "brokerage", "USD"),
-            swiss=_account(c, alice, broker, "Swiss", "brokerage", "CHF"),
-            pounds=_account(c, alice, bank, "Pounds", "savings", "GBP"),
-            cash=_account(c, bob, bank, "Cash", "checking", "USD"),
-            yen=_account(c, bob, broker, "Yen", "brokerage", "JPY"),
+            giro=add_account(c, alice, bank, "Giro", "checking", "EUR"),
+            depot=add_account(c, alice, broker, "Depot", "brokerage", "USD"),
+            swiss=add_account(c, alice, broker, "Swiss", "brokerage", "CHF"),
+            pounds=add_account(c, alice, bank, "Pounds", "savings", "GBP"),
+            cash=add_account(c, bob, bank, "Cash", "checking", "USD"),
+            yen=add_account(c, bob, broker, "Yen", "brokerage", "JPY"),
         )
         snapshot(c, w.giro, d("01-30"), "100", "EUR", "100")
         snapshot(c, w.giro, d("02-02"), "150", "EUR", "150")

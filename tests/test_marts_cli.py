@@ -107,3 +107,54 @@ def test_a_failing_build_says_why_and_writes_nothing(
         assert (
             connection.execute(select(func.count()).select_from(mart_net_worth_daily)).scalar() == 0
         )
+
+
+def test_a_new_base_currency_shows_in_the_marts_after_the_next_build(env: str) -> None:
+    """`wealth users set --base-currency` reconverts with the real rates; the marts follow."""
+    from datetime import date
+    from decimal import Decimal
+
+    from tests.history_support import load_sample_rates, make_user
+    from tests.marts_support import add_account, add_broker
+    from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
+
+    engine = get_engine(env)
+    load_sample_rates(engine, date(2024, 1, 1), date(2024, 1, 31))
+    with engine.begin() as connection:
+        carol = make_user(connection, "carol", "EUR")
+        account = add_account(
+            connection, carol.id, add_broker(connection, "b", "B"), "US", "checking", "USD"
+        )
+        write_snapshots(
+            connection,
+            account,
+            [  # 1,000.00 EUR each at the ECB's USD rate of the day
+                NewSnapshot(date(2024, 1, 10), Decimal("1094.60"), "USD"),
+                NewSnapshot(date(2024, 1, 15), Decimal("1094.50"), "USD"),
+            ],
+            source="manual",
+        )
+    assert run("marts", "build", "--as-of", "2024-01-16").exit_code == 0
+
+    def history() -> set[tuple]:
+        with engine.connect() as connection:
+            return {
+                (day.day, base, total)
+                for day, base, total in connection.execute(
+                    select(
+                        mart_net_worth_daily.c.day,
+                        mart_net_worth_daily.c.base_currency,
+                        mart_net_worth_daily.c.total_wealth,
+                    )
+                )
+            }
+
+    assert history() == {(day, "EUR", Decimal("1000")) for day in range(10, 17)}
+    changed = run("users", "set", "carol", "--base-currency", "CHF")
+    assert changed.exit_code == 0, changed.output
+    built = run("marts", "build", "--as-of", "2024-01-16")
+    assert built.exit_code == 0 and "Rebuilt 1 user(s) from 2024-01-10" in built.output
+    # USD -> CHF crosses through EUR: 1,000 EUR at 0.9336 CHF (10th), 0.9351 CHF (15th).
+    assert history() == {(day, "CHF", Decimal("933.6")) for day in range(10, 15)} | {
+        (day, "CHF", Decimal("935.1")) for day in (15, 16)
+    }
