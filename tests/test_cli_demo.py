@@ -3,6 +3,7 @@ broker's four accounts, auto-sync on, a year of history converted into EUR, offl
 run adds nothing. And `wealth accounts backfill` on a demo account."""
 
 from datetime import date, timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,21 @@ def test_demo_setup_is_idempotent_with_a_year_converted(env: str) -> None:
     assert second.exit_code == 0, second.output
     assert "Done: 0 snapshot(s) written." in second.output and "created" not in second.output
     assert counts(env) == after_first
+
+
+def test_the_demo_user_receives_the_weekly_report_in_the_outbox(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WEALTH_SMTP_HOST", raising=False)
+    setup = run("demo", "setup", "--days", "20")
+    assert setup.exit_code == 0, setup.output
+    assert "Weekly report: on, to demo@example.org" in setup.output
+    sent = run("report", "send", "--date", CLOCK.isoformat())
+    assert sent.exit_code == 0, sent.output
+    [eml] = (tmp_path / "home" / "outbox").glob("*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["To"] == "demo@example.org"
+    assert message["Subject"].startswith("[Wealth Tracker] Weekly Report - ")
 
 
 def test_accounts_backfill_command_on_a_demo_account(env: str) -> None:

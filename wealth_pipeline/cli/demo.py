@@ -41,7 +41,13 @@ def demo_setup(days: int, password_env: str | None) -> None:
     """
     from wealth_pipeline.cli.common import read_password
     from wealth_pipeline.history.backfill import HistoryError
-    from wealth_pipeline.history.demo import DEMO_PASSWORD, DEMO_USER, DemoError, setup_demo
+    from wealth_pipeline.history.demo import (
+        DEMO_EMAIL,
+        DEMO_PASSWORD,
+        DEMO_USER,
+        DemoError,
+        setup_demo,
+    )
     from wealth_pipeline.warehouse.engine import get_engine
 
     settings = settings_or_usage_error()
@@ -57,6 +63,9 @@ def demo_setup(days: int, password_env: str | None) -> None:
         click.echo(f"Loaded {report.rates_loaded} exchange rates from {settings.ecb_file}.")
     state = "created" if report.created_user else "exists"
     click.echo(f"User {DEMO_USER} (id {report.user_id}): {state}")
+    if report.created_user:
+        where = settings.smtp_host or f"the outbox {settings.outbox_dir}"
+        click.echo(f"Weekly report: on, to {DEMO_EMAIL} (delivered to {where})")
     if report.created_accounts:
         click.echo(f"Accounts created: {', '.join(report.created_accounts)}")
     if report.created_sync_key:

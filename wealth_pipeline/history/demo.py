@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-password"  # the demo only: it guards made-up data, nothing else
 DEMO_BASE_CURRENCY = "EUR"
+# The demo user receives the weekly report: in the outbox folder unless SMTP is configured.
+DEMO_EMAIL = "demo@example.org"
 DEMO_DAYS = 365
 
 
@@ -103,12 +105,20 @@ def ensure_rates(engine: Engine, settings: Settings, start: date, end: date) -> 
 
 
 def ensure_user(engine: Engine, password: str, report: DemoReport) -> None:
+    from wealth_pipeline.profiles import update_profile
     from wealth_pipeline.security.vault import create_user
 
     with engine.begin() as connection:
         found = connection.execute(select(users.c.id).where(users.c.username == DEMO_USER)).scalar()
         if found is None:
-            found = create_user(connection, DEMO_USER, password, base_currency=DEMO_BASE_CURRENCY)
+            found = create_user(
+                connection,
+                DEMO_USER,
+                password,
+                email=DEMO_EMAIL,
+                base_currency=DEMO_BASE_CURRENCY,
+            )
+            update_profile(connection, found, weekly_report_enabled=True)
             report.created_user = True
     report.user_id = int(found)
 
