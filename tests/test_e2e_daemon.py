@@ -124,13 +124,21 @@ def tag_map(run: dict) -> dict[str, str]:
     return {tag["key"]: tag["value"] for tag in run["tags"]}
 
 
+IN_PROGRESS = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
+
+
 def finished(found: list[dict]) -> list[dict]:
-    """The runs, once all of them finished (failures fail the test with their status)."""
-    if not found or any(
-        r["status"] in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED") for r in found
-    ):
+    """The runs, once there are some and all of them finished."""
+    if not found or any(r["status"] in IN_PROGRESS for r in found):
         return []
     return found
+
+
+def idle(deployment: Deployment) -> bool:
+    """No run in progress and no slot of the `ecb_rates` pool claimed."""
+    if any(r["status"] in IN_PROGRESS for r in runs(deployment)):
+        return False
+    return not deployment.graphql(POOL)["instance"]["concurrencyLimit"]["claimedSlots"]
 
 
 @pytest.fixture(scope="module")
@@ -286,14 +294,8 @@ def test_a_crashed_run_is_failed_and_its_pool_slot_given_back(
     dagster_deployment: Deployment, daemon: dict
 ) -> None:
     """The run worker dies while it holds the `ecb_rates` slot (pool limit 1)."""
-    dagster_deployment.wait_for(  # whatever ran before has finished and given its slot back
-        lambda: (
-            finished(runs(dagster_deployment))
-            and not dagster_deployment.graphql(POOL)["instance"]["concurrencyLimit"]["claimedSlots"]
-        ),
-        120,
-        "earlier runs to finish",
-    )
+    # Whatever ran before has finished and given its slot back.
+    dagster_deployment.wait_for(lambda: idle(dagster_deployment), 120, "earlier runs to finish")
     seen = dagster_deployment.ecb_requests()
     dagster_deployment.ecb_hangs_once(600)
     crashed_backfill = launch_backfill(dagster_deployment, "2024-02-01", "2024-02-29")
