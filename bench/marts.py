@@ -26,16 +26,15 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, func, insert, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.scratch import scratch_postgres
 from wealth_pipeline import money
 from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
 from wealth_pipeline.marts import build_marts
@@ -284,18 +283,8 @@ def main() -> None:
                 run(f"sqlite:///{folder}/bench.sqlite", args.accounts, args.years, args.users)
                 dispose_engines()
             continue
-        admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
-        name = f"bench_marts_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(args.postgres_url).set(database=name)
-            run(url.render_as_string(hide_password=False), args.accounts, args.years, args.users)
-        finally:
-            dispose_engines()
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_postgres(args.postgres_url, "bench_marts") as url:
+            run(url, args.accounts, args.years, args.users)
 
 
 if __name__ == "__main__":
