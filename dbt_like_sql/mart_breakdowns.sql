@@ -2,8 +2,8 @@
 -- from each account's carried value that day (unconverted accounts are left out, as from
 -- the net worth). Asset classes come from the positions of each account's latest snapshot
 -- with positions (their converted market values); the part of the balance they do not
--- cover counts as cash; an account without positions counts whole by its type
--- (`marts.categories.ACCOUNT_TYPE_ASSET_CLASS`).
+-- cover counts as cash; an account without positions (or whose positions are still valued
+-- in a former base currency) counts whole by its type (`marts.categories.ACCOUNT_TYPE_ASSET_CLASS`).
 {{ config(rebuild='user') }}
 WITH valued AS (
     SELECT ad.user_id,
@@ -21,7 +21,9 @@ WITH valued AS (
       JOIN {{ source('financial_accounts') }} a ON a.id = ad.account_id
       JOIN {{ source('brokers') }} b ON b.id = a.broker_id
       LEFT JOIN {{ source('account_snapshots') }} ps
-        ON ps.account_id = ad.account_id AND ps.snapshot_date = ad.positions_snapshot_date
+        ON ps.account_id = ad.account_id
+       AND ps.snapshot_date = ad.positions_snapshot_date
+       AND ps.base_currency = ad.base_currency  -- never positions valued in a former base
      WHERE ad.user_id = sc.user_id
        AND ad.day = {{ end_day }}
        AND ad.balance_base_currency IS NOT NULL

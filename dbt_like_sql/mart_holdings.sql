@@ -1,13 +1,16 @@
 -- Positions of each account's latest snapshot that has positions (on or before the marts'
 -- last day), merged across accounts by ISIN, else symbol, else name: summed quantity and
--- base-currency value (NULL if any merged position is unconverted), the price and asset
+-- base-currency value (NULL if any merged position is unconverted, or still valued in a
+-- former base currency), the price and asset
 -- class of the most recent position (one with a price first), and the accounts holding it.
 {{ config(rebuild='user') }}
 WITH latest AS (
     SELECT ad.user_id,
            ad.account_id,
            a.name AS account_name,
-           s.id AS snapshot_id
+           ad.base_currency,
+           s.id AS snapshot_id,
+           s.base_currency AS valued_in
       FROM {{ scope }} sc
      CROSS JOIN {{ ref('mart_account_daily') }} ad
       JOIN {{ source('financial_accounts') }} a ON a.id = ad.account_id
@@ -32,8 +35,11 @@ positions AS (
            p.name,
            p.asset_class,
            p.quantity,
-           p.market_value_base_currency,
-           p.price_base_currency
+           -- values still in a former base currency count as unconverted
+           CASE WHEN l.valued_in = l.base_currency THEN p.market_value_base_currency END
+               AS market_value_base_currency,
+           CASE WHEN l.valued_in = l.base_currency THEN p.price_base_currency END
+               AS price_base_currency
       FROM latest l
       JOIN {{ source('account_snapshots') }} s ON s.id = l.snapshot_id
       JOIN {{ source('portfolio_positions') }} p ON p.snapshot_id = l.snapshot_id

@@ -35,6 +35,7 @@ from wealth_pipeline.profiles import update_profile
 from wealth_pipeline.snapshots.store import NewSnapshot, record_mart_change, write_snapshots
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
+    account_snapshots,
     financial_accounts,
     mart_account_daily,
     mart_breakdowns,
@@ -42,6 +43,7 @@ from wealth_pipeline.warehouse.schema import (
     mart_changes,
     mart_holdings,
     mart_net_worth_daily,
+    portfolio_positions,
 )
 
 
@@ -430,3 +432,55 @@ def test_many_changes_in_a_row_always_equal_a_full_rebuild(
         incremental = marts(engine)
         build_marts(engine, as_of=end, full=True)
         assert incremental == marts(engine), f"step {step}"
+
+
+def test_positions_still_in_the_former_base_currency_are_not_counted_in_the_new_one(
+    warehouse_url: str, world: World
+) -> None:
+    """After a base-currency change, a reconverted balance may carry positions whose
+    conversion is still in the former currency: EUR values must never pass for CHF."""
+    engine = get_engine(warehouse_url)
+    with engine.begin() as connection:
+        update_profile(connection, world.alice, base_currency="CHF")
+        # Depot: a new balance-only snapshot converted into CHF; its positions (02-01) are
+        # still in EUR. Swiss: reconverted with its positions.
+        snapshot(connection, world.depot, END, "1000", "USD", "880", base_currency="CHF")
+        connection.execute(
+            update(account_snapshots)
+            .where(account_snapshots.c.account_id == world.swiss)
+            .values(base_currency="CHF", balance_base_currency=D("800"))
+        )
+        swiss_positions = select(account_snapshots.c.id).where(
+            account_snapshots.c.account_id == world.swiss
+        )
+        connection.execute(
+            update(portfolio_positions)
+            .where(portfolio_positions.c.snapshot_id.in_(swiss_positions))
+            .values(
+                market_value_base_currency=portfolio_positions.c.market_value_base_currency
+                - D("10"),
+                price_base_currency=D("1"),
+            )
+        )
+    build_marts(engine, as_of=END)
+    alice = [r for r in rows(engine, mart_breakdowns) if r[0] == world.alice]
+    assert {r[5] for r in alice} == {"CHF"}
+    classes = {r[2]: r[6] for r in alice if r[1] == "asset_class"}
+    # Swiss: its CHF positions (200 + 189.50 + 305) and 105.50 cash; Depot's EUR positions
+    # are not used: its 880 CHF count whole as a brokerage account without positions.
+    assert classes == {
+        "fund": D("200"),
+        "equity": D("189.5"),
+        "commodity": D("305"),
+        "cash": D("105.5"),
+        "other": D("880"),
+    }
+    assert sum(classes.values()) == D("1680")  # the net worth: 880 + 800 (Giro unconverted)
+    holdings = {
+        r[1]: (r[7], r[9], r[10]) for r in rows(engine, mart_holdings) if r[0] == world.alice
+    }
+    # Depot's share of VWCE and AAPL is in EUR: no CHF value rather than a mixed one.
+    assert holdings[f"isin:{VWCE_ISIN}"][:2] == ("CHF", None)
+    assert holdings["symbol:AAPL"][:2] == ("CHF", None)
+    assert holdings["name:Gold bar"] == ("CHF", D("305"), D("1"))
+    assert marts(engine) == full_rebuild(warehouse_url)
