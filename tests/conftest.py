@@ -9,13 +9,10 @@ where they fail: CI must never pass without them.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from tests.fakes.frankfurter import FakeFrankfurter
 from tests.fakes.smtp import FakeSmtp
@@ -31,24 +28,11 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this session (dropped afterwards)."""
-    admin_url = os.environ.get("WEALTH_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"wealth_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        message = f"PostgreSQL at {make_url(admin_url).render_as_string(hide_password=True)} unreachable: {exc}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    dispose_engines()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    from tests.deployment import scratch_database
+
+    with scratch_database("wealth_test") as url:
+        yield url
+        dispose_engines()
 
 
 def _empty_tables(url: str) -> None:

@@ -30,17 +30,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.fakes.static import Response, StaticServer
+from wealth_pipeline.accounts import Owner, create_account
+from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
 from wealth_pipeline.fx.calendar import no_publication_reason
+from wealth_pipeline.snapshots.store import NewSnapshot, StoredSnapshot, write_snapshots
+from wealth_pipeline.warehouse.schema import profiles, users
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -79,7 +84,8 @@ def scratch_database(prefix: str) -> Iterator[str]:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         admin.dispose()
-        message = f"PostgreSQL for the deployment tests unreachable: {exc}"
+        where = make_url(admin_url()).render_as_string(hide_password=True)
+        message = f"PostgreSQL at {where} unreachable: {exc}"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
@@ -135,6 +141,36 @@ def write_recent_ecb_file(path: Path, until: date) -> dict[date, dict[str, str]]
         }
         for d in recent
     }
+
+
+def add_waiting_snapshot(
+    engine: Engine, username: str, day: date, balance: str, account_name: str
+) -> StoredSnapshot:
+    """A user (base EUR) with a manual USD account and one snapshot on `day`, unconverted
+    while no USD rate is loaded for it."""
+    with engine.begin() as connection:
+        load_catalogue(connection)
+        user_id = connection.execute(
+            users.insert().values(username=username).returning(users.c.id)
+        ).scalar_one()
+        connection.execute(profiles.insert().values(user_id=user_id, base_currency="EUR"))
+        broker = get_broker(connection, "manual")
+        assert broker is not None
+        account_id = create_account(
+            connection,
+            owner=Owner(user_id, username, "EUR"),
+            broker=broker,
+            name=account_name,
+            account_type="savings",
+            currency="USD",
+        )
+        [stored] = write_snapshots(
+            connection,
+            account_id,
+            [NewSnapshot(day=day, balance=Decimal(balance), currency="USD")],
+            source="manual",
+        )
+    return stored
 
 
 def graphql_request(url: str, query: str, variables: dict[str, Any] | None = None) -> dict:

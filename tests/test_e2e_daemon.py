@@ -22,14 +22,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import ECB_SAMPLE
-from tests.deployment import Deployment, berlin_today, recent_business_days
+from tests.deployment import Deployment, add_waiting_snapshot, berlin_today, recent_business_days
 from wealth_pipeline import money
-from wealth_pipeline.accounts import Owner, create_account
-from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
 from wealth_pipeline.fx.assets import REFRESH_DAYS, refresh_window
-from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
 from wealth_pipeline.warehouse.engine import get_engine
-from wealth_pipeline.warehouse.schema import account_snapshots, exchange_rates, profiles, users
+from wealth_pipeline.warehouse.schema import account_snapshots, exchange_rates
 
 pytestmark = pytest.mark.postgres
 
@@ -146,28 +143,7 @@ def daemon(dagster_deployment: Deployment) -> Iterator[dict]:
     """The warehouse holds one unconverted USD snapshot; the daemon starts."""
     engine = get_engine(dagster_deployment.warehouse_url)
     day = recent_business_days(1, berlin_today())[0]
-    with engine.begin() as connection:
-        load_catalogue(connection)
-        user_id = connection.execute(
-            users.insert().values(username="erin").returning(users.c.id)
-        ).scalar_one()
-        connection.execute(profiles.insert().values(user_id=user_id, base_currency="EUR"))
-        broker = get_broker(connection, "manual")
-        assert broker is not None
-        account_id = create_account(
-            connection,
-            owner=Owner(user_id, "erin", "EUR"),
-            broker=broker,
-            name="US savings",
-            account_type="savings",
-            currency="USD",
-        )
-        [stored] = write_snapshots(
-            connection,
-            account_id,
-            [NewSnapshot(day=day, balance=Decimal("1000.00"), currency="USD")],
-            source="manual",
-        )
+    stored = add_waiting_snapshot(engine, "erin", day, "1000.00", "US savings")
     assert stored.balance_base_currency is None and stored.no_rate_reason  # no rates yet
 
     # The pool limit the README tells production to set, through the same command.

@@ -29,21 +29,18 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from tests.conftest import ECB_SAMPLE
-from tests.deployment import scratch_database
+from tests.deployment import add_waiting_snapshot, scratch_database
 from tests.fakes.frankfurter import FakeFrankfurter, Fault
 from tests.fakes.tcp_proxy import TcpProxy
 from wealth_pipeline import money
-from wealth_pipeline.accounts import Owner, create_account
-from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
 from wealth_pipeline.cli import main
 from wealth_pipeline.conversions.jobs import conversion_sensor, convert_snapshots_job
 from wealth_pipeline.fx.assets import exchange_rates
 from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates
-from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
 from wealth_pipeline.warehouse import engine as warehouse_engine
 from wealth_pipeline.warehouse.engine import WarehouseUnavailable, dispose_engines, get_engine
 from wealth_pipeline.warehouse.resource import WarehouseResource
-from wealth_pipeline.warehouse.schema import account_snapshots, profiles, users
+from wealth_pipeline.warehouse.schema import account_snapshots
 from wealth_pipeline.warehouse.schema import exchange_rates as rates_table
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -156,28 +153,7 @@ def test_rate_source_down_for_a_day_then_the_sensor_completes_the_day(
     """The first day of a new installation: the source answers 503 all day long."""
     day = date(2024, 1, 15)
     engine = get_engine(warehouse_url)
-    with engine.begin() as connection:
-        load_catalogue(connection)
-        user_id = connection.execute(
-            users.insert().values(username="dora").returning(users.c.id)
-        ).scalar_one()
-        connection.execute(profiles.insert().values(user_id=user_id, base_currency="EUR"))
-        broker = get_broker(connection, "manual")
-        assert broker is not None
-        account = create_account(
-            connection,
-            owner=Owner(user_id, "dora", "EUR"),
-            broker=broker,
-            name="Brokerage USD",
-            account_type="brokerage",
-            currency="USD",
-        )
-        [waiting] = write_snapshots(
-            connection,
-            account,
-            [NewSnapshot(day=day, balance=Decimal("2500.00"), currency="USD")],
-            source="manual",
-        )
+    waiting = add_waiting_snapshot(engine, "dora", day, "2500.00", "Brokerage USD")
     source = FrankfurterRates(base_url=frankfurter.url, max_attempts=2, backoff_seconds=0)
     resource = WarehouseResource(database_url=warehouse_url)
 
