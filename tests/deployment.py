@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -378,6 +379,11 @@ def deployment(root: Path) -> Iterator[Deployment]:
         finally:
             found.stop_all()
             ecb_server.stop()
+            kept = ROOT / "test-artifacts" / "deployment"  # the processes' logs, for a failure
+            kept.mkdir(parents=True, exist_ok=True)
+            for name in ("dagster-webserver", "dagster-daemon"):
+                if found.log(name).exists():
+                    shutil.copy(found.log(name), kept / f"{name}.log")
             from wealth_pipeline.warehouse.engine import dispose_engines
 
             dispose_engines()  # the test process's own connections, before the DROP
