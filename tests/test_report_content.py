@@ -256,3 +256,55 @@ def test_a_first_day_with_nothing_to_compare_renders() -> None:
     assert "ALLOCATION" not in rendered.text
     assert "Allocation" not in rendered.html()
     assert "new" in rendered.text  # the account's weekly change
+
+
+def test_each_warning_reads_as_a_title_line_then_its_text_in_the_text_part() -> None:
+    from wealth_pipeline.report.content import Notice
+
+    rendered = render(
+        report(
+            warnings=[
+                Notice(
+                    "error", "Giro", "The last sync failed: PIN wrong.", "wealth accounts test 1"
+                ),
+                Notice("stale", "2 accounts", "Not synced lately", items=("A: x", "B: y")),
+            ]
+        )
+    )
+    lines = rendered.text.splitlines()
+    title = lines.index("- Sync failed: Giro")
+    assert lines[title + 1 : title + 3] == [
+        "  The last sync failed: PIN wrong.",
+        "  -> wealth accounts test 1",
+    ]
+    stale = lines.index("- Not synced lately: 2 accounts")
+    assert lines[stale + 1 : stale + 4] == ["  Not synced lately", "  * A: x", "  * B: y"]
+
+
+def test_a_currency_without_cents_is_not_called_exact_to_the_cent() -> None:
+    day = date(2026, 11, 27)
+    history = series(day - timedelta(days=9), ["1000000"] * 3 + ["1250000.5000"] * 7)
+    yen = report(
+        base_currency="JPY",
+        total=D("1250000.5000"),
+        changes=changes(history, day),
+        history=chart_points(history, day),
+        accounts=account_lines([row(1, "Yen", "1250000.5000", "1000000")], D("1250000.5000")),
+        by_asset_class=slices([("cash", D("1250000.5000"))]),
+        by_currency=slices([("JPY", D("1250000.5000"))]),
+    )
+    rendered = render(yen)
+    assert rendered.subject == "[Wealth Tracker] Weekly Report - ¥1,250,000 (+¥250,000 this week)"
+    for part in (rendered.text, rendered.html()):
+        assert "to the cent" not in part
+        assert "exact to the yen" in part.replace("\n", " ")
+    assert "exact to the cent" in render(report()).text
+    assert "exact to the centime" not in render(report(base_currency="CHF")).text
+
+
+def test_no_percentage_against_a_zero_start_is_shown_as_nothing_rather_than_n_a() -> None:
+    day = date(2026, 11, 27)
+    history = series(day - timedelta(days=9), ["0"] * 3 + ["500"] * 7)
+    rendered = render(report(total=D("500"), changes=changes(history, day)))
+    assert "This week:    +€500.00\n" in rendered.text
+    assert "(n/a)" not in rendered.text and "(n/a)" not in rendered.html()

@@ -12,7 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 
-from babel.numbers import get_currency_precision, get_currency_symbol
+from babel.numbers import get_currency_name, get_currency_precision, get_currency_symbol
 
 from wealth_pipeline.money import quantize
 
@@ -29,6 +29,18 @@ def currency_symbol(currency: str) -> str:
     """`€`, `$`, `£`, `¥`; a code (`CHF`) where the symbol would be the code itself."""
     symbol = get_currency_symbol(currency, locale="en")
     return symbol if not symbol.isalpha() else currency
+
+
+def exactness(currency: str) -> str:
+    """How exact the shown amounts are: `exact to the cent`, `exact to the yen` (JPY has no
+    minor unit), `exact to 3 decimals` (KWD)."""
+    places = currency_places(currency)
+    if places == 2:
+        return "exact to the cent"
+    if places == 0:
+        unit = get_currency_name(currency, count=1, locale="en").split()[-1]
+        return f"exact to the {unit}"
+    return f"exact to {places} decimals"
 
 
 def rounded(value: Decimal, currency: str) -> Decimal:

@@ -92,7 +92,8 @@ def _change_view(change: Change, currency: str) -> dict[str, Any]:
     return {
         "label": change.label,
         "amount": fmt.signed_money(change.absolute, currency),
-        "percent": fmt.percent(change.ratio, signed=True),
+        # No percentage against a zero start: the amount alone says it.
+        "percent": "" if change.ratio is None else fmt.percent(change.ratio, signed=True),
         "since": since,
         "color": _tone(fmt.rounded(change.absolute, currency)),
     }
@@ -203,6 +204,7 @@ def context(report: WeeklyReport) -> dict[str, Any]:
     return {
         "username": report.username,
         "currency": currency,
+        "exactness": fmt.exactness(currency),
         "as_of": fmt.day(report.as_of),
         "week": report.week,
         "total": fmt.money(report.total, currency),
