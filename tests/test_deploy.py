@@ -7,12 +7,15 @@ end-to-end test start.
 
 from __future__ import annotations
 
+import base64
 import configparser
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +23,16 @@ import dagster as dg
 import pytest
 import yaml
 
-from tests.deployment import BIN, DEPLOY_DAGSTER_YAML, ROOT, scratch_database, with_driver
+from tests.conftest import IN_CI
+from tests.deployment import (
+    BIN,
+    DEPLOY_DAGSTER_YAML,
+    ROOT,
+    free_port,
+    scratch_database,
+    with_driver,
+)
+from tests.fakes.static import Response, StaticServer
 from wealth_pipeline.definitions import build_definitions
 from wealth_pipeline.settings import load_settings
 
@@ -254,3 +266,91 @@ def test_the_proxy_example_fronts_the_ports_of_the_units() -> None:
     assert "basic_auth" in caddyfile
     assert "reverse_proxy 127.0.0.1:3000" in caddyfile  # the UI, behind the login
     assert "reverse_proxy 127.0.0.1:8000" in caddyfile  # the API, with its own tokens
+
+
+# --- the reverse proxy in front of the UI --------------------------------------------------
+
+
+@pytest.fixture
+def caddy_in_front(dagster_deployment, tmp_path: Path) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """deploy/Caddyfile run by Caddy on a free port (plain HTTP, no certificate), in front of
+    the test webserver and a stand-in API; (proxy URL, password)."""
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        message = "caddy is missing: install Debian's caddy (scripts/dev test does)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    password = "proxy-test-password"
+    hashed = subprocess.run(
+        [caddy, "hash-password", "--plaintext", password],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    api = StaticServer().start()
+    api.serve(
+        "/api/schema", Response(body=b'{"openapi": "3.1.0"}', content_type="application/json")
+    )
+    api_port = api.url().rsplit(":", 1)[1].strip("/")
+    port = free_port()
+    text = (DEPLOY / "Caddyfile").read_text()
+    assert "wealth.example.org {" in text and re.search(r"admin \$2a\$\S+", text)
+    text = text.replace("wealth.example.org {", f"http://127.0.0.1:{port} {{")
+    text = re.sub(r"admin \$2a\$\S+", lambda _: f"admin {hashed}", text)
+    text = text.replace("127.0.0.1:3000", f"127.0.0.1:{dagster_deployment.port}")
+    text = text.replace("127.0.0.1:8000", f"127.0.0.1:{api_port}")
+    config = tmp_path / "Caddyfile"
+    config.write_text("{\n\tadmin off\n\tauto_https off\n}\n\n" + text)
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")}
+    log = (tmp_path / "caddy.log").open("wb")
+    process = subprocess.Popen(
+        [caddy, "run", "--config", str(config), "--adapter", "caddyfile"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        dagster_deployment.wait_for(
+            lambda: _status(url + "/api/schema") == 200 or process.poll() is not None,
+            60,
+            "caddy to listen",
+            every=0.3,
+        )
+        assert process.poll() is None, (tmp_path / "caddy.log").read_text()
+        yield url, password
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+        api.stop()
+
+
+def _status(url: str, auth: tuple[str, str] | None = None, data: bytes | None = None) -> int:
+    request = urllib.request.Request(url, data=data)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0
+
+
+@pytest.mark.postgres
+def test_the_proxy_asks_for_a_login_before_the_ui(caddy_in_front: tuple[str, str]) -> None:
+    url, password = caddy_in_front
+    query = b'{"query": "{ version }"}'
+    assert _status(url + "/") == 401
+    assert _status(url + "/graphql", data=query) == 401  # the UI's API too: no runs launched
+    assert _status(url + "/", auth=("admin", "wrong-password")) == 401
+    assert _status(url + "/", auth=("admin", password)) == 200
+    assert _status(url + "/graphql", auth=("admin", password), data=query) == 200
+    assert _status(url + "/api/schema") == 200  # the JSON API has its own tokens
