@@ -275,3 +275,14 @@ def test_accounts_not_synced_lately_are_listed(world: tuple[Engine, World], smtp
     for part in (text, html):
         assert "Not synced lately: 2 accounts" in part
         assert "Giro: never synced" in part and "Depot: never synced" in part
+
+
+def test_warnings_show_days_as_the_rest_of_the_report_does(world: tuple[Engine, World]) -> None:
+    from wealth_pipeline.report.facts import load_report
+
+    engine, people = world
+    with engine.connect() as connection:
+        report = load_report(connection, people.alice.user_id, today=AS_OF + timedelta(days=10))
+    texts = {notice.kind: notice.text for notice in report.warnings}
+    assert texts["outdated"].startswith("The newest snapshot is from 27 Nov 2026, 10 days ago")
+    assert "not converted (26 Nov 2026): no CHF rate" in texts["unconverted"]

@@ -27,6 +27,7 @@ from wealth_pipeline.report.content import (
     iso_week,
     slices,
 )
+from wealth_pipeline.report.formatting import short_day
 from wealth_pipeline.sync.checks import Finding, stale_accounts
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -196,7 +197,7 @@ def _warnings(
             Notice(
                 "outdated",
                 "",
-                f"The newest snapshot is from {as_of.isoformat()}, {(today - as_of).days} days "
+                f"The newest snapshot is from {short_day(as_of)}, {(today - as_of).days} days "
                 "ago: nothing newer has reached the warehouse since.",
             )
         )
@@ -268,7 +269,7 @@ def _unconverted(
     notices = []
     for account_id, found in per_account.items():
         last = found[-1]
-        days = ", ".join(r.snapshot_date.isoformat() for r in found[-LISTED_UNCONVERTED_DAYS:])
+        days = ", ".join(short_day(r.snapshot_date) for r in found[-LISTED_UNCONVERTED_DAYS:])
         more = len(found) - LISTED_UNCONVERTED_DAYS
         when = f"{days} and {more} earlier" if more > 0 else days
         reason = last.conversion_note or "no exchange rate yet"
