@@ -6,14 +6,19 @@ import html
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wealth_pipeline.api.login_guard import LoginGuard
 from wealth_pipeline.api.routes import accounts, auth, brokers, profile, rates, wealth
 from wealth_pipeline.api.tokens import Tokens
 from wealth_pipeline.security.kdf import KdfParams
 from wealth_pipeline.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
+# The largest request body read: login and refresh bodies are a few hundred bytes.
+MAX_BODY_BYTES = 16 * 1024
 DESCRIPTION = """\
 Read-only access to your wealth: accounts, snapshots, and the marts (net worth history,
 breakdowns, holdings) built ahead of time by the pipeline. Money travels as exact decimal
@@ -32,6 +37,7 @@ def create_app(
     *,
     database_url: str | None = None,
     tokens: Tokens | None = None,
+    login_guard: LoginGuard | None = None,
 ) -> FastAPI:
     """The API over `database_url` (default: the configured warehouse).
 
@@ -63,8 +69,19 @@ def create_app(
     app.state.writer = get_engine(url, migrate=False)
     app.state.tokens = tokens or Tokens.from_settings(settings)
     app.state.kdf_params = KdfParams.from_settings(settings)
+    app.state.login_guard = login_guard or LoginGuard()
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     for module in (auth, profile, brokers, accounts, wealth, rates):
         app.include_router(module.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Where and what, never the input itself: a mistyped token or hash is not echoed.
+        problems = [
+            {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -83,6 +100,50 @@ def create_app(
         return HTMLResponse(docs_page(app.openapi()))
 
     return app
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes (413) before anything parses them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"the request body is larger than {self.limit} bytes"
+        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
 
 
 def docs_page(schema: dict) -> str:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, select
 
-from wealth_pipeline.api.tokens import ACCESS, Claims, TokenError, Tokens
+from wealth_pipeline.api.tokens import ACCESS, LEEWAY_SECONDS, Claims, TokenError, Tokens
 from wealth_pipeline.warehouse.schema import profiles, users
 
 bearer = HTTPBearer(
@@ -68,6 +69,7 @@ _PRINCIPAL = select(
     users.c.email,
     users.c.is_active,
     users.c.credentials_version,
+    users.c.created_at,
     profiles.c.base_currency,
     profiles.c.auto_sync_enabled,
     profiles.c.sync_frequency_hours,
@@ -79,7 +81,12 @@ _PRINCIPAL = select(
 
 def load_principal(connection: Connection, claims: Claims) -> Principal:
     row = connection.execute(_PRINCIPAL.where(users.c.id == claims.user_id)).first()
-    if row is None or not row.is_active or row.credentials_version != claims.version:
+    if (
+        row is None
+        or not row.is_active
+        or row.credentials_version != claims.version
+        or issued_before(claims, row.created_at)
+    ):
         raise unauthorized("the token is no longer valid: log in again")
     return Principal(
         id=row.id,
@@ -92,6 +99,14 @@ def load_principal(connection: Connection, claims: Claims) -> Principal:
         weekly_report_enabled=bool(row.weekly_report_enabled),
         report_email=row.report_email,
     )
+
+
+def issued_before(claims: Claims, created_at: datetime) -> bool:
+    """Whether the token is older than its user: then it was issued to an earlier user
+    with the same id (SQLite hands a deleted highest id out again)."""
+    if created_at.tzinfo is None:  # SQLite keeps UTC without an offset
+        created_at = created_at.replace(tzinfo=UTC)
+    return claims.issued_at + LEEWAY_SECONDS < int(created_at.timestamp())
 
 
 @contextmanager

@@ -99,6 +99,7 @@ class Claims:
     user_id: int
     version: int
     type: str
+    issued_at: int
     jti: str | None = None
     family: str | None = None
 
@@ -176,7 +177,7 @@ class Tokens:
         jti, family = payload.get("jti"), payload.get("fam")
         if expected_type == REFRESH and not (isinstance(jti, str) and isinstance(family, str)):
             raise TokenError("invalid token")
-        return Claims(int(subject), version, expected_type, jti, family)
+        return Claims(int(subject), version, expected_type, int(payload["iat"]), jti, family)
 
     # --- refresh tokens -----------------------------------------------------------------
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
 
 from wealth_pipeline.api.body import json_response
+from wealth_pipeline.api.login_guard import LoginGuard, LoginsBusy
 from wealth_pipeline.api.principal import unauthorized
 from wealth_pipeline.api.schemas import (
     LoginOut,
@@ -29,9 +29,6 @@ from wealth_pipeline.warehouse.schema import profiles, users
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 WRONG_LOGIN = "wrong username or password"
-# Argon2id verifications at once per process: each takes the user's memory cost (64 MiB by
-# default), so a burst of logins queues here instead of exhausting memory.
-ARGON2_SLOTS = threading.BoundedSemaphore(2)
 
 
 def _b64(data: bytes) -> str:
@@ -68,6 +65,17 @@ def salt(request: Request, username: Annotated[str, Query(min_length=1, max_leng
     )
 
 
+_LOGIN_ROW = select(
+    users.c.username,
+    users.c.email,
+    users.c.credentials_version,
+    users.c.wrapped_data_key,
+    users.c.kek_salt,
+    users.c.kdf_params,
+    profiles.c.base_currency,
+).join(profiles, profiles.c.user_id == users.c.id)
+
+
 def _pair_body(tokens: Tokens, pair: TokenPair) -> dict[str, object]:
     return {
         "access": pair.access,
@@ -80,7 +88,12 @@ def _pair_body(tokens: Tokens, pair: TokenPair) -> dict[str, object]:
 @router.post(
     "/login/",
     response_model=LoginOut,
-    responses={401: {"model": Problem}, 422: {"model": Problem}},
+    responses={
+        401: {"model": Problem},
+        422: {"model": Problem},
+        429: {"model": Problem, "description": "too many failed logins: see Retry-After"},
+        503: {"model": Problem, "description": "too many logins at once: retry shortly"},
+    },
     summary="Log in with the client-derived auth_hash; tokens and the wrapped data key",
 )
 def login(request: Request, credentials: LoginRequest) -> object:
@@ -91,30 +104,34 @@ def login(request: Request, credentials: LoginRequest) -> object:
     if len(auth_hash) != KEY_BYTES:
         raise HTTPException(422, f"auth_hash must be base64 of {KEY_BYTES} bytes")
     tokens: Tokens = request.app.state.tokens
+    guard: LoginGuard = request.app.state.login_guard
     username = credentials.username
-    if not USERNAME_PATTERN.match(username):
-        with ARGON2_SLOTS:
-            burn_verification(request.app.state.kdf_params)
-        raise unauthorized(WRONG_LOGIN)
-    with ARGON2_SLOTS, request.app.state.reader.connect() as connection:
-        user_id = verify_login(connection, username, auth_hash)
-        row = None
-        if user_id is not None:
-            row = connection.execute(
-                select(
-                    users.c.username,
-                    users.c.email,
-                    users.c.credentials_version,
-                    users.c.wrapped_data_key,
-                    users.c.kek_salt,
-                    users.c.kdf_params,
-                    profiles.c.base_currency,
-                )
-                .join(profiles, profiles.c.user_id == users.c.id)
-                .where(users.c.id == user_id)
-            ).first()
+    address = request.client.host if request.client else "unknown"
+    wait = guard.retry_after(username, address)
+    if wait is not None:
+        raise HTTPException(
+            429,
+            "too many failed logins: try again later",
+            headers={"Retry-After": str(wait)},
+        )
+    user_id, row = None, None
+    try:
+        with guard.turn():
+            if USERNAME_PATTERN.match(username):
+                with request.app.state.reader.connect() as connection:
+                    user_id = verify_login(connection, username, auth_hash)
+                    if user_id is not None:
+                        row = connection.execute(_LOGIN_ROW.where(users.c.id == user_id)).first()
+            else:
+                burn_verification(request.app.state.kdf_params)
+    except LoginsBusy:
+        raise HTTPException(
+            503, "too many logins at once: retry shortly", headers={"Retry-After": "1"}
+        ) from None
     if user_id is None or row is None:
+        guard.failed(username, address)
         raise unauthorized(WRONG_LOGIN)
+    guard.succeeded(username)
     with request.app.state.writer.begin() as connection:
         pair = tokens.issue(connection, user_id, row.credentials_version)
     return json_response(
