@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 
 from tests.marts_support import END, make_world, marts
 from wealth_pipeline.marts import build_marts
@@ -203,3 +203,21 @@ def test_the_check_finds_a_breakdown_that_does_not_add_up(warehouse_url: str) ->
     check = breakdowns_add_up(warehouse)
     assert not check.passed
     assert check.metadata["first"].value == [{"user_id": world.bob, "dimension": "currency"}]
+
+
+def test_the_check_finds_a_dimension_missing_altogether(warehouse_url: str) -> None:
+    """A user with a net worth but no rows of one dimension: that breakdown adds up to 0."""
+    engine = get_engine(warehouse_url)
+    world = make_world(engine)
+    build_marts(engine, as_of=END)
+    warehouse = WarehouseResource(database_url=warehouse_url)
+    with engine.begin() as connection:
+        connection.execute(
+            delete(mart_breakdowns).where(
+                mart_breakdowns.c.user_id == world.alice,
+                mart_breakdowns.c.dimension == "asset_class",
+            )
+        )
+    check = breakdowns_add_up(warehouse)
+    assert not check.passed
+    assert check.metadata["first"].value == [{"user_id": world.alice, "dimension": "asset_class"}]

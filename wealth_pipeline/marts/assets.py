@@ -115,11 +115,16 @@ CHECK_SPEC = dg.AssetCheckSpec(
     asset="mart_breakdowns",
     description="Every breakdown of every user adds up to that user's net worth on the same day.",
 )
+DIMENSIONS = ("broker", "currency", "account_type", "account", "asset_class")
+# Per user with a net worth on the breakdowns' day, every dimension's sum; a dimension with no
+# rows at all sums to 0 (so a missing breakdown is found, not skipped).
 _MISMATCHES = text(
-    "SELECT b.user_id, b.dimension FROM mart_breakdowns b "
-    "JOIN mart_net_worth_daily n ON n.user_id = b.user_id AND n.day = b.as_of "
-    "GROUP BY b.user_id, b.dimension, n.total_wealth "
-    "HAVING SUM(b.amount) <> n.total_wealth"
+    "SELECT n.user_id, d.dimension FROM mart_net_worth_daily n CROSS JOIN ("
+    + " UNION ALL ".join(f"SELECT '{dimension}' AS dimension" for dimension in DIMENSIONS)
+    + ") d LEFT JOIN (SELECT user_id, dimension, SUM(amount) AS amount FROM mart_breakdowns "
+    "GROUP BY user_id, dimension) b ON b.user_id = n.user_id AND b.dimension = d.dimension "
+    "WHERE n.day = (SELECT built_through FROM mart_builds WHERE model = 'mart_breakdowns') "
+    "AND COALESCE(b.amount, 0) <> n.total_wealth ORDER BY n.user_id, d.dimension"
 )
 
 
