@@ -380,8 +380,9 @@ def test_a_renamed_broker_rebuilds_its_users_breakdowns(
 def test_many_changes_in_a_row_always_equal_a_full_rebuild(
     warehouse_url: str, world: World
 ) -> None:
-    """Snapshots written back and forth in time, replaced, with positions, accounts removed,
-    the day moving on: after each incremental build the marts equal a from-scratch build."""
+    """Snapshots written back and forth in time, replaced, with positions, accounts removed or
+    switched off, the base currency changed and back, the day moving on: after each
+    incremental build the marts equal a from-scratch build."""
     import random
 
     from wealth_pipeline.snapshots.store import NewPosition
@@ -426,12 +427,27 @@ def test_many_changes_in_a_row_always_equal_a_full_rebuild(
             if step == 7:
                 remove_account(connection, world.alice, world.swiss)
                 accounts.remove((world.swiss, "EUR"))
+            if step in (4, 9):  # a base-currency change and back, nothing reconverted
+                update_profile(connection, world.alice, base_currency=("CHF", "EUR")[step == 9])
+            if step == 2:  # switched off: it still holds what it held
+                connection.execute(
+                    update(financial_accounts)
+                    .where(financial_accounts.c.id == world.cash)
+                    .values(status="inactive")
+                )
         if step % 4 == 3:
             end += timedelta(days=1)
         build_marts(engine, as_of=end)
         incremental = marts(engine)
         build_marts(engine, as_of=end, full=True)
         assert incremental == marts(engine), f"step {step}"
+    # The switched-off account still counts on the last day, with what it last held.
+    assert [
+        r[2] for r in rows(engine, mart_account_daily) if r[1] == end and r[0] == world.bob
+    ] == [
+        world.cash,
+        world.yen,
+    ]
 
 
 def test_positions_still_in_the_former_base_currency_are_not_counted_in_the_new_one(
