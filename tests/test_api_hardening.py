@@ -246,3 +246,35 @@ def test_a_token_issued_before_its_user_existed_is_refused(api: Api) -> None:
     assert answer.status_code == 401
     fresh = jwt.encode({**claims, "iat": now, "nbf": now}, SECRET_KEY, algorithm="HS256")
     assert api.client.get("/api/profile/", headers=bearer(fresh)).status_code == 200
+
+
+# --- the generated key file -----------------------------------------------------------------
+
+
+def test_workers_racing_to_make_the_key_file_agree_on_one_key(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A second worker arrives while the first is still writing: it must not read a
+    half-written (empty) file, and both end with the same key."""
+    import os
+
+    from wealth_pipeline.api import tokens
+
+    path = tmp_path / "keys" / "api_secret.key"
+    real_fdopen = os.fdopen
+    arrived: list[bytes | Exception] = []
+
+    def fdopen(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not arrived:
+            arrived.append(b"")  # only the first writer is interrupted
+            try:
+                arrived[0] = tokens._key_file(path)
+            except Exception as exc:  # recorded for the assertion
+                arrived[0] = exc
+        return real_fdopen(*args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    first = tokens._key_file(path)
+    assert arrived == [first]
+    assert oct(path.stat().st_mode & 0o777) == oct(0o600)
+    assert [entry.name for entry in path.parent.iterdir()] == ["api_secret.key"]

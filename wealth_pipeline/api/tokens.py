@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -66,19 +67,25 @@ def load_signing_key(settings: Settings) -> bytes:
 
 
 def _key_file(path: Path) -> bytes:
-    """Read the key file, creating it (0600, in a 0700 folder) on first use."""
+    """Read the key file, creating it (0600, in a 0700 folder) on first use.
+
+    The key is written to a temporary file and linked into place, so a worker starting at
+    the same moment reads either no file (and makes its own attempt) or a whole key.
+    """
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         encoded = base64.b64encode(secrets.token_bytes(KEY_FILE_BYTES))
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".api-key-")
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another worker created it first: read theirs
-        else:
-            with os.fdopen(descriptor, "wb") as handle:
+            with os.fdopen(descriptor, "wb") as handle:  # mkstemp makes it 0600
                 handle.write(encoded + b"\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another worker linked its key first: read theirs
+        finally:
+            os.unlink(temporary)
     if path.stat().st_mode & 0o077:
         raise KeyConfigurationError(
             f"the API key file {path} is readable by others: chmod 600 it (or make a new one)"
