@@ -278,3 +278,57 @@ def test_workers_racing_to_make_the_key_file_agree_on_one_key(
     assert arrived == [first]
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
     assert [entry.name for entry in path.parent.iterdir()] == ["api_secret.key"]
+
+
+# --- the warehouse away, and what a login costs ------------------------------------------------
+
+
+def test_an_unreachable_warehouse_answers_503_not_500(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.engine import make_url
+
+    from wealth_pipeline.warehouse.engine import create_warehouse_engine
+
+    url = make_url(api.url)
+    if url.get_backend_name() == "sqlite":
+        broken = url.set(database=str(tmp_path))  # a folder: SQLite cannot open it
+    else:
+        broken = url.set(host="127.0.0.1", port=9)  # nothing listens there
+    right = {"username": "alice", "auth_hash": auth_hash(api.client, "alice", PASSWORD)}
+    headers = api.headers()
+    app = api.client.app
+    app.state.writer = create_warehouse_engine(broken.render_as_string(hide_password=False))
+    login = api.client.post(LOGIN, json=right)
+    assert login.status_code == 503, login.text
+    assert login.json() == {"detail": "the warehouse is unavailable right now: try again shortly"}
+    assert login.headers["retry-after"] == "5"
+    app.state.reader = create_warehouse_engine(broken.render_as_string(hide_password=False))
+    profile = api.client.get("/api/profile/", headers=headers)
+    assert profile.status_code == 503
+    assert profile.json() == login.json()
+
+
+def test_unknown_disabled_and_wrong_logins_all_do_the_argon2_work(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One Argon2id verification per login whatever the name, so timing does not tell
+    who exists (the decoy costs what the configured parameters cost)."""
+    from argon2 import PasswordHasher
+    from sqlalchemy import update
+
+    from wealth_pipeline.warehouse.schema import users
+
+    with api.engine.begin() as connection:
+        connection.execute(update(users).where(users.c.id == api.ids.bob).values(is_active=False))
+    calls: list[str] = []
+    real_verify = PasswordHasher.verify
+
+    def counted(self, stored, password):  # type: ignore[no-untyped-def]
+        calls.append(stored.split("$")[3])  # the parameters the work was done with
+        return real_verify(self, stored, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counted)
+    for username in ("alice", "nobody", "bob", "not a valid name!"):
+        calls.clear()
+        answer = api.client.post(LOGIN, json={"username": username, "auth_hash": WRONG_HASH})
+        assert answer.status_code == 401
+        assert calls == ["m=1024,t=1,p=1"], username

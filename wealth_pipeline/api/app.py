@@ -44,7 +44,12 @@ def create_app(
     Raises `KeyConfigurationError` for an unusable signing key and `SchemaNotCurrent` when
     the warehouse needs `wealth db upgrade`: the API refuses to start rather than fail later.
     """
-    from wealth_pipeline.warehouse.engine import current_revision, get_engine, head_revision
+    from wealth_pipeline.warehouse.engine import (
+        WarehouseUnavailable,
+        current_revision,
+        get_engine,
+        head_revision,
+    )
 
     settings = settings or load_settings()
     url = database_url or settings.database_url
@@ -82,6 +87,17 @@ def create_app(
             for error in exc.errors()
         ]
         return JSONResponse({"detail": problems}, status_code=422)
+
+    @app.exception_handler(WarehouseUnavailable)
+    async def unavailable(request: Request, exc: WarehouseUnavailable) -> JSONResponse:
+        # Locked, unreachable or cut off: a passing state, not a bug. The operator's log
+        # gets the sentence (no password); the client only that it may retry.
+        log.warning("warehouse unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "the warehouse is unavailable right now: try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
