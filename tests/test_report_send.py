@@ -286,3 +286,37 @@ def test_warnings_show_days_as_the_rest_of_the_report_does(world: tuple[Engine, 
     texts = {notice.kind: notice.text for notice in report.warnings}
     assert texts["outdated"].startswith("The newest snapshot is from 27 Nov 2026, 10 days ago")
     assert "not converted (26 Nov 2026): no CHF rate" in texts["unconverted"]
+
+
+def test_a_stale_account_says_when_it_last_synced_in_berlin_time(
+    world: tuple[Engine, World],
+) -> None:
+    from wealth_pipeline.report.facts import load_report
+
+    engine, people = world
+    with engine.begin() as connection:
+        connection.execute(
+            update(profiles).where(profiles.c.user_id == people.alice.user_id)
+            .values(auto_sync_enabled=True)
+        )  # fmt: skip
+        connection.execute(
+            update(financial_accounts)
+            .where(financial_accounts.c.id == people.alice.accounts["Giro"])
+            .values(last_synced_at=datetime(2026, 11, 28, 10, 5, tzinfo=UTC))
+        )
+    with engine.connect() as connection:
+        report = load_report(
+            connection,
+            people.alice.user_id,
+            today=MONDAY,
+            now=datetime(2026, 11, 30, 18, 0, tzinfo=UTC),
+        )
+    [stale] = [notice for notice in report.warnings if notice.kind == "stale"]
+    assert stale.items == (
+        "Giro: last synced 28 Nov 2026 11:05",  # 10:05 UTC is 11:05 in Berlin
+        "Depot: never synced",
+    )
+    assert (
+        stale.text
+        == "Not synced within their sync frequency (every 24 h): is the daily_sync schedule running?"
+    )

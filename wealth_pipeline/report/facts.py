@@ -201,9 +201,13 @@ def _warnings(
                 "ago: nothing newer has reached the warehouse since.",
             )
         )
-    names = dict(
-        connection.execute(select(fa.c.id, fa.c.name).where(fa.c.user_id == user_id)).all()
-    )
+    accounts = {
+        row.id: row
+        for row in connection.execute(
+            select(fa.c.id, fa.c.name, fa.c.last_synced_at).where(fa.c.user_id == user_id)
+        )
+    }
+    names = {account_id: row.name for account_id, row in accounts.items()}
     for row in connection.execute(
         select(fa.c.id, fa.c.name, fa.c.status, fa.c.status_message)
         .where(fa.c.user_id == user_id, fa.c.status.in_(("error", "pending_auth")))
@@ -231,21 +235,35 @@ def _warnings(
             )
     flagged = {n.subject for n in notices}
     stale = [
-        f"{names[f.account_id]}: {f.detail}"
+        f"{names[f.account_id]}: {_last_synced(accounts[f.account_id].last_synced_at)}"
         for f in stale_findings
         if f.account_id in names and names[f.account_id] not in flagged
     ]
     if stale:
+        hours = connection.execute(
+            select(profiles.c.sync_frequency_hours).where(profiles.c.user_id == user_id)
+        ).scalar()
         notices.append(
             Notice(
                 "stale",
                 f"{len(stale)} account{'s' if len(stale) > 1 else ''}",
-                "Not synced within their sync frequency (is the daily_sync schedule running?)",
+                f"Not synced within their sync frequency (every {hours} h): is the daily_sync "
+                "schedule running?",
                 items=tuple(stale),
             )
         )
     notices.extend(_unconverted(connection, user_id, as_of, names))
     return notices
+
+
+def _last_synced(moment: datetime | None) -> str:
+    """`last synced 28 Nov 2026 11:05` in Berlin time (the report's clock), or `never synced`."""
+    if moment is None:
+        return "never synced"
+    if moment.tzinfo is None:  # SQLite hands back naive UTC
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo(TIMEZONE))
+    return f"last synced {short_day(local.date())} {local:%H:%M}"
 
 
 def _unconverted(
