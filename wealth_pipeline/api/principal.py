@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -88,17 +88,7 @@ def load_principal(connection: Connection, claims: Claims) -> Principal:
         or issued_before(claims, row.created_at)
     ):
         raise unauthorized("the token is no longer valid: log in again")
-    return Principal(
-        id=row.id,
-        username=row.username,
-        email=row.email,
-        base_currency=row.base_currency,
-        auto_sync_enabled=bool(row.auto_sync_enabled),
-        sync_frequency_hours=row.sync_frequency_hours,
-        monthly_aggregation=row.monthly_aggregation,
-        weekly_report_enabled=bool(row.weekly_report_enabled),
-        report_email=row.report_email,
-    )
+    return Principal(**{field.name: row._mapping[field.name] for field in fields(Principal)})
 
 
 def issued_before(claims: Claims, created_at: datetime) -> bool:

@@ -49,19 +49,12 @@ def salt(request: Request, username: Annotated[str, Query(min_length=1, max_leng
         with request.app.state.reader.connect() as connection:
             found = login_parameters(connection, username)
     if found is None:
-        return json_response(
-            {
-                "auth_salt": tokens.fake_salt(username, "auth"),
-                "kek_salt": tokens.fake_salt(username, "kek"),
-                "kdf_params": request.app.state.kdf_params.to_json(),
-            }
-        )
+        auth_salt, kek_salt = tokens.fake_salt(username, "auth"), tokens.fake_salt(username, "kek")
+        params: KdfParams = request.app.state.kdf_params  # what a new user gets
+    else:
+        auth_salt, kek_salt, params = found.auth_salt, found.kek_salt, found.kdf_params
     return json_response(
-        {
-            "auth_salt": found.auth_salt,
-            "kek_salt": found.kek_salt,
-            "kdf_params": found.kdf_params.to_json(),
-        }
+        {"auth_salt": auth_salt, "kek_salt": kek_salt, "kdf_params": params.to_json()}
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, Request
 
 from wealth_pipeline.api.body import json_response
@@ -14,15 +16,6 @@ router = APIRouter(prefix="/api", tags=["profile"], responses={401: {"model": Pr
 @router.get("/profile/", response_model=ProfileOut, summary="Your profile settings")
 def profile(request: Request, claims: Authenticated) -> object:
     with reading(request, claims) as (_, user):
-        return json_response(
-            {
-                "username": user.username,
-                "email": user.email,
-                "base_currency": user.base_currency,
-                "auto_sync_enabled": user.auto_sync_enabled,
-                "sync_frequency_hours": user.sync_frequency_hours,
-                "monthly_aggregation": user.monthly_aggregation,
-                "weekly_report_enabled": user.weekly_report_enabled,
-                "report_email": user.report_email,
-            }
-        )
+        body = asdict(user)
+    del body["id"]
+    return json_response(body)
