@@ -332,3 +332,17 @@ def test_unknown_disabled_and_wrong_logins_all_do_the_argon2_work(
         answer = api.client.post(LOGIN, json={"username": username, "auth_hash": WRONG_HASH})
         assert answer.status_code == 401
         assert calls == ["m=1024,t=1,p=1"], username
+
+
+def test_tokens_and_wealth_are_never_cached(api: Api) -> None:
+    login = api.client.post(
+        LOGIN, json={"username": "alice", "auth_hash": auth_hash(api.client, "alice", PASSWORD)}
+    )
+    headers = bearer(login.json()["access"])
+    refreshed = api.client.post("/api/auth/refresh/", json={"refresh": login.json()["refresh"]})
+    summary = api.client.get("/api/wealth/summary/", headers=headers)
+    history = api.client.get("/api/wealth/history/", headers=headers)
+    for answer in (login, refreshed, summary, history):
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["x-content-type-options"] == "nosniff"

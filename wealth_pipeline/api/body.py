@@ -16,6 +16,9 @@ from fastapi import Response
 from wealth_pipeline import money
 
 PERCENT_PLACES = 2
+# Tokens and wealth are nobody's to keep: no browser or proxy cache may store an answer
+# (RFC 6749 5.1 asks it of token answers), and the type is not to be guessed.
+HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def text(value: Decimal | None) -> str | None:
@@ -40,4 +43,6 @@ def json_response(content: Any, status_code: int = 200) -> Response:
 
 
 def raw_json(encoded: str, status_code: int = 200) -> Response:
-    return Response(content=encoded, status_code=status_code, media_type="application/json")
+    return Response(
+        content=encoded, status_code=status_code, media_type="application/json", headers=HEADERS
+    )
