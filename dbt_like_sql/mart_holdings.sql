@@ -1,8 +1,9 @@
 -- Positions of each account's latest snapshot that has positions (on or before the marts'
 -- last day), merged across accounts by ISIN, else symbol, else name: summed quantity and
 -- base-currency value (NULL if any merged position is unconverted, or still valued in a
--- former base currency), the price and asset
--- class of the most recent position (one with a price first), and the accounts holding it.
+-- former base currency), the asset class of the most recent position, the accounts holding
+-- it, and the price: a single position's own; for several, value / quantity (set by the
+-- build, exact to the price scale), or the most recent one's while the value is unknown.
 {{ config(rebuild='user') }}
 WITH latest AS (
     SELECT ad.user_id,
@@ -61,6 +62,7 @@ merged AS (
            MAX(symbol) AS symbol,
            MAX(name) AS name,
            SUM(quantity) AS quantity,
+           COUNT(*) AS position_count,
            CASE
                WHEN COUNT(*) = COUNT(market_value_base_currency)
                THEN SUM(market_value_base_currency)
@@ -89,7 +91,12 @@ SELECT m.user_id,
        COALESCE(pr.base_currency, {{ default_base_currency }}) AS base_currency,
        m.quantity,
        m.value_base_currency,
-       r.price_base_currency,
+       -- several positions merged: no one quote is the holding's price; the build sets
+       -- value / quantity (SQL never divides money)
+       CASE
+           WHEN m.position_count = 1 OR m.value_base_currency IS NULL
+           THEN r.price_base_currency
+       END AS price_base_currency,
        h.accounts
   FROM merged m
   JOIN ranked r

@@ -500,3 +500,26 @@ def test_positions_still_in_the_former_base_currency_are_not_counted_in_the_new_
     assert holdings["symbol:AAPL"][:2] == ("CHF", None)
     assert holdings["name:Gold bar"] == ("CHF", D("305"), D("1"))
     assert marts(engine) == full_rebuild(warehouse_url)
+
+
+def test_a_merged_holdings_price_is_its_value_over_its_quantity_rounded_once(
+    warehouse_url: str, world: World
+) -> None:
+    engine = get_engine(warehouse_url)
+    with engine.begin() as connection:
+        snapshot(
+            connection,
+            world.giro,
+            END,
+            "150",
+            "EUR",
+            "150",
+            positions=((VWCE_ISIN, "VWCE", "Vanguard FTSE All-World", "fund", "3", "70", "23"),),
+        )
+        record_mart_change(connection, world.alice, END, "positions")
+    build_marts(engine, as_of=END)
+    holdings = {r[1]: r[8:11] for r in rows(engine, mart_holdings) if r[0] == world.alice}
+    # 720 + 210 + 70 over 2 + 1 + 3 units: 166.66666666666..., half-even at 10 places.
+    assert holdings[f"isin:{VWCE_ISIN}"] == (D("6"), D("1000"), D("166.6666666667"))
+    assert holdings["name:Gold bar"] == (D("1"), D("315"), D("315"))  # one position: its quote
+    assert marts(engine) == full_rebuild(warehouse_url)

@@ -148,7 +148,7 @@ def test_holdings_merged_by_isin_symbol_and_name(built: tuple[str, World]) -> No
             *fund,
             D("3"),
             D("930"),
-            D("210"),
+            D("310"),  # merged: value / quantity (720 + 210) / (2 + 1), not one account's quote
             [depot, swiss],
         ),
         (
@@ -176,10 +176,11 @@ def test_holdings_merged_by_isin_symbol_and_name(built: tuple[str, World]) -> No
             "EUR",
             D("3"),
             D("289.5"),
-            D("99.75"),
+            D("96.5"),  # (90 + 199.50) / 3
             [depot, swiss],
         ),
-        # One of the merged positions is unconverted: no value, rather than a partial one.
+        # One of the merged positions is unconverted: no value, rather than a partial one,
+        # and the price of the most recent position that has one.
         (
             b,
             "isin:US0000000001",

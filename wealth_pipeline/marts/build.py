@@ -41,11 +41,13 @@ from sqlalchemy import (
     func,
     select,
     text,
+    update,
 )
 
+from wealth_pipeline import money
 from wealth_pipeline.marts.models import SCOPE_TABLE, Model, default_models
 from wealth_pipeline.partitions import TIMEZONE
-from wealth_pipeline.warehouse.schema import mart_builds, metadata
+from wealth_pipeline.warehouse.schema import mart_builds, mart_holdings, metadata
 from wealth_pipeline.warehouse.schema import users as users_table
 
 # Serialises builds on PostgreSQL (SQLite writers queue on BEGIN IMMEDIATE anyway).
@@ -285,11 +287,44 @@ def _build_model(
         insert = insert.bindparams(bindparam("end_day", type_=Date()))
         parameters["end_day"] = end_day
     written = max(connection.execute(insert, parameters).rowcount, 0)
+    if model.name == mart_holdings.name:
+        _price_by_value(connection)
     if connection.dialect.name == "postgresql" and written >= ANALYZE_AFTER_ROWS:
         # The models after this one read what it wrote: plan them on its new size (the
         # statistics count this transaction's own rows), not on autovacuum's last visit.
         connection.execute(text(f"ANALYZE {table.name}"))
     return written
+
+
+def _price_by_value(connection: Connection) -> None:
+    """Holdings of the users in scope without a price (several positions merged) get their
+    value over their quantity, rounded once, half-even, to the price scale: quantity x price
+    is then the value, whatever each account's quote was. Here, since SQL never divides money.
+    """
+    h = mart_holdings
+    rows = connection.execute(
+        select(h.c.user_id, h.c.holding_key, h.c.value_base_currency, h.c.quantity).where(
+            h.c.user_id.in_(select(scope_table.c.user_id)),
+            h.c.price_base_currency.is_(None),
+            h.c.value_base_currency.is_not(None),
+            h.c.quantity != 0,
+        )
+    ).all()
+    if not rows:
+        return
+    connection.execute(
+        update(h)
+        .where(h.c.user_id == bindparam("b_user"), h.c.holding_key == bindparam("b_key"))
+        .values(price_base_currency=bindparam("b_price")),
+        [
+            {
+                "b_user": user,
+                "b_key": key,
+                "b_price": money.divide(value, quantity, money.PRICE_PLACES),
+            }
+            for user, key, value, quantity in rows
+        ],
+    )
 
 
 def _record_builds(
