@@ -346,3 +346,48 @@ def test_tokens_and_wealth_are_never_cached(api: Api) -> None:
         assert answer.status_code == 200
         assert answer.headers["cache-control"] == "no-store"
         assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_history_window_reaching_before_year_one_starts_there(api: Api) -> None:
+    """Marts that end in the year 50 (a snapshot typed with a wrong century) and the
+    longest window: the window starts on 0001-01-01 instead of failing."""
+    from datetime import date
+    from decimal import Decimal
+
+    from sqlalchemy import delete, insert
+
+    from wealth_pipeline.warehouse.schema import mart_net_worth_daily, mart_net_worth_monthly
+
+    day = date(50, 1, 1)
+    with api.engine.begin() as connection:
+        for table in (mart_net_worth_daily, mart_net_worth_monthly):
+            connection.execute(delete(table).where(table.c.user_id == api.ids.bob))
+        connection.execute(
+            insert(mart_net_worth_daily).values(
+                user_id=api.ids.bob,
+                day=day,
+                base_currency="CHF",
+                total_wealth=Decimal("12.5"),
+                account_count=1,
+            )
+        )
+        amount = Decimal("12.5")
+        connection.execute(
+            insert(mart_net_worth_monthly).values(
+                user_id=api.ids.bob,
+                month=day,
+                base_currency="CHF",
+                last_day=day,
+                last_value=amount,
+                min_value=amount,
+                max_value=amount,
+                sum_value=amount,
+                day_count=1,
+            )
+        )
+    for granularity in ("daily", "monthly"):
+        answer = api.get(f"/api/wealth/history/?days=36600&granularity={granularity}", "bob")
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["start_date"], body["end_date"]) == ("0001-01-01", "0050-01-01")
+        assert body["history"] == [{"date": "0050-01-01", "total_wealth": "12.5000"}]

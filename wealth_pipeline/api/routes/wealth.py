@@ -8,7 +8,7 @@ half-even.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -194,6 +194,11 @@ def history(
     return raw_json(body)
 
 
+def _window_start(end: date, days: int) -> date:
+    """The first of `days` days up to `end`, never before the calendar's first day."""
+    return end - timedelta(days=min(days - 1, (end - date.min).days))
+
+
 def _daily_history(connection: Connection, user: Principal, days: int) -> str:
     table = mart_net_worth_daily
     last = connection.execute(
@@ -204,7 +209,7 @@ def _daily_history(connection: Connection, user: Principal, days: int) -> str:
     ).first()
     if last is None:
         return _history_body(user.base_currency, None, None, "daily", None, [])
-    start = last.day - timedelta(days=days - 1)
+    start = _window_start(last.day, days)
     joined = connection.execute(
         _DAILY_SERIES[connection.dialect.name], {"user_id": user.id, "start": start}
     ).scalar_one()
@@ -234,7 +239,7 @@ def _monthly_history(connection: Connection, user: Principal, days: int) -> str:
     if not rows:
         return _history_body(user.base_currency, None, None, "monthly", aggregation, [])
     end = rows[0].last_day
-    start = end - timedelta(days=days - 1)
+    start = _window_start(end, days)
     first_month = start.replace(day=1)
     points = [
         _point(row.month.isoformat(), str(_monthly_value(row, aggregation)))
