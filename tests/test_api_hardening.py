@@ -11,6 +11,7 @@ from collections import Counter
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.api_support import (
@@ -77,36 +78,50 @@ def test_failed_logins_are_throttled_the_same_for_known_and_unknown_names(api: A
     # Even the right hash waits: the limit comes before any Argon2 work.
     right = auth_hash(api.client, "alice", PASSWORD)
     assert api.client.post(LOGIN, json={"username": "alice", "auth_hash": right}).status_code == 429
+    # Alice from elsewhere is not locked out by one address's failures.
+    with TestClient(api.client.app, client=("10.9.9.9", 50000)) as elsewhere:
+        assert elsewhere.post(LOGIN, json={"username": "alice", "auth_hash": right}).is_success
     # Another user from the same address is not locked out by alice's failures.
     assert api.login("bob", "bobs own password 42")["user"]["username"] == "bob"
 
 
 def test_the_guard_forgets_failures_after_the_window() -> None:
     now = [1000.0]
-    guard = LoginGuard(window_seconds=60, per_username=3, per_address=5, clock=lambda: now[0])
+    guard = LoginGuard(
+        window_seconds=60,
+        per_username_and_address=3,
+        per_address=5,
+        per_username=6,
+        clock=lambda: now[0],
+    )
     for _ in range(3):
         guard.failed("alice", "10.0.0.1")
-    assert guard.retry_after("alice", "10.0.0.2") == 60  # the username, from any address
+    assert guard.retry_after("alice", "10.0.0.1") == 60
+    assert guard.retry_after("alice", "10.0.0.2") is None  # one address cannot lock her out
     assert guard.retry_after("bob", "10.0.0.1") is None
     guard.failed("bob", "10.0.0.1")
     guard.failed("carol", "10.0.0.1")
     assert guard.retry_after("dave", "10.0.0.1") == 60  # the address, for any username
     now[0] += 30
-    assert guard.retry_after("alice", "10.0.0.2") == 30
+    for address in ("10.0.0.2", "10.0.0.3", "10.0.0.4"):
+        guard.failed("alice", address)
+    assert guard.retry_after("alice", "10.0.0.9") == 30  # many addresses guessing alice
     now[0] += 30
-    assert guard.retry_after("alice", "10.0.0.2") is None
+    assert guard.retry_after("alice", "10.0.0.1") is None
     assert guard.retry_after("dave", "10.0.0.1") is None
-    guard.failed("alice", "10.0.0.9")
-    guard.succeeded("alice")
-    assert guard.retry_after("alice", "10.0.0.9") is None
+    assert guard.retry_after("alice", "10.0.0.9") is None  # three of six left the window
+    guard.failed("erin", "10.0.0.5")
+    guard.succeeded("erin", "10.0.0.5")
+    assert guard._failures[("user", "erin")]  # her name's count stays: others may guess it
+    assert ("user+address", "erin\n10.0.0.5") not in guard._failures
 
 
 def test_the_guard_tracks_a_bounded_number_of_names() -> None:
-    guard = LoginGuard(per_username=1, tracked_keys=100)
+    guard = LoginGuard(per_username_and_address=1, tracked_keys=100)
     for number in range(1000):
         guard.failed(f"user{number}", "10.0.0.1")
     assert len(guard._failures) == 100
-    assert guard.retry_after("user999", "10.0.0.2") is not None
+    assert guard.retry_after("user999", "10.0.0.1") is not None
 
 
 def test_logins_beyond_the_admitted_answer_busy() -> None:

@@ -124,7 +124,7 @@ def login(request: Request, credentials: LoginRequest) -> object:
     if user_id is None or row is None:
         guard.failed(username, address)
         raise unauthorized(WRONG_LOGIN)
-    guard.succeeded(username)
+    guard.succeeded(username, address)
     with request.app.state.writer.begin() as connection:
         pair = tokens.issue(connection, user_id, row.credentials_version)
     return json_response(
