@@ -8,7 +8,7 @@ once) until `restore()`. The shared test server itself is never stopped.
 
 from __future__ import annotations
 
-import select
+import selectors
 import socket
 import struct
 import threading
@@ -87,23 +87,25 @@ class TcpProxy:
             threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
 
     def _pump(self, client: socket.socket, server: socket.socket) -> None:
-        ends = [client, server]
+        # A selector, not select(): a test process may hold more than 1024 descriptors.
+        watch = selectors.DefaultSelector()
+        watch.register(client, selectors.EVENT_READ)
+        watch.register(server, selectors.EVENT_READ)
         try:
-            while True:
-                readable, _, _ = select.select(ends, [], [], 1.0)
-                if self._stop.is_set():
-                    return
-                for source in readable:
-                    data = source.recv(65536)
+            while not self._stop.is_set():
+                for key, _ in watch.select(timeout=1.0):
+                    source = key.fileobj
+                    data = source.recv(65536)  # type: ignore[union-attr]
                     if not data:
                         return
                     if source is client and self._spend(len(data)):
                         self.cut()
                         return
                     (server if source is client else client).sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # reset by cut() meanwhile
             return
         finally:
+            watch.close()
             with self._lock:
                 if (client, server) in self._pairs:
                     self._pairs.remove((client, server))
