@@ -354,3 +354,31 @@ def test_the_proxy_asks_for_a_login_before_the_ui(caddy_in_front: tuple[str, str
     assert _status(url + "/", auth=("admin", password)) == 200
     assert _status(url + "/graphql", auth=("admin", password), data=query) == 200
     assert _status(url + "/api/schema") == 200  # the JSON API has its own tokens
+
+
+def test_every_setting_of_env_example_reads_in_the_shell_and_systemd(tmp_path: Path) -> None:
+    """Uncommented, `.env.example` is a valid EnvironmentFile and shell file alike."""
+    settings = [
+        line.removeprefix("# ")
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if re.match(r"# [A-Z][A-Z0-9_]*=", line)
+    ]
+    assert len(settings) > 20
+    for line in settings:  # systemd reads no comment after a value
+        value = line.split("=", 1)[1]
+        assert " #" not in value and "\t#" not in value, line
+        if " " in value:
+            assert value[0] == value[-1] == '"', line
+    env_file = tmp_path / "wealth.env"
+    env_file.write_text("\n".join(settings) + "\n")
+    shell = subprocess.run(
+        ["bash", "-c", f'set -a; . "{env_file}"; env -0'],
+        capture_output=True,
+        timeout=30,
+        env={"PATH": os.environ["PATH"]},
+    )
+    assert shell.returncode == 0 and not shell.stderr, shell.stderr
+    seen = dict(item.split(b"=", 1) for item in shell.stdout.split(b"\0") if b"=" in item)
+    for line in settings:
+        name, value = line.split("=", 1)
+        assert seen[name.encode()].decode() == value.strip('"'), name
