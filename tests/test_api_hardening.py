@@ -256,10 +256,11 @@ def test_a_token_issued_before_its_user_existed_is_refused(api: Api) -> None:
         "nbf": now - 120,
         "exp": now + 300,
     }
-    old = jwt.encode(claims, SECRET_KEY, algorithm="HS256")
+    typed = {"typ": "at+jwt"}
+    old = jwt.encode(claims, SECRET_KEY, algorithm="HS256", headers=typed)
     answer = api.client.get("/api/profile/", headers=bearer(old))
     assert answer.status_code == 401
-    fresh = jwt.encode({**claims, "iat": now, "nbf": now}, SECRET_KEY, algorithm="HS256")
+    fresh = jwt.encode({**claims, "iat": now, "nbf": now}, SECRET_KEY, "HS256", headers=typed)
     assert api.client.get("/api/profile/", headers=bearer(fresh)).status_code == 200
 
 

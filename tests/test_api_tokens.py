@@ -53,8 +53,17 @@ def claims_for(api: Api, **overrides) -> dict:  # type: ignore[no-untyped-def]
     return {key: value for key, value in claims.items() if value is not None}
 
 
-def forge(api: Api, key: str = SECRET_KEY, algorithm: str = "HS256", **overrides) -> str:  # type: ignore[no-untyped-def]
-    return jwt.encode(claims_for(api, **overrides), key, algorithm=algorithm)
+def forge(
+    api: Api,
+    key: str = SECRET_KEY,
+    algorithm: str = "HS256",
+    header_type: str | None = None,
+    **overrides,
+) -> str:  # type: ignore[no-untyped-def]
+    claims = claims_for(api, **overrides)
+    header_type = header_type or {"access": "at+jwt", "refresh": "rt+jwt"}.get(claims.get("typ"))
+    headers = {"typ": header_type} if header_type else None
+    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
 
 
 def segment(data: dict) -> str:
@@ -192,6 +201,24 @@ def test_bad_signature_and_other_algorithms_are_refused(api: Api) -> None:
     header = segment({"alg": "none", "typ": "JWT"})
     refused(api, f"{header}.{segment(claims_for(api))}.")
     refused(api, f"{header}.{segment(claims_for(api))}")
+
+
+@pytest.mark.parametrize(
+    ("header_type", "claimed"),
+    [("JWT", "access"), ("rt+jwt", "access"), ("at+jwt", "refresh"), ("at+jwt ", "access")],
+)
+def test_the_header_type_must_name_the_kind_of_token(
+    api: Api, header_type: str, claimed: str
+) -> None:
+    """Explicit typing (RFC 8725 3.11): a JWT of another kind made with the same key, or a
+    refresh token's header on access claims, is refused."""
+    refused(api, forge(api, header_type=header_type, typ=claimed))
+
+
+def test_a_token_without_a_header_type_is_refused(api: Api) -> None:
+    untyped = jwt.encode(claims_for(api), SECRET_KEY, algorithm="HS256", headers={"typ": None})
+    assert "typ" not in jwt.get_unverified_header(untyped)
+    refused(api, untyped)
 
 
 def test_tampered_payload_is_refused(api: Api) -> None:

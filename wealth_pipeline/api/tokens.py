@@ -40,6 +40,9 @@ KEY_FILE_BYTES = 64
 LEEWAY_SECONDS = 10
 REQUIRED_CLAIMS = ["exp", "iat", "nbf", "sub", "typ", "iss", "aud", "ver"]
 ACCESS, REFRESH = "access", "refresh"
+# Explicit typing (RFC 8725 3.11, RFC 9068): the header names the kind too, so no other JWT
+# made with this key, nor one kind for the other, passes for a token of ours.
+HEADER_TYPES = {ACCESS: "at+jwt", REFRESH: "rt+jwt"}
 SECRET_KEY_ENV = "WEALTH_API_SECRET_KEY"
 
 
@@ -150,7 +153,8 @@ class Tokens:
             "exp": now + lifetime,
             **claims,
         }
-        return jwt.encode(payload, self._key, algorithm=ALGORITHM)
+        headers = {"typ": HEADER_TYPES[claims["typ"]]}
+        return jwt.encode(payload, self._key, algorithm=ALGORITHM, headers=headers)
 
     def access_token(self, user_id: int, version: int, now: datetime | None = None) -> str:
         claims = {"sub": str(user_id), "typ": ACCESS, "ver": version}
@@ -161,7 +165,7 @@ class Tokens:
         if not isinstance(token, str) or token.count(".") != 2:
             raise TokenError("malformed token")
         try:
-            payload = jwt.decode(
+            decoded = jwt.decode_complete(
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
@@ -174,7 +178,11 @@ class Tokens:
             raise TokenError("the token has expired") from None
         except jwt.InvalidTokenError:
             raise TokenError("invalid token") from None
-        if payload.get("typ") != expected_type:
+        payload = decoded["payload"]
+        header_type = decoded["header"].get("typ")
+        if payload.get("typ") != expected_type or not (
+            isinstance(header_type, str) and header_type.lower() == HEADER_TYPES[expected_type]
+        ):
             raise TokenError(f"not an {expected_type} token")
         subject, version = payload["sub"], payload["ver"]
         if not (isinstance(subject, str) and subject.isdigit() and subject.isascii()):
