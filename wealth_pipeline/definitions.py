@@ -56,6 +56,11 @@ def every(sensor: dg.SensorDefinition, seconds: int | None) -> dg.SensorDefiniti
         description=sensor.description,
         job=sensor.job,
         default_status=sensor.default_status,
+        # Keys named in the decorator (keys taken as function arguments come with the function).
+        required_resource_keys=set(sensor._raw_required_resource_keys) or None,
+        tags=sensor.tags,
+        metadata=sensor.metadata,
+        owners=sensor.owners,
     )
 
 
