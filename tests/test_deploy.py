@@ -147,6 +147,8 @@ def test_run_retries_never_repeat_a_whole_sync_run(tmp_path: Path) -> None:
         return int(tags.get("dagster/max_retries", instance_default["max_retries"]))
 
     assert retries("daily_sync_job") == 0
+    assert defs.resolve_job_def("daily_sync_job").tags["dagster/max_retries"] == "0"
+    assert defs.resolve_job_def("daily_sync_job").tags["wealth/kind"] == "sync"
     assert retries("exchange_rates_job") == 2  # replaces its window in one transaction
     # The sync's own schedule names the tag limit that keeps it to one run at a time.
     assert defs.resolve_schedule_def("daily_sync").name == "daily_sync"

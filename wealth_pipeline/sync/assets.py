@@ -261,6 +261,8 @@ daily_sync_job = dg.define_asset_job(
         "Sync every due account for one day (never retried as a whole: a re-run syncs only "
         "accounts not yet written that day)."
     ),
+    # One sync run at a time (deploy/dagster.yaml limits the tag), never retried whole.
+    tags={"wealth/kind": "sync", "dagster/max_retries": "0"},
 )
 
 
