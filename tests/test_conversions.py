@@ -305,6 +305,100 @@ def test_sensor_fires_only_when_a_rate_arrives_and_not_twice(world) -> None:  # 
         assert not result.run_requests
 
 
+# 2024-01-08 (a Monday): 1 EUR = 1.0946 USD = 0.9308 CHF.
+RATE_0108 = Decimal("0.850356294537")  # 0.9308 / 1.0946
+
+
+def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> None:  # type: ignore[no-untyped-def]
+    """The rate refresh failed on Monday and the sync converted Monday at Friday's rate: once
+    Monday's rate arrives the sensor's run gives Monday (and its positions) that rate; the
+    Saturday at Friday's rate stays, and nothing fires again."""
+    engine, owner, usd = world
+    resource = WarehouseResource(database_url=engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        load_window(connection, date(2023, 12, 20), date(2024, 1, 5))
+        saturday = add_snapshot(connection, usd, date(2024, 1, 6), "1000.0000", "USD")
+        monday = add_snapshot(connection, usd, date(2024, 1, 8), "1234.5678", "USD")
+        connection.execute(
+            insert(portfolio_positions).values(
+                snapshot_id=monday,
+                symbol="VT",
+                quantity=Decimal("3.00000000"),
+                price_per_unit=Decimal("10.1234560000"),
+                market_value=Decimal("30.3704"),
+                currency="USD",
+            )
+        )
+        provisional = convert_snapshots(connection)
+    assert (provisional.fixed, provisional.refreshed) == (2, 0)
+    with engine.connect() as connection:
+        assert snapshot(connection, monday).rate_date == date(2024, 1, 5)  # Friday's, for now
+        assert snapshot(connection, monday).balance_base_currency == Decimal("1053.5823")
+        weekend_before = snapshot(connection, saturday)
+    with dg.instance_for_test() as instance:
+
+        def evaluate(cursor: str | None):  # type: ignore[no-untyped-def]
+            context = dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources={"warehouse": resource}
+            )
+            return conversion_sensor.evaluate_tick(context), context.cursor
+
+        result, cursor = evaluate(None)  # Friday's rate is the newest: nothing to refresh
+        assert not result.run_requests
+        with engine.begin() as connection:
+            connection.execute(mart_changes.delete())
+            load_window(connection, date(2024, 1, 8), date(2024, 1, 8))  # Monday's, late
+        result, cursor = evaluate(cursor)
+        [request] = result.run_requests
+        job = convert_snapshots_job.execute_in_process(
+            run_config=request.run_config, resources={"warehouse": resource}, instance=instance
+        )
+        assert job.success
+        metadata = job.output_for_node("convert_snapshots_op")
+        assert (metadata["fixed"], metadata["refreshed"], metadata["skipped"]) == (0, 1, 0)
+        with engine.connect() as connection:
+            row = snapshot(connection, monday)
+            assert (row.rate_date, row.exchange_rate_used) == (date(2024, 1, 8), RATE_0108)
+            assert row.balance_base_currency == Decimal("1049.8225")  # 1234.5678 * RATE_0108
+            position = connection.execute(select(portfolio_positions)).one()
+            assert position.exchange_rate_used == RATE_0108
+            assert position.price_base_currency == Decimal("8.6085445321")
+            assert position.market_value_base_currency == Decimal("25.8257")
+            weekend = snapshot(connection, saturday)  # Friday's rate is its own day's
+            assert (weekend.rate_date, weekend.balance_base_currency) == (
+                date(2024, 1, 5),
+                Decimal("853.4017"),
+            )
+            assert weekend.updated_at == weekend_before.updated_at
+            change = connection.execute(select(mart_changes)).one()
+            assert (change.user_id, change.earliest_changed_day) == (owner.id, date(2024, 1, 8))
+        result, cursor = evaluate(cursor)  # done: no second run, even from scratch
+        assert not result.run_requests
+        result, _ = evaluate(None)
+        assert not result.run_requests
+    with engine.begin() as connection:  # a re-run changes nothing and records nothing
+        connection.execute(mart_changes.delete())
+        again = convert_snapshots(connection)
+        assert (again.selected, again.fixed, again.refreshed) == (0, 0, 0)
+        assert connection.execute(select(mart_changes)).first() is None
+
+
+def test_a_rate_for_a_later_day_does_not_refresh_an_earlier_snapshot(world) -> None:  # type: ignore[no-untyped-def]
+    """Only a rate dated after the one used and on or before the snapshot's day counts."""
+    engine, _owner, usd = world
+    with engine.begin() as connection:
+        load_window(connection, date(2023, 12, 20), date(2024, 1, 5))
+        saturday = add_snapshot(connection, usd, date(2024, 1, 6), "1000.0000", "USD")
+        sunday = add_snapshot(connection, usd, date(2024, 1, 7), "1000.0000", "USD")
+        convert_snapshots(connection)
+        load_window(connection, date(2024, 1, 8), date(2024, 1, 12))
+        report = convert_snapshots(connection)
+        assert (report.selected, report.refreshed) == (0, 0)
+        assert {snapshot(connection, sid).rate_date for sid in (saturday, sunday)} == {
+            date(2024, 1, 5)
+        }
+
+
 # --- PostgreSQL converts in the database: the same results as the Python planners ---------------
 
 TIE_CASES = [

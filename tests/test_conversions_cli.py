@@ -5,13 +5,13 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from tests.test_conversions import add_snapshot, load_window, make_account, make_owner
 from wealth_pipeline.brokers.catalogue import load_catalogue
 from wealth_pipeline.cli import main
 from wealth_pipeline.warehouse.engine import get_engine
-from wealth_pipeline.warehouse.schema import account_snapshots
+from wealth_pipeline.warehouse.schema import account_snapshots, exchange_rates
 
 
 @pytest.fixture
@@ -76,3 +76,33 @@ def test_base_currency_change_reconverts_history(cli_world) -> None:  # type: ig
         ("USD", Decimal("1234.5678")),
         ("USD", Decimal("1234.5678")),
     ]
+
+
+def test_fix_refreshes_a_day_converted_before_its_rate_arrived(cli_world) -> None:  # type: ignore[no-untyped-def]
+    with cli_world.begin() as connection:  # Monday's rate refresh failed before the sync
+        connection.execute(
+            delete(exchange_rates).where(exchange_rates.c.rate_date > date(2024, 1, 5))
+        )
+    first = run("conversions", "fix")
+    assert "Fixed: 2 snapshot(s)" in first.output, first.output
+    assert "Refreshed: 0 snapshot(s)" in first.output, first.output
+    assert [row[1] for row in amounts(cli_world)][:2] == [
+        Decimal("1053.5823"),
+        Decimal("1053.5823"),  # Monday at Friday's rate, provisionally
+    ]
+    with cli_world.begin() as connection:
+        load_window(connection, date(2024, 1, 8), date(2024, 1, 20))
+    dry = run("conversions", "fix", "--dry-run")
+    assert "Would fix: 0 snapshot(s)" in dry.output, dry.output
+    assert "Would refresh: 1 snapshot(s)" in dry.output, dry.output
+    assert [row[1] for row in amounts(cli_world)][1] == Decimal("1053.5823")
+    done = run("conversions", "fix")
+    assert done.exit_code == 0, done.output
+    assert "Fixed: 0 snapshot(s)" in done.output, done.output
+    assert "Refreshed: 1 snapshot(s)" in done.output, done.output
+    assert [row[1] for row in amounts(cli_world)][:2] == [
+        Decimal("1053.5823"),
+        Decimal("1049.8225"),  # 0.9308 / 1.0946 on 2024-01-08, its own day's rate
+    ]
+    again = run("conversions", "fix")
+    assert "Fixed: 0 snapshot(s)" in again.output and "Refreshed: 0" in again.output

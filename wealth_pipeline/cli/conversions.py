@@ -1,4 +1,5 @@
-"""`wealth conversions`: convert snapshots whose base-currency amount is missing, by hand.
+"""`wealth conversions`: convert snapshots whose base-currency amount is missing (or whose
+conversion is provisional), by hand.
 
 The same set-based conversion the `conversion_sensor` launches; useful after loading rates,
 or to see (`--dry-run`) why snapshots stay unconverted.
@@ -24,6 +25,8 @@ def echo_report(report: ConversionReport) -> None:
         f"{would}: {report.fixed} snapshot(s), {report.positions_fixed} position(s)"
         f"{' (dry run: nothing written)' if report.dry_run else ''}"
     )
+    refreshed = "Would refresh" if report.dry_run else "Refreshed"
+    click.echo(f"{refreshed}: {report.refreshed} snapshot(s) converted before their day's rate")
     click.echo(f"Skipped: {len(report.skipped)}")
     for reason, count, first, last in report.skipped_reasons():
         days = first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
@@ -43,6 +46,9 @@ def echo_report(report: ConversionReport) -> None:
 @click.option("--user", "username", metavar="USERNAME", help="Only this user's snapshots.")
 def conversions_fix(dry_run: bool, limit: int | None, username: str | None) -> None:
     """Convert snapshots still missing their base-currency amount, where a rate now exists.
+
+    Snapshots converted at an older day's rate before their own day's rate arrived (a late
+    ECB, a failed refresh) are refreshed with it; weekend snapshots keep Friday's rate.
 
     A snapshot without a rate (unknown currency, a gap in the ECB's rates, a day before the
     currency's first rate) stays unconverted, with the reason shown; never converted at 1.0.

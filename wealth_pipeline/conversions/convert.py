@@ -25,10 +25,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from wealth_pipeline import money
 from wealth_pipeline.conversions.in_database import convert_in_database
+from wealth_pipeline.conversions.pending import provisional
 from wealth_pipeline.fx.lookup import FxRate, NoRate, RateBook
 from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY, record_mart_change
 from wealth_pipeline.warehouse.schema import (
@@ -59,6 +60,7 @@ class ConversionReport:
     """What a conversion run did (or, in a dry run, would do)."""
 
     fixed: int = 0  # snapshots given a base-currency amount
+    refreshed: int = 0  # provisional conversions given the day's own (newer) rate
     positions_fixed: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # per snapshot or position, with its id
@@ -86,6 +88,7 @@ class ConversionReport:
         return {
             "selected": self.selected,
             "fixed": self.fixed,
+            "refreshed": self.refreshed,
             "positions_fixed": self.positions_fixed,
             "skipped": len(self.skipped),
             "errors": len(self.errors),
@@ -127,17 +130,22 @@ _POSITION_PARAMS = ("pid", "price", "value", "rate")
 
 
 def plan_snapshot_updates(
-    rows: Iterable[Sequence[Any]], book: RateBook, report: ConversionReport
+    rows: Iterable[Sequence[Any]],
+    book: RateBook,
+    report: ConversionReport,
+    refresh: bool = False,
 ) -> list[tuple[Any, ...]]:
     """The UPDATE parameters for `rows` (pure: records fixes, skips and errors in `report`).
 
     `rows` are in `_select_snapshots`' column order; each update holds `_SNAPSHOT_PARAMS`.
     Rows whose stored values already equal the result are left out: re-running writes nothing.
+    With `refresh` (an only-missing run), a row that already has an amount is a provisional
+    conversion: counted as refreshed only when its values change.
     The loop runs once per snapshot, so it keeps to local names and tuples.
     """
     rates = _Rates(book)
     earliest = report.earliest_by_user
-    fixed = 0
+    fixed = refreshed = 0
     updates: list[tuple[Any, ...]] = []
     for sid, user_id, day, balance, currency, base, *stored, note in rows:
         found = rates[currency, base, day]
@@ -152,14 +160,21 @@ def plan_snapshot_updates(
         except ArithmeticError as error:
             report.errors.append(f"snapshot {sid}: {error}")
             continue
-        fixed += 1
+        new = [base, amount, found.rate, found.rate_date]
+        unchanged = note is None and stored == new
+        if refresh and stored[1] is not None:
+            if unchanged:
+                continue
+            refreshed += 1
+        else:
+            fixed += 1
         if day < earliest.get(user_id, date.max):
             earliest[user_id] = day
-        new = [base, amount, found.rate, found.rate_date]
-        if note is None and stored == new:
+        if unchanged:
             continue
         updates.append((sid, *new, None))
     report.fixed += fixed
+    report.refreshed += refreshed
     return updates
 
 
@@ -205,7 +220,7 @@ def _select_snapshots(
         .where(*conditions)
     )
     if only_missing:
-        query = query.where(s.c.balance_base_currency.is_(None))
+        query = query.where(or_(s.c.balance_base_currency.is_(None), provisional(_base_column())))
     if limit is not None:
         query = query.order_by(s.c.snapshot_date, s.c.id).limit(limit)
     return _fetch(connection, query)
@@ -238,7 +253,9 @@ def _select_positions(
         .where(*conditions)
     )
     if only_missing:
-        query = query.where(p.c.market_value_base_currency.is_(None))
+        query = query.where(
+            or_(p.c.market_value_base_currency.is_(None), provisional(_base_column()))
+        )
     if snapshot_ids is not None:
         query = query.where(p.c.snapshot_id.in_(snapshot_ids))
     return _fetch(connection, query)
@@ -335,7 +352,7 @@ def _convert_in_python(
     currencies = {row[4] for row in snapshots} | {row[5] for row in snapshots}
     currencies |= {row[3] for row in positions} | {row[4] for row in positions}
     book = RateBook.load(connection, min(days), max(days), currencies)
-    snapshot_updates = plan_snapshot_updates(snapshots, book, report)
+    snapshot_updates = plan_snapshot_updates(snapshots, book, report, refresh=only_missing)
     position_updates = plan_position_updates(positions, book, report)
     if report.dry_run:
         return

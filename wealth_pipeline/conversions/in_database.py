@@ -38,6 +38,14 @@ SNAPSHOTS_FROM = (
     "LEFT JOIN profiles pr ON pr.user_id = a.user_id"
 )
 POSITIONS_FROM = f"portfolio_positions p JOIN {SNAPSHOTS_FROM} ON s.id = p.snapshot_id"
+# `pending.provisional` over the aliases above: converted at an older rate than one that now
+# exists for the snapshot's day (its currency's or its owner's base currency's).
+PROVISIONAL = (
+    "(s.balance_base_currency IS NOT NULL AND s.rate_date < s.snapshot_date AND EXISTS ("
+    "SELECT 1 FROM exchange_rates x WHERE x.base_currency = 'EUR' "
+    f"AND x.quote_currency IN (s.currency, {BASE}) "
+    "AND x.rate_date > s.rate_date AND x.rate_date <= s.snapshot_date))"
+)
 RATE_JOIN = f"r.currency = {{currency}} AND r.base = {BASE} AND r.day = s.snapshot_date"
 # A dense rate table (every day between a pair's first and last) unless it would be larger
 # than this many times the rows converted; then only the days that occur.
@@ -100,7 +108,7 @@ def convert_in_database(
     if limit is not None:  # the oldest `limit` snapshots, and only their positions
         where, params = _conditions(user_ids, start, end, None)
         if only_missing:
-            where.append("s.balance_base_currency IS NULL")
+            where.append(f"(s.balance_base_currency IS NULL OR {PROVISIONAL})")
         snapshot_ids = list(
             connection.execute(
                 text(
@@ -112,10 +120,11 @@ def convert_in_database(
         )
     where, params = _conditions(user_ids, start, end, snapshot_ids)
     snapshot_where = " AND ".join(
-        where + (["s.balance_base_currency IS NULL"] if only_missing else [])
+        where + ([f"(s.balance_base_currency IS NULL OR {PROVISIONAL})"] if only_missing else [])
     )
     position_where = " AND ".join(
-        where + (["p.market_value_base_currency IS NULL"] if only_missing else [])
+        where
+        + ([f"(p.market_value_base_currency IS NULL OR {PROVISIONAL})"] if only_missing else [])
     )
     snapshot_groups = _groups(connection, SNAPSHOTS_FROM, "s.currency", snapshot_where, params)
     position_groups = _groups(connection, POSITIONS_FROM, "p.currency", position_where, params)
@@ -142,10 +151,60 @@ def convert_in_database(
         keys = _occurring_keys(connection, snapshot_where, position_where, params)
     missing = _load_rates(connection, book, keys)
 
+    # Only rows whose stored values differ from the result are written. Selected because
+    # their amount is NULL, a row with a rate always changes: the products are not computed
+    # twice for it. A provisional row (only-missing runs) is compared in full.
+    amount = half_even("s.balance * r.rate", money.AMOUNT_PLACES)
+    price = half_even("p.price_per_unit * r.rate", money.PRICE_PLACES)
+    value = half_even("p.market_value * r.rate", money.AMOUNT_PLACES)
+    snapshot_differs = (
+        "(s.base_currency, s.balance_base_currency, s.exchange_rate_used, s.rate_date, "
+        f"s.conversion_note) IS DISTINCT FROM (r.out_base, {amount}, r.rate, r.rate_day, "
+        "r.note)"
+    )
+    position_differs = (
+        "(p.price_base_currency, p.market_value_base_currency, p.exchange_rate_used) "
+        f"IS DISTINCT FROM ({price}, {value}, r.rate)"
+    )
+    if only_missing:
+        snapshot_changed = (
+            "(s.balance_base_currency IS NULL AND (r.rate IS NOT NULL OR (s.base_currency, "
+            "s.exchange_rate_used, s.rate_date, s.conversion_note) IS DISTINCT FROM "
+            "(r.out_base, r.rate, r.rate_day, r.note)) OR s.balance_base_currency IS NOT NULL "
+            f"AND {snapshot_differs})"
+        )
+        position_changed = (
+            "(p.market_value_base_currency IS NULL AND (r.rate IS NOT NULL OR "
+            "p.price_base_currency IS NOT NULL OR p.exchange_rate_used IS NOT NULL) OR "
+            f"p.market_value_base_currency IS NOT NULL AND {position_differs})"
+        )
+    else:
+        snapshot_changed, position_changed = snapshot_differs, position_differs
+
     # Counts, skips and the earliest converted day per user, from the groups; the rows of
     # the (rare) days without a rate are read one by one.
     report.positions_fixed += sum(count for *_, count in position_groups)
     report.fixed += report.selected
+    provisional_days: dict[int, date] = {}
+    if only_missing:
+        # Provisional rows count as refreshed when their values change, not as fixed; the
+        # earliest changed day per user comes from those that change.
+        provisional_rows = connection.execute(
+            text(
+                f"SELECT a.user_id, count(*), count(*) FILTER (WHERE {snapshot_differs}), "
+                f"min(s.snapshot_date) FILTER (WHERE {snapshot_differs}) "
+                f"FROM {SNAPSHOTS_FROM} JOIN {RATES} r ON "
+                f"{RATE_JOIN.format(currency='s.currency')} "
+                f"WHERE {snapshot_where} AND s.balance_base_currency IS NOT NULL "
+                "GROUP BY a.user_id"
+            ),
+            params,
+        ).all()
+        for user_id, selected, changed, first_changed in provisional_rows:
+            report.fixed -= selected
+            report.refreshed += changed
+            if first_changed is not None:
+                provisional_days[user_id] = first_changed
     if missing:
         skipped = connection.execute(
             text(
@@ -166,42 +225,40 @@ def convert_in_database(
             ),
             params,
         ).scalar_one()
-        earliest = _earliest_converted(connection, snapshot_where, position_where, params)
+    if missing or provisional_days:
+        # The earliest day among the rows without an amount that get one; provisional rows
+        # count only where they change (`provisional_days`).
+        earliest = _earliest_converted(
+            connection,
+            snapshot_where + (" AND s.balance_base_currency IS NULL" if only_missing else ""),
+            position_where + (" AND p.market_value_base_currency IS NULL" if only_missing else ""),
+            params,
+        )
     else:
         earliest = {}
         for user_id, _currency, _base, first, _last, _count in snapshot_groups + position_groups:
             earliest[user_id] = min(first, earliest.get(user_id, first))
+    for user_id, day in provisional_days.items():
+        earliest[user_id] = min(day, earliest.get(user_id, day))
     for user_id, day in earliest.items():
         if day < report.earliest_by_user.get(user_id, date.max):
             report.earliest_by_user[user_id] = day
     if dry_run:
         return report
 
-    # Only rows whose stored values differ from the result are written. Selected because
-    # their amount is NULL, a row with a rate always changes: the products are not computed
-    # twice for it.
-    amount = half_even("s.balance * r.rate", money.AMOUNT_PLACES)
-    price = half_even("p.price_per_unit * r.rate", money.PRICE_PLACES)
-    value = half_even("p.market_value * r.rate", money.AMOUNT_PLACES)
-    if only_missing:
-        snapshot_changed = (
-            "(r.rate IS NOT NULL OR (s.base_currency, s.exchange_rate_used, s.rate_date, "
-            "s.conversion_note) IS DISTINCT FROM (r.out_base, r.rate, r.rate_day, r.note))"
-        )
-        position_changed = (
-            "(r.rate IS NOT NULL OR p.price_base_currency IS NOT NULL "
-            "OR p.exchange_rate_used IS NOT NULL)"
-        )
-    else:
-        snapshot_changed = (
-            "(s.base_currency, s.balance_base_currency, s.exchange_rate_used, s.rate_date, "
-            f"s.conversion_note) IS DISTINCT FROM (r.out_base, {amount}, r.rate, r.rate_day, "
-            "r.note)"
-        )
-        position_changed = (
-            "(p.price_base_currency, p.market_value_base_currency, p.exchange_rate_used) "
-            f"IS DISTINCT FROM ({price}, {value}, r.rate)"
-        )
+    # Positions first: a provisional snapshot's positions are selected through the snapshot's
+    # stored rate day, which its own UPDATE replaces.
+    connection.execute(
+        text(
+            f"UPDATE portfolio_positions p SET price_base_currency = {price}, "
+            f"market_value_base_currency = {value}, exchange_rate_used = r.rate "
+            "FROM account_snapshots s JOIN financial_accounts a ON a.id = s.account_id "
+            f"LEFT JOIN profiles pr ON pr.user_id = a.user_id, {RATES} r "
+            f"WHERE s.id = p.snapshot_id AND {RATE_JOIN.format(currency='p.currency')} AND "
+            f"{position_where} AND {position_changed}"
+        ),
+        params,
+    )
     connection.execute(
         text(
             f"UPDATE account_snapshots s SET base_currency = r.out_base, "
@@ -211,17 +268,6 @@ def convert_in_database(
             f"{RATES} r WHERE a.id = s.account_id AND "
             f"{RATE_JOIN.format(currency='s.currency')} AND {snapshot_where} AND "
             f"{snapshot_changed}"
-        ),
-        params,
-    )
-    connection.execute(
-        text(
-            f"UPDATE portfolio_positions p SET price_base_currency = {price}, "
-            f"market_value_base_currency = {value}, exchange_rate_used = r.rate "
-            "FROM account_snapshots s JOIN financial_accounts a ON a.id = s.account_id "
-            f"LEFT JOIN profiles pr ON pr.user_id = a.user_id, {RATES} r "
-            f"WHERE s.id = p.snapshot_id AND {RATE_JOIN.format(currency='p.currency')} AND "
-            f"{position_where} AND {position_changed}"
         ),
         params,
     )

@@ -36,7 +36,7 @@ def _record(context: dg.OpExecutionContext, report: ConversionReport) -> dict:
     metadata = report.as_metadata()
     context.log.info(
         f"converted {report.fixed} snapshot(s) and {report.positions_fixed} position(s); "
-        f"{len(report.skipped)} skipped, {len(report.errors)} error(s)"
+        f"{report.refreshed} refreshed with their day's rate; {len(report.skipped)} skipped, {len(report.errors)} error(s)"
     )
     for reason, count, first, last in report.skipped_reasons()[:10]:
         context.log.info(f"skipped {count} ({first}..{last}): {reason}")
@@ -101,7 +101,8 @@ def reconvert_user_job() -> None:
     job=convert_snapshots_job,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches the conversion when rates arrive for unconverted snapshots.",
+    description="Launches the conversion when rates arrive for unconverted snapshots, or for "
+    "snapshots converted at an older day's rate.",
 )
 def conversion_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     seen = Watermark.from_cursor(context.cursor)
@@ -109,7 +110,7 @@ def conversion_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseR
         watermark, convertible = check_pending(connection, seen)
     context.update_cursor(watermark.to_cursor())
     if not convertible:
-        return dg.SkipReason("no unconverted snapshot has a new rate")
+        return dg.SkipReason("no unconverted or provisionally converted snapshot has a new rate")
     return dg.RunRequest(
         run_key=f"convert-r{watermark.rates}-s{watermark.snapshots}",
         run_config=dg.RunConfig(ops={"convert_snapshots_op": ConvertSnapshotsConfig()}),

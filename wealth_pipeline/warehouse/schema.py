@@ -194,6 +194,14 @@ account_snapshots = Table(
         postgresql_where=text("balance_base_currency IS NULL"),
         sqlite_where=text("balance_base_currency IS NULL"),
     ),
+    # Only snapshots converted at an older day's rate (weekends, holidays, a late ECB): where
+    # the conversion sensor looks for provisional conversions when a rate arrives.
+    Index(
+        "ix_account_snapshots_provisional",
+        "snapshot_date",
+        postgresql_where=text("rate_date < snapshot_date"),
+        sqlite_where=text("rate_date < snapshot_date"),
+    ),
 )
 
 portfolio_positions = Table(
