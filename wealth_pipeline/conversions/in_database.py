@@ -166,20 +166,33 @@ def convert_in_database(
         "(p.price_base_currency, p.market_value_base_currency, p.exchange_rate_used) "
         f"IS DISTINCT FROM ({price}, {value}, r.rate)"
     )
+    # Each pass is (rows, what makes one change). Rows without an amount and provisional
+    # rows go in separate statements: one OR over both would cost the unconverted rows (the
+    # bulk of a first conversion) a worse plan.
+    scope = " AND ".join(where)
     if only_missing:
-        snapshot_changed = (
-            "(s.balance_base_currency IS NULL AND (r.rate IS NOT NULL OR (s.base_currency, "
-            "s.exchange_rate_used, s.rate_date, s.conversion_note) IS DISTINCT FROM "
-            "(r.out_base, r.rate, r.rate_day, r.note)) OR s.balance_base_currency IS NOT NULL "
-            f"AND {snapshot_differs})"
-        )
-        position_changed = (
-            "(p.market_value_base_currency IS NULL AND (r.rate IS NOT NULL OR "
-            "p.price_base_currency IS NOT NULL OR p.exchange_rate_used IS NOT NULL) OR "
-            f"p.market_value_base_currency IS NOT NULL AND {position_differs})"
-        )
+        snapshot_passes = [
+            (
+                f"{scope} AND s.balance_base_currency IS NULL",
+                "(r.rate IS NOT NULL OR (s.base_currency, s.exchange_rate_used, s.rate_date, "
+                "s.conversion_note) IS DISTINCT FROM (r.out_base, r.rate, r.rate_day, r.note))",
+            ),
+            (f"{scope} AND {PROVISIONAL}", snapshot_differs),
+        ]
+        position_passes = [
+            (
+                f"{scope} AND p.market_value_base_currency IS NULL",
+                "(r.rate IS NOT NULL OR p.price_base_currency IS NOT NULL "
+                "OR p.exchange_rate_used IS NOT NULL)",
+            ),
+            (
+                f"{scope} AND p.market_value_base_currency IS NOT NULL AND {PROVISIONAL}",
+                position_differs,
+            ),
+        ]
     else:
-        snapshot_changed, position_changed = snapshot_differs, position_differs
+        snapshot_passes = [(snapshot_where, snapshot_differs)]
+        position_passes = [(position_where, position_differs)]
 
     # Counts, skips and the earliest converted day per user, from the groups; the rows of
     # the (rare) days without a rate are read one by one.
@@ -200,6 +213,8 @@ def convert_in_database(
             ),
             params,
         ).all()
+        if not provisional_rows:  # nothing provisional in scope: one UPDATE per table
+            del snapshot_passes[1:], position_passes[1:]
         for user_id, selected, changed, first_changed in provisional_rows:
             report.fixed -= selected
             report.refreshed += changed
@@ -248,29 +263,30 @@ def convert_in_database(
 
     # Positions first: a provisional snapshot's positions are selected through the snapshot's
     # stored rate day, which its own UPDATE replaces.
-    connection.execute(
-        text(
-            f"UPDATE portfolio_positions p SET price_base_currency = {price}, "
-            f"market_value_base_currency = {value}, exchange_rate_used = r.rate "
-            "FROM account_snapshots s JOIN financial_accounts a ON a.id = s.account_id "
-            f"LEFT JOIN profiles pr ON pr.user_id = a.user_id, {RATES} r "
-            f"WHERE s.id = p.snapshot_id AND {RATE_JOIN.format(currency='p.currency')} AND "
-            f"{position_where} AND {position_changed}"
-        ),
-        params,
-    )
-    connection.execute(
-        text(
-            f"UPDATE account_snapshots s SET base_currency = r.out_base, "
-            f"balance_base_currency = {amount}, exchange_rate_used = r.rate, "
-            "rate_date = r.rate_day, conversion_note = r.note, updated_at = now() "
-            "FROM financial_accounts a LEFT JOIN profiles pr ON pr.user_id = a.user_id, "
-            f"{RATES} r WHERE a.id = s.account_id AND "
-            f"{RATE_JOIN.format(currency='s.currency')} AND {snapshot_where} AND "
-            f"{snapshot_changed}"
-        ),
-        params,
-    )
+    for rows, changed in position_passes:
+        connection.execute(
+            text(
+                f"UPDATE portfolio_positions p SET price_base_currency = {price}, "
+                f"market_value_base_currency = {value}, exchange_rate_used = r.rate "
+                "FROM account_snapshots s JOIN financial_accounts a ON a.id = s.account_id "
+                f"LEFT JOIN profiles pr ON pr.user_id = a.user_id, {RATES} r "
+                f"WHERE s.id = p.snapshot_id AND {RATE_JOIN.format(currency='p.currency')} AND "
+                f"{rows} AND {changed}"
+            ),
+            params,
+        )
+    for rows, changed in snapshot_passes:
+        connection.execute(
+            text(
+                f"UPDATE account_snapshots s SET base_currency = r.out_base, "
+                f"balance_base_currency = {amount}, exchange_rate_used = r.rate, "
+                "rate_date = r.rate_day, conversion_note = r.note, updated_at = now() "
+                "FROM financial_accounts a LEFT JOIN profiles pr ON pr.user_id = a.user_id, "
+                f"{RATES} r WHERE a.id = s.account_id AND "
+                f"{RATE_JOIN.format(currency='s.currency')} AND {rows} AND {changed}"
+            ),
+            params,
+        )
     return report
 
 
