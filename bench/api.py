@@ -27,7 +27,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.marts import END, add_day, populate
 from bench.scratch import scratch_postgres
+from tests.fakes.server import free_port
 from wealth_pipeline.api.tokens import Tokens
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
@@ -56,12 +56,6 @@ ENDPOINTS = (
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_api(url: str, home: Path, port: int, workers: int, key: str) -> subprocess.Popen:

@@ -20,15 +20,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -38,9 +36,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from bench.scratch import scratch_postgres
+from tests.fakes.server import free_port
 from tests.fakes.static import Response, StaticServer
 from wealth_pipeline.accounts import Owner, create_account
 from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
@@ -61,12 +61,6 @@ ECB_PATH = "/stats/eurofxref/eurofxref-hist.csv"
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def admin_url() -> str:
     from tests.conftest import DEFAULT_POSTGRES_URL  # conftest imports this module
 
@@ -78,24 +72,16 @@ def scratch_database(prefix: str) -> Iterator[str]:
     """A new database on the test server (URL with the psycopg driver), dropped afterwards."""
     from tests.conftest import IN_CI
 
-    admin = create_engine(admin_url(), isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        where = make_url(admin_url()).render_as_string(hide_password=True)
-        message = f"PostgreSQL at {where} unreachable: {exc}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield make_url(admin_url()).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_postgres(admin_url(), prefix))
+        except Exception as exc:
+            where = make_url(admin_url()).render_as_string(hide_password=True)
+            message = f"PostgreSQL at {where} unreachable: {exc}"
+            if IN_CI:
+                pytest.fail(message)
+            pytest.skip(message)
+        yield url
 
 
 def with_driver(url: str, driver: str) -> str:

@@ -8,6 +8,7 @@ answer, garbage, a truncated body, a dropped connection, or HTML where JSON/XML 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 HTML_ERROR_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, for a server that must be told its port up front."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @dataclass

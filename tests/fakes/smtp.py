@@ -6,7 +6,6 @@ an unknown mailbox; everything else is accepted and parsed back into `EmailMessa
 
 from __future__ import annotations
 
-import socket
 import threading
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -14,19 +13,14 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
+from tests.fakes.server import free_port
+
 
 @dataclass
 class Received:
     sender: str
     recipients: list[str]
     message: EmailMessage
-
-
-def _free_port() -> int:
-    # aiosmtpd checks readiness by connecting to its port, so it needs a real one up front.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class _Handler:
@@ -52,7 +46,7 @@ class FakeSmtp:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.lock = threading.Lock()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=_free_port())
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=free_port())
 
     def start(self) -> FakeSmtp:
         self.controller.start()
