@@ -28,11 +28,11 @@ from wealth_pipeline.cli.accounts import (
     unlock_user,
     user_option,
 )
-from wealth_pipeline.cli.common import password_env_option, settings_or_usage_error
+from wealth_pipeline.cli.common import ROW_ID, password_env_option, settings_or_usage_error
 
 
 @accounts.command("auth")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @user_option
 @password_env_option
 def accounts_auth(account_id: int, username: str, password_env: str | None) -> None:

@@ -12,6 +12,10 @@ from typing import TypeVar
 import click
 
 from wealth_pipeline.settings import Settings, load_settings
+from wealth_pipeline.warehouse.types import MAX_ID
+
+# An account (or other row) id as typed: refused with a usage error outside 1..MAX_ID.
+ROW_ID = click.IntRange(1, MAX_ID)
 
 EMBEDDED_DAGSTER_YAML = """\
 # Dagster's own storage for the embedded setup (SQLite files in this folder).

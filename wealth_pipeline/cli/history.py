@@ -10,11 +10,11 @@ from __future__ import annotations
 import click
 
 from wealth_pipeline.cli.accounts import engine, failing, owned_account, unlock_user, user_option
-from wealth_pipeline.cli.common import password_env_option, settings_or_usage_error
+from wealth_pipeline.cli.common import ROW_ID, password_env_option, settings_or_usage_error
 
 
 @click.command("backfill")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @user_option
 @click.option(
     "--days",

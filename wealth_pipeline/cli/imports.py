@@ -9,6 +9,7 @@ from typing import BinaryIO
 import click
 
 from wealth_pipeline.cli.accounts import engine, owned_account, user_option
+from wealth_pipeline.cli.common import ROW_ID
 
 MAX_NOTES = 10
 
@@ -19,7 +20,7 @@ def import_group() -> None:
 
 
 @import_group.command("csv")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @click.argument("file", type=click.File("rb"))
 @user_option
 @click.option("--replace", is_flag=True, help="Overwrite snapshots already recorded those days.")

@@ -29,6 +29,7 @@ from wealth_pipeline import money
 from wealth_pipeline.brokers.catalogue import secret_fields
 from wealth_pipeline.brokers.redact import redact
 from wealth_pipeline.fx.lookup import RateBook
+from wealth_pipeline.snapshots.values import check_day
 from wealth_pipeline.warehouse.schema import (
     SNAPSHOT_SOURCES,
     account_snapshots,
@@ -266,6 +267,10 @@ def _check(snapshots: Sequence[NewSnapshot]) -> None:
         if snapshot.day in seen:
             raise SnapshotError(f"two snapshots for {snapshot.day}: one per account and day")
         seen.add(snapshot.day)
+        try:
+            check_day(snapshot.day)  # every writer: manual, CSV, broker syncs, history
+        except ValueError as exc:
+            raise SnapshotError(str(exc)) from None
         if len(snapshot.currency) != 3 or not snapshot.currency.isupper():
             raise SnapshotError(f"bad currency {snapshot.currency!r}: a 3-letter ISO code")
         amounts = [snapshot.balance, snapshot.available_balance]
