@@ -116,6 +116,8 @@ def write_snapshots(
         raise SnapshotError(f"snapshot source must be one of {', '.join(SNAPSHOT_SOURCES)}")
     if not snapshots:
         return []
+    _check(snapshots)
+    lock_account(connection, account_id)
     account = connection.execute(
         select(financial_accounts.c.user_id, brokers.c.credential_schema)
         .join(brokers, brokers.c.id == financial_accounts.c.broker_id)
@@ -123,7 +125,6 @@ def write_snapshots(
     ).first()
     if account is None:
         raise SnapshotError(f"no such account: {account_id}")
-    _check(snapshots)
     days = [snapshot.day for snapshot in snapshots]
     first, last = min(days), max(days)
     existing = dict(
@@ -258,6 +259,22 @@ def position_row(snapshot_id: int, position: NewPosition, found: Any) -> dict[st
         "market_value_base_currency": found.convert(position.market_value) if found else None,
         "exchange_rate_used": found.rate if found else None,
     }
+
+
+def lock_account(connection: Connection, account_id: int) -> None:
+    """Hold the account's row until the transaction ends, so two writers of one account queue.
+
+    On PostgreSQL two imports into one account would otherwise both see a day free and the
+    second die on the unique index; after the lock, the second sees the first's rows and is
+    refused cleanly. SQLite needs nothing: the warehouse's writers take the database lock at
+    BEGIN (IMMEDIATE).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            select(financial_accounts.c.id)
+            .where(financial_accounts.c.id == account_id)
+            .with_for_update()
+        )
 
 
 def _check(snapshots: Sequence[NewSnapshot]) -> None:

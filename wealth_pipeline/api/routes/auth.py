@@ -45,7 +45,7 @@ def salt(request: Request, username: Annotated[str, Query(min_length=1, max_leng
     """Unknown usernames get stable fake salts, so the answer does not reveal who exists."""
     tokens: Tokens = request.app.state.tokens
     found = None
-    if USERNAME_PATTERN.match(username):
+    if USERNAME_PATTERN.fullmatch(username):
         with request.app.state.reader.connect() as connection:
             found = login_parameters(connection, username)
     if found is None:
@@ -110,7 +110,7 @@ def login(request: Request, credentials: LoginRequest) -> object:
     user_id, row = None, None
     try:
         with guard.turn():
-            if USERNAME_PATTERN.match(username):
+            if USERNAME_PATTERN.fullmatch(username):
                 with request.app.state.reader.connect() as connection:
                     user_id = verify_login(connection, username, auth_hash)
                     if user_id is not None:
