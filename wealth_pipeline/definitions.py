@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
+from sqlalchemy.engine import make_url
 
 from wealth_pipeline.conversions.jobs import (
     conversion_sensor,
@@ -25,13 +28,38 @@ from wealth_pipeline.report.assets import (
 )
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync.assets import (
-    SyncResource,
     account_snapshots,
     build_daily_sync_schedule,
     daily_sync_job,
     sync_checks,
+    sync_resource,
 )
 from wealth_pipeline.warehouse.resource import WarehouseResource
+
+
+def from_env(name: str, value: str) -> str | dg.EnvVar:
+    """`value` as `dg.EnvVar(name)` when it came from that environment variable.
+
+    Dagster stores and shows a resource's configuration: an EnvVar appears as the
+    variable's name, its value is read only where the resource runs. So a setting that may
+    hold a secret (a database password, credentials in a URL) never reaches the UI, the
+    stored definitions or a run's config.
+    """
+    if os.environ.get(name, "").strip() == value:
+        return dg.EnvVar(name)
+    return value
+
+
+def database_url(settings: Settings) -> str | dg.EnvVar:
+    """The warehouse URL for the resource: from WEALTH_DATABASE_URL as an EnvVar; a URL
+    given otherwise (tests, the SQLite default) only without a password."""
+    chosen = from_env("WEALTH_DATABASE_URL", settings.database_url)
+    if not isinstance(chosen, dg.EnvVar) and make_url(chosen).password:
+        raise ValueError(
+            "a warehouse URL with a password must come from WEALTH_DATABASE_URL, so that "
+            "Dagster shows the variable's name and never the password"
+        )
+    return chosen
 
 
 def rates_source(settings: Settings) -> RatesSource:
@@ -41,8 +69,10 @@ def rates_source(settings: Settings) -> RatesSource:
         "backoff_seconds": settings.http_backoff_seconds,
     }
     if settings.fx_source == "frankfurter":
-        return FrankfurterRates(base_url=settings.frankfurter_url, **common)
-    return EcbFileRates(location=settings.ecb_file, **common)
+        return FrankfurterRates(
+            base_url=from_env("WEALTH_FRANKFURTER_URL", settings.frankfurter_url), **common
+        )
+    return EcbFileRates(location=from_env("WEALTH_ECB_FILE", settings.ecb_file), **common)
 
 
 def every(sensor: dg.SensorDefinition, seconds: int | None) -> dg.SensorDefinition:
@@ -67,8 +97,8 @@ def every(sensor: dg.SensorDefinition, seconds: int | None) -> dg.SensorDefiniti
 def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "fx_source": rates_source(settings),
-        "warehouse": WarehouseResource(database_url=settings.database_url),
-        "sync": SyncResource(sync_key_file=str(settings.sync_key_file)),
+        "warehouse": WarehouseResource(database_url=database_url(settings)),
+        "sync": sync_resource(settings),
         "mail": MailResource(),
     }
 
@@ -89,9 +119,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         ],
         schedules=[
             build_exchange_rates_schedule(
-                running=settings.schedules_running, cron_schedule=settings.fx_refresh_cron
+                running=settings.schedules_running,
+                cron_schedule=settings.fx_refresh_cron,
+                settings=settings,
             ),
-            build_daily_sync_schedule(running=settings.schedules_running),
+            build_daily_sync_schedule(running=settings.schedules_running, settings=settings),
             build_weekly_report_schedule(running=settings.schedules_running),
         ],
         sensors=[
