@@ -62,7 +62,13 @@ def database_url(settings: Settings) -> str | dg.EnvVar:
     return chosen
 
 
-def rates_source(settings: Settings) -> RatesSource:
+def rates_source(settings: Settings, *, env_vars: bool = False) -> RatesSource:
+    """The configured rate source; with `env_vars` (for Dagster) its location as an EnvVar
+    when set in the environment (a URL may carry credentials). Without, usable directly."""
+
+    def location(name: str, value: str) -> str:
+        return from_env(name, value) if env_vars else value
+
     common = {
         "timeout_seconds": settings.http_timeout_seconds,
         "max_attempts": settings.http_max_attempts,
@@ -70,9 +76,9 @@ def rates_source(settings: Settings) -> RatesSource:
     }
     if settings.fx_source == "frankfurter":
         return FrankfurterRates(
-            base_url=from_env("WEALTH_FRANKFURTER_URL", settings.frankfurter_url), **common
+            base_url=location("WEALTH_FRANKFURTER_URL", settings.frankfurter_url), **common
         )
-    return EcbFileRates(location=from_env("WEALTH_ECB_FILE", settings.ecb_file), **common)
+    return EcbFileRates(location=location("WEALTH_ECB_FILE", settings.ecb_file), **common)
 
 
 def every(sensor: dg.SensorDefinition, seconds: int | None) -> dg.SensorDefinition:
@@ -96,7 +102,7 @@ def every(sensor: dg.SensorDefinition, seconds: int | None) -> dg.SensorDefiniti
 
 def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
-        "fx_source": rates_source(settings),
+        "fx_source": rates_source(settings, env_vars=True),
         "warehouse": WarehouseResource(database_url=database_url(settings)),
         "sync": sync_resource(settings),
         "mail": MailResource(),
