@@ -219,17 +219,12 @@ def test_the_api_refuses_to_start_without_a_warehouse(
     assert not missing.exists() and not missing.parent.exists()
 
 
-@pytest.fixture
-def sqlite_api(api: Api) -> Api:
-    if not api.url.startswith("sqlite"):
-        pytest.skip("a file of its own: SQLite only (PostgreSQL is a server)")
-    return api
+# A file of its own: SQLite only (a PostgreSQL database is a server's).
+sqlite_only = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 
 
-def test_a_deleted_warehouse_answers_503_and_nothing_is_written_into_it(
-    sqlite_api: Api,
-) -> None:
-    api = sqlite_api
+@sqlite_only
+def test_a_deleted_warehouse_answers_503_and_nothing_is_written_into_it(api: Api) -> None:
     tokens = api.login()
     path = Path(api.url.removeprefix("sqlite:///"))
     for suffix in ("", "-wal", "-shm"):
@@ -242,8 +237,8 @@ def test_a_deleted_warehouse_answers_503_and_nothing_is_written_into_it(
     assert not path.exists()  # not made again, empty, by the API
 
 
-def test_a_replaced_warehouse_is_the_one_answered_from(sqlite_api: Api) -> None:
-    api = sqlite_api
+@sqlite_only
+def test_a_replaced_warehouse_is_the_one_answered_from(api: Api) -> None:
     tokens = api.login()
     path = Path(api.url.removeprefix("sqlite:///"))
     copy = path.with_name("restored.sqlite")
