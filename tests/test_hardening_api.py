@@ -243,7 +243,9 @@ def test_a_replaced_warehouse_is_the_one_answered_from(api: Api) -> None:
     path = Path(api.url.removeprefix("sqlite:///"))
     copy = path.with_name("restored.sqlite")
     with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
-        source.backup(target)  # a restored backup, as an operator would put it in place
+        source.backup(target)  # a restored backup, as an operator would put it in place:
+    for suffix in ("-wal", "-shm"):  # one file, without the old one's journal
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
     os.replace(copy, path)
     answer = api.client.post(REFRESH, json={"refresh": tokens["refresh"]})
     assert answer.status_code == 200, answer.text
