@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -166,7 +167,8 @@ def create_warehouse_engine(
         # A new warehouse is created empty here, 0600 in a new 0700 folder, before SQLite
         # opens it: SQLite gives the -wal and -shm files the database file's mode.
         private_folder(path.parent)
-        create_private_file(path)
+        with contextlib.suppress(OSError):  # a folder we may not write: SQLite will say so
+            create_private_file(path)
     if path is not None and must_exist:
         # Open the file only if it is there (mode=rw never creates one), and check at each
         # checkout that the path still names the file the connection has open: a deleted
