@@ -224,17 +224,20 @@ sqlite_only = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True
 
 
 @sqlite_only
-def test_a_deleted_warehouse_answers_503_and_nothing_is_written_into_it(api: Api) -> None:
+def test_a_deleted_warehouse_answers_503_and_nothing_is_written_into_it(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
     tokens = api.login()
     path = Path(api.url.removeprefix("sqlite:///"))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     assert status(api, "/api/profile/", tokens["access"]) == 503
     answer = api.client.post(REFRESH, json={"refresh": tokens["refresh"]})
-    assert answer.status_code == 503
+    assert answer.status_code == 503 and answer.headers["retry-after"]
     salts = api.client.get(SALT, params={"username": "alice"})
     assert salts.status_code == 503
     assert not path.exists()  # not made again, empty, by the API
+    assert f"The warehouse file {path} is missing (deleted or moved)" in caplog.text
 
 
 @sqlite_only
@@ -305,3 +308,25 @@ def test_the_readme_proxy_example_sets_the_clients_address() -> None:
     nginx = readme.split("```nginx", 1)[1].split("```", 1)[0]
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx
     assert "--forwarded-allow-ips 127.0.0.1" in readme
+
+
+@pytest.mark.postgres
+def test_the_api_refuses_an_empty_postgres_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.deployment import scratch_database
+    from wealth_pipeline.warehouse.engine import get_engine
+
+    monkeypatch.setenv("WEALTH_API_SECRET_KEY", SECRET_KEY)
+    with scratch_database("wealth_unmigrated") as url:
+        try:
+            with pytest.raises(SchemaNotCurrent, match="wealth db upgrade"):
+                create_app(database_url=url)
+        finally:
+            get_engine(url, readonly=True, migrate=False, must_exist=True).dispose()
+        with get_engine(url, readonly=True, migrate=False, must_exist=True).connect() as check:
+            assert (
+                check.exec_driver_sql(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                ).scalar()
+                == 0
+            )  # nothing created
+        get_engine(url, readonly=True, migrate=False, must_exist=True).dispose()

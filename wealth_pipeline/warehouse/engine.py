@@ -73,7 +73,19 @@ def explain(url: URL, context: ExceptionContext) -> str | None:
                 f"open for more than {SQLITE_BUSY_TIMEOUT_SECONDS} s. Nothing was written; try "
                 "again when it has finished."
             )
-        if "unable to open database file" in lowered:
+        unopened = "unable to open database file" in lowered
+        file = sqlite_path(url)
+        if (
+            unopened
+            and file is not None
+            and os.access(file.parent, os.W_OK | os.X_OK)  # else: the folder's permissions
+            and not file.exists()
+        ):
+            return (
+                f"The warehouse file {path} is missing (deleted or moved): restore it, or "
+                "create a new one with `wealth init`. Nothing was written."
+            )
+        if unopened:
             return (
                 f"The warehouse {where} cannot be opened: its folder is missing, or this "
                 "process may not enter it or create files in it (SQLite keeps its -wal and "
