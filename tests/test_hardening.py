@@ -15,42 +15,25 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import func, select, text
 
+from tests import test_cli_accounts
+from tests.test_cli_accounts import add_manual, run
 from wealth_pipeline.brokers.catalogue import (
     CredentialsInvalid,
     schema_problems,
     validate_credentials,
 )
-from wealth_pipeline.cli import main
 from wealth_pipeline.fx.lookup import RateBook
-from wealth_pipeline.security.vault import create_user
 from wealth_pipeline.snapshots.csv_import import MAX_LISTED_ERRORS, parse_balance_csv
 from wealth_pipeline.snapshots.store import NewSnapshot, SnapshotError, write_snapshots
 from wealth_pipeline.snapshots.values import EARLIEST_DAY, parse_balance
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import account_snapshots, financial_accounts, users
 
-PASSWORD = "correct horse battery staple"
+env = test_cli_accounts.env  # the fixture: alice and bob on each backend
 TOO_LARGE_IDS = [str(2**31), str(2**63), str(2**64)]
-
-
-@pytest.fixture
-def env(warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
-    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("WEALTH_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("WEALTH_ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("WEALTH_ARGON2_PARALLELISM", "1")
-    monkeypatch.setenv("ALICE_PW", PASSWORD)
-    with get_engine(warehouse_url).begin() as connection:
-        create_user(connection, "alice", PASSWORD, base_currency="EUR")
-    return warehouse_url
-
-
-def run(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), input=input)
 
 
 def refused(result: Result, code: int, *words: str) -> None:
@@ -62,15 +45,6 @@ def refused(result: Result, code: int, *words: str) -> None:
         assert word in result.output, result.output
 
 
-def manual_account(currency: str = "EUR") -> int:
-    added = run(
-        "accounts", "add", "--user", "alice", "--broker", "manual", "--name", "Cash",
-        "--type", "savings", "--currency", currency,
-    )  # fmt: skip
-    assert added.exit_code == 0, added.output
-    return int(added.output.split("Added account ")[1].split(":")[0])
-
-
 def snapshot_count(url: str) -> int:
     with get_engine(url).connect() as connection:
         return connection.execute(select(func.count()).select_from(account_snapshots)).scalar_one()
@@ -80,7 +54,7 @@ def snapshot_count(url: str) -> int:
 
 
 def test_huge_balances_and_ids_are_one_sentence(env: str) -> None:
-    account = manual_account()
+    account = add_manual("EUR")
     for balance in ("1" * 25, "9" * 40 + ".5", "1" * 30 + ".123456"):
         result = run(
             "snapshots", "add", str(account), "--user", "alice", "--date", "2024-01-02",
@@ -100,7 +74,15 @@ def test_huge_balances_and_ids_are_one_sentence(env: str) -> None:
                 "--balance",
                 "1",
             ),
-            ("accounts", "credentials", bad_id, "--user", "alice", "--password-env", "ALICE_PW"),
+            (
+                "accounts",
+                "credentials",
+                bad_id,
+                "--user",
+                "alice",
+                "--password-env",
+                "TEST_WEALTH_PASSWORD",
+            ),
             ("accounts", "remove", bad_id, "--user", "alice", "--yes"),
             ("accounts", "sync", "on", bad_id, "--user", "alice"),
             ("import", "csv", bad_id, "-", "--user", "alice"),
@@ -110,7 +92,7 @@ def test_huge_balances_and_ids_are_one_sentence(env: str) -> None:
 
 
 def test_snapshot_days_are_bounded(env: str) -> None:
-    account = manual_account()
+    account = add_manual("EUR")
     tomorrow = date.today() + timedelta(days=1)
 
     def add(day: str) -> Result:
@@ -129,7 +111,7 @@ def test_snapshot_days_are_bounded(env: str) -> None:
 
 
 def test_every_writer_refuses_days_out_of_bounds(env: str) -> None:
-    account = manual_account()
+    account = add_manual("EUR")
     with get_engine(env).begin() as connection:
         for day in (date(1, 1, 15), date(1700, 1, 1), date.today() + timedelta(days=2)):
             with pytest.raises(SnapshotError, match=r"before 1999-01-01|in the future"):
@@ -140,7 +122,7 @@ def test_every_writer_refuses_days_out_of_bounds(env: str) -> None:
 
 
 def test_csv_dates_out_of_bounds_change_nothing(env: str, tmp_path: Path) -> None:
-    account = manual_account()
+    account = add_manual("EUR")
     file = tmp_path / "old.csv"
     file.write_text("date,balance,currency\n2024-01-02,1,EUR\n1700-01-01,2,EUR\n")
     result = run("import", "csv", str(account), str(file), "--user", "alice")
@@ -166,7 +148,9 @@ def test_rates_for_unknown_codes_and_days_before_the_ecb(env: str) -> None:
 
 
 def test_names_with_a_newline_or_control_characters_are_refused(env: str) -> None:
-    refused(run("users", "create", "bob\n", "--password-env", "ALICE_PW"), 2, "username")
+    refused(
+        run("users", "create", "carol\n", "--password-env", "TEST_WEALTH_PASSWORD"), 2, "username"
+    )
     for name in ("Giro\x1b[31m", "Bell\x07", "Left\u202eright", "two\nlines"):
         result = run(
             "accounts", "add", "--user", "alice", "--broker", "manual", "--name", name,
@@ -174,7 +158,7 @@ def test_names_with_a_newline_or_control_characters_are_refused(env: str) -> Non
         )  # fmt: skip
         refused(result, 1, "control character")
     with get_engine(env).connect() as connection:
-        assert connection.execute(select(users.c.username)).scalars().all() == ["alice"]
+        assert set(connection.execute(select(users.c.username)).scalars()) == {"alice", "bob"}
         assert (
             connection.execute(select(func.count()).select_from(financial_accounts)).scalar() == 0
         )
@@ -185,7 +169,7 @@ def test_names_with_a_newline_or_control_characters_are_refused(env: str) -> Non
 
 
 def test_csv_errors_are_capped_and_counted(env: str, tmp_path: Path) -> None:
-    account = manual_account()
+    account = add_manual("EUR")
     file = tmp_path / "bad.csv"
     file.write_text("date,balance,currency\n" + "2024-01-02,x,EUR\n" * 200)
     result = run("import", "csv", str(account), str(file), "--user", "alice")
@@ -208,7 +192,7 @@ def test_a_large_bad_file_keeps_only_the_first_errors() -> None:
 def test_balances_take_ascii_digits_only(env: str, tmp_path: Path, digits: str) -> None:
     with pytest.raises(ValueError, match="ASCII digits"):
         parse_balance(digits)
-    account = manual_account()
+    account = add_manual("EUR")
     file = tmp_path / "digits.csv"
     file.write_text(f"date,balance,currency\n2024-01-02,{digits},EUR\n", encoding="utf-8")
     refused(run("import", "csv", str(account), str(file), "--user", "alice"), 1, "ASCII digits")
@@ -217,7 +201,7 @@ def test_balances_take_ascii_digits_only(env: str, tmp_path: Path, digits: str) 
 
 def test_concurrent_imports_into_one_account(env: str, tmp_path: Path) -> None:
     """The second import of the same day waits for the first, then is refused cleanly."""
-    account = manual_account()
+    account = add_manual("EUR")
     file = tmp_path / "day.csv"
     file.write_text("date,balance,currency\n2024-01-02,7,EUR\n")
     engine = get_engine(env)
@@ -297,7 +281,7 @@ def test_a_bad_totp_secret_is_refused_before_anything_is_stored(env: str, tmp_pa
     file.write_text(json.dumps({"username": "me", "password": "pw", "totp_secret": "ABCDEFGH"}))
     result = run(
         "accounts", "add", "--user", "alice", "--broker", "truewealth", "--name", "TW",
-        "--currency", "CHF", "--credentials-file", str(file), "--password-env", "ALICE_PW",
+        "--currency", "CHF", "--credentials-file", str(file), "--password-env", "TEST_WEALTH_PASSWORD",
     )  # fmt: skip
     refused(result, 1, "totp_secret: is too short")
     with get_engine(env).connect() as connection:
