@@ -194,8 +194,10 @@ function attentionItems(accounts, summary, profile) {
 }
 
 async function overview() {
-  const [summary, changes, accounts] = await Promise.all([
+  // Everything the page needs, asked for at once (the chart's year included).
+  const [summary, changes, accounts, firstHistory, profile] = await Promise.all([
     api("/api/wealth/summary/"), api("/api/wealth/changes/"), api("/api/accounts/"),
+    api(historyPath(366)), state.profile,
   ]);
   const base = summary.base_currency;
   const cards = [el("div", { class: "card", "data-figure": "net-worth" },
@@ -212,11 +214,10 @@ async function overview() {
       change.note ? el("div", { class: "note", text: change.note }) : null));
   }
   const chartBox = el("div", { class: "chart", id: "net-worth-chart" });
-  const draw = async (days) => {
-    const history = await api(historyPath(days));
+  const plot = (history) =>
     lineChart(chartBox, history.history, [{ label: "Net worth", key: "total_wealth", currency: history.base_currency }]);
-  };
-  const attention = attentionItems(accounts, summary, state.profile);
+  const draw = async (days) => plot(await api(historyPath(days)));
+  const attention = attentionItems(accounts, summary, profile);
   main.replaceChildren(
     el("h1", { text: "Overview" }),
     el("div", { class: "cards" }, cards),
@@ -227,7 +228,7 @@ async function overview() {
       attention.length ? el("ul", { class: "attention" }, attention)
         : el("p", { class: "muted", text: "Nothing: every account is synced and converted." })),
   );
-  await draw(366);
+  plot(firstHistory);
 }
 
 function sharesByAccount(breakdown) {
@@ -392,7 +393,7 @@ async function start() {
     await session("/api/session/refresh/");
   }
   if (state.access) {
-    state.profile = await api("/api/profile/");
+    state.profile = api("/api/profile/");  // awaited by the pages that need it
     document.getElementById("nav").hidden = false;
     document.getElementById("signout").hidden = false;
     document.getElementById("who").textContent = state.user.username;
