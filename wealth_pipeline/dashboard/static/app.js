@@ -34,6 +34,16 @@ export function formatPercent(value, signed = false) {
   return `${signed && !text.startsWith("-") && !/^0(\.0)?$/.test(text) ? "+" : ""}${text} %`;
 }
 
+const ratioFormat = new Intl.NumberFormat("en", {
+  style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1, roundingMode: "halfEven",
+  signDisplay: "exceptZero",
+});
+// A return or probability as the API gives it (a ratio as a decimal string: "0.0512").
+export function formatRatio(value) {
+  if (value === null || value === undefined) return "—";
+  return ratioFormat.format(String(value)).replace(/\u00a0/g, " ").replace("%", " %");
+}
+
 function signedMoney(value, currency) {
   const text = formatMoney(value, currency);
   return String(value).startsWith("-") || /^0(\.0+)?$/.test(String(value)) ? text : `+${text}`;
@@ -338,6 +348,129 @@ async function holdingsPage() {
       el("tbody", {}, rows))));
 }
 
+
+// --- returns ------------------------------------------------------------------------------
+
+const PERIODS = [["week", "Week"], ["month", "Month"], ["ytd", "Year to date"], ["1y", "1 year"],
+  ["3y", "3 years"], ["5y", "5 years"], ["max", "Since start"]];
+
+function returnsCards(figures) {
+  const base = figures.base_currency;
+  const card = (key, label, value, sub) => el("div", { class: "card", "data-figure": key },
+    el("div", { class: "label", text: label }), el("div", { class: "value", text: value }),
+    sub ? el("div", { class: "sub muted", text: sub }) : null);
+  return el("div", { class: "cards" },
+    card("change", "Change in value", signedMoney(figures.change, base),
+      `${formatDay(figures.start_date)} – ${formatDay(figures.end_date)}`),
+    card("contributions", "You saved (net external flows)", signedMoney(figures.contributions, base)),
+    card("markets", "Markets", signedMoney(figures.markets, base),
+      `income ${formatMoney(figures.income, base)}, costs ${formatMoney(figures.costs, base)}`),
+    card("currency_effect", "Currencies", signedMoney(figures.currency_effect, base)),
+    card("twr", `Time-weighted${figures.annualised ? " (a year)" : ""}`, formatRatio(figures.time_weighted_return)),
+    card("mwr", "Money-weighted (XIRR)", formatRatio(figures.money_weighted_return)),
+    String(figures.unexplained).replace(/[-0.]/g, "") === "" ? null
+      : card("unexplained", "Not explained (no flow data)", signedMoney(figures.unexplained, base)));
+}
+
+async function returnsPage(period = "ytd") {
+  const data = await api(`/api/wealth/performance/?period=${period}`);
+  const picker = el("div", { class: "ranges", role: "group", "aria-label": "Period" },
+    PERIODS.map(([key, label]) => el("button", {
+      type: "button", "aria-pressed": String(key === period), "data-period": key,
+      onclick: () => { location.hash = `#/returns/${key}`; },
+    }, label)));
+  if (!data.total) {
+    main.replaceChildren(el("h1", { text: "Returns" }), picker,
+      el("p", { class: "muted", text: "No returns yet: they need at least two days of history." }));
+    return;
+  }
+  const total = data.total;
+  const base = total.base_currency;
+  const rows = data.accounts.map((a) => el("tr", { "data-account": a.account_id },
+    el("td", { text: a.account_name }),
+    el("td", { class: "num", text: signedMoney(a.change, base) }),
+    el("td", { class: "num", text: signedMoney(a.contributions, base) }),
+    el("td", { class: "num hide-narrow", text: signedMoney(a.markets, base) }),
+    el("td", { class: "num hide-narrow", text: signedMoney(a.currency_effect, base) }),
+    el("td", { class: "num", text: formatRatio(a.time_weighted_return) }),
+    el("td", { class: "num hide-narrow", text: formatRatio(a.money_weighted_return) })));
+  main.replaceChildren(el("h1", { text: "Returns" }), picker, returnsCards(total),
+    total.notes && total.notes.length ? el("ul", { class: "note" }, total.notes.map((n) => el("li", { text: n }))) : null,
+    el("section", { class: "panel" }, el("table", {},
+      el("caption", { text: "Per account" }),
+      el("thead", {}, el("tr", {}, el("th", { text: "Account" }), el("th", { class: "num", text: "Change" }),
+        el("th", { class: "num", text: "Saved" }), el("th", { class: "num hide-narrow", text: "Markets" }),
+        el("th", { class: "num hide-narrow", text: "Currencies" }), el("th", { class: "num", text: "TWR" }),
+        el("th", { class: "num hide-narrow", text: "MWR" }))),
+      el("tbody", {}, rows))),
+    el("p", { class: "muted", text: "Change = saved + markets + currencies (+ not explained). Time-weighted returns leave out when you paid in; money-weighted returns (XIRR) count it. Beyond a year both are per year." }));
+}
+
+// --- projection ---------------------------------------------------------------------------
+
+function fanChart(container, bands, currency) {
+  container.replaceChildren();
+  if (!bands.length || typeof uPlot === "undefined") return;
+  const keys = ["p5", "p25", "p50", "p75", "p95"];
+  const xs = bands.map((b) => isoToSeconds(b.date));
+  const data = [xs, ...keys.map((k) => bands.map((b) => Number(b[k])))];
+  const width = Math.max(280, container.clientWidth || 600);
+  const names = { p5: "5 %", p25: "25 %", p50: "Median", p75: "75 %", p95: "95 %" };
+  new uPlot({
+    width, height: width < 500 ? 240 : 320,
+    scales: { x: { time: true } },
+    axes: [{}, { size: 70, values: (u, ticks) => ticks.map((t) => compact(t)) }],
+    series: [
+      { label: "Month", value: (u, v, si, idx) => (idx === null || idx === undefined ? "" : bands[idx].date) },
+      ...keys.map((k) => ({
+        label: names[k], stroke: k === "p50" ? "#0b6e4f" : "#7fb8a4", width: k === "p50" ? 2 : 1,
+        value: (u, v, si, idx) => (idx === null || idx === undefined ? "" : formatMoney(bands[idx][k], currency)),
+      })),
+    ],
+    bands: [{ series: [5, 1], fill: "rgba(11,110,79,0.10)" }, { series: [4, 2], fill: "rgba(11,110,79,0.18)" }],
+    cursor: { drag: { x: false, y: false } },
+  }, data, container);
+}
+
+function monthYear(iso) {
+  if (!iso) return "not within 50 years";
+  const [y, m] = iso.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, 1)).toLocaleDateString("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+}
+
+async function projectionPage() {
+  const data = await api("/api/wealth/projection/");
+  const base = data.base_currency;
+  const chartBox = el("div", { class: "chart", id: "projection-chart" });
+  const goals = data.goals.map((g) => el("li", { "data-goal": g.goal_id },
+    `${g.name}: ${formatRatio(g.probability).replace(/^\+/, "")} by ${monthYear(g.target_date)}`,
+    g.more_for_80 && !/^0(\.0+)?$/.test(g.more_for_80)
+      ? `; save ${formatMoney(g.more_for_80, base)} more a month for 80 %` : "",
+    el("div", { class: "muted", text: `target ${formatMoney(g.target, base)}; median path reaches it ${g.median_date ? `in ${monthYear(g.median_date)}` : "not within 50 years"}` })));
+  const stop = data.stop_working;
+  const inputs = data.inputs;
+  main.replaceChildren(el("h1", { text: "Projection" }),
+    el("p", { class: "muted", text: data.disclaimer }),
+    el("section", { class: "panel", "aria-label": "Net worth in today's money, next 30 years" },
+      el("h2", { text: "The next 30 years, in today's money" }), chartBox,
+      el("p", { class: "muted", text: "Bands: half of the paths end inside the dark band, 90 % inside the light one." })),
+    el("section", { class: "panel" }, el("h2", { text: "Goals" }),
+      goals.length ? el("ul", { class: "attention" }, goals)
+        : el("p", { class: "muted" }, "No goals yet: ", el("code", { text: 'wealth goals add --name "House" --target 250000 --by 2030-06-30' }))),
+    stop ? el("section", { class: "panel", "data-stop-working": "" }, el("h2", { text: "When could you stop working?" }),
+      el("p", {}, `Spending ${formatMoney(stop.yearly_spending, base)} a year (today's money).`),
+      el("ul", {},
+        el("li", {}, `${stop.monte_carlo.label}: `, el("strong", { text: stop.monte_carlo.earliest_date ? monthYear(stop.monte_carlo.earliest_date) : "not before the horizon" })),
+        el("li", {}, `${stop.rule_of_25.label} (${formatMoney(stop.rule_of_25.target, base)}): `, el("strong", { text: monthYear(stop.rule_of_25.median_date) }))))
+      : null,
+    el("section", { class: "panel" }, el("h2", { text: "Assumptions" }), el("ul", {},
+      el("li", { text: `Returns: ${inputs.method} — ${inputs.method_reason}` }),
+      el("li", { text: `Monthly saving ${formatMoney(inputs.monthly_saving, base)} (${inputs.saving_source})` }),
+      el("li", { text: `Inflation ${formatRatio(inputs.inflation).replace(/^\+/, "")} a year; ${inputs.paths.toLocaleString("en")} paths, seed ${inputs.seed}` }),
+      el("li", { text: `Starting from ${formatMoney(inputs.start_wealth, base)} on ${formatDay(inputs.as_of)}` }))));
+  fanChart(chartBox, data.bands.filter((b) => b.month <= 360), base);
+}
+
 // --- sign-in, routing -------------------------------------------------------------------
 
 function signedOutPage(message) {
@@ -356,6 +489,8 @@ const routes = [
   [/^#\/accounts$/, () => accountsPage(), "accounts"],
   [/^#\/allocation$/, () => allocationPage(), "allocation"],
   [/^#\/holdings$/, () => holdingsPage(), "holdings"],
+  [/^#\/returns(?:\/(week|month|ytd|1y|3y|5y|max))?$/, (m) => returnsPage(m[1] || "ytd"), "returns"],
+  [/^#\/projection$/, () => projectionPage(), "projection"],
   [/^(#\/overview)?$/, () => overview(), "overview"],
 ];
 
