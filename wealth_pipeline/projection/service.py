@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -32,6 +33,7 @@ from wealth_pipeline.projection.assumptions import (
 )
 from wealth_pipeline.projection.goals import Goal, ProjectionSettings, get_settings, list_goals
 from wealth_pipeline.projection.inputs import (
+    ProjectionInputError,
     Saving,
     choose_returns,
     load_series,
@@ -126,7 +128,7 @@ class StopWorking:
             "yearly_spending": str(self.yearly_spending),
             "monte_carlo": {
                 "label": f"Monte Carlo: withdrawals last until {self.horizon_date.isoformat()} "
-                f"in at least {self.success:.0%} of paths",
+                f"in at least {self.success * 100:.0f} % of paths",
                 "earliest_date": None if self.day is None else self.day.isoformat(),
                 "months_from_now": self.month,
                 "age": self.age,
@@ -254,7 +256,30 @@ def choose_saving(
     return Saving(Decimal("0.00"), "none", detail)
 
 
-def project(
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a projection depends on, read once (cheap queries): hashable, so the same
+    inputs in the same week are simulated once per process (`simulate` is cached)."""
+
+    user_id: int
+    week: str
+    as_of: date
+    base_currency: str
+    allocation: tuple[tuple[str, Decimal], ...]
+    saving: Saving
+    settings: ProjectionSettings
+    goals: tuple[Goal, ...]
+    own_real_returns: tuple[float, ...]
+    method: str = "auto"
+    inflation: Decimal = DEFAULT_INFLATION
+    real_return: float | None = None
+    volatility: float | None = None
+    spending: Decimal | None = None
+    paths: int = PATHS
+    months: int = MAX_MONTHS
+
+
+def gather(
     connection: Connection,
     user_id: int,
     week: str,
@@ -267,23 +292,50 @@ def project(
     spending: Decimal | None = None,
     paths: int = PATHS,
     months: int = MAX_MONTHS,
-) -> Projection:
-    """The projection of `user_id` for ISO `week` (its seed): deterministic for a week."""
+) -> Inputs:
     as_of, currency, allocation = allocation_of(connection, user_id)
     inflation = DEFAULT_INFLATION if inflation is None else inflation
     if not Decimal("-0.5") < inflation < Decimal("1"):
-        raise ValueError(f"inflation {inflation} is out of range (-50 % to 100 % a year)")
+        raise ProjectionInputError(f"inflation {inflation} is out of range (-50 % to 100 % a year)")
     settings = get_settings(connection, user_id)
     flows, twr = load_series(connection, user_id)
-    chosen_saving = choose_saving(saving, settings, flows, as_of)
-    returns = choose_returns(
-        method,
-        allocation,
-        real_monthly_returns(twr, as_of, inflation),
+    return Inputs(
+        user_id=user_id,
+        week=week,
+        as_of=as_of,
+        base_currency=currency,
+        allocation=tuple(sorted(allocation.items())),
+        saving=choose_saving(saving, settings, flows, as_of),
+        settings=settings,
+        goals=tuple(list_goals(connection, user_id)),
+        own_real_returns=tuple(real_monthly_returns(twr, as_of, inflation)),
+        method=method,
+        inflation=inflation,
         real_return=real_return,
         volatility=volatility,
+        spending=spending if spending is not None else settings.yearly_spending,
+        paths=paths,
+        months=months,
     )
-    seed = model.seed_for(user_id, week)
+
+
+def project(connection: Connection, user_id: int, week: str, **overrides: Any) -> Projection:
+    """The projection of `user_id` for ISO `week` (its seed): deterministic for a week."""
+    return simulate(gather(connection, user_id, week, **overrides))
+
+
+@lru_cache(maxsize=16)
+def simulate(inputs: Inputs) -> Projection:
+    allocation = dict(inputs.allocation)
+    returns = choose_returns(
+        inputs.method,
+        allocation,
+        list(inputs.own_real_returns),
+        real_return=inputs.real_return,
+        volatility=inputs.volatility,
+    )
+    as_of, months, settings = inputs.as_of, inputs.months, inputs.settings
+    seed = model.seed_for(inputs.user_id, inputs.week)
     start = sum(allocation.values(), Decimal(0))
     change_month = None
     after = None
@@ -291,9 +343,9 @@ def project(
         change_month = max(months_until(as_of, settings.saving_change_date), 0) + 1
         after = money.quantize(settings.saving_after_change, CENT)
     schedule = model.Schedule(
-        float(chosen_saving.monthly), change_month, float(after) if after is not None else 0.0
+        float(inputs.saving.monthly), change_month, float(after) if after is not None else 0.0
     )
-    drawn = model.Paths(model.growth_factors(returns, paths, months, seed))
+    drawn = model.Paths(model.growth_factors(returns, inputs.paths, months, seed))
     start_float = float(start)
     wealth = drawn.wealth(start_float, schedule.contributions(months))
     percentiles = model.bands(wealth)
@@ -305,23 +357,18 @@ def project(
         for month in range(1, months + 1)
     )
     projection = Projection(
-        user_id=user_id, base_currency=currency, as_of=as_of, week=week, seed=seed, paths=paths,
-        start_wealth=start, allocation=allocation, saving=chosen_saving, change_date=settings.saving_change_date,
-        after_change=after, returns=returns, inflation=inflation, bands=band_list,
+        user_id=inputs.user_id, base_currency=inputs.base_currency, as_of=as_of,
+        week=inputs.week, seed=seed, paths=inputs.paths, start_wealth=start,
+        allocation=allocation, saving=inputs.saving, change_date=settings.saving_change_date,
+        after_change=after, returns=returns, inflation=inputs.inflation, bands=band_list,
     )  # fmt: skip
-    for goal in list_goals(connection, user_id):
+    for goal in inputs.goals:
         projection.goals.append(_goal(goal, drawn, wealth, start_float, schedule, band_list, as_of))
-    spending = spending if spending is not None else settings.yearly_spending
-    if spending is not None:
+    if inputs.spending is not None:
         projection.stop_working = _stop_working(
-            money.quantize(spending, CENT),
-            settings,
-            drawn,
-            start_float,
-            chosen_saving,
-            band_list,
-            as_of,
-        )
+            money.quantize(inputs.spending, CENT), settings, drawn, start_float, inputs.saving,
+            band_list, as_of,
+        )  # fmt: skip
     return projection
 
 
@@ -500,7 +547,7 @@ def describe_class(name: str) -> str:
     if assumption is None:
         return f"{name}: not blended"
     return (
-        f"{name}: {assumption.real_return:.1%} real a year, volatility {assumption.volatility:.1%} "
+        f"{name}: {assumption.real_return * 100:.1f} % real a year, volatility {assumption.volatility * 100:.1f} % "
         f"({assumption.source})"
     )
 
