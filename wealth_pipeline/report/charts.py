@@ -129,3 +129,44 @@ def allocation_chart(by_asset_class: list[Slice], by_currency: list[Slice]) -> b
         axes.tick_params(axis="y", colors=INK, labelsize=8, length=0)
     figure.tight_layout(pad=0.6, w_pad=2.0)
     return _png(figure)
+
+
+FAN_YEARS = 30  # the projection's fan chart: the next 30 years
+FAN_OUTER = "#dbeafe"
+FAN_INNER = "#93c5fd"
+
+
+def fan_chart(
+    bands: list[tuple[date, tuple[Decimal, ...]]],
+    currency: str,
+    goals: list[tuple[str, date, Decimal]] = (),  # type: ignore[assignment]
+) -> bytes:
+    """The projection's fan: 5-95 % and 25-75 % bands around the median, goals as markers."""
+    figure = _figure(260)
+    axes = figure.add_subplot()
+    days = [day for day, _ in bands]
+    columns = [[float(v) for v in values] for _, values in bands]  # plotted points only
+    p5, p25, p50, p75, p95 = (list(series) for series in zip(*columns, strict=True))
+    axes.fill_between(days, p5, p95, color=FAN_OUTER, linewidth=0, label="5-95 %")
+    axes.fill_between(days, p25, p75, color=FAN_INNER, linewidth=0, label="25-75 %")
+    axes.plot(days, p50, color=ACCENT, linewidth=1.8, label="median")
+    for index, (name, day, target) in enumerate(goals):
+        if days[0] <= day <= days[-1]:
+            color = PALETTE[(index + 2) % len(PALETTE)]
+            axes.plot([day], [float(target)], "D", color=color, markersize=5)
+            axes.annotate(name, (day, float(target)), textcoords="offset points", xytext=(5, 5),
+                          fontsize=8, color=INK)  # fmt: skip
+    axes.set_ylim(bottom=min(0.0, min(p5)))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, currency)))
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=8)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    for side in ("top", "right", "left"):
+        axes.spines[side].set_visible(False)
+    axes.spines["bottom"].set_color(GRID)
+    axes.grid(axis="y", color=GRID, linewidth=0.8)
+    axes.tick_params(colors=MUTED, labelsize=8, length=0)
+    axes.legend(loc="upper left", fontsize=8, frameon=False)
+    axes.margins(x=0.01)
+    figure.tight_layout(pad=0.6)
+    return _png(figure)
