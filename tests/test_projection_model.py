@@ -188,3 +188,16 @@ def test_returns_are_deflated_and_the_method_follows_the_history() -> None:
         choose_returns("bootstrap", allocation, real[:10])
     with pytest.raises(ProjectionInputError, match="method must be one of"):
         choose_returns("magic", allocation, real)
+
+
+def test_the_inflation_assumption_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wealth_pipeline.projection.assumptions import default_inflation
+
+    monkeypatch.delenv("WEALTH_PROJECTION_INFLATION", raising=False)
+    assert default_inflation() == Decimal("0.02")
+    monkeypatch.setenv("WEALTH_PROJECTION_INFLATION", "0.011")
+    assert default_inflation() == Decimal("0.011")
+    for bad in ("two", "5", "nan"):
+        monkeypatch.setenv("WEALTH_PROJECTION_INFLATION", bad)
+        with pytest.raises(ValueError, match="WEALTH_PROJECTION_INFLATION"):
+            default_inflation()

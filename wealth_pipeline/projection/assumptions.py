@@ -7,8 +7,9 @@ are ours, not a published table: the README says so too. None of this is financi
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 PATHS = 10_000
 MAX_YEARS = 50
@@ -21,6 +22,21 @@ PERCENTILES = (5, 25, 50, 75, 95)
 # The ECB's medium-term target (symmetric 2 %; ECB monetary policy strategy statement,
 # 8 July 2021): used to turn the person's nominal returns into real ones.
 DEFAULT_INFLATION = Decimal("0.02")
+INFLATION_VARIABLE = "WEALTH_PROJECTION_INFLATION"
+
+
+def default_inflation() -> Decimal:
+    """WEALTH_PROJECTION_INFLATION (a yearly ratio, e.g. 0.02), else DEFAULT_INFLATION."""
+    text = os.environ.get(INFLATION_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_INFLATION
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{INFLATION_VARIABLE}={text!r} is not a number (e.g. 0.02)") from None
+    if not value.is_finite() or not Decimal("-0.5") < value < Decimal("1"):
+        raise ValueError(f"{INFLATION_VARIABLE}={text!r} is out of range (-0.5 to 1, e.g. 0.02)")
+    return value
 # Between any two risky classes (cash is uncorrelated): an assumption, deliberately modest
 # so a mix gets some, not much, diversification.
 RISKY_CORRELATION = 0.3

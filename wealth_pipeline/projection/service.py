@@ -30,6 +30,7 @@ from wealth_pipeline.projection.assumptions import (
     PATHS,
     PERCENTILES,
     STOP_WORKING_SUCCESS,
+    default_inflation,
 )
 from wealth_pipeline.projection.goals import Goal, ProjectionSettings, get_settings, list_goals
 from wealth_pipeline.projection.inputs import (
@@ -294,7 +295,10 @@ def gather(
     months: int = MAX_MONTHS,
 ) -> Inputs:
     as_of, currency, allocation = allocation_of(connection, user_id)
-    inflation = DEFAULT_INFLATION if inflation is None else inflation
+    try:
+        inflation = default_inflation() if inflation is None else inflation
+    except ValueError as exc:
+        raise ProjectionInputError(str(exc)) from None
     if not Decimal("-0.5") < inflation < Decimal("1"):
         raise ProjectionInputError(f"inflation {inflation} is out of range (-50 % to 100 % a year)")
     settings = get_settings(connection, user_id)
