@@ -177,3 +177,40 @@ def test_a_user_without_net_worth_gets_a_clear_answer(
     assert answer.status_code == 404 and "wealth marts build" in answer.json()["detail"]
     result = run("projection", "--user", "bob")
     assert result.exit_code == 1 and "no net worth" in result.output
+
+
+def test_saving_and_returns_come_from_the_cash_flows_work(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The contract with `wealth_pipeline.returns.monthly`: the median net external flow of the
+    last 12 complete months is the saving; 36 complete months of time-weighted returns switch
+    the method to the bootstrap (here a stand-in module with made-up series)."""
+    import sys
+    import types
+
+    import pandas as pd
+
+    calls = []
+    months = list(pd.date_range("2021-12-31", periods=37, freq="ME").date)  # through 2024-12-31
+
+    def flows(connection, user_id):  # type: ignore[no-untyped-def]
+        calls.append(("flows", user_id))
+        return pd.Series([Decimal(100 * (i % 5)) for i in range(37)], index=months, dtype=object)
+
+    def returns(connection, user_id):  # type: ignore[no-untyped-def]
+        calls.append(("returns", user_id))
+        return pd.Series([0.004 + 0.01 * ((i % 3) - 1) for i in range(37)], index=months)
+
+    stand_in = types.ModuleType("wealth_pipeline.returns.monthly")
+    stand_in.monthly_net_external_flows = flows  # type: ignore[attr-defined]
+    stand_in.monthly_time_weighted_returns = returns  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "wealth_pipeline.returns.monthly", stand_in)
+    body = api.get("/api/wealth/projection/").json()
+    inputs = body["inputs"]
+    # The last 12 months (2024-01 .. 2024-12, i = 25..36): 0,100,200,300,400,0,...,100: median 150.
+    assert inputs["monthly_saving"] == "150.00" and inputs["saving_source"] == "flows"
+    assert inputs["method"] == "bootstrap" and "37 months" in inputs["method_reason"]
+    assert inputs["parameters"]["months"] == 37
+    assert ("flows", api.ids.alice) in calls and ("returns", api.ids.alice) in calls
+    parametric = api.get("/api/wealth/projection/", params={"method": "parametric"}).json()
+    assert parametric["inputs"]["method"] == "parametric"
