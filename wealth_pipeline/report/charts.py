@@ -76,8 +76,15 @@ def net_worth_chart(points: list[tuple[date, Decimal]], currency: str) -> bytes:
         axes.plot(days, values, color=ACCENT, linewidth=1.8)
         axes.fill_between(days, values, bottom, color=FILL, alpha=0.7, linewidth=0)
         axes.plot(days[-1:], values[-1:], "o", color=ACCENT, markersize=4)
+    _time_axes(axes, currency, ticks=(3, 7))
+    figure.tight_layout(pad=0.6)
+    return _png(figure)
+
+
+def _time_axes(axes, currency: str, ticks: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """Money up the side, dates along the bottom, a light grid: the look of the time charts."""
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, currency)))
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    locator = mdates.AutoDateLocator(minticks=ticks[0], maxticks=ticks[1])
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     for side in ("top", "right", "left"):
@@ -86,8 +93,6 @@ def net_worth_chart(points: list[tuple[date, Decimal]], currency: str) -> bytes:
     axes.grid(axis="y", color=GRID, linewidth=0.8)
     axes.tick_params(colors=MUTED, labelsize=8, length=0)
     axes.margins(x=0.01)
-    figure.tight_layout(pad=0.6)
-    return _png(figure)
 
 
 def _top(slices: list[Slice]) -> list[Slice]:
@@ -157,16 +162,7 @@ def fan_chart(
             axes.annotate(name, (day, float(target)), textcoords="offset points", xytext=(5, 5),
                           fontsize=8, color=INK)  # fmt: skip
     axes.set_ylim(bottom=min(0.0, min(p5)))
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, currency)))
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=8)
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    for side in ("top", "right", "left"):
-        axes.spines[side].set_visible(False)
-    axes.spines["bottom"].set_color(GRID)
-    axes.grid(axis="y", color=GRID, linewidth=0.8)
-    axes.tick_params(colors=MUTED, labelsize=8, length=0)
+    _time_axes(axes, currency, ticks=(4, 8))
     axes.legend(loc="upper left", fontsize=8, frameon=False)
-    axes.margins(x=0.01)
     figure.tight_layout(pad=0.6)
     return _png(figure)
