@@ -69,7 +69,9 @@ def test_percentiles_match_the_lognormal_closed_form_within_sampling_error(month
     0.0218 at the 5th and 95th percentile for n = 10,000): the test allows 4 of them."""
     real_return, volatility = 0.05, 0.15
     returns = model.parametric(real_return, volatility, "test")
-    drawn = model.Paths(model.growth_factors(returns, PATHS, month, seed=model.seed_for(7, "2026-W49")))
+    drawn = model.Paths(
+        model.growth_factors(returns, PATHS, month, seed=model.seed_for(7, "2026-W49"))
+    )
     bands = model.bands(drawn.wealth(100_000.0, np.zeros(month)))[month]
     mean = month * math.log1p(real_return) / 12
     sd = volatility * math.sqrt(month / 12)
@@ -124,7 +126,9 @@ def test_the_saving_found_for_a_goal_is_the_least_to_the_cent() -> None:
 
 
 def test_stop_working_is_monotone_in_spending_and_exact() -> None:
-    drawn = model.Paths(model.growth_factors(model.parametric(0.04, 0.12, "t"), PATHS, 480, seed=11))
+    drawn = model.Paths(
+        model.growth_factors(model.parametric(0.04, 0.12, "t"), PATHS, 480, seed=11)
+    )
     months = []
     for spending in (500.0, 1000.0, 1500.0, 2000.0, 2500.0, 3000.0, 4000.0, 8000.0):
         month = model.stop_working_month(drawn, 200_000.0, 1500.0, spending, 480)
@@ -136,6 +140,23 @@ def test_stop_working_is_monotone_in_spending_and_exact() -> None:
     assert months == sorted(months)
     assert months[0] == 0  # 200k lasts 40 years at 500 a month
     assert months[-1] > months[1]
+
+
+def test_lasting_paths_agree_with_the_simulated_paths() -> None:
+    """The one-comparison count of `lasting_paths` against the full simulation: every month
+    after the stop above zero."""
+    drawn = model.Paths(model.growth_factors(model.parametric(0.03, 0.15, "t"), 2000, 240, seed=4))
+    for start, saving, spending, stop in (
+        (100_000.0, 1000.0, 800.0, 0),
+        (100_000.0, 1000.0, 800.0, 60),
+        (50_000.0, -200.0, 1500.0, 100),
+        (0.0, 0.0, 100.0, 0),
+    ):
+        flows = np.full(240, -spending)
+        flows[:stop] = saving
+        wealth = drawn.wealth(start, flows, 240)
+        simulated = int((wealth[stop + 1 :] > 0).all(axis=0).sum())
+        assert model.lasting_paths(drawn, start, saving, spending, stop, 240) == simulated
 
 
 def test_a_bootstrap_of_one_constant_return_is_compound_growth() -> None:
@@ -190,7 +211,9 @@ def test_returns_are_deflated_and_the_method_follows_the_history() -> None:
         choose_returns("magic", allocation, real)
 
 
-def test_the_inflation_assumption_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_inflation_assumption_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from wealth_pipeline.projection.assumptions import default_inflation
 
     monkeypatch.delenv("WEALTH_PROJECTION_INFLATION", raising=False)

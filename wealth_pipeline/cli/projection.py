@@ -222,7 +222,14 @@ def projection_settings(username: str | None, yearly_spending: str | None, birth
         except GoalError as exc:
             raise click.ClickException(str(exc)) from None
     for key, value in vars(current).items():
-        click.echo(f"{key.replace('_', ' '):<20} {'(default)' if value is None else value}")
+        shown = (
+            "(default)"
+            if value is None
+            else f"{value:.2f}"
+            if isinstance(value, Decimal)
+            else value
+        )
+        click.echo(f"{key.replace('_', ' '):<20} {shown}")
 
 
 @click.group()

@@ -162,6 +162,14 @@ class Paths:
         # In place: the growth factors are not needed once multiplied up (48 MB saved).
         self.cumulative = np.cumprod(growth, axis=0, out=growth)
         self.months, self.count = growth.shape
+        self._inverse_sums: np.ndarray | None = None
+
+    def inverse_sums(self) -> np.ndarray:
+        """(months, paths): row t-1 is A_t = sum_{k<t} 1 / P_{k+1}, what a saving of 1 a
+        month is worth at month t in units of P_t (computed once, on first use)."""
+        if self._inverse_sums is None:
+            self._inverse_sums = np.cumsum(1.0 / self.cumulative, axis=0)
+        return self._inverse_sums
 
     def wealth(
         self,
@@ -281,12 +289,17 @@ def lasting_paths(
     paths: Paths, start: float, saving: float, spending: float, stop: int, horizon: int
 ) -> int:
     """Paths whose wealth stays above zero through `horizon` when saving `saving` a month
-    until month `stop` and withdrawing `spending` a month from then on."""
-    flows = np.full(horizon, -spending)
-    flows[:stop] = saving
-    # Below zero while withdrawing stays below zero: no floor needed to tell who lasts.
-    wealth = paths.wealth(start, flows, horizon, floor=False)
-    return int((wealth[stop + 1 :] > 0).all(axis=0).sum())
+    until month `stop` and withdrawing `spending` (> 0) a month from then on.
+
+    No simulation per question: with A_t = sum_{k<t} 1 / P_{k+1} (`Paths.inverse_sums`),
+    wealth after the stop is W_t = P_t (W_0 + (saving + spending) A_stop - spending A_t).
+    P_t > 0 and A_t grows with t, so the bracket only shrinks: wealth stays above zero
+    through the horizon exactly when it is above zero at the horizon, one comparison per path.
+    """
+    sums = paths.inverse_sums()
+    at_stop = sums[stop - 1] if stop > 0 else 0.0
+    left = start + (saving + spending) * at_stop - spending * sums[horizon - 1]
+    return int((left > 0).sum())
 
 
 def stop_working_month(
