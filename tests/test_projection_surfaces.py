@@ -123,6 +123,14 @@ def test_goals_and_projection_from_the_command_line(api: Api) -> None:
     assert run("goals", "remove", "--user", "alice", "House").exit_code == 1
     assert run("projection", "--user", "nobody").exit_code == 1
     assert run("projection", "--user", "alice", "--method", "bootstrap").exit_code == 1
+    for bad, message in (
+        (["--saving", "1e400"], "out of range"),
+        (["--volatility", "500"], "out of range"),
+        (["--return", "5 %", "--volatility", "12 %", "--inflation", "7"], "out of range"),
+        (["--saving", "abc"], "is not a number"),
+    ):
+        result = run("projection", "--user", "alice", *bad)
+        assert result.exit_code in (1, 2) and message in result.output, result.output
 
 
 def test_the_weekly_asset_writes_bands_and_goals_and_checks_them(api: Api) -> None:

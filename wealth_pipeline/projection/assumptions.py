@@ -37,6 +37,8 @@ def default_inflation() -> Decimal:
     if not value.is_finite() or not Decimal("-0.5") < value < Decimal("1"):
         raise ValueError(f"{INFLATION_VARIABLE}={text!r} is out of range (-0.5 to 1, e.g. 0.02)")
     return value
+
+
 # Between any two risky classes (cash is uncorrelated): an assumption, deliberately modest
 # so a mix gets some, not much, diversification.
 RISKY_CORRELATION = 0.3

@@ -100,6 +100,12 @@ def choose_returns(
         raise ProjectionInputError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     months = len(own_real_returns)
     overridden = real_return is not None or volatility is not None
+    if real_return is not None and not -0.5 <= real_return <= 0.5:
+        raise ProjectionInputError(
+            f"a real return of {real_return} a year is out of range (-0.5 to 0.5)"
+        )
+    if volatility is not None and not 0 <= volatility <= 2:
+        raise ProjectionInputError(f"a volatility of {volatility} a year is out of range (0 to 2)")
     if method == "bootstrap":
         if overridden:
             raise ProjectionInputError(

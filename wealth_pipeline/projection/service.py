@@ -52,6 +52,7 @@ from wealth_pipeline.warehouse.schema import (
 )
 
 CENT = 2
+LIMIT = Decimal(10**12)  # a saving or spending beyond a trillion is a typo
 RULE_MULTIPLE = 25  # the "4 % rule" (Bengen 1994; the Trinity study, Cooley et al. 1998)
 
 
@@ -301,6 +302,11 @@ def gather(
         raise ProjectionInputError(str(exc)) from None
     if not Decimal("-0.5") < inflation < Decimal("1"):
         raise ProjectionInputError(f"inflation {inflation} is out of range (-50 % to 100 % a year)")
+    for value, what in ((saving, "a monthly saving"), (spending, "a yearly spending")):
+        if value is not None and not (value.is_finite() and abs(value) <= LIMIT):
+            raise ProjectionInputError(f"{what} of {value} is out of range (at most {LIMIT:,})")
+    if spending is not None and spending <= 0:
+        raise ProjectionInputError("a yearly spending must be above zero")
     settings = get_settings(connection, user_id)
     flows, twr = load_series(connection, user_id)
     return Inputs(
