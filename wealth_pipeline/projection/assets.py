@@ -48,14 +48,19 @@ def week_of(partition_key: str) -> str:
 
 
 def inputs_table(rows: list[dict]) -> dg.MetadataValue:
-    lines = ["| user | method | why | seed | saving | start |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| user | method | real return / volatility a year | why | seed | saving | start |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows[:LISTED]:
+        parameters = row["parameters"]
         lines.append(
-            f"| {row['user_id']} | {row['method']} | {row['method_reason']} | {row['seed']} "
+            f"| {row['user_id']} | {row['method']} | {parameters.get('real_return', 0):.4f} / "
+            f"{parameters.get('volatility', 0):.4f} | {row['method_reason']} | {row['seed']} "
             f"| {row['monthly_saving']} ({row['saving_source']}) | {row['start_wealth']} |"
         )
     if len(rows) > LISTED:
-        lines.append(f"| ... | | and {len(rows) - LISTED} more | | | |")
+        lines.append(f"| ... | | | and {len(rows) - LISTED} more | | | |")
     return dg.MetadataValue.md("\n".join(lines))
 
 
