@@ -98,7 +98,7 @@ class GoalResult:
         return {
             "goal_id": self.goal.id,
             "name": self.goal.name,
-            "target": str(self.goal.target),
+            "target": str(money.quantize(self.goal.target, CENT)),
             "target_date": self.goal.target_date.isoformat(),
             "probability": str(money.quantize(self.probability, 4)),
             "paths": self.paths,
