@@ -3,10 +3,18 @@
 One cookie-keeping httpx client per integration, JSON read without floats, and every surprise
 in an answer's shape turned into a typed error whose message names what was expected, never a
 secret. The integrations themselves stay small: endpoints, login flow and mapping.
+
+The web apps behind these APIs answer browsers: public clients of True Wealth and VIAC send a
+browser User-Agent (lsgd/WealthTracker, smartpointer-com/wealthdb `collectors/viac/
+viac_client.py`), so `BROWSER_USER_AGENT` is what they get. Session cookies can be saved and
+restored (`dump_cookies`/`load_cookies`) so a login waiting for a code, or a live session, can
+be picked up by another process.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -22,20 +30,57 @@ from wealth_pipeline.brokers.base import (
 )
 from wealth_pipeline.brokers.redact import redact
 
-USER_AGENT = "wealth-pipeline/0.1 (+self-hosted wealth tracker)"
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 LOGIN_RETRY = http.Retry(max_attempts=1)  # a login or a code is sent once: never repeated
+STATE_VERSION = 1
+# A name/value pair of a cookie that may be restored: printable, no separators.
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
 
 
-def new_client(base_url: str, timeout_seconds: float) -> httpx.Client:
+def new_client(
+    base_url: str, timeout_seconds: float, headers: Mapping[str, str] | None = None
+) -> httpx.Client:
     """A client that keeps the service's cookies (session, XSRF) and follows no redirect;
-    paths are relative to `base_url` ("" for a client given full URLs)."""
+    paths are relative to `base_url` ("" for a client given full URLs). `headers` are sent
+    with every request (the browser header set a web app expects)."""
     return httpx.Client(
         base_url=base_url.rstrip("/"),
         timeout=timeout_seconds,
         follow_redirects=False,
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        headers={"User-Agent": BROWSER_USER_AGENT, "Accept": "application/json", **(headers or {})},
         verify=http.tls_context(),
     )
+
+
+def dump_cookies(client: httpx.Client, **extra: Any) -> bytes:
+    """The client's cookies (and `extra` facts) as bytes to keep: secret, encrypt them."""
+    cookies = [
+        {"name": c.name, "value": c.value, "domain": c.domain, "path": c.path}
+        for c in client.cookies.jar
+    ]
+    return json.dumps({"version": STATE_VERSION, "cookies": cookies, **extra}).encode()
+
+
+def load_cookies(client: httpx.Client, state: bytes) -> dict[str, Any]:
+    """Put the cookies of `dump_cookies` back into `client`; the extra facts are returned.
+
+    Raises ValueError for anything that is not such a state (the caller says what it means).
+    """
+    try:
+        loaded = json.loads(state)
+        if not isinstance(loaded, dict) or loaded.get("version") != STATE_VERSION:
+            raise ValueError("another version")
+        for cookie in loaded["cookies"]:
+            name, value = str(cookie["name"]), str(cookie["value"])
+            if not _COOKIE_NAME.match(name):
+                raise ValueError("not a cookie name")
+            client.cookies.set(name, value, domain=str(cookie["domain"]), path=str(cookie["path"]))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a saved session ({type(exc).__name__})") from None
+    return {key: value for key, value in loaded.items() if key not in ("version", "cookies")}
 
 
 def parse_json(response: httpx.Response, service: str, what: str) -> Any:
@@ -65,6 +110,22 @@ def error_code(exc: http.HttpFailure) -> str:
     return ""
 
 
+def json_api_error_codes(body: str | bytes) -> list[str]:
+    """The `code` of each error of a JSON:API error envelope `{errors: [{code}]}`, upper-cased
+    (VIAC's errors, smartpointer-com/wealthdb `collectors/viac/login.py`)."""
+    try:
+        payload = money.loads_json(body)
+    except (ValueError, UnicodeDecodeError):
+        return []
+    errors = payload.get("errors") if isinstance(payload, Mapping) else None
+    codes = []
+    for error in errors if isinstance(errors, list) else []:
+        code = error.get("code") if isinstance(error, Mapping) else None
+        if isinstance(code, str) and code.strip():
+            codes.append(code.strip().upper())
+    return codes
+
+
 @contextmanager
 def reading(service: str, what: str, scrub: Callable[[str], str]) -> Iterator[None]:
     """Turn a missing key, a wrong type or a bad number while mapping an answer into
@@ -82,6 +143,11 @@ def parse_day(value: Any) -> date:
     if not isinstance(value, str):
         raise TypeError(f"a date must be text, got {type(value).__name__}")
     return date.fromisoformat(value.strip()[:10])
+
+
+def exact(value: Any) -> Decimal:
+    """A number exactly as the service sent it (for raw_data: no rounding at all)."""
+    return money.to_decimal(value)
 
 
 def amount(value: Any) -> Decimal:
