@@ -19,12 +19,14 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from wealth_pipeline import http, money
 from wealth_pipeline.brokers.base import (
+    AuthenticationFailed,
+    AuthResult,
     BrokerIntegrationBase,
     MalformedAnswer,
 )
@@ -38,6 +40,17 @@ LOGIN_RETRY = http.Retry(max_attempts=1)  # a login or a code is sent once: neve
 STATE_VERSION = 1
 # A name/value pair of a cookie that may be restored: printable, no separators.
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+
+
+class PersonNeeded(AuthenticationFailed):
+    """A session only a person can renew (an SMS code, a pasted token): never retried, and the
+    account waits for that person (`needs_person`) instead of failing."""
+
+    needs_person: ClassVar[bool] = True
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.auth = AuthResult(success=False, error_message=message)
 
 
 def new_client(
