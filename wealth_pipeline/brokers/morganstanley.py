@@ -79,7 +79,7 @@ RENEW_BEFORE_SECONDS = 300
 FRESH_TOKEN_HINT = (
     "log in at atwork.morganstanley.com, open the browser's developer tools (Network tab, "
     "filter 'graphql'), copy the 'authorization' request header of a /graphql request as the "
-    "account's new session token, and sync right away (`wealth accounts sync`): the token "
+    "account's new session token, and sync right away (`wealth accounts auth`): the token "
     "lives 15 minutes"
 )
 PORTFOLIO_QUERY = (

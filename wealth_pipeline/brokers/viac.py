@@ -87,7 +87,7 @@ ASSET_CLASSES = {  # wealthdb load.py's names of the assetsByClasses keys
     "LIQUIDITY": "cash",
     "ALTERNATIVES": "other",
 }
-RESUME_HINT = "sync it now with `wealth accounts sync` to receive a new SMS code"
+RESUME_HINT = "sync it now with `wealth accounts auth` to receive a new SMS code"
 
 
 def normalise_phone(value: str) -> str:
