@@ -49,7 +49,7 @@ from wealth_pipeline.brokers.morganstanley import (
 from wealth_pipeline.brokers.registry import build_integration
 
 CONTEXT = IntegrationContext(
-    timeout_seconds=1.0,
+    timeout_seconds=0.4,
     retry=http.Retry(max_attempts=3, backoff_seconds=0.01),
     today=date(2024, 6, 14),
 )
@@ -307,10 +307,10 @@ def test_retries_exhausted_is_temporarily_unavailable(fake: FakeMorganStanley) -
 
 
 def test_slow_answers_are_retried_then_given_up(fake: FakeMorganStanley) -> None:
-    fake.inject(Fault("slow", seconds=1.2))
+    fake.inject(Fault("slow", seconds=0.6))
     with integration(fake) as ms:
         assert ms.authenticate().success
-    fake.inject(*[Fault("slow", seconds=1.2)] * 3)
+    fake.inject(*[Fault("slow", seconds=0.6)] * 3)
     with integration(fake) as ms, pytest.raises(TemporarilyUnavailable, match="timed out"):
         ms.authenticate()
 
@@ -390,3 +390,23 @@ def test_holdings_merge_lots_and_leave_out_unvested_ones() -> None:
     )
     [everything] = parse_holdings(rows, include_unvested=True)
     assert everything.quantity == Decimal("3.5")
+
+
+def test_the_fake_refuses_a_bearer_prefix_and_a_missing_employee_id(
+    fake: FakeMorganStanley,
+) -> None:
+    """The fake refuses what the service refuses, so the tests above prove the headers."""
+    import httpx
+
+    token = fake.make_jwt()
+    body = {
+        "operationName": None,
+        "variables": {},
+        "query": "{ portfolio { totalValue { amount } } }",
+    }
+    with httpx.Client(base_url=fake.base_url) as bare:
+        prefixed = {"authorization": f"Bearer {token}", "employeeid": EMPLOYEE_PK}
+        assert bare.post("/graphql", json=body, headers=prefixed).status_code == 401
+        assert bare.post("/graphql", json=body, headers={"authorization": token}).status_code == 400
+        raw = {"authorization": token, "employeeid": EMPLOYEE_PK}
+        assert bare.post("/graphql", json=body, headers=raw).status_code == 200
