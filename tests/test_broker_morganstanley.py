@@ -410,3 +410,9 @@ def test_the_fake_refuses_a_bearer_prefix_and_a_missing_employee_id(
         assert bare.post("/graphql", json=body, headers={"authorization": token}).status_code == 400
         raw = {"authorization": token, "employeeid": EMPLOYEE_PK}
         assert bare.post("/graphql", json=body, headers=raw).status_code == 200
+
+
+def test_resume_session_says_whether_the_token_lives_long_enough(fake: FakeMorganStanley) -> None:
+    assert integration(fake).resume_session()
+    assert integration(fake, jwt=fake.make_jwt(expires_in=30)).resume_session() is False
+    assert fake.requests == []  # nothing is sent to decide

@@ -423,3 +423,17 @@ def test_inventory_kinds_and_unknown_classes() -> None:
         parse_assets(
             {"assetsByClasses": {"BONDS": [{"name": "B", "amount": 1.5, "ratioInChf": 1}]}}
         )
+
+
+def test_resume_session_reuses_a_live_session_and_never_sends_an_sms(fake: FakeViac) -> None:
+    with logged_in(fake) as viac:
+        state = viac.export_state()
+    later = integration(fake, state=state)
+    assert later.resume_session()
+    assert later.get_balance(BIG).balance == money.quantize(LAST_VALUE[BIG], 4)
+    later.close()
+    fake.expire_sessions()
+    dead = integration(fake, state=state)
+    assert dead.resume_session() is False
+    assert integration(fake).resume_session() is False  # nothing saved: nothing sent
+    assert len(fake.sms_codes) == 1 and len(logins(fake)) == 1

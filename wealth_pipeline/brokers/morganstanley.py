@@ -273,6 +273,16 @@ class MorganStanleyIntegration(BrokerIntegrationBase):
         self._read_portfolio()
         return AuthResult(success=True)
 
+    def resume_session(self) -> bool:
+        """Whether the token at hand (pasted, or renewed by an earlier run and saved) lives long
+        enough for a sync; reads renew it as they go. Sends nothing: False means the account
+        waits for a person to paste a fresh token."""
+        try:
+            check_token(self._token, self.now())
+        except SessionExpired:
+            return False
+        return True
+
     def get_accounts(self) -> list[AccountInfo]:
         portfolio = self._read_portfolio()
         with webapi.reading(SERVICE, "the portfolio", self.scrub):

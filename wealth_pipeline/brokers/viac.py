@@ -272,8 +272,17 @@ class ViacIntegration(BrokerIntegrationBase):
             raise TemporarilyUnavailable(self.scrub(f"VIAC is not answering: {exc}")) from None
         return response.status_code == 204
 
+    def resume_session(self) -> bool:
+        """Reuse the session saved in `context.state` while VIAC keeps it alive (its heartbeat
+        answers 204): the reads that follow use it. Never starts a login, never sends an SMS;
+        False when there is no saved session or it is dead (the account waits for a person)."""
+        if not self._logged_in and self._saved and self.heartbeat():
+            self._logged_in, self._waiting = True, None
+        return self._logged_in
+
     def authenticate(self) -> AuthResult:
-        """Reuse a live saved session, or start a login that waits for the SMS code."""
+        """Reuse a live saved session, or start a login that waits for the SMS code (a daily
+        run that must not send an SMS calls `resume_session()` instead)."""
         if self._logged_in or (self._saved and self.heartbeat()):
             self._logged_in, self._waiting = True, None
             return AuthResult(success=True)
