@@ -409,6 +409,26 @@ def test_evolution_keeps_every_decimal_in_raw_data() -> None:
     }
 
 
+def test_zeros_before_the_first_contribution_are_no_balance() -> None:
+    payload = {
+        "currency": "CHF",
+        "performance": [
+            {"date": "2024-01-03", "vEnd": 0},  # emptied: a real zero
+            {"date": "2024-01-01", "vEnd": 0},  # before the first contribution
+            {"date": "2024-01-02", "vEnd": Decimal("100.239876543"), "inflows": 100},
+        ],
+    }
+    history = parse_evolution(payload, date(2024, 1, 1), date(2024, 1, 31))
+    assert [(h.balance_date.day, h.balance) for h in history] == [
+        (2, Decimal("100.2399")),
+        (3, Decimal("0.0000")),
+    ]
+    assert (
+        parse_evolution({"performance": [{"date": "2024-01-01", "vEnd": 0}]}, date.min, date.max)
+        == []
+    )
+
+
 def test_answers_missing_fields_or_with_floats_are_malformed() -> None:
     with (
         pytest.raises(MalformedAnswer, match="without the field 'performance'"),

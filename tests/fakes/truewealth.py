@@ -24,7 +24,8 @@ Each behaviour and its source (`/work/shared/reference/brokers.md`, "True Wealth
   date}` (source: the original reads `portfolioItem.netValue` and `date`; other fields GUESS).
 - `GET /api/portfolios/{id}/evolution` (no parameters, the whole history) -> `{currency,
   t0, t1, performance: [{date, vStart, vEnd, inflows, fees, netReturn}]}` (sboehler/fin
-  `src/importer/truewealth.rs`); JSON numbers with up to 8 decimals.
+  `src/importer/truewealth.rs`); JSON numbers with up to 8 decimals; zeros before the first
+  contribution (same source).
 - `GET /api/portfolios/{id}/holdings`: GUESS throughout (the original accepts a list or
   `{holdings: [...]}`); this fake answers `{holdings: [...]}`, or a list when
   `holdings_as_list`, or 500 when `holdings_broken`.
@@ -196,12 +197,17 @@ class FakeTrueWealth(FakeService):
             )
         if what == "evolution":
             days = business_days(HISTORY_START, TODAY)
+            zeros = [  # before the first contribution the series reports zeros (sboehler/fin)
+                {"date": day.isoformat(), "vStart": 0, "vEnd": 0, "inflows": 0, "fees": 0}
+                for day in business_days(HISTORY_START - timedelta(days=7), HISTORY_START)[:-1]
+            ]
             return _json(
                 {
                     "currency": "CHF",
                     "t0": HISTORY_START.isoformat(),
                     "t1": TODAY.isoformat(),
-                    "performance": [
+                    "performance": zeros
+                    + [
                         {
                             "date": day.isoformat(),
                             "vStart": evolution_value(portfolio_id, day) - DAILY_STEP,

@@ -18,7 +18,9 @@ sboehler/fin `src/importer/truewealth.rs`, which parses saved answers):
 - history: `GET /api/portfolios/{id}/evolution` (no parameters: all of it) -> `{currency,
   performance: [{date, vStart, vEnd, inflows, fees, netReturn}]}`, numbers with up to 8
   decimals; `vEnd` is the day's value, `inflows` its deposits (negative: withdrawals),
-  `fees` its fees. Each day's raw_data keeps them exactly, for the returns.
+  `fees` its fees. Each day's raw_data keeps them exactly, for the returns. The series is
+  not sorted, and reports zeros before the first contribution (sboehler/fin's tests): those
+  days are no balance and are left out; a zero after the portfolio was emptied is kept.
 
 What is a guess (no source shows it):
 - portfolio names, kinds and currencies (the fee schedules carry ids only): the account is
@@ -144,11 +146,19 @@ def parse_evolution(payload: Any, start: date, end: date) -> list[BalanceInfo]:
     day's `vStart`, `inflows`, `fees` and `netReturn` stay exact in raw_data."""
     evolution = webapi.mapping(payload, "the evolution")
     currency = webapi.currency(evolution.get("currency"), "CHF")
+    points = [
+        webapi.mapping(item, "a day of the evolution")
+        for item in webapi.items(evolution["performance"], "the evolution's performance")
+    ]
+    # The series reports zeros before the first contribution (sboehler/fin): not a balance.
+    opened = min(
+        (webapi.parse_day(p["date"]) for p in points if webapi.exact(p["vEnd"]) != 0),
+        default=None,
+    )
     balances = {}
-    for item in webapi.items(evolution["performance"], "the evolution's performance"):
-        point = webapi.mapping(item, "a day of the evolution")
+    for point in points:
         day = webapi.parse_day(point["date"])
-        if not start <= day <= end:
+        if opened is None or day < opened or not start <= day <= end:
             continue
         value = point["vEnd"]
         raw = {"date": day.isoformat(), "vEnd": webapi.exact(value)}
