@@ -25,7 +25,8 @@ viac-moneymoney `VIAC.lua` and faragos/viac-portfolio-performance-api):
   `{number, name, state}` with dotted numbers (3: pillar 3a, 2: vested benefits).
 - `GET /rest/web/wealth/summary` -> `{totalValue, dailyWealth: [{date, value}], p3aSummary:
   {portfolioWealthSummaries: {"<number>": {portfolioNumber, dailyWealth: [{date, value}]}}}}`,
-  CHF, numbers with twenty-odd decimals. GUESS: `pvbSummary` with the same shape for the
+  CHF, numbers with twenty-odd decimals, not sorted, zeros before the first contribution
+  (sboehler/fin `src/importer/viac.rs`). GUESS: `pvbSummary` with the same shape for the
   vested-benefits portfolio, and `dailyInvestedAmounts` beside a portfolio's `dailyWealth`
   (wealthdb reads it "there", the exact place is not shown).
 - `GET /rest/web/p3a/portfolio/{number}/assetsOverview` -> `{cashAmount, assetsByClasses:
@@ -283,7 +284,10 @@ class FakeViac(FakeService):
 
     def _summary(self) -> dict[str, Any]:
         def series(number: str) -> list[dict[str, Any]]:
-            return [{"date": d.isoformat(), "value": daily_value(number, d)} for d in days()]
+            # newest first, and zeros before the first contribution (sboehler/fin viac.rs)
+            before = [HISTORY_START - timedelta(n) for n in (1, 2)]
+            values = [{"date": d.isoformat(), "value": daily_value(number, d)} for d in days()]
+            return values[::-1] + [{"date": d.isoformat(), "value": 0} for d in before]
 
         def summary(number: str) -> dict[str, Any]:
             return {

@@ -150,10 +150,8 @@ def parse_evolution(payload: Any, start: date, end: date) -> list[BalanceInfo]:
         webapi.mapping(item, "a day of the evolution")
         for item in webapi.items(evolution["performance"], "the evolution's performance")
     ]
-    # The series reports zeros before the first contribution (sboehler/fin): not a balance.
-    opened = min(
-        (webapi.parse_day(p["date"]) for p in points if webapi.exact(p["vEnd"]) != 0),
-        default=None,
+    opened = webapi.opened_on(
+        (webapi.parse_day(p["date"]), webapi.exact(p["vEnd"])) for p in points
     )
     balances = {}
     for point in points:

@@ -148,17 +148,22 @@ def portfolio_summary(summary: Any, number: str) -> Mapping[str, Any] | None:
 
 
 def parse_history(entry: Mapping[str, Any], start: date, end: date) -> list[BalanceInfo]:
-    """A portfolio's days in [start, end] from its `dailyWealth`, oldest first; raw_data keeps
-    the exact value (and the day's invested amount, when the summary has one)."""
+    """A portfolio's days in [start, end] from its `dailyWealth`, oldest first (the series is
+    not sorted; its zeros before the first contribution are no balance: `webapi.opened_on`);
+    raw_data keeps the exact value (and the day's invested amount, when the summary has one)."""
     invested: dict[date, Decimal] = {}
     for item in webapi.items(entry.get("dailyInvestedAmounts") or [], "dailyInvestedAmounts"):
         row = webapi.mapping(item, "a day of invested amounts")
         invested[webapi.parse_day(row["date"])] = webapi.exact(row["value"])
+    rows = [
+        webapi.mapping(item, "a day of wealth")
+        for item in webapi.items(entry["dailyWealth"], "the daily wealth")
+    ]
+    opened = webapi.opened_on((webapi.parse_day(r["date"]), webapi.exact(r["value"])) for r in rows)
     balances = {}
-    for item in webapi.items(entry["dailyWealth"], "the daily wealth"):
-        row = webapi.mapping(item, "a day of wealth")
+    for row in rows:
         day = webapi.parse_day(row["date"])
-        if not start <= day <= end:
+        if opened is None or day < opened or not start <= day <= end:
             continue
         raw: dict[str, Any] = {"date": day.isoformat(), "value": webapi.exact(row["value"])}
         if day in invested:

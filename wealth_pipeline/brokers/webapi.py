@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -156,6 +156,13 @@ def parse_day(value: Any) -> date:
     if not isinstance(value, str):
         raise TypeError(f"a date must be text, got {type(value).__name__}")
     return date.fromisoformat(value.strip()[:10])
+
+
+def opened_on(days: Iterable[tuple[date, Decimal]]) -> date | None:
+    """The first day whose value is not zero: the daily series of True Wealth and VIAC report
+    zeros before the first contribution (sboehler/fin `src/importer/{truewealth,viac}.rs`), and
+    those days are no balance. A zero after that (an emptied portfolio) is one."""
+    return min((day for day, value in days if value != 0), default=None)
 
 
 def exact(value: Any) -> Decimal:
