@@ -71,8 +71,8 @@ def stop_working_lines(answer: StopWorking, currency: str) -> list[str]:
     )
     return [
         f"Spending {spending} a year (today's money):",
-        f"  Monte Carlo: {monte}; the money lasts {answer.horizon_reason} "
-        f"(to {month(answer.horizon_date)}) in {answer.success * 100:.0f} % of paths",
+        f"  Monte Carlo: {monte}; the money lasts to {month(answer.horizon_date)} "
+        f"({answer.horizon_reason}) in {answer.success * 100:.0f} % of paths",
         f"  25x rule:    {whole(answer.rule_target, currency)} needed; {rule_when}",
     ]
 
