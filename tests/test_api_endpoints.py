@@ -220,6 +220,7 @@ def test_schema_and_docs(api: Api) -> None:
         "/api/wealth/history/",
         "/api/wealth/breakdown/",
         "/api/wealth/holdings/",
+        "/api/wealth/projection/",
         "/api/exchange-rates/",
     }
     history = schema["paths"]["/api/wealth/history/"]["get"]

@@ -18,6 +18,7 @@ from wealth_pipeline.api.routes import (
     brokers,
     changes,
     profile,
+    projection,
     rates,
     session,
     wealth,
@@ -86,7 +87,7 @@ def create_app(
     app.state.kdf_params = KdfParams.from_settings(settings)
     app.state.login_guard = login_guard or LoginGuard()
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    for module in (auth, session, profile, brokers, changes, accounts, wealth, rates):
+    for module in (auth, session, profile, brokers, changes, accounts, wealth, projection, rates):
         app.include_router(module.router)
     dashboard.mount(app)
 

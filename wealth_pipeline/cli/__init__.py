@@ -21,6 +21,7 @@ from wealth_pipeline.cli import (
     imports,
     keys,
     marts,
+    projection,
     report,
     snapshots,
     users,
@@ -65,4 +66,6 @@ main.add_command(marts.marts)
 main.add_command(report.report)
 main.add_command(api.api)
 main.add_command(dashboard.dashboard)
+main.add_command(projection.projection)
+main.add_command(projection.goals)
 accounts.accounts.add_command(history.accounts_backfill)

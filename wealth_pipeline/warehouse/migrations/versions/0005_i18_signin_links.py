@@ -1,7 +1,7 @@
 """one-time dashboard sign-in links
 
 Revision ID: i18_1
-Revises: 0004
+Revises: i17_1
 Create Date: 2026-12-03
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i18_1"
-down_revision = "0004"
+down_revision = "i17_1"
 branch_labels = None
 depends_on = None
 
