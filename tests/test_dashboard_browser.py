@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import pytest
 from tests.api_support import PASSWORD, SECRET_KEY, build, populate
 from tests.browser_support import artifacts, chromium
 from tests.fakes.server import free_port
+from wealth_pipeline.projection.goals import add_goal, update_settings
 from wealth_pipeline.report.formatting import money
 from wealth_pipeline.security.kdf import KdfParams, derive_auth_hash
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
@@ -89,6 +91,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     engine = get_engine(url)
     ids = populate(engine, CHEAP)
     build(engine)
+    with engine.begin() as connection:  # a goal and a spending figure for the projection page
+        add_goal(connection, ids.alice, "House", "10000", date(2030, 6, 30), today=date.today())
+        update_settings(
+            connection, ids.alice, date.today(), yearly_spending="30000", birth_year=1985
+        )
     dispose_engines()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEALTH_", "DAGSTER_"))}
@@ -222,6 +229,15 @@ def test_each_page_shows_the_apis_figures_as_the_report_formats_them(browser, se
     for holding in server.get("/api/wealth/holdings/")["holdings"]:
         assert _shown(holding["value_base_currency"], base) in text
     _shoot(page, "holdings")
+
+    _go(page, f"{server.url}/#/projection")
+    page.wait_for_selector("#projection-chart canvas")
+    projection = server.get("/api/wealth/projection/")
+    goal = projection["goals"][0]
+    assert page.locator(f"li[data-goal='{goal['goal_id']}']").inner_text().startswith(goal["summary"])
+    assert goal["summary"].startswith("House: ")
+    assert "When could you stop working?" in page.locator("main").inner_text()
+    _shoot(page, "projection")
     assert not [line for line in watched.console if "error" in line.lower()], watched.console
 
 

@@ -442,10 +442,7 @@ async function projectionPage() {
   const data = await api("/api/wealth/projection/");
   const base = data.base_currency;
   const chartBox = el("div", { class: "chart", id: "projection-chart" });
-  const goals = data.goals.map((g) => el("li", { "data-goal": g.goal_id },
-    `${g.name}: ${formatRatio(g.probability).replace(/^\+/, "")} by ${monthYear(g.target_date)}`,
-    g.more_for_80 && !/^0(\.0+)?$/.test(g.more_for_80)
-      ? `; save ${formatMoney(g.more_for_80, base)} more a month for 80 %` : "",
+  const goals = data.goals.map((g) => el("li", { "data-goal": g.goal_id }, g.summary,
     el("div", { class: "muted", text: `target ${formatMoney(g.target, base)}; median path reaches it ${g.median_date ? `in ${monthYear(g.median_date)}` : "not within 50 years"}` })));
   const stop = data.stop_working;
   const inputs = data.inputs;
