@@ -283,6 +283,20 @@ refresh_tokens = Table(
     Index("ix_refresh_tokens_user_id", "user_id"),
 )
 
+# One-time dashboard sign-in links (`wealth dashboard link`): only a hash of the code is kept,
+# and a link works once, before it expires.
+signin_links = Table(
+    "signin_links",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("credentials_version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Index("ix_signin_links_user_id", "user_id"),
+)
+
 # What the weekly report sent, per user and ISO week, so a re-run never sends twice.
 report_deliveries = Table(
     "report_deliveries",

@@ -19,6 +19,7 @@ from wealth_pipeline.api.body import json_response
 from wealth_pipeline.api.principal import Authenticated, reading
 from wealth_pipeline.api.schemas import Money, Problem
 from wealth_pipeline.marts.build import today
+from wealth_pipeline.projection import present
 from wealth_pipeline.projection.inputs import ProjectionInputError
 from wealth_pipeline.projection.service import NoProjection, project
 from wealth_pipeline.report.content import iso_week
@@ -54,6 +55,7 @@ class GoalOut(BaseModel):
     saving_for_80: Money | None
     more_for_80: Money | None
     bands_at_date: dict[str, Money]
+    summary: str  # the report's sentence: "House: 72 % by June 2030; save €310 more a month for 80 %"
 
 
 class ProjectionOut(BaseModel):
@@ -102,4 +104,7 @@ def projection(
             raise HTTPException(status_code=404, detail=str(exc)) from None
         except ProjectionInputError as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
-    return json_response(result.as_dict())
+    body = result.as_dict()
+    for goal, entry in zip(result.goals, body["goals"], strict=True):
+        entry["summary"] = present.goal_line(goal, result.saving.monthly, result.base_currency)
+    return json_response(body)
