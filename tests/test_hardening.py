@@ -278,7 +278,9 @@ def test_totp_secrets_must_be_base32(secret: str, problem: str) -> None:
 
 def test_a_bad_totp_secret_is_refused_before_anything_is_stored(env: str, tmp_path: Path) -> None:
     file = tmp_path / "tw.json"
-    file.write_text(json.dumps({"username": "me", "password": "pw", "totp_secret": "JBSWY3DPEHPK3PXP"}))
+    file.write_text(
+        json.dumps({"username": "me", "password": "pw", "totp_secret": "JBSWY3DPEHPK3PXP"})
+    )
     result = run(
         "accounts", "add", "--user", "alice", "--broker", "truewealth", "--name", "TW",
         "--currency", "CHF", "--credentials-file", str(file), "--password-env", "TEST_WEALTH_PASSWORD",
