@@ -23,6 +23,9 @@ DATA = Path(__file__).parent / "data"
 ECB_SAMPLE = DATA / "eurofxref-sample.csv"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The embedded default asks Frankfurter's public host for days after the shipped excerpt:
+# tests never leave 127.0.0.1, so they run offline unless a test points it at a local fake.
+os.environ.setdefault("WEALTH_OFFLINE", "true")
 
 
 @pytest.fixture(scope="session")

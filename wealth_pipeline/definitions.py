@@ -14,7 +14,12 @@ from wealth_pipeline.fx.assets import (
     exchange_rates,
     exchange_rates_job,
 )
-from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates, RatesSource
+from wealth_pipeline.fx.sources import (
+    EcbFileRates,
+    ExcerptThenLive,
+    FrankfurterRates,
+    RatesSource,
+)
 from wealth_pipeline.history.jobs import history_backfill_job, new_account_history_sensor
 from wealth_pipeline.mail import MailResource
 from wealth_pipeline.marts.assets import marts_assets, marts_job, marts_sensor
@@ -42,6 +47,13 @@ def rates_source(settings: Settings) -> RatesSource:
     }
     if settings.fx_source == "frankfurter":
         return FrankfurterRates(base_url=settings.frankfurter_url, **common)
+    if settings.fx_source == "auto":
+        return ExcerptThenLive(
+            excerpt=settings.ecb_file,
+            base_url=settings.frankfurter_url,
+            offline=settings.offline,
+            **common,
+        )
     return EcbFileRates(location=settings.ecb_file, **common)
 
 
