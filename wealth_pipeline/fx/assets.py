@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from sqlalchemy import Engine
 
 from wealth_pipeline.fx.calendar import no_publication_reason
 from wealth_pipeline.fx.sources import PublishedRates, RatesSource, shipped_excerpt_end
@@ -118,6 +119,42 @@ def outcome_metadata(
     return metadata
 
 
+@dataclass(frozen=True)
+class Refresh:
+    """What one refresh of a window of days did."""
+
+    outcomes: DayOutcomes
+    published: PublishedRates
+    rows: int
+    source: str
+
+    def partitions(self) -> dict[str, dict]:
+        """Each day written (published or quiet) with its own metadata."""
+        outcomes = self.outcomes
+        return {
+            day.isoformat(): day_metadata(day, outcomes, self.published, self.source)
+            for day in sorted([*outcomes.published, *outcomes.quiet])
+        }
+
+    def skipped(self) -> str | None:
+        if not self.outcomes.missing:
+            return None
+        return missing_message(self.outcomes, self.published, self.source)
+
+
+def refresh_rates(engine: Engine, fx_source: RatesSource, days: list[date]) -> Refresh:
+    """Fetch `days` from the source and replace them in one transaction (skipped days kept)."""
+    source = fx_source.describe()
+    published = fx_source.fetch(min(days), max(days))
+    outcomes = classify_days(days, published)
+    window = writable(outcomes, published)
+    rows = 0
+    if window is not None:
+        with engine.begin() as connection:
+            rows = replace_rates(connection, window)
+    return Refresh(outcomes, published, rows, source)
+
+
 def writable(outcomes: DayOutcomes, published: PublishedRates) -> PublishedRates | None:
     """The window to replace: the days not skipped (None: nothing to write).
 
@@ -151,41 +188,29 @@ def exchange_rates(
     context: dg.AssetExecutionContext, fx_source: RatesSource, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetObservation]:
     days = [date.fromisoformat(key) for key in context.partition_keys]
-    start, end = min(days), max(days)
-    source = fx_source.describe()
-    context.log.info(f"Fetching ECB rates {start} .. {end} from {source}")
-    published = fx_source.fetch(start, end)
-    outcomes = classify_days(days, published)
-    window = writable(outcomes, published)
-    rows = 0
-    if window is not None:
-        try:
-            with warehouse.engine().begin() as connection:
-                rows = replace_rates(connection, window)
-        except WarehouseUnavailable as unavailable:  # read-only, locked, cut off: say so
-            raise dg.Failure(description=str(unavailable)) from None
-    for day in sorted([*outcomes.published, *outcomes.quiet]):
+    context.log.info(f"Fetching ECB rates {min(days)} .. {max(days)} from {fx_source.describe()}")
+    try:
+        done = refresh_rates(warehouse.engine(), fx_source, days)
+    except WarehouseUnavailable as unavailable:  # read-only, locked, cut off: say so plainly
+        raise dg.Failure(description=str(unavailable)) from None
+    for key, metadata in done.partitions().items():
         context.log_event(
-            dg.AssetMaterialization(
-                asset_key=context.asset_key,
-                partition=day.isoformat(),
-                metadata=day_metadata(day, outcomes, published, source),
-            )
+            dg.AssetMaterialization(asset_key=context.asset_key, partition=key, metadata=metadata)
         )
+    outcomes = done.outcomes
     context.log.info(
-        f"Wrote {rows} rates for {len(outcomes.published)} ECB days; "
+        f"Wrote {done.rows} rates for {len(outcomes.published)} ECB days; "
         f"{len(outcomes.quiet)} days without publication; {len(outcomes.missing)} skipped"
     )
-    if outcomes.missing:
-        reason = missing_message(outcomes, published, source)
+    reason = done.skipped()
+    if reason:
         context.log.warning(f"Skipped: {reason}")
         for day in outcomes.missing[-LISTED_QUIET_DAYS:]:  # the latest ones (the UI's "Latest")
             yield dg.AssetObservation(
-                asset_key=context.asset_key,
-                partition=day.isoformat(),
-                metadata={"skipped": reason},
+                asset_key=context.asset_key, partition=day.isoformat(), metadata={"skipped": reason}
             )
-    context.log.info(f"Run totals: {outcome_metadata(outcomes, published, rows, source)}")
+    totals = outcome_metadata(outcomes, done.published, done.rows, done.source)
+    context.log.info(f"Run totals: {totals}")
 
 
 exchange_rates_job = dg.define_asset_job(

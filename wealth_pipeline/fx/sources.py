@@ -237,3 +237,22 @@ def shipped_excerpt_end(settings: Settings) -> date | None:
     if settings.fx_source == "auto" and settings.offline:
         return EcbFileRates(location=settings.ecb_file).fetch(date.max, date.max).latest_day
     return None
+
+
+def source_for(settings: Settings) -> RatesSource:
+    """The rate source the settings choose (`WEALTH_FX_SOURCE`, `WEALTH_OFFLINE`)."""
+    common = {
+        "timeout_seconds": settings.http_timeout_seconds,
+        "max_attempts": settings.http_max_attempts,
+        "backoff_seconds": settings.http_backoff_seconds,
+    }
+    if settings.fx_source == "frankfurter":
+        return FrankfurterRates(base_url=settings.frankfurter_url, **common)
+    if settings.fx_source == "auto":
+        return ExcerptThenLive(
+            excerpt=settings.ecb_file,
+            base_url=settings.frankfurter_url,
+            offline=settings.offline,
+            **common,
+        )
+    return EcbFileRates(location=settings.ecb_file, **common)
