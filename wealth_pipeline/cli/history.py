@@ -51,7 +51,7 @@ def accounts_backfill(
     if account["broker_code"] == "demo":
         from wealth_pipeline.history.demo import demo_clock
 
-        today = demo_clock(settings)
+        today = demo_clock(settings, engine())
 
     def interactive_login(integration) -> None:  # type: ignore[no-untyped-def]
         context = integration.context

@@ -36,11 +36,12 @@ def record(
     try:
         ensure_dagster_home(settings)
         instance = dg.DagsterInstance.get()
-        tags = {"wealth/recorded_by": command}
+        tags = {"wealth/recorded_by": command.replace(" ", "_")[:63]}
+        common = {**(metadata or {}), "recorded_by": command}
         items = (
-            [(key, {**(metadata or {}), **value}) for key, value in sorted(partitions.items())]
+            [(key, {**common, **value}) for key, value in sorted(partitions.items())]
             if partitions is not None
-            else [(None, dict(metadata or {}))]
+            else [(None, common)]
         )
         for partition, values in items:
             instance.report_runless_asset_event(
