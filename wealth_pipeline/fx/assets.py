@@ -92,7 +92,9 @@ def day_metadata(day: date, outcomes: DayOutcomes, published: PublishedRates, so
         "currencies": dg.MetadataValue.text(", ".join(sorted(rates)) or "none"),
     }
     if day in outcomes.quiet:
-        metadata["no_publication"] = f"The ECB published nothing ({outcomes.quiet[day]})"
+        metadata["no_publication"] = (
+            f"The ECB published nothing on: {day.isoformat()} ({outcomes.quiet[day]})"
+        )
     return metadata
 
 

@@ -89,9 +89,10 @@ def _file_first_and_last(settings: Settings) -> tuple[date | None, date | None]:
 
 def _stored_span(engine: Engine) -> tuple[date | None, date | None]:
     with engine.connect() as connection:
-        return connection.execute(
+        row = connection.execute(
             select(func.min(exchange_rates.c.rate_date), func.max(exchange_rates.c.rate_date))
-        ).one()._tuple()
+        ).one()
+    return row[0], row[1]
 
 
 def demo_clock(settings: Settings, engine: Engine | None = None, today: date | None = None) -> date:
@@ -108,9 +109,7 @@ def demo_clock(settings: Settings, engine: Engine | None = None, today: date | N
     return today if latest <= today <= latest + LOOKBACK else min(latest, today)
 
 
-def ensure_rates(
-    engine: Engine, settings: Settings, start: date, end: date
-) -> Refresh | None:
+def ensure_rates(engine: Engine, settings: Settings, start: date, end: date) -> Refresh | None:
     """Load the rates of [start, end] the warehouse lacks from the configured source (the
     file's whole span for a file source); None when nothing was missing."""
     from wealth_pipeline.fx.assets import refresh_rates

@@ -25,28 +25,30 @@ DEMO_BROKER = "demo"
 
 
 def rates_stop_sentence(day: date, last_rate_day: date | None, settings: Settings) -> str:
-    """Why a demo day is not synced, and how to get the rates it needs."""
-    stop = (
-        f"rates stop on {last_rate_day.isoformat()}" if last_rate_day else "no rates are stored"
-    )
+    """Why a demo day is not synced, and how to get the rates it needs (one sentence the
+    daily schedule and a refused sync share)."""
+    stop = f"ends on {last_rate_day.isoformat()}" if last_rate_day else "holds no rates yet"
     if settings.offline and settings.fx_source == "auto":
         how = (
-            "WEALTH_OFFLINE is on, so no live rate source is asked: unset it and materialize "
-            "exchange_rates (or `wealth fx backfill --start ... --end ...`) to get later rates"
+            "WEALTH_OFFLINE is on: unset it (the default source then fetches later days from "
+            "Frankfurter) or set WEALTH_FX_SOURCE=frankfurter, and materialize exchange_rates"
         )
     elif settings.fx_source == "ecb_file":
         how = (
-            "the ECB file behind WEALTH_ECB_FILE has no later day: point it at the ECB's "
-            "eurofxref-hist.zip or set WEALTH_FX_SOURCE=auto (or frankfurter)"
+            "the ECB file behind WEALTH_ECB_FILE has no later day: set WEALTH_FX_SOURCE=auto "
+            "(the default) or frankfurter, or point WEALTH_ECB_FILE at the ECB's "
+            "eurofxref-hist.zip"
         )
     else:
         how = (
-            f"materialize exchange_rates for {day.isoformat()} first (when online), or "
-            f"`wealth fx backfill --start {day.isoformat()} --end {day.isoformat()}`"
+            f"materialize exchange_rates for {day.isoformat()} first, or run `wealth fx "
+            f"backfill --start {day.isoformat()} --end {day.isoformat()}` (WEALTH_FX_SOURCE "
+            f"is {settings.fx_source})"
         )
     return (
-        f"The demo is not synced for {day.isoformat()}: no exchange rate can convert it "
-        f"({stop}), so its CHF and USD accounts would drop out of net worth. To sync it, {how}."
+        f"The rates stored {stop}, so the demo is not synced for {day.isoformat()}: no rate "
+        f"could convert it and its CHF and USD accounts would drop out of net worth. To get "
+        f"later rates, {how}."
     )
 
 
