@@ -261,8 +261,11 @@ def setup_demo(
     return report
 
 
-def snapshot_days(engine: Engine, user_id: int, start: date, end: date) -> dict[date, int]:
-    """Snapshots per day of the user's accounts in [start, end] (what Dagster is told)."""
+def snapshot_days(
+    engine: Engine, user_id: int, start: date, end: date, account_ids: list[int] | None = None
+) -> dict[date, int]:
+    """Snapshots per day of the user's accounts (or `account_ids`) in [start, end]: what
+    Dagster is told a command filled."""
     from wealth_pipeline.warehouse.schema import account_snapshots
 
     with engine.connect() as connection:
@@ -273,6 +276,7 @@ def snapshot_days(engine: Engine, user_id: int, start: date, end: date) -> dict[
                 and_(
                     financial_accounts.c.user_id == user_id,
                     account_snapshots.c.snapshot_date.between(start, end),
+                    financial_accounts.c.id.in_(account_ids) if account_ids else and_(),
                 )
             )
             .group_by(account_snapshots.c.snapshot_date)
