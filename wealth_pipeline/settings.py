@@ -76,6 +76,9 @@ class Settings:
     sensor_interval_seconds: int | None = None
     # No live rate source is contacted (WEALTH_OFFLINE): `auto` reads only the shipped excerpt.
     offline: bool = False
+    # Work done by the command line (demo setup, imports, backfills, marts builds) is reported
+    # to Dagster as materializations, so the UI shows what exists (WEALTH_RECORD_IN_DAGSTER).
+    record_in_dagster: bool = True
 
     @property
     def dagster_home(self) -> Path:
@@ -191,4 +194,5 @@ def load_settings() -> Settings:
             else None
         ),
         offline=_flag("WEALTH_OFFLINE", False),
+        record_in_dagster=_flag("WEALTH_RECORD_IN_DAGSTER", True),
     )
