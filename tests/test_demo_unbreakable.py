@@ -231,3 +231,52 @@ def test_fx_rate_and_the_api_default_to_the_same_day(env: str) -> None:
     with get_engine(env).connect() as connection:
         assert default_day(connection) == CLOCK
     assert f"on {CLOCK}" in shown.output
+
+
+def test_a_drop_in_coverage_is_never_shown_as_a_loss(env: str) -> None:
+    """Three demo accounts without a rate on the newest day: the week's change counts only
+    the account counted on both days, in the report (and `wealth summary`, which reads it)
+    and the API, and says who is left out."""
+    from wealth_pipeline.api.routes.wealth import _week_change
+    from wealth_pipeline.history.backfill import backfill_history
+    from wealth_pipeline.marts import build_marts
+    from wealth_pipeline.marts.coverage import like_for_like
+    from wealth_pipeline.report.facts import load_report
+
+    engine = get_engine(env)
+    assert run("demo", "setup", "--days", "20").exit_code == 0
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(financial_accounts.c.id, financial_accounts.c.currency, users.c.id).join(
+                users, users.c.id == financial_accounts.c.user_id
+            )
+        ).all()
+    user_id = rows[0][2]
+    for account_id, _currency, _ in rows:  # the old harm: every account synced on LATER
+        backfill_history(engine, account_id, days=1, today=LATER)
+    build_marts(engine, as_of=LATER)
+
+    with engine.connect() as connection:
+        coverage = like_for_like(connection, user_id, LATER - timedelta(days=7), LATER)
+        report = load_report(connection, user_id, today=LATER)
+        api = _week_change(connection, user_id, LATER)
+        totals = dict(
+            connection.execute(
+                select(mart_net_worth_daily.c.day, mart_net_worth_daily.c.total_wealth).where(
+                    mart_net_worth_daily.c.day.in_([LATER - timedelta(days=7), LATER])
+                )
+            ).all()
+        )
+    assert coverage is not None and not coverage.comparable
+    assert len(coverage.no_rate) == 3 and coverage.no_rate_since == CLOCK
+    sentence = "3 accounts have no rate since 30 Oct: this week's change leaves them out"
+    assert coverage.sentence() == sentence
+    drop = totals[LATER] - totals[LATER - timedelta(days=7)]
+    assert drop < -100_000  # what the totals alone would call a loss
+    weekly = report.weekly
+    assert weekly.absolute == coverage.change and abs(weekly.absolute) < 10_000
+    assert weekly.note == sentence
+    assert report.warnings[0].kind == "coverage" and sentence[1:] in report.warnings[0].text
+    assert api is not None
+    assert api["like_for_like"] is False and api["note"] == sentence
+    assert api["amount"] == str(coverage.change)
