@@ -90,7 +90,7 @@ def test_materializing_a_day_no_rate_converts_leaves_the_demo_unharmed(env: str)
     metadata = {key: value.value for key, value in event.materialization.metadata.items()}
     assert metadata["accounts_skipped"] == 4 and metadata["rows_written"] == 0
     table = metadata["skipped"]
-    assert "The rates stored ends on 2026-10-30" in table
+    assert "The stored exchange rates end on 2026-10-30" in table
     assert "the demo is not synced for 2026-12-03" in table and "WEALTH_OFFLINE" in table
 
     run("marts", "build", "--as-of", LATER.isoformat())

@@ -27,7 +27,7 @@ DEMO_BROKER = "demo"
 def rates_stop_sentence(day: date, last_rate_day: date | None, settings: Settings) -> str:
     """Why a demo day is not synced, and how to get the rates it needs (one sentence the
     daily schedule and a refused sync share)."""
-    stop = f"ends on {last_rate_day.isoformat()}" if last_rate_day else "holds no rates yet"
+    stop = f"end on {last_rate_day.isoformat()}" if last_rate_day else "are none yet"
     if settings.offline and settings.fx_source == "auto":
         how = (
             "WEALTH_OFFLINE is on: unset it (the default source then fetches later days from "
@@ -46,7 +46,7 @@ def rates_stop_sentence(day: date, last_rate_day: date | None, settings: Setting
             f"is {settings.fx_source})"
         )
     return (
-        f"The rates stored {stop}, so the demo is not synced for {day.isoformat()}: no rate "
+        f"The stored exchange rates {stop}, so the demo is not synced for {day.isoformat()}: no rate "
         f"could convert it and its CHF and USD accounts would drop out of net worth. To get "
         f"later rates, {how}."
     )
