@@ -199,7 +199,8 @@ def test_cli_work_shows_in_dagster_as_materialized(
     instance = dg.DagsterInstance.get()
     rates = dg.AssetKey("exchange_rates")
     done = instance.get_materialized_partitions(rates)
-    assert {"2026-10-30", "2026-10-24", "2026-10-12"} <= done
+    assert {"2026-10-30", "2026-10-24", "2026-10-14"} <= done  # the demo window, 14 days back
+    assert "2026-10-12" not in done  # the rest of the file: `wealth fx backfill`
     saturday = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=rates, asset_partitions=["2026-10-24"]), limit=1
     ).records[0]
