@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.server import free_port  # noqa: E402
+
 BIN = Path(sys.executable).parent
 QUERY = """
 query Materialized($keys: [AssetKeyInput!]) {
@@ -41,12 +44,6 @@ query Materialized($keys: [AssetKeyInput!]) {
 }
 """
 SHOWN = ["account_snapshots", "mart_net_worth_daily"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def materialized(url: str) -> bool:

@@ -18,22 +18,28 @@ def demo() -> None:
     """Try the product on made-up data (no bank login, no internet)."""
 
 
+def setup_options(function):  # type: ignore[no-untyped-def]
+    """--days and --password-env, shared by `setup` and `reset`."""
+    function = click.option(
+        "--password-env",
+        "password_env",
+        metavar="NAME",
+        default=None,
+        help="Read the demo user's password from environment variable NAME "
+        "(default: the documented demo password 'demo-password').",
+    )(function)
+    return click.option(
+        "--days",
+        type=click.IntRange(min=1),
+        default=365,
+        show_default=True,
+        help="Days of history to fill, ending on the demo's clock (today when a rate "
+        "converts it, else the last day with rates).",
+    )(function)
+
+
 @demo.command("setup")
-@click.option(
-    "--days",
-    type=click.IntRange(min=1),
-    default=365,
-    show_default=True,
-    help="Days of history to fill, ending on the ECB file's last day.",
-)
-@click.option(
-    "--password-env",
-    "password_env",
-    metavar="NAME",
-    default=None,
-    help="Read the demo user's password from environment variable NAME "
-    "(default: the documented demo password 'demo-password').",
-)
+@setup_options
 def demo_setup(days: int, password_env: str | None) -> None:
     """Create the user `demo` (base EUR) with the demo broker's four accounts, auto-sync on,
     and a year of history converted into EUR.
@@ -44,21 +50,7 @@ def demo_setup(days: int, password_env: str | None) -> None:
 
 
 @demo.command("reset")
-@click.option(
-    "--days",
-    type=click.IntRange(min=1),
-    default=365,
-    show_default=True,
-    help="Days of history to fill again.",
-)
-@click.option(
-    "--password-env",
-    "password_env",
-    metavar="NAME",
-    default=None,
-    help="Read the new demo user's password from environment variable NAME "
-    "(default: the documented demo password 'demo-password').",
-)
+@setup_options
 def demo_reset(days: int, password_env: str | None) -> None:
     """Put the demo back as `scripts/dev up` made it: delete the user `demo` with all their
     accounts, snapshots and marts, then set it up again. Other users are not touched."""
