@@ -126,7 +126,7 @@ def test_the_report_reaches_the_smtp_server_with_the_marts_numbers(
                 assert fmt.money(balance, currency) in part
         for _category, amount in currencies:
             assert fmt.money(amount, "EUR") in part
-        assert "1 account has no rate since" in part and "change leaves them out" in part
+        assert "1 account has no rate since" in part and "change leaves it out" in part
         # the warnings: a login waiting for a TAN, a snapshot without a rate
         assert "Approve the login in your app" in part
         assert "no CHF rate within 14 days of 2026-11-26" in part
