@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, and_, delete, func, select
+from sqlalchemy import Engine, and_, delete, func, select, true
 
 from wealth_pipeline.brokers import demo as demo_broker
 from wealth_pipeline.history.backfill import (
@@ -277,7 +277,7 @@ def snapshot_days(
                 and_(
                     financial_accounts.c.user_id == user_id,
                     account_snapshots.c.snapshot_date.between(start, end),
-                    financial_accounts.c.id.in_(account_ids) if account_ids else and_(),
+                    financial_accounts.c.id.in_(account_ids) if account_ids else true(),
                 )
             )
             .group_by(account_snapshots.c.snapshot_date)
