@@ -115,3 +115,5 @@ def run_setup(days: int, password_env: str | None, command: str) -> None:
         click.echo(f"Marts: {report.marts.describe()}")
         if report.marts.rows:
             record.marts(settings, command, report.marts.rows, report.marts.summary())
+    if report.projection_added:
+        click.echo(f"Projection: added {', '.join(report.projection_added)}")
