@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import dagster as dg
 from sqlalchemy.engine import make_url
@@ -17,7 +18,7 @@ from wealth_pipeline.fx.assets import (
     exchange_rates,
     exchange_rates_job,
 )
-from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates, RatesSource
+from wealth_pipeline.fx.sources import RatesSource, source_for
 from wealth_pipeline.history.jobs import history_backfill_job, new_account_history_sensor
 from wealth_pipeline.mail import MailResource
 from wealth_pipeline.marts.assets import marts_assets, marts_job, marts_sensor
@@ -68,22 +69,15 @@ def database_url(settings: Settings) -> str | dg.EnvVar:
 
 
 def rates_source(settings: Settings, *, env_vars: bool = False) -> RatesSource:
-    """The configured rate source; with `env_vars` (for Dagster) its location as an EnvVar
+    """The configured rate source; with `env_vars` (for Dagster) its locations as EnvVars
     when set in the environment (a URL may carry credentials). Without, usable directly."""
-
-    def location(name: str, value: str) -> str:
-        return from_env(name, value) if env_vars else value
-
-    common = {
-        "timeout_seconds": settings.http_timeout_seconds,
-        "max_attempts": settings.http_max_attempts,
-        "backoff_seconds": settings.http_backoff_seconds,
-    }
-    if settings.fx_source == "frankfurter":
-        return FrankfurterRates(
-            base_url=location("WEALTH_FRANKFURTER_URL", settings.frankfurter_url), **common
+    if env_vars:
+        settings = replace(
+            settings,
+            frankfurter_url=from_env("WEALTH_FRANKFURTER_URL", settings.frankfurter_url),
+            ecb_file=from_env("WEALTH_ECB_FILE", settings.ecb_file),
         )
-    return EcbFileRates(location=location("WEALTH_ECB_FILE", settings.ecb_file), **common)
+    return source_for(settings)
 
 
 def every(sensor: dg.SensorDefinition, seconds: int | None) -> dg.SensorDefinition:
