@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from click.testing import Result
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from tests import test_cli_accounts
 from tests.test_cli_accounts import add_manual, run
@@ -30,7 +30,12 @@ from wealth_pipeline.snapshots.csv_import import MAX_LISTED_ERRORS, parse_balanc
 from wealth_pipeline.snapshots.store import NewSnapshot, SnapshotError, write_snapshots
 from wealth_pipeline.snapshots.values import EARLIEST_DAY, parse_balance
 from wealth_pipeline.warehouse.engine import get_engine
-from wealth_pipeline.warehouse.schema import account_snapshots, financial_accounts, users
+from wealth_pipeline.warehouse.schema import (
+    account_snapshots,
+    exchange_rates,
+    financial_accounts,
+    users,
+)
 
 env = test_cli_accounts.env  # the fixture: alice and bob on each backend
 TOO_LARGE_IDS = [str(2**31), str(2**63), str(2**64)]
@@ -134,6 +139,12 @@ def test_csv_dates_out_of_bounds_change_nothing(env: str, tmp_path: Path) -> Non
 
 
 def test_rates_for_unknown_codes_and_days_before_the_ecb(env: str) -> None:
+    with get_engine(env).begin() as connection:
+        connection.execute(
+            insert(exchange_rates).values(
+                rate_date=date(2024, 1, 2), quote_currency="USD", rate=Decimal("1.1"), source="t"
+            )
+        )
     refused(run("fx", "rate", "XAU", "XAU"), 1, "unknown currency XAU")
     refused(run("fx", "rate", "DEM", "DEM", "--date", "1998-01-01"), 1, "unknown currency DEM")
     for day in ("0001-01-01", "0001-01-14"):

@@ -302,7 +302,7 @@ def sync_day(execution_time: datetime) -> str:
 
 
 def demo_clock_request(
-    context: dg.ScheduleEvaluationContext, clock: str, day: str
+    context: dg.ScheduleEvaluationContext, clock: str, day: str, settings: Settings | None = None
 ) -> dg.RunRequest | dg.SkipReason:
     """On the shipped rates the clock stops on their last day: sync that day once, then skip.
 
@@ -311,7 +311,8 @@ def demo_clock_request(
     day's snapshots, metadata and checks in the UI), and afterwards says why it waits.
     """
     run_key = f"daily_sync:{clock}"
-    why = rates_stop_sentence(date.fromisoformat(day), date.fromisoformat(clock), load_settings())
+    settings = settings or load_settings()
+    why = rates_stop_sentence(date.fromisoformat(day), date.fromisoformat(clock), settings)
     if context.instance_ref is not None:
         done = context.instance.get_runs(
             filters=dg.RunsFilter(tags={"dagster/run_key": run_key}), limit=1
@@ -351,7 +352,7 @@ def build_daily_sync_schedule(
         day = sync_day(context.scheduled_execution_time)
         static_end = shipped_excerpt_end(settings)
         if static_end is not None and day > static_end.isoformat():
-            return demo_clock_request(context, static_end.isoformat(), day)
+            return demo_clock_request(context, static_end.isoformat(), day, settings)
         return dg.RunRequest(run_key=f"daily_sync:{day}", partition_key=day)
 
     return daily_sync
