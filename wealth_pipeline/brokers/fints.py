@@ -456,9 +456,7 @@ class Transport:
     def __init__(self, url: str, timeout: float, service: str) -> None:
         self.url = url
         self.service = service
-        self.http = httpx.Client(
-            timeout=timeout, follow_redirects=False, verify=http.tls_context()
-        )
+        self.http = httpx.Client(timeout=timeout, follow_redirects=False, verify=http.tls_context())
         self.codes: list[tuple[str, str]] = []
 
     def send(self, message: FinTSMessage) -> FinTSInstituteMessage:

@@ -36,7 +36,7 @@ def accounts_backfill(
 
     Existing snapshots stay unless --overwrite; manual and imported snapshots always stay.
     """
-    from wealth_pipeline.cli.accounts import SecondFactor, login
+    from wealth_pipeline.cli.second_factor import interactive_login
     from wealth_pipeline.history.backfill import HistoryError, backfill_history
 
     settings = settings_or_usage_error()
@@ -52,13 +52,6 @@ def accounts_backfill(
         from wealth_pipeline.history.demo import demo_clock
 
         today = demo_clock(settings)
-
-    def interactive_login(integration) -> None:  # type: ignore[no-untyped-def]
-        context = integration.context
-        login(
-            integration,
-            SecondFactor(integration, context.two_fa_wait_seconds, context.poll_interval_seconds),
-        )
 
     try:
         report = backfill_history(
