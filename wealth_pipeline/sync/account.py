@@ -138,7 +138,8 @@ def fetch(integration: BrokerIntegrationBase, identifier: str) -> Fetched:
     except TwoFactorRequired as exc:
         raise Paused(str(exc), exc.auth) from None
     if auth.requires_2fa and not auth.success:
-        raise Paused(f"{integration.broker.name} asks for a second factor", auth)
+        why = auth.error_message or f"{integration.broker.name} asks for a second factor"
+        raise Paused(integration.scrub(why), auth)
     if not auth.success:
         raise AuthenticationFailed(integration.scrub(auth.error_message or "login refused"))
     return read_account(integration, identifier)
