@@ -223,7 +223,9 @@ def prompt_credentials(schema: Mapping[str, Any]) -> dict[str, Any]:
 def _sync_text(row: Mapping[str, Any]) -> str:
     if row["is_manual"]:
         return "-"
-    return "on" if row["sync_enabled"] else "off"
+    if not row["sync_enabled"]:
+        return "off"
+    return "assisted" if row["sync_mode"] == "assisted" else "on"
 
 
 @accounts.command("list")
@@ -257,7 +259,7 @@ def accounts_list(username: str) -> None:
                 row["broker_code"],
                 row["account_type"],
                 row["currency"],
-                row["status"],
+                "waiting" if row["status"] == "pending_auth" else row["status"],
                 _sync_text(row),
                 latest,
             )
@@ -316,10 +318,11 @@ def accounts_sync(state: str, account_id: int, username: str) -> None:
         except AccountError as exc:
             raise failing(exc) from None
     click.echo(f"Sync {state} for account {account_id} ({account['name']}).")
-    if state == "on" and not account["supports_auto_sync"]:
+    if state == "on" and account["sync_mode"] == "assisted":
         click.echo(
-            f"Note: {account['broker_code']} cannot sync unattended; "
-            "it syncs only while you are there to approve the login."
+            f"Note: {account['broker_code']} syncs with you there (assisted): "
+            f"{account['sync_note']} Sync it now with `wealth accounts auth {account_id} "
+            f"--user {username}`; until then the daily run lists it as waiting."
         )
 
 

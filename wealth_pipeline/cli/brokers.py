@@ -27,7 +27,7 @@ def brokers_list(show_all: bool) -> None:
     with get_engine(settings_or_usage_error().database_url).begin() as connection:
         ensure_catalogue(connection)
         rows = list_brokers(connection, active_only=not show_all)
-    table = [("CODE", "NAME", "TYPE", "COUNTRY", "2FA", "AUTO-SYNC")]
+    table = [("CODE", "NAME", "TYPE", "COUNTRY", "2FA", "SYNC")]
     for row in rows:
         name = row["name"] + ("" if row["is_active"] else " (not offered)")
         table.append(
@@ -37,10 +37,16 @@ def brokers_list(show_all: bool) -> None:
                 row["integration_type"],
                 row["country"] or "-",
                 _yes(row["supports_2fa"]),
-                _yes(row["supports_auto_sync"]),
+                row["sync_mode"],
             )
         )
     echo_table(table)
+    click.echo(
+        "\nSYNC: unattended = the daily run logs in alone (a bank may ask for an approval now "
+        "and then); assisted = every fresh login needs you (a code, a token, a photoTAN): run "
+        "`wealth accounts auth ID --user U` to sync, the daily run lists the account as "
+        "waiting; manual = you record balances. `wealth brokers show CODE` says why."
+    )
 
 
 @brokers.command("load")
@@ -80,7 +86,8 @@ def brokers_show(code: str) -> None:
         ("API", broker["api_base_url"]),
         ("website", broker["website_url"]),
         ("2FA", _yes(broker["supports_2fa"])),
-        ("auto-sync", _yes(broker["supports_auto_sync"])),
+        ("sync", broker["sync_mode"]),
+        ("why", broker["sync_note"]),
         ("offered", _yes(broker["is_active"])),
     ]
     for label, value in details:
