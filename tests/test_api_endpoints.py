@@ -63,6 +63,8 @@ def test_accounts_never_show_credentials_or_raw_data(api: Api) -> None:
         "currency": "EUR",
         "status": "active",
         "status_message": None,
+        "sync_mode": "unattended",
+        "waiting": None,
         "is_manual": False,
         "sync_enabled": True,
         "last_synced_at": None,

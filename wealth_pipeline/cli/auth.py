@@ -68,7 +68,7 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
     fetched: Fetched | None = None
     history: History | None = None
     history_note: str | None = None
-    start = day - timedelta(days=days)
+    start = day - timedelta(days=days - 1)  # the window of `wealth accounts backfill`
     try:
         with integration:
             logged_in = False
