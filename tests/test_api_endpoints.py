@@ -43,6 +43,11 @@ def test_brokers_with_credential_schemas(api: Api) -> None:
     assert dkb["name"] == "DKB (Deutsche Kreditbank)"
     assert dkb["integration_type"] == "fints"
     assert dkb["credential_schema"]["properties"]["pin"]["format"] == "password"
+    assert (dkb["sync_mode"], dkb["supports_auto_sync"]) == ("unattended", True)
+    assert "90 days" in dkb["sync_note"]
+    modes = {broker["code"]: broker["sync_mode"] for broker in listed}
+    assert modes["viac"] == modes["morganstanley"] == modes["commerzbank"] == "assisted"
+    assert "SMS" in api.get("/api/brokers/viac/").json()["sync_note"]
     assert api.get("/api/brokers/DKB/").status_code == 200
     for code in ("nope", "x", "a" * 41, "d%00kb"):
         answer = api.get(f"/api/brokers/{code}/")
