@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,32 @@ def test_accounts_never_show_credentials_or_raw_data(api: Api) -> None:
         assert secret not in text
     assert "encrypted" not in text and "raw_data" not in text
     assert api.get(f"/api/accounts/{ids.giro}/").json() == giro
+
+
+def test_a_waiting_account_says_why_since_when_and_the_command(api: Api) -> None:
+    from wealth_pipeline.sync.waiting import waiting_reason
+    from wealth_pipeline.warehouse.schema import financial_accounts
+
+    ids = api.ids
+    command = f"wealth accounts auth {ids.giro} --user alice"
+    reason = waiting_reason(
+        "DKB (Deutsche Kreditbank) waits for the login to be approved in the banking app",
+        date(2025, 1, 3),
+        command,
+    )
+    with api.engine.begin() as connection:
+        connection.execute(
+            financial_accounts.update()
+            .where(financial_accounts.c.id == ids.giro)
+            .values(status="pending_auth", status_message=reason)
+        )
+    giro = api.get(f"/api/accounts/{ids.giro}/").json()
+    assert giro["status"] == "pending_auth" and giro["status_message"] == reason
+    assert giro["waiting"] == {
+        "reason": "DKB (Deutsche Kreditbank) waits for the login to be approved in the banking app",
+        "last_data": "2025-01-03",
+        "command": command,
+    }
 
 
 def test_other_users_accounts_answer_404_like_missing_ones(api: Api) -> None:
