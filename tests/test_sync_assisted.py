@@ -20,6 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.assisted_support import (
@@ -33,6 +34,7 @@ from tests.assisted_support import (
 from tests.assisted_support import (
     PASSWORD as BANK_PASSWORD,
 )
+from tests.fakes.fints_bank import FakeFinTSBank
 from tests.sync_support import (
     PASSWORD,
     SYNC_DAY,
@@ -46,13 +48,15 @@ from wealth_pipeline.accounts import save_session, set_sync
 from wealth_pipeline.brokers.base import BrokerConfig, IntegrationContext
 from wealth_pipeline.brokers.connection import broker_config
 from wealth_pipeline.brokers.registry import build_integration
+from wealth_pipeline.cli import main
 from wealth_pipeline.security.vault import encrypt_credentials, encrypt_state, unlock
 from wealth_pipeline.settings import load_settings
 from wealth_pipeline.sync.notify import notice_text, recipients
 from wealth_pipeline.sync.runner import run_sync
-from wealth_pipeline.warehouse.schema import account_snapshots
+from wealth_pipeline.warehouse.schema import account_sessions, account_snapshots
 
 ROOT = Path(__file__).resolve().parents[1]
+DKB_PIN = "Pin-dkb-5512x"
 BERLIN_TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
 
 
@@ -265,3 +269,74 @@ def test_syncing_now_takes_the_sms_code_writes_today_and_fills_the_missing_days(
                       now=evening + timedelta(hours=17, minutes=30))  # fmt: skip
     assert [o.status for o in report.outcomes if o.account_id == account_id] == ["success"]
     assert service.logins == 2 and service.heartbeats == 1
+
+
+# --- DKB: the TAN medium chosen once, through the daily run and the command line ------------
+
+
+@pytest.fixture(scope="module")
+def fints_bank() -> Iterator[FakeFinTSBank]:
+    server = FakeFinTSBank("12030000", "alice.dkb", DKB_PIN).start()
+    yield server
+    server.stop()
+
+
+def test_a_dkb_login_needing_a_tan_medium_waits_then_the_person_chooses_once(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fints_bank: FakeFinTSBank
+) -> None:
+    fints_bank.reset()
+    fints_bank.configure(media=("iPhone Anna", "iPad Küche"), approve_after_polls=0)
+    monkeypatch.setenv("WEALTH_BROKER_URL_DKB", fints_bank.base_url + "/fints")
+    monkeypatch.setenv("WEALTH_FINTS_PRODUCT_ID", "9FA6681DEC0CF3046BFC2F8A6")
+    world = make_world(sqlite_url, tmp_path, monkeypatch, {})
+    monkeypatch.setenv("WEALTH_2FA_WAIT_SECONDS", "2")
+    with world.engine.connect() as connection:
+        unlocked = unlock(connection, "alice", PASSWORD)
+    with world.engine.begin() as connection:
+        from wealth_pipeline.accounts import create_account
+        from wealth_pipeline.brokers.catalogue import get_broker
+
+        account_id = create_account(
+            connection, owner=world.owner, broker=get_broker(connection, "dkb"), name="Giro",
+            account_type="checking", currency="EUR", identifier="DE02120300000000202051",
+            credentials={"username": "alice.dkb", "pin": DKB_PIN},
+            encrypt=lambda i, c: encrypt_credentials(unlocked, i, c),
+        )  # fmt: skip
+    report = run_sync(world.engine, SYNC_DAY, settings=load_settings())
+    [waiting] = report.pending_auth
+    assert report.failed == []
+    assert "which of your TAN media" in (waiting.reason or "")
+    assert "TAN rejected" not in (waiting.reason or "") and "wrong" not in (waiting.reason or "")
+    with world.engine.connect() as connection:
+        challenge = connection.execute(
+            select(account_sessions.c.challenge).where(
+                account_sessions.c.account_id == account_id,
+                account_sessions.c.purpose == "tan_dialog",
+            )
+        ).scalar_one()
+    assert challenge["two_fa_type"] == "tan_medium"
+    assert challenge["options"] == ["iPhone Anna", "iPad Küche"]
+
+    monkeypatch.setenv("TEST_WEALTH_PASSWORD", PASSWORD)
+    result = CliRunner().invoke(
+        main,
+        ["accounts", "auth", str(account_id), "--user", "alice", "--password-env",
+         "TEST_WEALTH_PASSWORD"],
+        input="2\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "1. iPhone Anna" in result.output and "2. iPad Küche" in result.output
+    assert f"Wrote {BERLIN_TODAY.isoformat()} for account {account_id}" in result.output
+    assert DKB_PIN not in result.output
+    assert fints_bank.media_named[-1] == "iPad Küche"
+    assert account_status(world.engine, account_id) == ("active", None)
+    assert "tan_dialog" not in session_purposes(world.engine, account_id)
+
+    # Asked once: the next run names the chosen medium itself, and the exemption holds.
+    tomorrow = BERLIN_TODAY + timedelta(days=1)
+    evening = datetime.combine(tomorrow, datetime.min.time(), ZoneInfo("Europe/Berlin"))
+    again = run_sync(world.engine, tomorrow, settings=load_settings(),
+                     now=evening + timedelta(hours=17, minutes=30))  # fmt: skip
+    assert [o.status for o in again.outcomes] == ["success"], again.outcomes
+    assert fints_bank.media_named[-1] == "iPad Küche"
+    assert fints_bank.types().count("HKTAB") == 1
