@@ -154,7 +154,7 @@ class AssistedBroker(BrokerIntegrationBase):
         self.sid = answer.cookies.get("sid")
         return AuthResult(success=True)
 
-    def resume_session(self) -> bool:
+    def heartbeat(self) -> bool:
         if not self.sid:
             return False
         return self.http.get("/heartbeat", headers=self._cookies()).status_code == 204

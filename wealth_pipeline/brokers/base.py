@@ -190,14 +190,15 @@ class BrokerIntegrationBase(ABC):
     @abstractmethod
     def authenticate(self) -> AuthResult: ...
 
-    def resume_session(self) -> bool:
-        """Reuse the live session kept in `context.state` without a fresh login.
+    def heartbeat(self) -> bool:
+        """Whether the session kept in `context.state` (or this run's) is still alive.
 
-        The daily run of an assisted broker (a person needed at every fresh login) calls only
-        this: True when the service still accepts the saved session (VIAC: its heartbeat
-        answers 204), and the reads that follow use it. False when there is no session or it
-        is dead: the account then waits for its owner, it has not failed. Never sends a code,
-        never starts a login. The default: no session to reuse.
+        The daily run of an assisted broker (a person needed at every fresh login) asks only
+        this, never `authenticate` unless it is True: True when the service still accepts
+        the saved session (VIAC: `/rest/web/heartbeat` answers 204), and the reads that
+        follow reuse it. False when there is no session or it is dead: the account then
+        waits for its owner, it has not failed. Never sends a code, never starts a login.
+        The default: no session to reuse.
         """
         return False
 

@@ -154,7 +154,7 @@ def _alive(integration) -> bool:  # type: ignore[no-untyped-def]
     from wealth_pipeline.brokers.base import BrokerError
 
     try:
-        return bool(integration.resume_session())
+        return bool(integration.heartbeat())
     except BrokerError:
         return False
 

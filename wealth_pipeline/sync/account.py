@@ -380,7 +380,7 @@ def resume_or_wait(conn: AccountConnection) -> Fetched:
     `Paused` (waiting for the owner) when there is none: never a fresh login."""
     integration = conn.integration
     try:
-        alive = integration.resume_session()
+        alive = integration.heartbeat()
     except (AuthenticationFailed, TwoFactorRequired):
         alive = False  # a dead session: the account waits, its login has not failed
     if not alive:
