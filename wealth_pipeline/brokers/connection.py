@@ -93,6 +93,26 @@ class AccountConnection:
     secrets: list[str] = field(repr=False)
     last_data: date | None = None  # the newest snapshot's day
     paused: AuthResult | None = field(default=None, repr=False)  # a login waiting for a person
+    _kept: list[bytes | None] = field(default_factory=list, repr=False)  # state at close
+
+    def __enter__(self) -> AccountConnection:
+        """The integration's session, its state kept when it ends (before `close`, which
+        may drop what a later run would reuse, like a live session's cookies)."""
+        self.integration.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._kept[:] = [self._export()]
+        finally:
+            self.integration.__exit__(*exc)
+
+    def _export(self) -> bytes | None:
+        try:
+            return self.integration.export_state()
+        except Exception:  # keeping state is a bonus: never mask the caller's own outcome
+            log.warning("account %s: session state could not be exported", self.account_id)
+            return None
 
     @property
     def broker_code(self) -> str:
@@ -123,16 +143,13 @@ class AccountConnection:
         self.secrets.extend(v for v in values if v)
 
     def session_blobs(self, paused: AuthResult | None = None) -> dict[str, bytes]:
-        """The integration's state, and a login `paused` for a person, encrypted to store
-        (nothing without a key: credential-free brokers keep no state)."""
+        """The integration's state (as it was when `with conn:` ended, or now), and a login
+        `paused` for a person, encrypted to store (nothing without a key: credential-free
+        brokers keep no state)."""
         if self.unlocked is None:
             return {}
         blobs: dict[str, bytes] = {}
-        try:
-            state = self.integration.export_state()
-        except Exception:  # keeping state is a bonus: never mask the caller's own outcome
-            log.warning("account %s: session state could not be exported", self.account_id)
-            state = None
+        state = self._kept[0] if self._kept else self._export()
         if state:
             blobs[CLIENT_STATE] = encrypt_state(self.unlocked, self.account_id, CLIENT_STATE, state)
         if paused is not None and paused.session_data:

@@ -430,7 +430,7 @@ def accounts_test(account_id: int, username: str, password_env: str | None) -> N
     failure: str | None = None
     done = "The connection works."
     try:
-        with integration:
+        with conn:
             report_connection(integration, conn.identifier, second)
     except NoNewData as exc:  # the service answered: not a failure of the connection
         conn.remember(*second.entered)

@@ -70,7 +70,7 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
     history_note: str | None = None
     start = day - timedelta(days=days - 1)  # the window of `wealth accounts backfill`
     try:
-        with integration:
+        with conn:
             logged_in = False
             if conn.paused is not None:
                 click.echo("Resuming the paused login ...")

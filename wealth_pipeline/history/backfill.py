@@ -252,7 +252,7 @@ def fetch_history(
 ) -> Fetched:
     """Log in and ask the broker for [start, end]; HistoryError (scrubbed) on failure."""
     try:
-        with conn.integration:
+        with conn:
             (login or default_login)(conn.integration)
             return read_history(conn, start, end, with_positions=with_positions)
     except BrokerError as exc:

@@ -326,7 +326,7 @@ def sync_account(
             today=day,
         )
         try:
-            with conn.integration:
+            with conn:
                 if conn.sync_mode == "assisted":
                     fetched = resume_or_wait(conn)
                 else:
