@@ -190,16 +190,20 @@ class BrokerIntegrationBase(ABC):
     @abstractmethod
     def authenticate(self) -> AuthResult: ...
 
-    def heartbeat(self) -> bool:
-        """Whether the session kept in `context.state` (or this run's) is still alive.
+    def resume_session(self) -> bool:
+        """Make the session kept in `context.state` usable without a fresh login.
 
-        The daily run of an assisted broker (a person needed at every fresh login) asks only
-        this, never `authenticate` unless it is True: True when the service still accepts
-        the saved session (VIAC: `/rest/web/heartbeat` answers 204), and the reads that
-        follow reuse it. False when there is no session or it is dead: the account then
-        waits for its owner, it has not failed. Never sends a code, never starts a login.
-        The default: no session to reuse.
+        The daily run of an assisted broker (a person needed at every fresh login) calls only
+        this, never `authenticate`: True when the saved session (cookies, a renewed token)
+        still works, and the reads that follow reuse it; False when there is none or it is
+        dead: the account then waits for its owner, it has not failed. Never sends a code,
+        never starts a login. The default asks `heartbeat`.
         """
+        return self.heartbeat()
+
+    def heartbeat(self) -> bool:
+        """Whether the saved session is still alive (VIAC: `/rest/web/heartbeat` answers 204),
+        without a login. The default: no session to ask about."""
         return False
 
     def complete_2fa(self, auth_code: str | None, session_data: bytes | None) -> AuthResult:

@@ -35,6 +35,10 @@ REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
 # photoTAN, a fresh token; the daily run only reuses a session still alive and otherwise
 # lists the account as waiting), `manual` (nothing to sync). `sync_note` says why.
 SYNC_MODES = ("unattended", "assisted", "manual")
+# A credential field a person gives again when they sync (a session token living minutes):
+# `"x-renewed-at-sync": true` in its schema property. `wealth accounts auth` asks for it when
+# the stored value no longer works, and stores the new one encrypted.
+RENEWED_AT_SYNC = "x-renewed-at-sync"
 MASK = "••••••"  # fixed length: reveals neither the value nor its length
 FIELD_TYPES = ("string", "boolean", "integer")
 
@@ -89,6 +93,7 @@ class CredentialField:
     required: bool
     secret: bool
     default: Any = None
+    renewed: bool = False  # given again at each assisted sync (RENEWED_AT_SYNC)
 
 
 # --- the fixture ------------------------------------------------------------------------
@@ -205,6 +210,8 @@ def schema_problems(schema: Any) -> list[str]:
                 problems.append(f"{where}: needs a {text}")
         if spec.get("format") == "password" and spec.get("type") != "string":
             problems.append(f"{where}: format password is for strings")
+        if RENEWED_AT_SYNC in spec and spec[RENEWED_AT_SYNC] is not True:
+            problems.append(f"{where}: {RENEWED_AT_SYNC} is true or absent")
     return problems
 
 
@@ -307,6 +314,7 @@ def credential_fields(schema: Mapping[str, Any]) -> list[CredentialField]:
             required=name in required,
             secret=spec.get("format") == "password",
             default=spec.get("default"),
+            renewed=spec.get(RENEWED_AT_SYNC) is True,
         )
         for name, spec in (schema.get("properties") or {}).items()
     ]

@@ -56,6 +56,9 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
 
     day = datetime.now(ZoneInfo(TIMEZONE)).date()
     account, conn = open_owned(username, account_id, password_env, today=day, with_paused=True)
+    alive = conn.paused is None and conn.sync_mode == "assisted" and _alive(conn.integration)
+    if conn.paused is None and conn.sync_mode == "assisted" and not alive:
+        conn = renew_credentials(conn, account, day)
     integration = conn.integration
     second = SecondFactor.for_integration(integration)
     due = DueAccount(
@@ -84,7 +87,7 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
                         f"The bank no longer holds the paused login ({second.scrub(str(exc))}); "
                         "logging in anew."
                     )
-            if not logged_in and conn.sync_mode == "assisted" and _alive(integration):
+            if not logged_in and alive:
                 click.echo("Reusing the session of your last sync (still alive).")
                 logged_in = True
             if not logged_in:
@@ -150,11 +153,59 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
         click.echo(history_note + ".")
 
 
+def renew_credentials(conn, account, day: date):  # type: ignore[no-untyped-def]
+    """Ask for the credential fields a person gives again at each sync (a session token that
+    lives minutes: `x-renewed-at-sync` in the broker's schema), store them encrypted, and
+    reopen the account with them. Other brokers are returned as they are."""
+    from sqlalchemy import update
+
+    from wealth_pipeline.brokers.catalogue import (
+        CredentialsInvalid,
+        credential_fields,
+        validate_credentials,
+    )
+    from wealth_pipeline.brokers.connection import OpenFailed, open_account
+    from wealth_pipeline.cli.common import settings_or_usage_error
+    from wealth_pipeline.security.vault import encrypt_credentials
+    from wealth_pipeline.warehouse.schema import financial_accounts
+
+    schema = conn.broker["credential_schema"] or {}
+    renewed = [field for field in credential_fields(schema) if field.renewed]
+    if not renewed or conn.unlocked is None:
+        return conn
+    click.echo(f"{conn.broker_name} needs a fresh {', '.join(f.title for f in renewed)}.")
+    values = dict(conn.integration.credentials)
+    for field in renewed:
+        if field.description:
+            click.echo(f"  {field.description}")
+        values[field.name] = click.prompt(field.title, hide_input=field.secret).strip()
+        conn.remember(values[field.name])
+    try:
+        credentials = validate_credentials(schema, values)
+    except CredentialsInvalid as exc:
+        raise click.ClickException(str(exc)) from None
+    blob = encrypt_credentials(conn.unlocked, conn.account_id, credentials)
+    with engine().begin() as connection:
+        connection.execute(
+            update(financial_accounts)
+            .where(financial_accounts.c.id == conn.account_id)
+            .values(encrypted_credentials=blob)
+        )
+    conn.integration.close()
+    try:
+        return open_account(
+            engine(), conn.account_id, unlock=conn.unlocked, settings=settings_or_usage_error(),
+            today=day, user_id=conn.user_id, with_paused=True,
+        )  # fmt: skip
+    except OpenFailed as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _alive(integration) -> bool:  # type: ignore[no-untyped-def]
     from wealth_pipeline.brokers.base import BrokerError
 
     try:
-        return bool(integration.heartbeat())
+        return bool(integration.resume_session())
     except BrokerError:
         return False
 

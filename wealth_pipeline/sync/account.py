@@ -347,8 +347,11 @@ def sync_account(
         assert conn is not None
         return _pause(engine, due, day, exc, conn, blobs, run_id, lock)
     except AuthenticationFailed as exc:
-        status = "pending_auth" if exc.needs_person else "error"
-        outcome = Outcome(due.account_id, due.broker_code, status, AUTH_FAILED + _scrub(conn, exc))
+        if exc.needs_person and conn is not None:  # a session only a person renews: waiting
+            auth = getattr(exc, "auth", None)
+            paused = Paused(str(exc), auth if isinstance(auth, AuthResult) else None)
+            return _pause(engine, due, day, paused, conn, blobs, run_id, lock)
+        outcome = Outcome(due.account_id, due.broker_code, "error", AUTH_FAILED + _scrub(conn, exc))
     except NoNewData as exc:
         outcome = Outcome(due.account_id, due.broker_code, "no_new_data", _scrub(conn, exc))
     except BrokerError as exc:
@@ -380,7 +383,7 @@ def resume_or_wait(conn: AccountConnection) -> Fetched:
     `Paused` (waiting for the owner) when there is none: never a fresh login."""
     integration = conn.integration
     try:
-        alive = integration.heartbeat()
+        alive = integration.resume_session()
     except (AuthenticationFailed, TwoFactorRequired):
         alive = False  # a dead session: the account waits, its login has not failed
     if not alive:
