@@ -56,6 +56,7 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
 
     day = datetime.now(ZoneInfo(TIMEZONE)).date()
     account, conn = open_owned(username, account_id, password_env, today=day, with_paused=True)
+    click.echo(f"Account {account_id}: {account['name']} ({conn.broker_name})")
     alive = conn.paused is None and conn.sync_mode == "assisted" and _alive(conn.integration)
     if conn.paused is None and conn.sync_mode == "assisted" and not alive:
         conn = renew_credentials(conn, account, day)
@@ -65,7 +66,6 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
         account_id, conn.user_id, conn.username, conn.broker_code, conn.identifier, True
     )
 
-    click.echo(f"Account {account_id}: {account['name']} ({conn.broker_name})")
     paused_again = None
     failure: str | None = None
     fetched: Fetched | None = None
