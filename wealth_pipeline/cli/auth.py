@@ -18,19 +18,13 @@ from zoneinfo import ZoneInfo
 import click
 
 from wealth_pipeline.cli.accounts import accounts, engine, open_owned, user_option
-from wealth_pipeline.cli.common import password_env_option
+from wealth_pipeline.cli.common import days_option, password_env_option
 
 
 @accounts.command("auth")
 @click.argument("account_id", type=int)
 @user_option
-@click.option(
-    "--days",
-    type=click.IntRange(min=1),
-    default=365,
-    show_default=True,
-    help="How far back missing days are filled from the broker's history.",
-)
+@days_option("How far back missing days are filled from the broker's history.")
 @password_env_option
 def accounts_auth(account_id: int, username: str, days: int, password_env: str | None) -> None:
     """Sync ACCOUNT_ID now, with you there for its login: give the code, token or approval

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from wealth_pipeline.cli.common import settings_or_usage_error, vault_errors
+from wealth_pipeline.cli.common import days_option, settings_or_usage_error, vault_errors
 
 
 @click.group()
@@ -18,13 +18,7 @@ def demo() -> None:
 
 
 @demo.command("setup")
-@click.option(
-    "--days",
-    type=click.IntRange(min=1),
-    default=365,
-    show_default=True,
-    help="Days of history to fill, ending on the ECB file's last day.",
-)
+@days_option("Days of history to fill, ending on the ECB file's last day.")
 @click.option(
     "--password-env",
     "password_env",

@@ -10,19 +10,13 @@ from __future__ import annotations
 import click
 
 from wealth_pipeline.cli.accounts import engine, failing, owned_account, unlock_user, user_option
-from wealth_pipeline.cli.common import password_env_option, settings_or_usage_error
+from wealth_pipeline.cli.common import days_option, password_env_option, settings_or_usage_error
 
 
 @click.command("backfill")
 @click.argument("account_id", type=int)
 @user_option
-@click.option(
-    "--days",
-    type=click.IntRange(min=1),
-    default=365,
-    show_default=True,
-    help="How many days back from today (as far as the broker reaches).",
-)
+@days_option("How many days back from today (as far as the broker reaches).")
 @click.option(
     "--overwrite",
     is_flag=True,
