@@ -125,6 +125,14 @@ def test_a_daily_run_lists_an_assisted_account_as_waiting_without_logging_in(
     assert {o.account_id for o in report.synced} == {ok}
     assert BANK_PASSWORD not in message and PHONE not in message
 
+    # `wealth accounts list` says waiting (not error), and the account's sync is assisted.
+    listing = CliRunner().invoke(main, ["accounts", "list", "--user", "alice"]).output
+    row = next(line.split() for line in listing.splitlines() if line.startswith(str(account_id)))
+    assert row[row.index("CHF") + 1 : row.index("CHF") + 3] == ["waiting", "assisted"], listing
+    note = CliRunner().invoke(main, ["accounts", "sync", "on", str(account_id), "--user", "alice"])
+    assert "syncs with you there (assisted)" in note.output
+    assert f"`{command}`" in note.output
+
     # The approval e-mail says the same: why, the day of the last data, the command.
     [recipient] = recipients(world.engine, report.outcomes)
     subject, body = notice_text(recipient, [SYNC_DAY])
