@@ -143,10 +143,10 @@ def test_a_daily_run_lists_an_assisted_account_as_waiting_without_logging_in(
 
 
 def test_a_dead_session_gives_a_waiting_account_with_its_last_data_day(
-    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: AssistedService
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: AssistedService
 ) -> None:
     world, account_id, unlocked = assisted_world(
-        warehouse_url, tmp_path, monkeypatch, service.base_url
+        sqlite_url, tmp_path, monkeypatch, service.base_url
     )
     earlier = SYNC_DAY - timedelta(days=9)
     with world.engine.begin() as connection:
@@ -167,10 +167,10 @@ def test_a_dead_session_gives_a_waiting_account_with_its_last_data_day(
 
 
 def test_a_session_still_alive_is_reused_by_the_daily_run(
-    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: AssistedService
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: AssistedService
 ) -> None:
     world, account_id, unlocked = assisted_world(
-        warehouse_url, tmp_path, monkeypatch, service.base_url
+        sqlite_url, tmp_path, monkeypatch, service.base_url
     )
     sid = live_session(service)
     with world.engine.begin() as connection:
