@@ -346,18 +346,20 @@ def sync_account(
     except Paused as exc:
         assert conn is not None
         return _pause(engine, due, day, exc, conn, blobs, run_id, lock)
-    except AuthenticationFailed as exc:
-        if exc.needs_person and conn is not None:  # a session only a person renews: waiting
+    except BrokerError as exc:
+        if exc.needs_person and conn is not None:  # only a person can go on: waiting
             auth = getattr(exc, "auth", None)
             paused = Paused(str(exc), auth if isinstance(auth, AuthResult) else None)
             return _pause(engine, due, day, paused, conn, blobs, run_id, lock)
-        outcome = Outcome(due.account_id, due.broker_code, "error", AUTH_FAILED + _scrub(conn, exc))
-    except NoNewData as exc:
-        outcome = Outcome(due.account_id, due.broker_code, "no_new_data", _scrub(conn, exc))
-    except BrokerError as exc:
-        status = "pending_auth" if exc.needs_person else "error"
-        retry = " (retried next attempt)" if exc.retryable else ""
-        outcome = Outcome(due.account_id, due.broker_code, status, _scrub(conn, exc) + retry)
+        if isinstance(exc, AuthenticationFailed):
+            reason = AUTH_FAILED + _scrub(conn, exc)
+            outcome = Outcome(due.account_id, due.broker_code, "error", reason)
+        elif isinstance(exc, NoNewData):
+            outcome = Outcome(due.account_id, due.broker_code, "no_new_data", _scrub(conn, exc))
+        else:
+            retry = " (retried next attempt)" if exc.retryable else ""
+            reason = _scrub(conn, exc) + retry
+            outcome = Outcome(due.account_id, due.broker_code, "error", reason)
     except OpenFailed as exc:
         outcome = Outcome(due.account_id, due.broker_code, "error", str(exc))
     except Exception as exc:  # a bug, or the write failed: its text might hold a secret
