@@ -4,7 +4,7 @@ Existing rows get their mode here (VIAC, Morgan Stanley and Commerzbank need a p
 every fresh login); the next catalogue load (`wealth brokers load`) fills in the notes.
 
 Revision ID: i12b_1
-Revises: 0004
+Revises: i18_1
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i12b_1"
-down_revision = "0004"
+down_revision = "i18_1"
 branch_labels = None
 depends_on = None
 
