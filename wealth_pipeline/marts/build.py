@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -645,18 +645,26 @@ def _record_builds(
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
     statement = upsert(mart_builds)
+    built_at = datetime.now(UTC)
     statement = statement.on_conflict_do_update(
         index_elements=[mart_builds.c.model],
         set_={
             "built_through": statement.excluded.built_through,
-            "built_at": func.now(),
+            "built_at": statement.excluded.built_at,
             "rows_written": statement.excluded.rows_written,
         },
     )
     connection.execute(
         statement,
         [
-            {"model": model.name, "built_through": end_day, "rows_written": rows.get(model.name, 0)}
+            {
+                "model": model.name,
+                "built_through": end_day,
+                # Microseconds (SQLite's CURRENT_TIMESTAMP has whole seconds): the API's ETags
+                # are tied to this, so two builds within a second must differ.
+                "built_at": built_at,
+                "rows_written": rows.get(model.name, 0),
+            }
             for model in models
         ],
     )
