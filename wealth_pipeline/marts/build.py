@@ -65,7 +65,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     bindparam,
-    func,
     select,
     text,
     update,
@@ -600,13 +599,16 @@ def _delete_accounts(connection: Connection, table: str, accounts: Sequence[Acco
 
 
 def _all_accounts(connection: Connection, user: int, scopes: Sequence[AccountScope]) -> bool:
-    """Whether `scopes` covers every account with rows in the user's marts."""
+    """Whether `scopes` covers every account the user owns (a user-wide delete then takes
+    no other account's rows)."""
     if len(scopes) < 2:
         return False
-    owned = connection.execute(
-        select(func.count()).where(financial_accounts.c.user_id == user)
-    ).scalar_one()
-    return owned <= len(scopes)
+    owned = set(
+        connection.execute(
+            select(financial_accounts.c.id).where(financial_accounts.c.user_id == user)
+        ).scalars()
+    )
+    return owned <= {scope.account_id for scope in scopes}
 
 
 def _build_model(connection: Connection, model: Model, plan: _Plan, *, from_stage: bool) -> int:
