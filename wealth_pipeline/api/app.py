@@ -10,9 +10,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wealth_pipeline import dashboard
 from wealth_pipeline.api.answers import AnswerCache
 from wealth_pipeline.api.login_guard import LoginGuard
-from wealth_pipeline.api.routes import accounts, auth, brokers, profile, rates, wealth
+from wealth_pipeline.api.routes import (
+    accounts,
+    auth,
+    brokers,
+    changes,
+    profile,
+    projection,
+    rates,
+    session,
+    wealth,
+)
 from wealth_pipeline.api.tokens import Tokens
 from wealth_pipeline.security.kdf import KdfParams
 from wealth_pipeline.settings import Settings, load_settings
@@ -78,8 +89,9 @@ def create_app(
     app.state.login_guard = login_guard or LoginGuard()
     app.state.answers = AnswerCache(settings.api_answer_cache_mib * 1024 * 1024)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    for module in (auth, profile, brokers, accounts, wealth, rates):
+    for module in (auth, session, profile, brokers, changes, accounts, wealth, projection, rates):
         app.include_router(module.router)
+    dashboard.mount(app)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
