@@ -179,8 +179,8 @@ def reconvert_in_sqlite(
                 )
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{RATES}")
     connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {RATES} (currency TEXT, base TEXT, day TEXT, out_base TEXT, "
-        "rate INTEGER, rate_day TEXT, note TEXT, PRIMARY KEY (currency, base, day))"
+        f"CREATE TEMPORARY TABLE {RATES} (currency TEXT, base TEXT, day DATE, out_base TEXT, "
+        "rate INTEGER, rate_day DATE, note TEXT, PRIMARY KEY (currency, base, day))"
     )
     connection.exec_driver_sql(f"INSERT INTO {RATES} VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
     try:
