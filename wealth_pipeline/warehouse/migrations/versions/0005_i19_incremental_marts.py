@@ -11,7 +11,7 @@
   migration forgets what was built (`mart_builds`), so the next build makes them anew.
 
 Revision ID: i19_1
-Revises: i18_1
+Revises: i12b_1
 Create Date: 2026-12-03
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 import wealth_pipeline.warehouse.types
 
 revision = "i19_1"
-down_revision = "i18_1"
+down_revision = "i12b_1"
 branch_labels = None
 depends_on = None
 
