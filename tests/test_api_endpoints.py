@@ -238,6 +238,7 @@ def test_schema_and_docs(api: Api) -> None:
     assert paths == {
         "/api/auth/salt/",
         "/api/auth/login/",
+        "/api/auth/logout/",
         "/api/auth/refresh/",
         "/api/session/",
         "/api/session/refresh/",

@@ -366,8 +366,12 @@ def test_repr_and_errors_carry_no_secret(fake: FakeTrueWealth) -> None:
 def test_catalogue_schema_validates_the_totp_secret_as_base32() -> None:
     schema = CATALOGUE["credential_schema"]
     assert validate_credentials(schema, CREDENTIALS) == CREDENTIALS
-    spaced = CREDENTIALS | {"totp_secret": "jbsw y3dp ehpk 3pxp"}
+    spaced = CREDENTIALS | {"totp_secret": "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp"}
     assert validate_credentials(schema, spaced) == spaced
+    # 16 characters are 80 bits: pyotp computes no code from fewer than 112, so the sync
+    # would fail later; refused when stored.
+    with pytest.raises(CredentialsInvalid, match="totp_secret: is too short: 80 bits"):
+        validate_credentials(schema, CREDENTIALS | {"totp_secret": "jbsw y3dp ehpk 3pxp"})
     for bad in ("JBSWY3DP", "JBSWY3DPEHPK3PX1", "JBSWY3DPEHPK3PXPA", "not base32 1!"):
         with pytest.raises(CredentialsInvalid, match="totp_secret: has the wrong format") as c:
             validate_credentials(schema, CREDENTIALS | {"totp_secret": bad})

@@ -30,7 +30,7 @@ PIN = "pin-90817-geheim"
 TRUEWEALTH = {
     "username": "me@example.ch",
     "password": "tw-pass-77831",
-    "totp_secret": "JBSWY3DPEHPK3PXP",
+    "totp_secret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",  # 160 bits (pyotp needs 112)
 }
 FLEX_TOKEN = "flex-token-5566778899"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXNlY3JldA"

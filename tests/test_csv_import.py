@@ -77,7 +77,7 @@ def test_every_bad_row_is_reported_with_its_line() -> None:
     assert messages[11] == "date 2024-01-31 appears again (first on line 2)"
     assert messages[12] == "expected 3 values (date,balance,currency), found 2"
     assert messages[13] == "balance is missing"
-    assert messages[14] == "date 2099-01-01 is in the future"
+    assert messages[14] == "date 2099-01-01 is in the future (at most tomorrow, 2025-07-01)"
     assert "too large" in messages[15]
     assert messages[16].startswith("bad currency 'EU'")
     assert str(parsed.errors[0]) == "line 3: bad date '31.01.2024': use YYYY-MM-DD"
@@ -88,8 +88,8 @@ def test_several_problems_of_one_row_are_reported_together() -> None:
     assert parsed.errors == [
         RowError(
             2,
-            "bad date 'yesterday': use YYYY-MM-DD; bad number 'abc': write digits with a point "
-            "for decimals, e.g. -1234.56; currency CHF differs from the account's currency EUR",
+            "bad date 'yesterday': use YYYY-MM-DD; bad number 'abc': write ASCII digits 0-9 with "
+            "a point for decimals, e.g. -1234.56; currency CHF differs from the account's currency EUR",
         )
     ]
 

@@ -189,14 +189,16 @@ def test_fx_source_follows_wealth_fx_source(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("WEALTH_HTTP_BACKOFF_SECONDS", "0.25")
     source = build_definitions(load_settings()).resources["fx_source"]
     assert type(source) is FrankfurterRates
-    assert source.base_url == "http://127.0.0.1:9/v1"
+    # Given to Dagster as the variable (a URL may carry credentials); read where it runs.
+    assert source.base_url == dg.EnvVar("WEALTH_FRANKFURTER_URL")
+    assert source.base_url.get_value() == "http://127.0.0.1:9/v1"
     assert (source.timeout_seconds, source.max_attempts, source.backoff_seconds) == (3.0, 2, 0.25)
 
     monkeypatch.setenv("WEALTH_FX_SOURCE", "ecb_file")
     monkeypatch.setenv("WEALTH_ECB_FILE", str(ECB_SAMPLE))
     source = build_definitions(load_settings()).resources["fx_source"]
     assert type(source) is EcbFileRates
-    assert source.location == str(ECB_SAMPLE)
+    assert source.location.get_value() == str(ECB_SAMPLE)
 
 
 def test_the_shipped_excerpt_is_readable_ecb_rates() -> None:

@@ -227,6 +227,7 @@ def test_the_systemd_units_start_what_the_readme_and_the_e2e_test_start() -> Non
     assert commands == {
         "wealth-api.service": [
             "wealth", "api", "--host", "127.0.0.1", "--port", "8000", "--workers", "2",
+            "--forwarded-allow-ips", "127.0.0.1",
         ],
         "wealth-dagster-daemon.service": ["dagster-daemon", "run", "-w", "workspace.yaml"],
         "wealth-dagster-webserver.service": [

@@ -19,6 +19,7 @@ from wealth_pipeline.history.jobs import (
     parse_cursor,
     run_config,
 )
+from wealth_pipeline.sync.assets import SyncResource
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.resource import WarehouseResource
 from wealth_pipeline.warehouse.schema import account_snapshots, financial_accounts
@@ -52,7 +53,7 @@ def test_job_backfills_one_account_from_run_config(warehouse) -> None:
     config["ops"]["backfill_account_history"]["config"]["today"] = TODAY.isoformat()
     result = history_backfill_job.execute_in_process(
         run_config=config,
-        resources={"warehouse": resource},
+        resources={"warehouse": resource, "sync": SyncResource()},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
@@ -71,7 +72,7 @@ def test_job_backfills_one_account_from_run_config(warehouse) -> None:
 
     failed = history_backfill_job.execute_in_process(
         run_config=run_config(987_654),
-        resources={"warehouse": resource},
+        resources={"warehouse": resource, "sync": SyncResource()},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
@@ -82,7 +83,7 @@ def evaluate(resource: WarehouseResource, cursor: str | None):
     context = dg.build_sensor_context(
         instance=dg.DagsterInstance.ephemeral(),
         cursor=cursor,
-        resources={"warehouse": resource},
+        resources={"warehouse": resource, "sync": SyncResource()},
     )
     return new_account_history_sensor(context)
 
@@ -148,7 +149,7 @@ def test_job_opens_credentials_with_the_worker_key(
     config["ops"]["backfill_account_history"]["config"]["today"] = TODAY.isoformat()
     instance = dg.DagsterInstance.ephemeral()
     refused = history_backfill_job.execute_in_process(
-        run_config=config, resources={"warehouse": resource}, instance=instance,
+        run_config=config, resources={"warehouse": resource, "sync": SyncResource()}, instance=instance,
         raise_on_error=False,
     )  # fmt: skip
     assert not refused.success
@@ -159,7 +160,9 @@ def test_job_opens_credentials_with_the_worker_key(
         f"history_backfill:{account}"
     ]
     result = history_backfill_job.execute_in_process(
-        run_config=config, resources={"warehouse": resource}, instance=instance
+        run_config=config,
+        resources={"warehouse": resource, "sync": SyncResource()},
+        instance=instance,
     )
     assert result.success
     logs = repr([event for event in instance.all_logs(result.run_id)])

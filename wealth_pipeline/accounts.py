@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from wealth_pipeline.brokers.catalogue import credential_fields
 from wealth_pipeline.fx.lookup import RateBook
 from wealth_pipeline.snapshots.store import record_removed_account_change
+from wealth_pipeline.text import check_plain
 from wealth_pipeline.warehouse.schema import (
     ACCOUNT_TYPES,
     account_sessions,
@@ -160,6 +161,11 @@ def create_account(
         raise AccountError(f"the name is longer than {NAME_LENGTH} characters")
     if len(identifier) > IDENTIFIER_LENGTH:
         raise AccountError(f"the identifier is longer than {IDENTIFIER_LENGTH} characters")
+    try:
+        check_plain(name, "the account name")
+        check_plain(identifier, "the identifier")
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
     if account_type not in ACCOUNT_TYPES:
         raise AccountError(f"account type must be one of {', '.join(ACCOUNT_TYPES)}")
     if not broker["is_active"]:

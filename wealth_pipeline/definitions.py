@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
+
 import dagster as dg
+from sqlalchemy.engine import make_url
 
 from wealth_pipeline.conversions.jobs import (
     conversion_sensor,
@@ -30,16 +34,49 @@ from wealth_pipeline.report.assets import (
 )
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync.assets import (
-    SyncResource,
     account_snapshots,
     build_daily_sync_schedule,
     daily_sync_job,
     sync_checks,
+    sync_resource,
 )
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 
-def rates_source(settings: Settings) -> RatesSource:
+def from_env(name: str, value: str) -> str | dg.EnvVar:
+    """`value` as `dg.EnvVar(name)` when it came from that environment variable.
+
+    Dagster stores and shows a resource's configuration: an EnvVar appears as the
+    variable's name, its value is read only where the resource runs. So a setting that may
+    hold a secret (a database password, credentials in a URL) never reaches the UI, the
+    stored definitions or a run's config.
+    """
+    if os.environ.get(name, "").strip() == value:
+        return dg.EnvVar(name)
+    return value
+
+
+def database_url(settings: Settings) -> str | dg.EnvVar:
+    """The warehouse URL for the resource: from WEALTH_DATABASE_URL as an EnvVar; a URL
+    given otherwise (tests, the SQLite default) only without a password."""
+    chosen = from_env("WEALTH_DATABASE_URL", settings.database_url)
+    if not isinstance(chosen, dg.EnvVar) and make_url(chosen).password:
+        raise ValueError(
+            "a warehouse URL with a password must come from WEALTH_DATABASE_URL, so that "
+            "Dagster shows the variable's name and never the password"
+        )
+    return chosen
+
+
+def rates_source(settings: Settings, *, env_vars: bool = False) -> RatesSource:
+    """The configured rate source; with `env_vars` (for Dagster) its locations as EnvVars
+    when set in the environment (a URL may carry credentials). Without, usable directly."""
+    if env_vars:
+        settings = replace(
+            settings,
+            frankfurter_url=from_env("WEALTH_FRANKFURTER_URL", settings.frankfurter_url),
+            ecb_file=from_env("WEALTH_ECB_FILE", settings.ecb_file),
+        )
     return source_for(settings)
 
 
@@ -64,9 +101,9 @@ def every(sensor: dg.SensorDefinition, seconds: int | None) -> dg.SensorDefiniti
 
 def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
-        "fx_source": rates_source(settings),
-        "warehouse": WarehouseResource(database_url=settings.database_url),
-        "sync": SyncResource(sync_key_file=str(settings.sync_key_file)),
+        "fx_source": rates_source(settings, env_vars=True),
+        "warehouse": WarehouseResource(database_url=database_url(settings)),
+        "sync": sync_resource(settings),
         "mail": MailResource(),
     }
 
@@ -88,9 +125,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         ],
         schedules=[
             build_exchange_rates_schedule(
-                running=settings.schedules_running, cron_schedule=settings.fx_refresh_cron
+                running=settings.schedules_running,
+                cron_schedule=settings.fx_refresh_cron,
+                settings=settings,
             ),
-            build_daily_sync_schedule(running=settings.schedules_running),
+            build_daily_sync_schedule(running=settings.schedules_running, settings=settings),
             build_weekly_report_schedule(running=settings.schedules_running),
             build_projection_schedule(running=settings.schedules_running),
         ],

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from wealth_pipeline.files import create_private_file, private_folder
 from wealth_pipeline.http import tls_context
 from wealth_pipeline.settings import Settings, load_settings
 
@@ -155,11 +156,12 @@ class OutboxSession(MailSession):
         self.folder = folder
 
     def send(self, message: EmailMessage) -> Delivery:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         recipient = re.sub(r"[^A-Za-z0-9@._-]", "_", parseaddr(message["To"])[1])
         path = self.folder / f"{stamp}-{recipient}-{make_msgid().strip('<>').split('@')[0]}.eml"
-        path.write_bytes(bytes(message))
+        if not create_private_file(path, bytes(message)):  # 0600: the report's figures
+            raise MailError(f"{path} exists already")
         return Delivery("outbox", message["Message-ID"], str(path))
 
 

@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import Connection, func, select, update
 
 from wealth_pipeline.fx.lookup import ECB_CURRENCIES, ECB_ENDED, EURO_CHANGEOVERS
+from wealth_pipeline.text import control_character
 from wealth_pipeline.warehouse.schema import (
     MONTHLY_AGGREGATIONS,
     account_snapshots,
@@ -22,8 +23,9 @@ from wealth_pipeline.warehouse.schema import (
     users,
 )
 
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-USERNAME_PATTERN = re.compile(r"^[\w.@+-]{1,150}$")
+# Matched whole (`fullmatch`): with `match`, "$" also accepts a trailing newline ("bob\n").
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+USERNAME_PATTERN = re.compile(r"[\w.@+-]{1,150}")
 
 
 class ProfileError(ValueError):
@@ -51,13 +53,13 @@ def check_base_currency(code: str, on: date | None = None) -> str:
 
 def check_email(address: str) -> str:
     address = (address or "").strip()
-    if len(address) > 254 or not EMAIL_PATTERN.match(address):
+    if len(address) > 254 or not EMAIL_PATTERN.fullmatch(address) or control_character(address):
         raise ProfileError(f"{address!r} is not an email address")
     return address
 
 
 def check_username(username: str) -> str:
-    if not isinstance(username, str) or not USERNAME_PATTERN.match(username):
+    if not isinstance(username, str) or not USERNAME_PATTERN.fullmatch(username):
         raise ProfileError(
             f"username {username!r} must be 1-150 letters, digits or . @ + - _ (no spaces)"
         )

@@ -41,7 +41,8 @@ password (`GET /api/auth/salt/` gives the salts), then send the access token as
 
 
 class SchemaNotCurrent(RuntimeError):
-    """The warehouse is behind the code: the read-only API does not migrate it."""
+    """The warehouse is missing or behind the code: the read-only API neither creates nor
+    migrates it."""
 
 
 def create_app(
@@ -61,12 +62,26 @@ def create_app(
         current_revision,
         get_engine,
         head_revision,
+        sqlite_path,
     )
 
     settings = settings or load_settings()
     url = database_url or settings.database_url
-    reader = get_engine(url, readonly=True, migrate=False)
-    if current_revision(reader) != head_revision():
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        # Never an empty warehouse made by the API: it would only answer "no data".
+        raise SchemaNotCurrent(
+            f"there is no warehouse at {path}: create it with `wealth init` (or point "
+            "WEALTH_DATABASE_URL at yours)"
+        )
+    # must_exist: the engines never create the SQLite file, and notice it deleted or
+    # replaced while the API runs (a deleted one answers 503; nothing is written into it).
+    reader = get_engine(url, readonly=True, migrate=False, must_exist=True)
+    try:
+        revision = current_revision(reader)
+    except WarehouseUnavailable as exc:
+        raise SchemaNotCurrent(str(exc)) from None
+    if revision != head_revision():
         raise SchemaNotCurrent(
             "the warehouse is not at the newest schema: run `wealth db upgrade` first"
         )
@@ -83,7 +98,7 @@ def create_app(
         reader = reader.execution_options(isolation_level="AUTOCOMMIT")
     app.state.reader = reader
     # Token bookkeeping only (refresh_tokens): short transactions on the writer engine.
-    app.state.writer = get_engine(url, migrate=False)
+    app.state.writer = get_engine(url, migrate=False, must_exist=True)
     app.state.tokens = tokens or Tokens.from_settings(settings)
     app.state.kdf_params = KdfParams.from_settings(settings)
     app.state.login_guard = login_guard or LoginGuard()

@@ -29,9 +29,10 @@ class Salts(BaseModel):
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=150)
     auth_hash: str = Field(
-        min_length=1,
-        max_length=200,
-        description="base64 of the 32-byte Argon2id(password, auth_salt)",
+        min_length=44,
+        max_length=44,
+        pattern=r"^[A-Za-z0-9+/]{43}=$",  # what the route decodes: padded base64 of 32 bytes
+        description="base64 (padded) of the 32-byte Argon2id(password, auth_salt)",
     )
 
 

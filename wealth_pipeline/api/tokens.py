@@ -18,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import tempfile
 import uuid
@@ -29,8 +30,10 @@ from typing import Any
 import jwt
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
+from wealth_pipeline.files import private_folder
 from wealth_pipeline.settings import Settings
 from wealth_pipeline.warehouse.schema import refresh_tokens, users
+from wealth_pipeline.warehouse.types import MAX_ID
 
 ALGORITHM = "HS256"  # pinned: decoding never takes the algorithm from the token
 ISSUER = "wealth-pipeline"
@@ -39,6 +42,9 @@ MIN_KEY_BYTES = 32
 KEY_FILE_BYTES = 64
 LEEWAY_SECONDS = 10
 REQUIRED_CLAIMS = ["exp", "iat", "nbf", "sub", "typ", "iss", "aud", "ver"]
+TIME_CLAIMS = ("exp", "iat", "nbf")  # JSON numbers (RFC 7519 NumericDate), never strings
+TOKEN_ID = re.compile(r"[0-9a-f]{32}")  # jti and fam, as `issue` makes them
+TOKEN_SUBJECT = re.compile(r"[1-9][0-9]{0,9}")  # a user id, as a string of ASCII digits
 ACCESS, REFRESH = "access", "refresh"
 # Explicit typing (RFC 8725 3.11, RFC 9068): the header names the kind too, so no other JWT
 # made with this key, nor one kind for the other, passes for a token of ours.
@@ -76,7 +82,7 @@ def _key_file(path: Path) -> bytes:
     the same moment reads either no file (and makes its own attempt) or a whole key.
     """
     if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(path.parent)
         encoded = base64.b64encode(secrets.token_bytes(KEY_FILE_BYTES))
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".api-key-")
         try:
@@ -179,18 +185,31 @@ class Tokens:
         except jwt.InvalidTokenError:
             raise TokenError("invalid token") from None
         payload = decoded["payload"]
+        # PyJWT also takes "exp": "1999999999" (a numeric string): RFC 7519 says a number.
+        for claim in TIME_CLAIMS:
+            value = payload[claim]
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise TokenError("invalid token")
         header_type = decoded["header"].get("typ")
         if payload.get("typ") != expected_type or not (
             isinstance(header_type, str) and header_type.lower() == HEADER_TYPES[expected_type]
         ):
             raise TokenError(f"not an {expected_type} token")
         subject, version = payload["sub"], payload["ver"]
-        if not (isinstance(subject, str) and subject.isdigit() and subject.isascii()):
+        # An id in range before any query: 2**63 overflows SQLite, 2**31 PostgreSQL's integer.
+        if not (isinstance(subject, str) and TOKEN_SUBJECT.fullmatch(subject)):
+            raise TokenError("invalid token")
+        if not 1 <= int(subject) <= MAX_ID:
             raise TokenError("invalid token")
         if not isinstance(version, int) or isinstance(version, bool):
             raise TokenError("invalid token")
         jti, family = payload.get("jti"), payload.get("fam")
-        if expected_type == REFRESH and not (isinstance(jti, str) and isinstance(family, str)):
+        if expected_type == REFRESH and not (
+            isinstance(jti, str)
+            and isinstance(family, str)
+            and TOKEN_ID.fullmatch(jti)
+            and TOKEN_ID.fullmatch(family)
+        ):
             raise TokenError("invalid token")
         return Claims(int(subject), version, expected_type, int(payload["iat"]), jti, family)
 
@@ -266,6 +285,21 @@ class Tokens:
             self.revoke_family(connection, row.family_id)
             return None
         return self.issue(connection, claims.user_id, claims.version, family=row.family_id)
+
+    def revoke(self, connection: Connection, token: str) -> None:
+        """Log out: revoke the refresh token's whole family (every token rotated from it).
+
+        Idempotent: a family already revoked, or a token already used, is revoked again
+        (a no-op). The access tokens issued with it live on until they expire (minutes).
+        """
+        claims = self.decode(token, REFRESH)
+        family = connection.execute(
+            select(refresh_tokens.c.family_id).where(
+                and_(refresh_tokens.c.jti == claims.jti, refresh_tokens.c.user_id == claims.user_id)
+            )
+        ).scalar()
+        if family is not None and family == claims.family:
+            self.revoke_family(connection, family)
 
     @staticmethod
     def revoke_family(connection: Connection, family: str) -> None:

@@ -3,7 +3,10 @@
 Adding a broker is an entry in `catalogue.json` (and, for syncing, an integration class);
 nothing here knows broker codes. Each entry's `credential_schema` is a JSON Schema (Draft
 2020-12) describing the login fields: `format: password` marks a secret, which is prompted
-without echo and never shown unmasked.
+without echo and never shown unmasked. `contentEncoding: base32` (JSON Schema's own keyword,
+an annotation there) is checked here: the value must be RFC 4648 base32 (spaces, case and
+padding as people copy TOTP secrets from a setup page), of at least `x-minBits` bits when
+given: a TOTP secret that cannot compute a code is refused when stored, not at the sync.
 
 Messages produced here never include a credential's value, only field names: a rejected
 PIN must not end up in a terminal's scrollback or a log.
@@ -11,6 +14,8 @@ PIN must not end up in a terminal's scrollback or a log.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -210,9 +215,58 @@ def schema_problems(schema: Any) -> list[str]:
                 problems.append(f"{where}: needs a {text}")
         if spec.get("format") == "password" and spec.get("type") != "string":
             problems.append(f"{where}: format password is for strings")
+        encoding = spec.get("contentEncoding")
+        if encoding is not None and (encoding not in CONTENT_ENCODINGS or spec["type"] != "string"):
+            problems.append(
+                f"{where}: contentEncoding must be one of {', '.join(CONTENT_ENCODINGS)} "
+                "(on a string)"
+            )
+        bits = spec.get("x-minBits")
+        if bits is not None and (
+            encoding is None or not isinstance(bits, int) or isinstance(bits, bool) or bits < 1
+        ):
+            problems.append(f"{where}: x-minBits is a positive whole number, with contentEncoding")
         if RENEWED_AT_SYNC in spec and spec[RENEWED_AT_SYNC] is not True:
             problems.append(f"{where}: {RENEWED_AT_SYNC} is true or absent")
     return problems
+
+
+CONTENT_ENCODINGS = ("base32",)
+
+
+def base32_bits(value: str) -> int | None:
+    """How many bits `value` holds as base32 (spaces, case and padding tolerated); None if
+    it is not base32 (a character outside A-Z 2-7, or a length no encoder makes)."""
+    normalised = "".join(value.split()).upper().rstrip("=")
+    if not normalised or not re.fullmatch(r"[A-Z2-7]+", normalised):
+        return None
+    if len(normalised) % 8 not in (0, 2, 4, 5, 7):
+        return None
+    padded = normalised + "=" * (-len(normalised) % 8)
+    try:
+        return len(base64.b32decode(padded)) * 8
+    except binascii.Error:
+        return None
+
+
+def _encoding_problems(properties: Mapping[str, Any], credentials: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+    """(field, message) for values not in their field's contentEncoding (never quoted)."""
+    for name, spec in properties.items():
+        value = credentials.get(name)
+        if spec.get("contentEncoding") != "base32" or not isinstance(value, str):
+            continue
+        bits = base32_bits(value)
+        minimum = spec.get("x-minBits") or 1
+        if bits is None:
+            yield name, "must be base32 (letters A-Z and digits 2-7, as shown at the setup)"
+        elif bits < minimum:
+            yield (
+                name,
+                (
+                    f"is too short: {bits} bits, at least {minimum} are needed "
+                    f"({-(-minimum // 5)} or more characters)"
+                ),
+            )
 
 
 # --- the table --------------------------------------------------------------------------
@@ -342,6 +396,8 @@ def validate_credentials(schema: Mapping[str, Any], credentials: Any) -> dict[st
         for field, message in _describe(error, properties):
             key = (order.get(field, len(order)), field)
             found.setdefault(key, f"{field}: {message}")
+    for field, message in _encoding_problems(properties, credentials):
+        found.setdefault((order[field], field), f"{field}: {message}")
     if found:
         raise CredentialsInvalid([found[key] for key in sorted(found)])
     result = {}

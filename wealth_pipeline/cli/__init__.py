@@ -38,10 +38,11 @@ def main() -> None:
 @main.command()
 def init() -> None:
     """Create WEALTH_HOME, Dagster's home and the warehouse (migrated to the newest schema)."""
+    from wealth_pipeline.files import private_folder
     from wealth_pipeline.warehouse.engine import current_revision, get_engine
 
     settings = settings_or_usage_error()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.home)
     dagster_home = ensure_dagster_home(settings)
     engine = get_engine(settings.database_url)
     click.echo(f"WEALTH_HOME   {settings.home}")

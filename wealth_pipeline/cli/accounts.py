@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from wealth_pipeline.cli.common import (
+    ROW_ID,
     password_env_option,
     read_password,
     settings_or_usage_error,
@@ -268,7 +269,7 @@ def accounts_list(username: str) -> None:
 
 
 @accounts.command("credentials")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @user_option
 @password_env_option
 def accounts_credentials(account_id: int, username: str, password_env: str | None) -> None:
@@ -305,7 +306,7 @@ def accounts_credentials(account_id: int, username: str, password_env: str | Non
 
 @accounts.command("sync")
 @click.argument("state", type=click.Choice(["on", "off"]))
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @user_option
 def accounts_sync(state: str, account_id: int, username: str) -> None:
     """Include an account in syncs (on) or leave it out (off)."""
@@ -327,7 +328,7 @@ def accounts_sync(state: str, account_id: int, username: str) -> None:
 
 
 @accounts.command("remove")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @user_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def accounts_remove(account_id: int, username: str, yes: bool) -> None:
@@ -405,7 +406,7 @@ def save_state(conn, paused=None) -> None:  # type: ignore[no-untyped-def]
 
 
 @accounts.command("test")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @user_option
 @password_env_option
 def accounts_test(account_id: int, username: str, password_env: str | None) -> None:

@@ -27,7 +27,21 @@ from wealth_pipeline.cli.common import settings_or_usage_error
     help="Worker processes (each answers requests on its own core).",
 )
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
-def api(host: str | None, port: int | None, workers: int, access_log: bool) -> None:
+@click.option(
+    "--forwarded-allow-ips",
+    envvar="WEALTH_API_FORWARDED_ALLOW_IPS",
+    default="",
+    metavar="ADDRESSES",
+    help=(
+        "Reverse proxies (comma-separated addresses or networks) whose X-Forwarded-For "
+        "names the client, e.g. 127.0.0.1 behind a proxy on this machine; default "
+        "(WEALTH_API_FORWARDED_ALLOW_IPS, else none): the header is ignored and the client "
+        "is the connection's address. The login limits count per client address."
+    ),
+)
+def api(
+    host: str | None, port: int | None, workers: int, access_log: bool, forwarded_allow_ips: str
+) -> None:
     """Serve the read-only API (OpenAPI at /api/schema, docs at /api/docs).
 
     It reads the warehouse and its marts and writes only its own refresh-token
@@ -64,4 +78,18 @@ def api(host: str | None, port: int | None, workers: int, access_log: bool) -> N
         access_log=access_log,
         log_level="info",
         server_header=False,
+        **proxy_options(forwarded_allow_ips),
     )
+
+
+def proxy_options(forwarded_allow_ips: str) -> dict[str, object]:
+    """uvicorn's proxy settings: X-Forwarded-For honoured only from the listed proxies.
+
+    uvicorn by default trusts the header from 127.0.0.1 (or $FORWARDED_ALLOW_IPS): behind
+    a proxy that passes a client's own X-Forwarded-For through, every client could pick
+    the address the login limits count. Here nothing is trusted unless configured.
+    """
+    trusted = ",".join(part.strip() for part in forwarded_allow_ips.split(",") if part.strip())
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}

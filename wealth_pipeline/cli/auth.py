@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 import click
 
 from wealth_pipeline.cli.accounts import accounts, engine, open_owned, user_option
-from wealth_pipeline.cli.common import days_option, password_env_option
+from wealth_pipeline.cli.common import ROW_ID, days_option, password_env_option
 
 
 @accounts.command("auth")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @user_option
 @days_option("How far back missing days are filled from the broker's history.")
 @password_env_option

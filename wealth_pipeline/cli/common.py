@@ -11,7 +11,12 @@ from typing import TypeVar
 
 import click
 
+from wealth_pipeline.files import create_private_file, private_folder
 from wealth_pipeline.settings import Settings, load_settings
+from wealth_pipeline.warehouse.types import MAX_ID
+
+# An account (or other row) id as typed: refused with a usage error outside 1..MAX_ID.
+ROW_ID = click.IntRange(1, MAX_ID)
 
 EMBEDDED_DAGSTER_YAML = """\
 # Dagster's own storage for the embedded setup (SQLite files in this folder).
@@ -44,10 +49,8 @@ def settings_or_usage_error() -> Settings:
 def ensure_dagster_home(settings: Settings) -> Path:
     """Create DAGSTER_HOME (under WEALTH_HOME by default) with a dagster.yaml, and export it."""
     home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(EMBEDDED_DAGSTER_YAML)
+    private_folder(home)  # 0700: Dagster's run logs and storage live here
+    create_private_file(home / "dagster.yaml", EMBEDDED_DAGSTER_YAML.encode())
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

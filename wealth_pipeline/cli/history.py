@@ -10,11 +10,16 @@ from __future__ import annotations
 import click
 
 from wealth_pipeline.cli.accounts import engine, failing, owned_account, unlock_user, user_option
-from wealth_pipeline.cli.common import days_option, password_env_option, settings_or_usage_error
+from wealth_pipeline.cli.common import (
+    ROW_ID,
+    days_option,
+    password_env_option,
+    settings_or_usage_error,
+)
 
 
 @click.command("backfill")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @user_option
 @days_option("How many days back from today (as far as the broker reaches).")
 @click.option(

@@ -9,7 +9,7 @@ from typing import BinaryIO
 import click
 
 from wealth_pipeline.cli.accounts import engine, owned_account, user_option
-from wealth_pipeline.cli.common import settings_or_usage_error
+from wealth_pipeline.cli.common import ROW_ID, settings_or_usage_error
 
 MAX_NOTES = 10
 
@@ -20,7 +20,7 @@ def import_group() -> None:
 
 
 @import_group.command("csv")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @click.argument("file", type=click.File("rb"))
 @user_option
 @click.option("--replace", is_flag=True, help="Overwrite snapshots already recorded those days.")
@@ -33,8 +33,18 @@ def import_csv(account_id: int, file: BinaryIO, username: str, replace: bool) ->
     from sqlalchemy import select
 
     from wealth_pipeline.accounts import known_currency
-    from wealth_pipeline.snapshots.csv_import import conflicts, decode, parse_balance_csv
-    from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
+    from wealth_pipeline.snapshots.csv_import import (
+        MAX_LISTED_ERRORS,
+        conflicts,
+        decode,
+        parse_balance_csv,
+    )
+    from wealth_pipeline.snapshots.store import (
+        NewSnapshot,
+        SnapshotError,
+        lock_account,
+        write_snapshots,
+    )
     from wealth_pipeline.warehouse.schema import account_snapshots as table
 
     name = Path(file.name).name if file.name and file.name != "<stdin>" else "stdin"
@@ -44,13 +54,14 @@ def import_csv(account_id: int, file: BinaryIO, username: str, replace: bool) ->
         raise click.ClickException(f"{name}: {exc}") from None
     with engine().begin() as connection:
         _, account = owned_account(connection, username, account_id)
+        lock_account(connection, account_id)  # a concurrent import of it waits, then sees ours
         parsed = parse_balance_csv(
             text,
             account_currency=account["currency"],
             known_currency=known_currency,
             today=date.today(),
         )
-        errors = list(parsed.errors)
+        errors, count, bad_lines = list(parsed.errors), parsed.error_count, parsed.bad_lines
         if parsed.rows and not replace:
             days = [row.day for row in parsed.rows]
             existing = set(
@@ -61,33 +72,39 @@ def import_csv(account_id: int, file: BinaryIO, username: str, replace: bool) ->
                     )
                 ).scalars()
             )
-            errors.extend(conflicts(parsed.rows, existing))
-        if errors:
+            taken = conflicts(parsed.rows, existing)
+            errors.extend(taken)
+            count, bad_lines = count + len(taken), bad_lines + len(taken)
+        if count:
             errors.sort(key=lambda error: error.line)
-            bad_lines = {error.line for error in errors if error.line}
-            total = len(parsed.rows) + len({e.line for e in parsed.errors if e.line})
+            total = len(parsed.rows) + parsed.bad_lines
             head = (
-                f"{name}: {len(bad_lines)} of {total} rows are invalid"
+                f"{name}: {bad_lines} of {total} rows are invalid"
                 if bad_lines
                 else f"{name}: cannot import"
             )
-            listing = "\n".join(f"  {error}" for error in errors)
+            listing = "\n".join(f"  {error}" for error in errors[:MAX_LISTED_ERRORS])
+            if count > MAX_LISTED_ERRORS:
+                listing += f"\n  ... and {count - MAX_LISTED_ERRORS} more errors"
             raise click.ClickException(f"{head}; nothing was imported.\n{listing}")
-        stored = write_snapshots(
-            connection,
-            account_id,
-            [
-                NewSnapshot(
-                    day=row.day,
-                    balance=row.balance,
-                    currency=row.currency,
-                    raw_data={"file": name, "line": row.line},
-                )
-                for row in parsed.rows
-            ],
-            source="import",
-            replace=replace,
-        )
+        try:
+            stored = write_snapshots(
+                connection,
+                account_id,
+                [
+                    NewSnapshot(
+                        day=row.day,
+                        balance=row.balance,
+                        currency=row.currency,
+                        raw_data={"file": name, "line": row.line},
+                    )
+                    for row in parsed.rows
+                ],
+                source="import",
+                replace=replace,
+            )
+        except SnapshotError as exc:
+            raise click.ClickException(f"{name}: {exc}; nothing was imported.") from None
     replaced = sum(1 for s in stored if s.replaced)
     first, last = min(s.day for s in stored), max(s.day for s in stored)
     from wealth_pipeline.cli import record

@@ -8,6 +8,7 @@ from datetime import date
 import click
 
 from wealth_pipeline.cli.accounts import engine, failing, owned_account, user_option
+from wealth_pipeline.cli.common import ROW_ID
 from wealth_pipeline.cli.tables import echo_table
 
 
@@ -17,7 +18,7 @@ def snapshots() -> None:
 
 
 @snapshots.command("add")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @user_option
 @click.option("--date", "day", required=True, help="The day of the balance (YYYY-MM-DD).")
 @click.option("--balance", required=True, help="The balance, e.g. 1234.56 (at most 4 decimals).")
@@ -97,7 +98,7 @@ def describe(stored) -> str:  # type: ignore[no-untyped-def]
 
 
 @snapshots.command("list")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ROW_ID)
 @user_option
 @click.option(
     "--limit", type=click.IntRange(min=1), default=30, show_default=True, help="Newest N days."

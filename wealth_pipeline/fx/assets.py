@@ -12,7 +12,7 @@ from wealth_pipeline.fx.calendar import no_publication_reason
 from wealth_pipeline.fx.sources import PublishedRates, RatesSource, shipped_excerpt_end
 from wealth_pipeline.fx.store import replace_rates
 from wealth_pipeline.partitions import TIMEZONE, daily_partitions
-from wealth_pipeline.settings import load_settings
+from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.warehouse.engine import WarehouseUnavailable
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
@@ -234,9 +234,14 @@ def refresh_window(execution_time: datetime) -> tuple[str, str]:
 
 
 def build_exchange_rates_schedule(
-    running: bool, cron_schedule: str = REFRESH_CRON
+    running: bool, cron_schedule: str = REFRESH_CRON, settings: Settings | None = None
 ) -> dg.ScheduleDefinition:
-    """The refresh at `cron_schedule` (Berlin time; `WEALTH_FX_REFRESH_CRON`)."""
+    """The refresh at `cron_schedule` (Berlin time; `WEALTH_FX_REFRESH_CRON`).
+
+    `settings` (default: read now) are the definitions' own: the schedule decides with the
+    same rate source the `fx_source` resource shows, never with settings read again later.
+    """
+    settings = settings or load_settings()
 
     @dg.schedule(
         name="exchange_rates_daily",
@@ -255,7 +260,7 @@ def build_exchange_rates_schedule(
         context: dg.ScheduleEvaluationContext,
     ) -> dg.RunRequest | dg.SkipReason:
         first, last = refresh_window(context.scheduled_execution_time)
-        static_end = shipped_excerpt_end(load_settings())
+        static_end = shipped_excerpt_end(settings)
         if static_end is not None and last > static_end.isoformat():
             if first > static_end.isoformat():
                 return dg.SkipReason(

@@ -24,6 +24,12 @@ from wealth_pipeline.warehouse.schema import exchange_rates
 
 LOOKBACK = timedelta(days=14)
 
+
+def _back(day: date) -> date:
+    """`day - LOOKBACK`, or date.min where that would fall before year 1."""
+    return day - LOOKBACK if day > date.min + LOOKBACK else date.min
+
+
 # Irrevocable conversion rates (units per euro) from the day each currency joined the euro.
 EURO_CHANGEOVERS: dict[str, tuple[date, Decimal]] = {
     "SIT": (date(2007, 1, 1), Decimal("239.640")),
@@ -167,7 +173,7 @@ class RateBook:
         wanted = None if currencies is None else sorted({c.upper() for c in currencies} - {"EUR"})
         window = [
             table.c.base_currency == "EUR",
-            table.c.rate_date >= start - LOOKBACK,
+            table.c.rate_date >= _back(start),
             table.c.rate_date <= end,
         ]
         conditions = list(window)
@@ -206,8 +212,7 @@ class RateBook:
 
     def rate(self, from_currency: str, to_currency: str, day: date) -> FxRate | NoRate:
         source, target = from_currency.upper(), to_currency.upper()
-        if source == target:
-            return FxRate(source, target, day, money.quantize(Decimal(1), money.RATE_PLACES), day)
+        # Unknown codes first: XAU into XAU is no rate, not a stand-in 1.0.
         for code in (source, target):
             if not self.knows(code):
                 return NoRate(
@@ -216,6 +221,8 @@ class RateBook:
                     day,
                     f"unknown currency {code}: the ECB publishes no reference rate for it",
                 )
+        if source == target:
+            return FxRate(source, target, day, money.quantize(Decimal(1), money.RATE_PLACES), day)
         legs = {code: self._leg(code, day) for code in {source, target}}
         for code in (source, target):
             if legs[code].reason is not None:
@@ -239,7 +246,7 @@ class RateBook:
             return _Leg(changeover[1], day, None)
         days, values = self._series.get(code, ([], []))
         index = bisect.bisect_right(days, day) - 1
-        if index >= 0 and days[index] >= day - LOOKBACK:
+        if index >= 0 and days[index] >= _back(day):
             return _Leg(values[index], days[index], None)
         return _Leg(None, None, self._why_missing(code, day))
 
@@ -252,7 +259,7 @@ class RateBook:
         window = f"no ECB rate for {code} within {LOOKBACK.days} days before {day.isoformat()}"
         if ended and day > ended:
             return f"{window}: the ECB stopped publishing {code} after {ended.isoformat()}"
-        if self._loaded_between(day - LOOKBACK, day):
+        if self._loaded_between(_back(day), day):
             # The ECB published rates in the window, none of them for `code`: a gap of its own.
             return f"{window}: the ECB published none for {code} in that window"
         if span is None:

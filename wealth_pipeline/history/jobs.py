@@ -24,7 +24,7 @@ from wealth_pipeline.history.backfill import (
     history_codes,
 )
 from wealth_pipeline.partitions import TIMEZONE
-from wealth_pipeline.settings import load_settings
+from wealth_pipeline.sync.assets import SyncResource
 from wealth_pipeline.warehouse.resource import WarehouseResource
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -88,11 +88,14 @@ def _clock(config: HistoryBackfillConfig, broker_code: str, settings, engine=Non
     tags={"domain": "history"},
 )
 def backfill_account_history(
-    context: dg.OpExecutionContext, config: HistoryBackfillConfig, warehouse: WarehouseResource
+    context: dg.OpExecutionContext,
+    config: HistoryBackfillConfig,
+    warehouse: WarehouseResource,
+    sync: SyncResource,
 ) -> dg.Output:
     from wealth_pipeline.security.worker import unlock_for_sync
 
-    settings = load_settings()
+    settings = sync.settings()  # the sync key and network settings the UI shows
     engine = warehouse.engine()
     with engine.connect() as connection:
         broker_code = connection.execute(

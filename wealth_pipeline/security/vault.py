@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,6 +200,20 @@ def login_parameters(connection: Connection, username: str) -> LoginParameters |
         kek_salt=row.kek_salt,
         kdf_params=KdfParams.from_json(row.kdf_params),
     )
+
+
+def common_kdf_params(connection: Connection, default: KdfParams) -> KdfParams:
+    """The Argon2id parameters most users have stored (ties: the first in a fixed order);
+    `default` while no user has any. What the API serves for names that do not exist."""
+    counts = Counter(
+        KdfParams.from_json(stored)
+        for stored in connection.execute(
+            select(users.c.kdf_params).where(users.c.kdf_params.is_not(None))
+        ).scalars()
+    )
+    if not counts:
+        return default
+    return min(counts, key=lambda params: (-counts[params], json.dumps(params.to_json())))
 
 
 def verify_login(connection: Connection, username: str, auth_hash: bytes) -> int | None:

@@ -3,9 +3,10 @@
 Format: a header naming the columns `date,balance,currency` (any order, any case), then one
 snapshot per line: `2024-01-31,1234.56,EUR`. A UTF-8 byte-order mark, blank lines and
 whitespace around values are tolerated. Every bad row is reported with its line number:
-bad date, date in the future, bad number, more than 4 decimals, unknown currency, a
+bad date, date before 1999 or after tomorrow, bad number (ASCII digits only), more than 4 decimals, unknown currency, a
 currency other than the account's, a date appearing twice in the file, and (checked
-against the warehouse by `conflicts`) a day that already has a snapshot.
+against the warehouse by `conflicts`) a day that already has a snapshot. The first
+MAX_LISTED_ERRORS errors are kept, the rest counted.
 
 The currency must be the account's own: an account holds one currency, and a different one
 in the file almost always means the wrong file or the wrong account.
@@ -23,6 +24,8 @@ from decimal import Decimal
 from wealth_pipeline.snapshots.values import parse_balance, parse_currency, parse_day
 
 COLUMNS = ("date", "balance", "currency")
+# Errors kept and listed; the rest are only counted, so a million bad rows cost no memory.
+MAX_LISTED_ERRORS = 50
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,19 @@ class RowError:
 @dataclass
 class ParsedCsv:
     rows: list[CsvRow] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # the first MAX_LISTED_ERRORS
+    error_count: int = 0  # all of them
+    bad_lines: int = 0  # errors on a line of the file (not about the file as a whole)
+
+    def add(self, error: RowError) -> None:
+        self.error_count += 1
+        self.bad_lines += 1 if error.line else 0
+        if len(self.errors) < MAX_LISTED_ERRORS:
+            self.errors.append(error)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.error_count
 
 
 def decode(data: bytes) -> str:
@@ -90,7 +101,7 @@ def parse_balance_csv(
             if row is None:
                 continue
             if row.day in first_line:
-                result.errors.append(
+                result.add(
                     RowError(
                         line, f"date {row.day} appears again (first on line {first_line[row.day]})"
                     )
@@ -99,20 +110,18 @@ def parse_balance_csv(
             first_line[row.day] = line
             result.rows.append(row)
     except csv.Error as exc:
-        result.errors.append(RowError(reader.line_num, f"unreadable CSV: {exc}"))
+        result.add(RowError(reader.line_num, f"unreadable CSV: {exc}"))
     if columns is None:
-        result.errors.append(
-            RowError(0, "the file is empty: expected a header date,balance,currency")
-        )
-    elif not result.rows and not result.errors:
-        result.errors.append(RowError(0, "the file has a header but no rows"))
+        result.add(RowError(0, "the file is empty: expected a header date,balance,currency"))
+    elif not result.rows and not result.error_count:
+        result.add(RowError(0, "the file has a header but no rows"))
     return result
 
 
 def _header(cells: list[str], line: int, result: ParsedCsv) -> dict[str, int] | None:
     names = [cell.strip().lower() for cell in cells]
     if len(names) == 1 and ";" in names[0]:
-        result.errors.append(
+        result.add(
             RowError(line, "columns are separated by ';': use commas (date,balance,currency)")
         )
         return None
@@ -127,7 +136,7 @@ def _header(cells: list[str], line: int, result: ParsedCsv) -> dict[str, int] | 
             problems.append(f"unknown column(s) {', '.join(repr(n) for n in unknown)}")
         if repeated:
             problems.append(f"repeated column(s) {', '.join(repeated)}")
-        result.errors.append(
+        result.add(
             RowError(line, f"bad header ({'; '.join(problems)}): expected date,balance,currency")
         )
         return None
@@ -144,7 +153,7 @@ def _row(
     result: ParsedCsv,
 ) -> CsvRow | None:
     if len(cells) != len(columns):
-        result.errors.append(
+        result.add(
             RowError(
                 line, f"expected {len(columns)} values (date,balance,currency), found {len(cells)}"
             )
@@ -168,7 +177,7 @@ def _row(
             f"currency {currency} differs from the account's currency {account_currency}"
         )
     if problems:
-        result.errors.append(RowError(line, "; ".join(problems)))
+        result.add(RowError(line, "; ".join(problems)))
         return None
     return CsvRow(line, values["date"], values["balance"], values["currency"])  # type: ignore[arg-type]
 

@@ -29,6 +29,7 @@ from wealth_pipeline import money
 from wealth_pipeline.brokers.catalogue import secret_fields
 from wealth_pipeline.brokers.redact import redact
 from wealth_pipeline.fx.lookup import RateBook
+from wealth_pipeline.snapshots.values import check_day
 from wealth_pipeline.warehouse.schema import (
     SNAPSHOT_SOURCES,
     account_snapshots,
@@ -116,6 +117,8 @@ def write_snapshots(
         raise SnapshotError(f"snapshot source must be one of {', '.join(SNAPSHOT_SOURCES)}")
     if not snapshots:
         return []
+    _check(snapshots)
+    lock_account(connection, account_id)
     account = connection.execute(
         select(financial_accounts.c.user_id, brokers.c.credential_schema)
         .join(brokers, brokers.c.id == financial_accounts.c.broker_id)
@@ -123,7 +126,6 @@ def write_snapshots(
     ).first()
     if account is None:
         raise SnapshotError(f"no such account: {account_id}")
-    _check(snapshots)
     days = [snapshot.day for snapshot in snapshots]
     first, last = min(days), max(days)
     existing = dict(
@@ -261,6 +263,22 @@ def position_row(snapshot_id: int, position: NewPosition, found: Any) -> dict[st
     }
 
 
+def lock_account(connection: Connection, account_id: int) -> None:
+    """Hold the account's row until the transaction ends, so two writers of one account queue.
+
+    On PostgreSQL two imports into one account would otherwise both see a day free and the
+    second die on the unique index; after the lock, the second sees the first's rows and is
+    refused cleanly. SQLite needs nothing: the warehouse's writers take the database lock at
+    BEGIN (IMMEDIATE).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            select(financial_accounts.c.id)
+            .where(financial_accounts.c.id == account_id)
+            .with_for_update()
+        )
+
+
 def _check(snapshots: Sequence[NewSnapshot]) -> None:
     seen: set[date] = set()
     exponent = Decimal(1).scaleb(-money.AMOUNT_PLACES)
@@ -268,6 +286,10 @@ def _check(snapshots: Sequence[NewSnapshot]) -> None:
         if snapshot.day in seen:
             raise SnapshotError(f"two snapshots for {snapshot.day}: one per account and day")
         seen.add(snapshot.day)
+        try:
+            check_day(snapshot.day)  # every writer: manual, CSV, broker syncs, history
+        except ValueError as exc:
+            raise SnapshotError(str(exc)) from None
         if len(snapshot.currency) != 3 or not snapshot.currency.isupper():
             raise SnapshotError(f"bad currency {snapshot.currency!r}: a 3-letter ISO code")
         amounts = [snapshot.balance, snapshot.available_balance]

@@ -28,27 +28,56 @@ SYNC_HOUR, SYNC_MINUTE = 17, 30  # after the ECB publishes (~16:00 CET) and the 
 
 
 class SyncResource(dg.ConfigurableResource):
-    """Where the worker's sync key is and how many accounts it syncs at once.
+    """Every setting the sync runs with: the worker's sync key, how many accounts it syncs
+    at once, and the integrations' network settings (timeouts, retries, FinTS product id,
+    2FA wait).
 
-    Unset fields fall back to the environment (`WEALTH_SYNC_KEY_FILE`,
-    `WEALTH_SYNC_MAX_WORKERS`, `WEALTH_SYNC_MAX_PER_BROKER`); the integrations' network
-    settings (timeouts, retries, FinTS product id, 2FA wait) always come from it.
+    The definitions fill each field from their settings (`sync_resource`), so the resource
+    configuration the UI shows is what the run uses. A field left unset (a resource made by
+    hand, in tests) falls back to the environment's `WEALTH_*` setting; so do the mail
+    settings for approval notices, which are the `mail` resource's.
     """
 
     sync_key_file: str | None = None
     max_workers: int | None = None
     max_per_broker: int | None = None
+    http_timeout_seconds: float | None = None
+    http_max_attempts: int | None = None
+    http_backoff_seconds: float | None = None
+    fints_product_id: str | None = None
+    two_fa_wait_seconds: float | None = None
 
     def settings(self) -> Settings:
         settings = load_settings()
+
+        def chosen(value, default):  # type: ignore[no-untyped-def]
+            return default if value is None else value
+
         return replace(
             settings,
-            sync_key_file=Path(self.sync_key_file)
-            if self.sync_key_file
-            else settings.sync_key_file,
-            sync_max_workers=self.max_workers or settings.sync_max_workers,
-            sync_max_per_broker=self.max_per_broker or settings.sync_max_per_broker,
+            sync_key_file=Path(chosen(self.sync_key_file, settings.sync_key_file)),
+            sync_max_workers=chosen(self.max_workers, settings.sync_max_workers),
+            sync_max_per_broker=chosen(self.max_per_broker, settings.sync_max_per_broker),
+            http_timeout_seconds=chosen(self.http_timeout_seconds, settings.http_timeout_seconds),
+            http_max_attempts=chosen(self.http_max_attempts, settings.http_max_attempts),
+            http_backoff_seconds=chosen(self.http_backoff_seconds, settings.http_backoff_seconds),
+            fints_product_id=chosen(self.fints_product_id, settings.fints_product_id),
+            two_fa_wait_seconds=chosen(self.two_fa_wait_seconds, settings.two_fa_wait_seconds),
         )
+
+
+def sync_resource(settings: Settings) -> SyncResource:
+    """The sync resource of the definitions: every field from `settings`, shown in the UI."""
+    return SyncResource(
+        sync_key_file=str(settings.sync_key_file),
+        max_workers=settings.sync_max_workers,
+        max_per_broker=settings.sync_max_per_broker,
+        http_timeout_seconds=settings.http_timeout_seconds,
+        http_max_attempts=settings.http_max_attempts,
+        http_backoff_seconds=settings.http_backoff_seconds,
+        fints_product_id=settings.fints_product_id,
+        two_fa_wait_seconds=settings.two_fa_wait_seconds,
+    )
 
 
 def listed(outcomes: list[Outcome]) -> dg.MetadataValue:
@@ -275,7 +304,7 @@ def sync_day(execution_time: datetime) -> str:
 
 
 def demo_clock_request(
-    context: dg.ScheduleEvaluationContext, clock: str, day: str
+    context: dg.ScheduleEvaluationContext, clock: str, day: str, settings: Settings | None = None
 ) -> dg.RunRequest | dg.SkipReason:
     """On the shipped rates the clock stops on their last day: sync that day once, then skip.
 
@@ -284,7 +313,8 @@ def demo_clock_request(
     day's snapshots, metadata and checks in the UI), and afterwards says why it waits.
     """
     run_key = f"daily_sync:{clock}"
-    why = rates_stop_sentence(date.fromisoformat(day), date.fromisoformat(clock), load_settings())
+    settings = settings or load_settings()
+    why = rates_stop_sentence(date.fromisoformat(day), date.fromisoformat(clock), settings)
     if context.instance_ref is not None:
         done = context.instance.get_runs(
             filters=dg.RunsFilter(tags={"dagster/run_key": run_key}), limit=1
@@ -296,10 +326,16 @@ def demo_clock_request(
     return dg.RunRequest(run_key=run_key, partition_key=clock, tags={"wealth/demo_clock": clock})
 
 
-def build_daily_sync_schedule(running: bool | None = None) -> dg.ScheduleDefinition:
-    """The evening sync (17:30 Europe/Berlin); `running` defaults to WEALTH_SCHEDULES_RUNNING."""
+def build_daily_sync_schedule(
+    running: bool | None = None, settings: Settings | None = None
+) -> dg.ScheduleDefinition:
+    """The evening sync (17:30 Europe/Berlin); `running` defaults to WEALTH_SCHEDULES_RUNNING.
+
+    `settings` (default: read now) are the definitions' own, used when the schedule ticks.
+    """
+    settings = settings or load_settings()
     if running is None:
-        running = load_settings().schedules_running
+        running = settings.schedules_running
 
     @dg.schedule(
         name="daily_sync",
@@ -316,9 +352,9 @@ def build_daily_sync_schedule(running: bool | None = None) -> dg.ScheduleDefinit
     )
     def daily_sync(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         day = sync_day(context.scheduled_execution_time)
-        static_end = shipped_excerpt_end(load_settings())
+        static_end = shipped_excerpt_end(settings)
         if static_end is not None and day > static_end.isoformat():
-            return demo_clock_request(context, static_end.isoformat(), day)
+            return demo_clock_request(context, static_end.isoformat(), day, settings)
         return dg.RunRequest(run_key=f"daily_sync:{day}", partition_key=day)
 
     return daily_sync

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import URL, Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
+from wealth_pipeline.files import create_private_file, private_folder
 from wealth_pipeline.settings import load_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -16,7 +21,7 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Serialises concurrent first-use upgrades on PostgreSQL (any fixed 64-bit number).
 PG_MIGRATION_LOCK = 7_395_113_209
 
-_engines: dict[tuple[str, bool], Engine] = {}
+_engines: dict[tuple[str, bool, bool], Engine] = {}
 _lock = threading.Lock()
 
 
@@ -68,7 +73,19 @@ def explain(url: URL, context: ExceptionContext) -> str | None:
                 f"open for more than {SQLITE_BUSY_TIMEOUT_SECONDS} s. Nothing was written; try "
                 "again when it has finished."
             )
-        if "unable to open database file" in lowered:
+        unopened = "unable to open database file" in lowered
+        file = sqlite_path(url)
+        if (
+            unopened
+            and file is not None
+            and os.access(file.parent, os.W_OK | os.X_OK)  # else: the folder's permissions
+            and not file.exists()
+        ):
+            return (
+                f"The warehouse file {path} is missing (deleted or moved): restore it, or "
+                "create a new one with `wealth init`. Nothing was written."
+            )
+        if unopened:
             return (
                 f"The warehouse {where} cannot be opened: its folder is missing, or this "
                 "process may not enter it or create files in it (SQLite keeps its -wal and "
@@ -100,19 +117,26 @@ def _clear_errors(engine: Engine) -> None:
         return WarehouseUnavailable(message, context.sqlalchemy_exception)
 
 
-def get_engine(url: str | None = None, *, readonly: bool = False, migrate: bool = True) -> Engine:
+def get_engine(
+    url: str | None = None,
+    *,
+    readonly: bool = False,
+    migrate: bool = True,
+    must_exist: bool = False,
+) -> Engine:
     """The process-wide engine for `url` (default: `WEALTH_DATABASE_URL`), upgraded once.
 
     A `readonly` engine starts plain deferred transactions on SQLite so readers never wait
     for a writer (WAL); the writer engine takes the write lock when a transaction begins, so
-    two writers queue on the busy timeout instead of failing half-way.
+    two writers queue on the busy timeout instead of failing half-way. With `must_exist`
+    (the API), a SQLite file is never created, and one deleted or replaced is noticed.
     """
     url = url or load_settings().database_url
-    key = (url, readonly)
+    key = (url, readonly, must_exist)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = create_warehouse_engine(url, readonly=readonly)
+            engine = create_warehouse_engine(url, readonly=readonly, must_exist=must_exist)
             if migrate:
                 upgrade(engine)
             _engines[key] = engine
@@ -133,15 +157,66 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
-def create_warehouse_engine(url: str, *, readonly: bool = False) -> Engine:
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file of a SQLite warehouse URL; None for another backend or an in-memory one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def create_warehouse_engine(
+    url: str, *, readonly: bool = False, must_exist: bool = False
+) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         engine = create_engine(url, pool_pre_ping=True)
         _clear_errors(engine)
         return engine
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+    path = sqlite_path(parsed)
+    if path is not None and not must_exist:
+        # A new warehouse is created empty here, 0600 in a new 0700 folder, before SQLite
+        # opens it: SQLite gives the -wal and -shm files the database file's mode.
+        private_folder(path.parent)
+        with contextlib.suppress(OSError):  # a folder we may not write: SQLite will say so
+            create_private_file(path)
+    if path is not None and must_exist:
+        # Open the file only if it is there (mode=rw never creates one), and check at each
+        # checkout that the path still names the file the connection has open: a deleted
+        # file answers "cannot be opened" (503 in the API) instead of from the unlinked
+        # inode, and a replaced one is reopened. Nothing is written into a vanished file.
+        location = f"file:{quote(str(path.absolute()))}?mode=rw"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(
+                location,
+                uri=True,
+                timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+                check_same_thread=False,
+            )
+
+        engine = create_engine(url, creator=connect)
+
+        @event.listens_for(engine, "connect")
+        def _remember_file(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+            record.info["file"] = _file_identity(path)
+
+        @event.listens_for(engine, "checkout")
+        def _same_file(_dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+            if _file_identity(path) != record.info.get("file"):
+                raise DisconnectionError(f"the warehouse file {path} was deleted or replaced")
+
+    else:
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+
     begin = "BEGIN" if readonly else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine, "connect")

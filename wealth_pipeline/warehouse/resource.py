@@ -9,12 +9,13 @@ from wealth_pipeline.warehouse.engine import get_engine
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Where assets read and write their tables (`WEALTH_DATABASE_URL`)."""
+    """Where assets read and write their tables (`WEALTH_DATABASE_URL`, given to Dagster as
+    an EnvVar so the UI shows the variable's name, never a password)."""
 
     database_url: str
 
     def engine(self) -> Engine:
-        return get_engine(self.database_url)
+        return get_engine(self.database_url.strip())
 
     @property
     def dialect(self) -> str:

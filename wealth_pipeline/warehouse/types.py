@@ -20,6 +20,9 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from wealth_pipeline import money
 
 INT64_MAX = 2**63 - 1
+# Row ids are 32-bit on PostgreSQL (SERIAL): a larger id names no row on either backend, and
+# is refused before any query (SQLite would overflow at 2**63, PostgreSQL raise DataError).
+MAX_ID = 2**31 - 1
 
 
 class ExactDecimal(TypeDecorator[Decimal]):

@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from sqlalchemy import select
 
 from wealth_pipeline.api.body import json_response
@@ -24,11 +24,19 @@ from wealth_pipeline.api.tokens import TokenError, TokenPair, Tokens
 from wealth_pipeline.profiles import USERNAME_PATTERN
 from wealth_pipeline.security.envelope import associated_data
 from wealth_pipeline.security.kdf import KEY_BYTES, KdfParams, burn_verification
-from wealth_pipeline.security.vault import PURPOSE_DATA_KEY, login_parameters, verify_login
+from wealth_pipeline.security.vault import (
+    PURPOSE_DATA_KEY,
+    common_kdf_params,
+    login_parameters,
+    verify_login,
+)
 from wealth_pipeline.warehouse.schema import profiles, users
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 WRONG_LOGIN = "wrong username or password"
+# FastAPI answers 400 for a body it cannot decode at all (not UTF-8): documented, so the
+# OpenAPI document lists every answer the routes give.
+UNREADABLE_BODY = {400: {"model": Problem, "description": "the body cannot be read as JSON"}}
 
 
 def _b64(data: bytes) -> str:
@@ -45,12 +53,15 @@ def salt(request: Request, username: Annotated[str, Query(min_length=1, max_leng
     """Unknown usernames get stable fake salts, so the answer does not reveal who exists."""
     tokens: Tokens = request.app.state.tokens
     found = None
-    if USERNAME_PATTERN.match(username):
+    if USERNAME_PATTERN.fullmatch(username):
         with request.app.state.reader.connect() as connection:
             found = login_parameters(connection, username)
     if found is None:
         auth_salt, kek_salt = tokens.fake_salt(username, "auth"), tokens.fake_salt(username, "kek")
-        params: KdfParams = request.app.state.kdf_params  # what a new user gets
+        # The parameters most stored users have (what a new user gets while there are none):
+        # after a change of the defaults, the newest ones would give unknown names away.
+        with request.app.state.reader.connect() as connection:
+            params = common_kdf_params(connection, request.app.state.kdf_params)
     else:
         auth_salt, kek_salt, params = found.auth_salt, found.kek_salt, found.kdf_params
     return json_response(
@@ -82,6 +93,7 @@ def _pair_body(tokens: Tokens, pair: TokenPair) -> dict[str, object]:
     "/login/",
     response_model=LoginOut,
     responses={
+        **UNREADABLE_BODY,
         401: {"model": Problem},
         422: {"model": Problem},
         429: {"model": Problem, "description": "too many failed logins: see Retry-After"},
@@ -110,7 +122,7 @@ def login(request: Request, credentials: LoginRequest) -> object:
     user_id, row = None, None
     try:
         with guard.turn():
-            if USERNAME_PATTERN.match(username):
+            if USERNAME_PATTERN.fullmatch(username):
                 with request.app.state.reader.connect() as connection:
                     user_id = verify_login(connection, username, auth_hash)
                     if user_id is not None:
@@ -149,7 +161,7 @@ def login(request: Request, credentials: LoginRequest) -> object:
 @router.post(
     "/refresh/",
     response_model=TokenPairOut,
-    responses={401: {"model": Problem}, 422: {"model": Problem}},
+    responses={**UNREADABLE_BODY, 401: {"model": Problem}, 422: {"model": Problem}},
     summary="Trade a refresh token (once) for a new access and refresh token",
 )
 def refresh(request: Request, body: RefreshRequest) -> object:
@@ -163,3 +175,24 @@ def refresh(request: Request, body: RefreshRequest) -> object:
     if pair is None:
         raise unauthorized("the refresh token was already used or revoked: log in again")
     return json_response(_pair_body(tokens, pair))
+
+
+@router.post(
+    "/logout/",
+    status_code=204,
+    response_class=Response,
+    responses={**UNREADABLE_BODY, 401: {"model": Problem}, 422: {"model": Problem}},
+    summary="Log out: revoke the refresh token and every token of its family",
+)
+def logout(request: Request, body: RefreshRequest) -> Response:
+    """The refresh token, and all refreshed from the same login, stop working at once.
+
+    Access tokens already issued stay valid until they expire (minutes): drop them too.
+    """
+    tokens: Tokens = request.app.state.tokens
+    try:
+        with request.app.state.writer.begin() as connection:
+            tokens.revoke(connection, body.refresh.strip())
+    except TokenError as exc:
+        raise unauthorized(str(exc)) from None
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})

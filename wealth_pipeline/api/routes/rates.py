@@ -32,7 +32,11 @@ def rates(
     ] = None,
     base: Annotated[
         str | None,
-        Query(min_length=3, max_length=3, description="ISO 4217 code; default: your base currency"),
+        Query(
+            pattern=r"^[A-Za-z]{3}$",
+            description="ISO 4217 code (3 letters, any case; 422 for one the ECB does not "
+            "publish); default: your base currency",
+        ),
     ] = None,
 ) -> object:
     """The latest ECB rates on or before the day (at most 14 days back); crosses through EUR
