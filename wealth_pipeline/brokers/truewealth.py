@@ -84,9 +84,12 @@ ASSET_CLASSES = {
     "COMMODITIES": "commodity",
     "CASH": "cash",
 }
+# pyotp computes codes only from secrets of at least 112 bits (23 base32 characters); the
+# catalogue's schema (`x-minBits: 112`) refuses shorter ones when the credentials are stored.
+MIN_SECRET_CHARACTERS = 23
 BAD_SECRET = (
     "The True Wealth TOTP secret is not a valid base32 secret (letters A-Z and digits 2-7, at "
-    "least 16 of them): copy it again from the two-factor setup"
+    "least 23 of them, 112 bits, as pyotp requires): copy it again from the two-factor setup"
 )
 
 
@@ -98,7 +101,7 @@ def normalise_secret(secret: str) -> str:
 def totp_code(secret: str) -> str:
     """The current TOTP code for `secret`; AuthenticationFailed when it is not base32."""
     normalised = normalise_secret(secret)
-    if len(normalised.rstrip("=")) < 16:
+    if len(normalised.rstrip("=")) < MIN_SECRET_CHARACTERS:
         raise AuthenticationFailed(BAD_SECRET)
     try:
         return pyotp.TOTP(normalised).now()
