@@ -338,7 +338,7 @@ def test_cash_flows_explain_every_balance_change() -> None:
             by_day: dict[date, Decimal] = {}
             for flow in flows:
                 by_day[flow.flow_date] = by_day.get(flow.flow_date, Decimal(0)) + flow.amount
-            for before, after in zip(balances, balances[1:], strict=False):
+            for before, after in pairwise(balances):
                 assert after.balance - before.balance == by_day.get(after.balance_date, 0)
     assert {"dividend", "tax", "deposit"} <= kinds[BROKERAGE.identifier]
     assert {"deposit", "withdrawal", "interest"} <= kinds[SAVINGS.identifier]

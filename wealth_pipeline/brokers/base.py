@@ -226,6 +226,13 @@ class BrokerIntegrationBase(ABC):
         """Whether `get_cash_flows` reports the account's flows completely for a range."""
         return False
 
+    def cash_flow_span(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> tuple[date, date] | None:
+        """The days of [start, end] whose flows `get_cash_flows` reports completely (None:
+        none). Services whose answers cover a limited period narrow it."""
+        return (start_date, end_date) if self.supports_cash_flows() else None
+
     def get_cash_flows(
         self, account_identifier: str, start_date: date, end_date: date
     ) -> list[CashFlowInfo]:
