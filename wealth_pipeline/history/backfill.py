@@ -36,6 +36,7 @@ from wealth_pipeline.brokers.base import (
 )
 from wealth_pipeline.brokers.catalogue import secret_fields
 from wealth_pipeline.brokers.registry import build_integration, integration_class, registered_codes
+from wealth_pipeline.flows.sync import FetchedFlows, fetch_flows, write_fetched
 from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.security.errors import VaultError
 from wealth_pipeline.security.vault import Unlocked, decrypt_credentials
@@ -68,6 +69,7 @@ class BackfillReport:
     converted: int = 0
     unconverted: dict[date, str] = field(default_factory=dict)  # day -> why no rate
     positions: int = 0
+    flows: int = 0  # cash flows written or updated
 
     def describe(self) -> str:
         text = (
@@ -89,6 +91,8 @@ class BackfillReport:
             )
         if self.positions:
             text += f"; {self.positions} position(s) on {self.end}"
+        if self.flows:
+            text += f"; {self.flows} cash flow(s)"
         return text
 
 
@@ -268,6 +272,7 @@ def default_login(integration: BrokerIntegrationBase) -> None:
 class Fetched:
     balances: dict[date, BalanceInfo]
     positions: list[PositionInfo]  # on the window's last day, when asked and answered
+    flows: FetchedFlows | None = None  # the window's cash flows, where the service has them
 
 
 def fetch_history(
@@ -292,11 +297,12 @@ def fetch_history(
             positions: list[PositionInfo] = []
             if with_positions and end in balances and end == context.current_day():
                 positions = integration.get_positions(account.identifier)
+            flows = fetch_flows(integration, account.identifier, start, end)
     except BrokerError as exc:
         raise HistoryError(
             f"account {account.account_id} ({account.broker['code']}): {scrub(str(exc), secrets)}"
         ) from None
-    return Fetched(balances, positions)
+    return Fetched(balances, positions, flows)
 
 
 def existing_sources(
@@ -339,7 +345,9 @@ def write_history(
         replace=bool(chosen.replace),
         secret_values=secret_values,
     )
+    flows = write_fetched(connection, account_id, fetched.flows, secrets=secret_values)
     return BackfillReport(
+        flows=0 if flows is None else flows.inserted + flows.updated,
         account_id=account_id,
         broker_code=broker_code,
         start=start,
