@@ -49,6 +49,9 @@ joined AS (
                WHEN cv.account_id IS NOT NULL
                 AND ad.day >= cv.covered_from AND ad.day <= cv.covered_through
                 AND ad.balance_base_currency IS NOT NULL
+                -- the first day's change is the opening value: explained by flows only when
+                -- they are known from before it (nothing was there), else not explained
+                AND (prev.day IS NOT NULL OR cv.covered_from < ad.day)
                 AND (prev.day IS NULL OR prev.balance_base_currency IS NOT NULL)
                 AND COALESCE(fl.unconverted, 0) = 0
                THEN 1 ELSE 0

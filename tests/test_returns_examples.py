@@ -53,7 +53,7 @@ def stock_world(url: str, n1: int, p0: str, n2: int, p1: str, p2: str, div: str)
             (t1, str(n2 * P1), "deposit"),  # and the second purchase is paid in
             (y2, str(n * DIV), "dividend"),
         ],
-        covered=(t0, y2),
+        covered=(t0 - timedelta(days=1), y2),  # nothing was there before t0
     )
     build(engine, y2)
     return engine, user, acc

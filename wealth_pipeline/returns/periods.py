@@ -29,7 +29,11 @@ import pyxirr
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import Connection, func, select
 
-from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily
+from wealth_pipeline.warehouse.schema import (
+    mart_account_daily,
+    mart_account_returns_daily,
+    mart_returns_daily,
+)
 
 PERIODS = ("week", "month", "ytd", "1y", "3y", "5y", "max")
 ZERO = Decimal("0.0000")
@@ -171,12 +175,18 @@ def _rows(
 def series_bounds(
     connection: Connection, user_id: int, account_id: int | None = None
 ) -> tuple[date, date] | None:
+    """The first day of the series and the last day with data: the latest snapshot (the
+    marts carry values forward to today; the days after the last snapshot hold no news)."""
     t = mart_returns_daily if account_id is None else mart_account_returns_daily
-    query = select(func.min(t.c.day), func.max(t.c.day)).where(t.c.user_id == user_id)
+    query = select(func.min(t.c.day)).where(t.c.user_id == user_id)
+    ad = mart_account_daily
+    last_query = select(func.max(ad.c.snapshot_date)).where(ad.c.user_id == user_id)
     if account_id is not None:
         query = query.where(t.c.account_id == account_id)
-    first, last = connection.execute(query).one()
-    return None if first is None else (first, last)
+        last_query = last_query.where(ad.c.account_id == account_id)
+    first = connection.execute(query).scalar()
+    last = connection.execute(last_query).scalar()
+    return None if first is None or last is None else (first, max(first, last))
 
 
 def performance(
@@ -199,6 +209,10 @@ def performance(
         return None
     start = period_start(period, end, first)
     rows = _rows(connection, user_id, account_id, start, end)
+    if period == "max" and len(rows) > 1 and not rows[0]["covered"]:
+        # Since the start: from the opening values (the first day's change is the opening
+        # balance, not a result), unless flows explain that day.
+        start, rows = rows[1]["day"], rows[1:]
     return figures(rows, period=period, start=start, end=end, account_id=account_id)
 
 
