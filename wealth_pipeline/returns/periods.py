@@ -265,3 +265,54 @@ def figures(
     if unaccounted:
         result.notes.append(f"{unaccounted} of the change is in accounts without a converted value")
     return result
+
+
+RATIO_PLACES = 8
+
+
+def ratio_text(value: float | None) -> str | None:
+    """A ratio as a decimal string with 8 places (1e-8 = 0.000001 %), None stays None."""
+    if value is None:
+        return None
+    return str(Decimal(repr(value)).quantize(Decimal(1).scaleb(-RATIO_PLACES)))
+
+
+def figures_body(result: PeriodFigures) -> dict[str, Any]:
+    """The figures as JSON-ready values: money as exact strings, ratios as 8-place strings."""
+    money_fields = (
+        "value_start",
+        "value_end",
+        "change",
+        "contributions",
+        "internal_transfers",
+        "market_result",
+        "currency_effect",
+        "markets",
+        "income",
+        "costs",
+        "unexplained",
+    )
+    body: dict[str, Any] = {
+        "period": result.period,
+        "start_date": result.start.isoformat(),
+        "end_date": result.end.isoformat(),
+        "base_currency": result.base_currency,
+        "account_id": result.account_id,
+        "days": result.days,
+        "covered_days": result.covered_days,
+        **{name: str(getattr(result, name)) for name in money_fields},
+        "time_weighted_return": ratio_text(result.time_weighted_return),
+        "money_weighted_return": ratio_text(result.money_weighted_return),
+        "annualised": result.annualised,
+        "notes": list(result.notes),
+    }
+    return body
+
+
+def account_ids_with_returns(connection: Connection, user_id: int) -> list[int]:
+    t = mart_account_returns_daily
+    return list(
+        connection.execute(
+            select(t.c.account_id).where(t.c.user_id == user_id).group_by(t.c.account_id)
+        ).scalars()
+    )
