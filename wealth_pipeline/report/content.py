@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 CHART_DAYS = 365  # the net-worth chart: the last 12 months, or since the start when shorter
 WEEK = 7
@@ -83,6 +84,9 @@ class WeeklyReport:
     by_currency: list[Slice]
     allocation_as_of: date | None
     warnings: list[Notice] = field(default_factory=list)
+    # "Where the change came from" this year: the total first, then each account
+    # (`returns.periods.PeriodFigures`, with the account's name); empty without returns.
+    where_from: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
     def weekly(self) -> Change:

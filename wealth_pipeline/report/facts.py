@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, select
@@ -120,6 +121,7 @@ def load_report(
             ),
         )
     return WeeklyReport(
+        where_from=where_from(connection, user_id, as_of),
         username=person.username,
         base_currency=currency,
         as_of=as_of,
@@ -135,6 +137,29 @@ def load_report(
         allocation_as_of=allocation_as_of,
         warnings=warnings,
     )
+
+
+def where_from(connection: Connection, user_id: int, as_of: date) -> list[tuple[str, Any]]:
+    """This year's split of the change, for the total and each account (by value)."""
+    from wealth_pipeline.returns.periods import account_ids_with_returns, performance
+
+    total = performance(connection, user_id, "ytd", as_of=as_of)
+    if total is None:
+        return []
+    names = dict(
+        connection.execute(
+            select(financial_accounts.c.id, financial_accounts.c.name).where(
+                financial_accounts.c.user_id == user_id
+            )
+        ).all()
+    )
+    accounts = []
+    for account_id in account_ids_with_returns(connection, user_id):
+        figures = performance(connection, user_id, "ytd", account_id=account_id, as_of=as_of)
+        if figures is not None:
+            accounts.append((names.get(account_id, str(account_id)), figures))
+    accounts.sort(key=lambda item: (-item[1].value_end, item[0]))
+    return [("Total", total), *accounts]
 
 
 def _account_rows(connection: Connection, user_id: int, as_of: date) -> list[AccountRow]:
