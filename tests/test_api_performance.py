@@ -92,3 +92,21 @@ def test_account_flows_newest_first(flows_api: Api) -> None:
         flows_api.get(f"/api/accounts/{flows_api.ids.giro}/flows/", username="bob").status_code
         == 404
     )
+
+
+def test_the_weekly_report_says_where_the_change_came_from(flows_api: Api) -> None:
+    from wealth_pipeline.report.facts import load_report
+    from wealth_pipeline.report.render import render
+
+    with flows_api.engine.connect() as c:
+        report = load_report(c, flows_api.ids.alice, today=date(2025, 1, 3))
+    rendered = render(report)
+    text = rendered.text
+    assert "WHERE THE CHANGE CAME FROM (this year, since 1 Jan 2025)" in text
+    assert (
+        "Total: +€4,189.47 = €1,150.00 you saved + €50.00 markets + €0.00 currencies"
+        " + €2,989.47 not explained (no flow data)"
+    ) in text
+    assert "Giro: +€1,200.00 = €1,150.00 you saved + €50.00 markets + €0.00 currencies;" in text
+    assert "Brokerage: +€2,000.00 = €0.00 you saved" in text and "no return without flow data" in text
+    assert "Where the change came from" in rendered.html()
