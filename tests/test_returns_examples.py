@@ -197,3 +197,35 @@ def test_random_accounts_decompose_exactly_and_the_total_is_value_weighted(
         assert total["daily_return"] == pytest.approx(weighted, rel=1e-12, abs=1e-15)
     usd = [r for r in rows if r["currency"] == "USD" and r["day"] > start]
     assert any(r["currency_effect"] != 0 for r in usd)
+
+
+def test_a_transfer_between_own_accounts_is_not_saving(warehouse_url: str) -> None:
+    """500 out of Giro on 03-04 and into Savings on 03-06 (in transit two days): each account
+    shows its flow, the total shows no contribution and no market move, and once both legs
+    are booked nothing is in transit."""
+    engine = get_engine(warehouse_url)
+    user, broker = setup_user(engine)
+    giro, savings = account(engine, user, broker, "Giro"), account(engine, user, broker, "Savings")
+    d1, d2, d3 = date(2024, 3, 4), date(2024, 3, 5), date(2024, 3, 6)
+    values(engine, giro, "EUR", {date(2024, 3, 1): "2000", d1: "1500"})
+    values(engine, savings, "EUR", {date(2024, 3, 1): "1000", d3: "1500"})
+    cover = (date(2024, 3, 1), d3)  # the opening values are not explained
+    flows(engine, giro, [(d1, "500", "transfer_out")], covered=cover)
+    flows(engine, savings, [(d3, "500", "transfer_in")], covered=cover)
+    build(engine, d3)
+    with engine.connect() as c:
+        week = performance(c, user, "max")
+        giro_figures = performance(c, user, "max", account_id=giro)
+        days = {
+            r.day: r
+            for r in c.execute(
+                select(mart_returns_daily).where(mart_returns_daily.c.user_id == user)
+            )
+        }
+    assert week is not None and giro_figures is not None
+    assert giro_figures.contributions == Decimal("-500")
+    assert week.contributions == 0 and week.market_result == 0
+    assert week.internal_transfers == 0 and week.change == 0
+    assert days[d1].internal_transfers == Decimal("-500") and days[d1].market_result == 0
+    assert days[d2].internal_transfers == 0 and days[d3].internal_transfers == Decimal("500")
+    assert week.time_weighted_return == 0.0

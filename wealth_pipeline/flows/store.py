@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -48,6 +48,7 @@ TRANSFER_KINDS = ("transfer_in", "transfer_out")
 OUTFLOW_KINDS = ("withdrawal", "transfer_out", "fee", "tax")
 INFLOW_KINDS = ("deposit", "transfer_in")
 MAX_AMOUNT = Decimal("1e13")
+PROVISIONAL_DAYS = timedelta(days=30)
 
 
 class FlowError(ValueError):
@@ -284,7 +285,11 @@ def convert_flows(connection: Connection, user_ids: Sequence[int] | None = None)
                 cash_flows.c.amount_base_currency.is_(None),
                 cash_flows.c.base_currency.is_(None),
                 cash_flows.c.base_currency != base,
-                cash_flows.c.rate_date < cash_flows.c.flow_date,
+                # provisional (an older day's rate): only recent days can still get theirs
+                and_(
+                    cash_flows.c.rate_date < cash_flows.c.flow_date,
+                    cash_flows.c.flow_date >= date.today() - PROVISIONAL_DAYS,
+                ),
             )
         )
     )
