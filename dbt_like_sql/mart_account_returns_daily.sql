@@ -30,46 +30,63 @@ flows AS (
        AND f.flow_date <= {{ end_day }}
      GROUP BY f.account_id, f.flow_date
 ),
-joined AS (
+daily AS (
+    -- the rebuilt days and the kept day before them (whose values start the first one)
     SELECT ad.user_id,
            ad.day,
            ad.account_id,
            ad.base_currency,
            ad.currency,
-           CASE WHEN prev.day IS NULL THEN 0 ELSE prev.balance_base_currency END AS value_start,
-           ad.balance_base_currency AS value_end,
-           CASE WHEN prev.day IS NULL THEN 0 ELSE prev.balance END AS value_start_own,
-           s0.exchange_rate_used AS rate_start,
-           s1.exchange_rate_used AS rate_end,
+           ad.balance,
+           ad.balance_base_currency,
+           s.exchange_rate_used AS rate,
+           sc.from_day
+      FROM {{ scope }} sc
+     CROSS JOIN {{ ref('mart_account_daily') }} ad
+      LEFT JOIN {{ source('account_snapshots') }} s
+        ON s.account_id = ad.account_id AND s.snapshot_date = ad.snapshot_date
+     WHERE ad.user_id = sc.user_id
+       AND ad.day >= sc.kept_through
+),
+lagged AS (
+    SELECT d.*,
+           LAG(d.day) OVER running AS prev_day,
+           LAG(d.balance) OVER running AS prev_balance,
+           LAG(d.balance_base_currency) OVER running AS prev_base,
+           LAG(d.rate) OVER running AS prev_rate
+      FROM daily d
+    WINDOW running AS (PARTITION BY d.account_id ORDER BY d.day)
+),
+joined AS (
+    SELECT l.user_id,
+           l.day,
+           l.account_id,
+           l.base_currency,
+           l.currency,
+           CASE WHEN l.prev_day IS NULL THEN 0 ELSE l.prev_base END AS value_start,
+           l.balance_base_currency AS value_end,
+           CASE WHEN l.prev_day IS NULL THEN 0 ELSE l.prev_balance END AS value_start_own,
+           l.prev_rate AS rate_start,
+           l.rate AS rate_end,
            fl.external_flow,
            fl.paired_transfers,
            fl.income,
            fl.costs,
            CASE
                WHEN cv.account_id IS NOT NULL
-                AND ad.day >= cv.covered_from AND ad.day <= cv.covered_through
-                AND ad.balance_base_currency IS NOT NULL
+                AND l.day >= cv.covered_from AND l.day <= cv.covered_through
+                AND l.balance_base_currency IS NOT NULL
                 -- the first day's change is the opening value: explained by flows only when
                 -- they are known from before it (nothing was there), else not explained
-                AND (prev.day IS NOT NULL OR cv.covered_from < ad.day)
-                AND (prev.day IS NULL OR prev.balance_base_currency IS NOT NULL)
+                AND (l.prev_day IS NOT NULL OR cv.covered_from < l.day)
+                AND (l.prev_day IS NULL OR l.prev_base IS NOT NULL)
                 AND COALESCE(fl.unconverted, 0) = 0
                THEN 1 ELSE 0
            END AS is_covered
-      FROM {{ scope }} sc
-     CROSS JOIN {{ ref('mart_account_daily') }} ad
-      LEFT JOIN {{ ref('mart_account_daily') }} prev
-        ON prev.user_id = ad.user_id
-       AND prev.account_id = ad.account_id
-       AND prev.day = {% if dialect == 'sqlite' %}date(ad.day, '-1 day'){% else %}CAST(ad.day - 1 AS DATE){% endif %}
-      LEFT JOIN {{ source('account_snapshots') }} s1
-        ON s1.account_id = ad.account_id AND s1.snapshot_date = ad.snapshot_date
-      LEFT JOIN {{ source('account_snapshots') }} s0
-        ON s0.account_id = prev.account_id AND s0.snapshot_date = prev.snapshot_date
-      LEFT JOIN {{ source('cash_flow_coverage') }} cv ON cv.account_id = ad.account_id
-      LEFT JOIN flows fl ON fl.account_id = ad.account_id AND fl.day = ad.day
-     WHERE ad.user_id = sc.user_id
-       AND ad.day >= sc.from_day
+      FROM lagged l
+      LEFT JOIN {{ source('cash_flow_coverage') }} cv ON cv.account_id = l.account_id
+      LEFT JOIN flows fl ON fl.account_id = l.account_id AND fl.day = l.day
+     WHERE l.day >= l.from_day
 )
 SELECT user_id,
        day,

@@ -30,10 +30,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
-    and_,
-    bindparam,
     select,
-    update,
 )
 
 from wealth_pipeline import money
@@ -79,134 +76,158 @@ def chain(start: float, returns: Iterable[float | None]) -> list[float]:
     return out
 
 
+def _units(value: object, places: int, sqlite: bool) -> int | None:
+    """A raw column value as an integer count of 10**-places (SQLite stores exactly that)."""
+    if value is None:
+        return None
+    if sqlite:
+        return int(value)  # type: ignore[call-overload]
+    return int(Decimal(value).scaleb(places))  # type: ignore[arg-type]
+
+
+def _effect_units(start_own: int, rate_start: int | None, rate_end: int | None) -> int:
+    """value (4 places) x rate change (12 places), rounded half-even to 4 places: in integers."""
+    if rate_start is None or rate_end is None:
+        return 0
+    product = start_own * (rate_end - rate_start)
+    quotient, remainder = divmod(product, 10**money.RATE_PLACES)
+    twice = 2 * remainder
+    if twice > 10**money.RATE_PLACES or (twice == 10**money.RATE_PLACES and quotient % 2):
+        quotient += 1
+    return quotient
+
+
+def _write_back(
+    connection: Connection, table: str, keys: tuple[str, ...], columns: tuple[str, ...], rows: list
+) -> None:
+    """Set `columns` of `table`'s rows (matched on `keys`) from `rows`, through a temporary
+    table filled in one driver-level executemany and one UPDATE ... FROM (SQLite 3.33+, and
+    PostgreSQL): per-row UPDATEs cost more than computing the values."""
+    if not rows:
+        return
+    scratch = f"{table}_update"
+    sqlite = connection.dialect.name == "sqlite"
+    types = {
+        "user_id": "INTEGER",
+        "account_id": "INTEGER",
+        "day": "DATE",
+        "currency_effect": "BIGINT" if sqlite else "NUMERIC(28, 4)",
+        "daily_return": "DOUBLE PRECISION",
+        "twr_index": "DOUBLE PRECISION",
+    }
+    names = (*keys, *columns)
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {scratch} ("
+        + ", ".join(f"{name} {types[name]}" for name in names)
+        + ")"
+    )
+    marks = ", ".join("?" if sqlite else "%s" for _ in names)
+    connection.exec_driver_sql(f"INSERT INTO {scratch} ({', '.join(names)}) VALUES ({marks})", rows)
+    assignments = ", ".join(f"{name} = u.{name}" for name in columns)
+    matches = " AND ".join(f"{table}.{key} = u.{key}" for key in keys)
+    connection.exec_driver_sql(f"UPDATE {table} SET {assignments} FROM {scratch} u WHERE {matches}")
+    connection.exec_driver_sql(f"DROP TABLE {scratch}")
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    if denominator <= 0:
+        return 0.0 if numerator == 0 and denominator == 0 else None
+    return numerator / denominator  # exact integers, one rounding to a double
+
+
 def fill_account_returns(connection: Connection) -> int:
-    t = mart_account_returns_daily
-    kept = t.alias("kept")
+    """Currency effect, daily return and index of the account rows just written (raw values:
+    scaled integers on SQLite, NUMERIC on PostgreSQL, computed in integers)."""
+    sqlite = connection.dialect.name == "sqlite"
     seeds = {
         (user, account): index
-        for user, account, index in connection.execute(
-            select(kept.c.user_id, kept.c.account_id, kept.c.twr_index)
-            .select_from(_scope)
-            .join(
-                kept,
-                and_(kept.c.user_id == _scope.c.user_id, kept.c.day == _scope.c.kept_through),
-            )
+        for user, account, index in connection.exec_driver_sql(
+            f"SELECT k.user_id, k.account_id, k.twr_index FROM {SCOPE_TABLE} sc "
+            "JOIN mart_account_returns_daily k "
+            "ON k.user_id = sc.user_id AND k.day = sc.kept_through"
         )
     }
-    rows = connection.execute(
-        select(
-            t.c.user_id,
-            t.c.account_id,
-            t.c.day,
-            t.c.covered,
-            t.c.currency,
-            t.c.base_currency,
-            t.c.value_start,
-            t.c.value_start_own,
-            t.c.rate_start,
-            t.c.rate_end,
-            t.c.external_flow,
-            t.c.market_result,
-        )
-        .select_from(_scope)
-        .join(t, and_(t.c.user_id == _scope.c.user_id, t.c.day >= _scope.c.from_day))
-        .order_by(t.c.user_id, t.c.account_id, t.c.day)
+    rows = connection.exec_driver_sql(
+        "SELECT r.user_id, r.account_id, r.day, r.covered, r.currency = r.base_currency, "
+        "r.value_start, r.value_start_own, r.rate_start, r.rate_end, r.external_flow, "
+        f"r.market_result FROM {SCOPE_TABLE} sc JOIN mart_account_returns_daily r "
+        "ON r.user_id = sc.user_id AND r.day >= sc.from_day "
+        "ORDER BY r.user_id, r.account_id, r.day"
     ).all()
+    amount, rate = money.AMOUNT_PLACES, money.RATE_PLACES
     updates = []
     key = None
     index = 1.0
-    zero = Decimal(0).quantize(Decimal("0.0001"))
-    for row in rows:
-        if (row.user_id, row.account_id) != key:
-            key = (row.user_id, row.account_id)
+    for user, account, day, covered, same, start, start_own, r0, r1, flow, result in rows:
+        if (user, account) != key:
+            key = (user, account)
             index = seeds.get(key) or 1.0
-        effect = None
-        r = None
-        if row.covered:
+        effect = r = None
+        if covered:
             effect = (
-                zero
-                if row.currency == row.base_currency
-                else currency_effect(row.value_start_own, row.rate_start, row.rate_end)
+                0
+                if same
+                else _effect_units(
+                    _units(start_own, amount, sqlite) or 0,
+                    _units(r0, rate, sqlite),
+                    _units(r1, rate, sqlite),
+                )
             )
-            r = day_return(row.market_result, row.value_start + row.external_flow)
-        if r is not None:
-            index *= 1.0 + r
-        updates.append(
-            {
-                "b_user": row.user_id,
-                "b_account": row.account_id,
-                "b_day": row.day,
-                "b_effect": effect,
-                "b_return": r,
-                "b_index": index,
-            }
-        )
-    if updates:
-        connection.execute(
-            update(t)
-            .where(
-                t.c.user_id == bindparam("b_user"),
-                t.c.day == bindparam("b_day", type_=Date()),
-                t.c.account_id == bindparam("b_account"),
+            r = _ratio(
+                _units(result, amount, sqlite) or 0,
+                (_units(start, amount, sqlite) or 0) + (_units(flow, amount, sqlite) or 0),
             )
-            .values(
-                currency_effect=bindparam("b_effect", type_=t.c.currency_effect.type),
-                daily_return=bindparam("b_return"),
-                twr_index=bindparam("b_index"),
-            ),
-            updates,
-        )
+            if r is not None:
+                index *= 1.0 + r
+            if effect is not None and not sqlite:
+                effect = Decimal(effect).scaleb(-amount)
+        updates.append((user, day, account, effect, r, index))
+    _write_back(
+        connection,
+        "mart_account_returns_daily",
+        ("user_id", "day", "account_id"),
+        ("currency_effect", "daily_return", "twr_index"),
+        updates,
+    )
     return len(updates)
 
 
 def fill_total_returns(connection: Connection) -> int:
-    t = mart_returns_daily
-    kept = t.alias("kept")
+    sqlite = connection.dialect.name == "sqlite"
     seeds = dict(
-        connection.execute(
-            select(kept.c.user_id, kept.c.twr_index)
-            .select_from(_scope)
-            .join(
-                kept,
-                and_(kept.c.user_id == _scope.c.user_id, kept.c.day == _scope.c.kept_through),
-            )
+        connection.exec_driver_sql(
+            f"SELECT k.user_id, k.twr_index FROM {SCOPE_TABLE} sc "
+            "JOIN mart_returns_daily k ON k.user_id = sc.user_id AND k.day = sc.kept_through"
         ).all()
     )
-    rows = connection.execute(
-        select(
-            t.c.user_id,
-            t.c.day,
-            t.c.covered_count,
-            t.c.covered_value_start,
-            t.c.external_flow,
-            t.c.internal_transfers,
-            t.c.market_result,
-        )
-        .select_from(_scope)
-        .join(t, and_(t.c.user_id == _scope.c.user_id, t.c.day >= _scope.c.from_day))
-        .order_by(t.c.user_id, t.c.day)
+    rows = connection.exec_driver_sql(
+        "SELECT r.user_id, r.day, r.covered_count, r.covered_value_start, r.external_flow, "
+        f"r.internal_transfers, r.market_result FROM {SCOPE_TABLE} sc "
+        "JOIN mart_returns_daily r ON r.user_id = sc.user_id AND r.day >= sc.from_day "
+        "ORDER BY r.user_id, r.day"
     ).all()
+    amount = money.AMOUNT_PLACES
     updates = []
     user = None
     index = 1.0
-    for row in rows:
-        if row.user_id != user:
-            user = row.user_id
+    for row_user, day, covered, start, flow, transfers, result in rows:
+        if row_user != user:
+            user = row_user
             index = seeds.get(user) or 1.0
         r = None
-        if row.covered_count:
-            capital = row.covered_value_start + row.external_flow + row.internal_transfers
-            r = day_return(row.market_result, capital)
-        if r is not None:
-            index *= 1.0 + r
-        updates.append({"b_user": row.user_id, "b_day": row.day, "b_return": r, "b_index": index})
-    if updates:
-        connection.execute(
-            update(t)
-            .where(t.c.user_id == bindparam("b_user"), t.c.day == bindparam("b_day", type_=Date()))
-            .values(daily_return=bindparam("b_return"), twr_index=bindparam("b_index")),
-            updates,
-        )
+        if covered:
+            capital = sum(_units(v, amount, sqlite) or 0 for v in (start, flow, transfers))
+            r = _ratio(_units(result, amount, sqlite) or 0, capital)
+            if r is not None:
+                index *= 1.0 + r
+        updates.append((row_user, day, r, index))
+    _write_back(
+        connection,
+        "mart_returns_daily",
+        ("user_id", "day"),
+        ("daily_return", "twr_index"),
+        updates,
+    )
     return len(updates)
 
 
