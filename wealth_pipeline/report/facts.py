@@ -141,25 +141,9 @@ def load_report(
 
 def where_from(connection: Connection, user_id: int, as_of: date) -> list[tuple[str, Any]]:
     """This year's split of the change, for the total and each account (by value)."""
-    from wealth_pipeline.returns.periods import account_ids_with_returns, performance
+    from wealth_pipeline.returns.periods import year_split
 
-    total = performance(connection, user_id, "ytd", as_of=as_of)
-    if total is None:
-        return []
-    names = dict(
-        connection.execute(
-            select(financial_accounts.c.id, financial_accounts.c.name).where(
-                financial_accounts.c.user_id == user_id
-            )
-        ).all()
-    )
-    accounts = []
-    for account_id in account_ids_with_returns(connection, user_id):
-        figures = performance(connection, user_id, "ytd", account_id=account_id, as_of=as_of)
-        if figures is not None:
-            accounts.append((names.get(account_id, str(account_id)), figures))
-    accounts.sort(key=lambda item: (-item[1].value_end, item[0]))
-    return [("Total", total), *accounts]
+    return year_split(connection, user_id, as_of=as_of)
 
 
 def _account_rows(connection: Connection, user_id: int, as_of: date) -> list[AccountRow]:

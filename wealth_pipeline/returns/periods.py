@@ -30,6 +30,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import Connection, func, select
 
 from wealth_pipeline.warehouse.schema import (
+    financial_accounts,
     mart_account_daily,
     mart_account_returns_daily,
     mart_returns_daily,
@@ -316,3 +317,28 @@ def account_ids_with_returns(connection: Connection, user_id: int) -> list[int]:
             select(t.c.account_id).where(t.c.user_id == user_id).group_by(t.c.account_id)
         ).scalars()
     )
+
+
+def year_split(
+    connection: Connection, user_id: int, *, as_of: date | None = None, period: str = "ytd"
+) -> list[tuple[str, PeriodFigures]]:
+    """The period's (default: this year's) figures of the total ("Total") and of each account
+    with returns rows (by value, largest first): what the weekly report and `wealth summary`
+    show as "where the change came from"."""
+    total = performance(connection, user_id, period, as_of=as_of)
+    if total is None:
+        return []
+    names = dict(
+        connection.execute(
+            select(financial_accounts.c.id, financial_accounts.c.name).where(
+                financial_accounts.c.user_id == user_id
+            )
+        ).all()
+    )
+    accounts = []
+    for account_id in account_ids_with_returns(connection, user_id):
+        figures = performance(connection, user_id, period, account_id=account_id, as_of=as_of)
+        if figures is not None:
+            accounts.append((names.get(account_id, str(account_id)), figures))
+    accounts.sort(key=lambda item: (-item[1].value_end, item[0]))
+    return [("Total", total), *accounts]
