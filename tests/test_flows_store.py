@@ -100,3 +100,20 @@ def test_pairing_rules() -> None:
     used = [i for pair in pairs for i in pair]
     assert len(used) == len(set(used))  # nobody paired twice
     assert all(flow_in != 4 or flow_out != 1 for flow_out, flow_in in pairs)
+
+
+def test_coverage_is_one_span_and_a_gap_restarts_it(warehouse_url: str) -> None:
+    from wealth_pipeline.flows.store import coverage, extend_coverage
+
+    engine = get_engine(warehouse_url)
+    user, broker = setup_user(engine)
+    acc = account(engine, user, broker, "Giro")
+    d = date(2024, 1, 1)
+    with engine.begin() as c:
+        extend_coverage(c, acc, d, d + timedelta(days=6))
+        extend_coverage(c, acc, d + timedelta(days=7), d + timedelta(days=13))  # adjacent
+        assert coverage(c, acc) == (d, d + timedelta(days=13))
+        extend_coverage(c, acc, d - timedelta(days=30), d - timedelta(days=20))  # apart, older
+        assert coverage(c, acc) == (d, d + timedelta(days=13))
+        extend_coverage(c, acc, d + timedelta(days=30), d + timedelta(days=36))  # after a gap
+        assert coverage(c, acc) == (d + timedelta(days=30), d + timedelta(days=36))

@@ -7,7 +7,6 @@ has arrived (and refreshes provisional ones), pairs transfers between each user'
 accounts across the days, and reports what the days hold.
 """
 
-
 from datetime import date, timedelta
 
 import dagster as dg

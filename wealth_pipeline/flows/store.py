@@ -322,8 +322,9 @@ def convert_flows(connection: Connection, user_ids: Sequence[int] | None = None)
 
 
 def extend_coverage(connection: Connection, account_id: int, start: date, end: date) -> None:
-    """The account's flows are known complete from `start` through `end` (joined with what
-    was covered before into one range: coverage is one span per account)."""
+    """The account's flows are known complete from `start` through `end`: joined with the
+    span covered before when they touch or overlap; after a gap the new span replaces it (the
+    days between are unknown), an older span apart from it is ignored. One span per account."""
     if start > end:
         raise FlowError(f"coverage from {start} after {end}")
     old = connection.execute(
@@ -338,10 +339,17 @@ def extend_coverage(connection: Connection, account_id: int, start: date, end: d
             )
         )
         return
+    one_day = timedelta(days=1)
+    if start > old[1] + one_day:
+        span = (start, end)  # a gap: the days between are unknown, the newer span counts
+    elif end < old[0] - one_day:
+        span = (old[0], old[1])  # an older span apart from the current one: keep the current
+    else:
+        span = (min(old[0], start), max(old[1], end))
     connection.execute(
         update(cash_flow_coverage)
         .where(cash_flow_coverage.c.account_id == account_id)
-        .values(covered_from=min(old[0], start), covered_through=max(old[1], end))
+        .values(covered_from=span[0], covered_through=span[1])
     )
 
 
