@@ -121,8 +121,17 @@ def _write_back(
         + ", ".join(f"{name} {types[name]}" for name in names)
         + ")"
     )
-    marks = ", ".join("?" if sqlite else "%s" for _ in names)
-    connection.exec_driver_sql(f"INSERT INTO {scratch} ({', '.join(names)}) VALUES ({marks})", rows)
+    if sqlite:
+        marks = ", ".join("?" for _ in names)
+        insert = f"INSERT INTO {scratch} ({', '.join(names)}) VALUES ({marks})"
+        connection.exec_driver_sql(insert, rows)
+    else:  # psycopg: COPY, in the build's transaction; then statistics for the join
+        raw = connection.connection.driver_connection
+        statement = f"COPY {scratch} ({', '.join(names)}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+        connection.exec_driver_sql(f"ANALYZE {scratch}")
     assignments = ", ".join(f"{name} = u.{name}" for name in columns)
     matches = " AND ".join(f"{table}.{key} = u.{key}" for key in keys)
     connection.exec_driver_sql(f"UPDATE {table} SET {assignments} FROM {scratch} u WHERE {matches}")
