@@ -275,7 +275,7 @@ def ratio_text(value: float | None) -> str | None:
     """A ratio as a decimal string with 8 places (1e-8 = 0.000001 %), None stays None."""
     if value is None:
         return None
-    return str(Decimal(repr(value)).quantize(Decimal(1).scaleb(-RATIO_PLACES)))
+    return format(Decimal(repr(value)).quantize(Decimal(1).scaleb(-RATIO_PLACES)), "f")
 
 
 def figures_body(result: PeriodFigures) -> dict[str, Any]:
