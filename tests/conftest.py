@@ -23,6 +23,12 @@ DATA = Path(__file__).parent / "data"
 ECB_SAMPLE = DATA / "eurofxref-sample.csv"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The embedded default asks Frankfurter's public host for days after the shipped excerpt:
+# tests never leave 127.0.0.1, so they run offline unless a test points it at a local fake.
+os.environ.setdefault("WEALTH_OFFLINE", "true")
+# Reporting command-line work to Dagster costs ~12 ms per partition on SQLite: only the tests
+# of that reporting (and the browser and `up` tests) turn it on.
+os.environ.setdefault("WEALTH_RECORD_IN_DAGSTER", "false")
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,13 @@ def test_summary_lists_each_account_on_the_last_day(api: Api) -> None:
                 "snapshot_date": "2025-01-03",
             },
         ],
+        "week_change": {  # the history starts on 2025-01-01
+            "since": "2024-12-27",
+            "amount": None,
+            "percentage": None,
+            "like_for_like": False,
+            "note": "no account was counted a week before",
+        },
     }
 
 
@@ -229,6 +236,7 @@ def test_a_user_without_marts_gets_empty_answers(api: Api) -> None:
         "account_count": 0,
         "unconverted_count": 0,
         "accounts": [],
+        "week_change": None,
     }
     history = api.client.get("/api/wealth/history/", headers=headers).json()
     assert (history["history"], history["start_date"]) == ([], None)

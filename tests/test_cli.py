@@ -63,12 +63,15 @@ def test_backfill_records_one_run_and_skips_what_is_done(home: Path) -> None:
     assert "already materialized" in again.output
 
 
-def test_backfill_of_unpublished_days_fails_clearly(home: Path) -> None:
+def test_backfill_of_unpublished_days_is_skipped_clearly(home: Path) -> None:
     result = CliRunner().invoke(
         main, ["fx", "backfill", "--start", "2026-11-02", "--end", "2026-11-03"]
     )
-    assert result.exit_code == 1
-    assert "No ECB rates yet" in result.output
+    assert result.exit_code == 0  # nothing failed: the days are skipped, saying why
+    assert "Skipped: No ECB rates yet for TARGET business day(s) 2026-11-02, 2026-11-03" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
 
 
 def test_rate_and_conversion(home: Path) -> None:

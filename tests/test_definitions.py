@@ -16,7 +16,7 @@ from tests.conftest import ECB_SAMPLE
 from wealth_pipeline import definitions
 from wealth_pipeline.definitions import build_definitions, resources
 from wealth_pipeline.fx.ecb_file import read_ecb_bytes
-from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates
+from wealth_pipeline.fx.sources import EcbFileRates, ExcerptThenLive, FrankfurterRates
 from wealth_pipeline.partitions import daily_partitions
 from wealth_pipeline.settings import (
     FRANKFURTER_PUBLIC_URL,
@@ -49,7 +49,7 @@ def test_default_settings_are_the_embedded_setup(clean_env: Path) -> None:
     settings = load_settings()
     assert settings.home == clean_env
     assert settings.database_url == f"sqlite:///{clean_env / 'warehouse.sqlite'}"
-    assert settings.fx_source == "ecb_file"
+    assert settings.fx_source == "auto"  # the shipped excerpt, then Frankfurter for later days
     assert settings.ecb_file == str(SHIPPED_ECB_EXCERPT)
     assert settings.frankfurter_url == FRANKFURTER_PUBLIC_URL
     assert (settings.http_timeout_seconds, settings.http_max_attempts) == (20.0, 5)
@@ -93,7 +93,7 @@ def test_blank_settings_fall_back_to_defaults(monkeypatch: pytest.MonkeyPatch) -
     ):
         monkeypatch.setenv(name, "  ")
     settings = load_settings()
-    assert settings.fx_source == "ecb_file"
+    assert settings.fx_source == "auto"
     assert settings.ecb_file == str(SHIPPED_ECB_EXCERPT)
     assert settings.schedules_running is True
     assert settings.http_max_attempts == 5
@@ -103,7 +103,7 @@ def test_blank_settings_fall_back_to_defaults(monkeypatch: pytest.MonkeyPatch) -
 def test_unknown_fx_source_is_refused_clearly(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("WEALTH_FX_SOURCE", value)
     with pytest.raises(
-        ValueError, match=r"WEALTH_FX_SOURCE must be one of ecb_file, frankfurter"
+        ValueError, match=r"WEALTH_FX_SOURCE must be one of auto, ecb_file, frankfurter"
     ) as error:
         load_settings()
     assert repr(value) in str(error.value)
@@ -171,8 +171,10 @@ def test_resources_on_the_default_settings(clean_env: Path) -> None:
     assert set(built) == {"fx_source", "warehouse", "sync", "mail"}
     assert built["sync"].sync_key_file == str(clean_env / "keys" / "sync_key.pem")
     source = built["fx_source"]
-    assert type(source) is EcbFileRates
-    assert source.location == str(SHIPPED_ECB_EXCERPT)
+    assert type(source) is ExcerptThenLive
+    assert source.excerpt == str(SHIPPED_ECB_EXCERPT)
+    assert source.base_url == FRANKFURTER_PUBLIC_URL
+    assert source.offline is False  # online by default; WEALTH_OFFLINE=true stays offline
     assert (source.timeout_seconds, source.max_attempts, source.backoff_seconds) == (20.0, 5, 1.0)
     warehouse = built["warehouse"]
     assert isinstance(warehouse, WarehouseResource)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from tests.conftest import ECB_SAMPLE
 from tests.fakes.frankfurter import FakeFrankfurter, Fault
+from tests.fakes.server import free_port
 from wealth_pipeline.fx.assets import (
     REFRESH_DAYS,
     build_exchange_rates_schedule,
@@ -26,7 +28,13 @@ from wealth_pipeline.fx.assets import (
     exchange_rates_job,
     refresh_window,
 )
-from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates, PublishedRates, RatesSource
+from wealth_pipeline.fx.sources import (
+    EcbFileRates,
+    ExcerptThenLive,
+    FrankfurterRates,
+    PublishedRates,
+    RatesSource,
+)
 from wealth_pipeline.partitions import daily_partitions
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.resource import WarehouseResource
@@ -162,11 +170,7 @@ def test_weekday_partition_writes_each_published_currency_exactly(warehouse_url:
     assert meta["dagster/row_count"] == 30
     assert meta["currencies"] == ", ".join(sorted(SAMPLE[day]))
     assert meta["currency_count"] == 30
-    assert meta["first_day"] == meta["last_day"] == "2024-01-15"
-    assert meta["days_published"] == 1
-    assert meta["days_without_publication"] == 0
     assert meta["source"] == f"ECB file {ECB_SAMPLE}"
-    assert meta["window"] == "2024-01-15 .. 2024-01-15"
     assert "no_publication" not in meta
 
 
@@ -191,10 +195,7 @@ def test_weekend_and_holiday_partitions_succeed_with_no_rows(
     meta = metadata(result)
     assert meta["dagster/row_count"] == 0
     assert meta["no_publication"] == f"The ECB published nothing on: {day} ({why})"
-    assert meta["days_published"] == 0
-    assert meta["days_without_publication"] == 1
     assert meta["currencies"] == "none"
-    assert "first_day" not in meta and "last_day" not in meta
 
 
 def test_quiet_days_leave_the_neighbouring_days_alone(warehouse_url: str) -> None:
@@ -229,18 +230,23 @@ def test_a_month_is_one_run_materializing_every_partition(warehouse_url: str) ->
     assert len(rows) == sum(len(SAMPLE[d]) for d in published) == 660
     assert rows == sample_rows("2024-01-01", "2024-01-31")
 
-    meta = metadata(result)
-    assert meta["dagster/row_count"] == 660
-    assert meta["days_published"] == 22
-    assert meta["days_without_publication"] == 9
-    assert (meta["first_day"], meta["last_day"]) == ("2024-01-02", "2024-01-31")
-    assert meta["window"] == "2024-01-01 .. 2024-01-31"
-    assert meta["requests"] == 0
-    quiet = meta["no_publication"]
-    assert quiet.startswith(
-        "The ECB published nothing on: 2024-01-01 (TARGET holiday (New Year's Day)); "
+    # Each partition carries its own rows and currencies, never the run's totals.
+    by_day = {
+        event.partition: {k: v.value for k, v in event.materialization.metadata.items()}
+        for event in events
+    }
+    for day in days_between("2024-01-01", "2024-01-31"):
+        meta = by_day[day.isoformat()]
+        assert meta["dagster/row_count"] == len(SAMPLE.get(day, {}))
+        assert meta["currencies"] == (", ".join(sorted(SAMPLE[day])) if day in SAMPLE else "none")
+    assert by_day["2024-01-06"]["dagster/row_count"] == 0  # a Saturday
+    assert by_day["2024-01-06"]["no_publication"] == (
+        "The ECB published nothing on: 2024-01-06 (weekend)"
     )
-    assert "2024-01-06 (weekend); 2024-01-07 (weekend)" in quiet
+    assert by_day["2024-01-01"]["no_publication"] == (
+        "The ECB published nothing on: 2024-01-01 (TARGET holiday (New Year's Day))"
+    )
+    assert by_day["2024-01-15"]["dagster/row_count"] == 30
 
 
 def test_rerunning_a_window_leaves_identical_rows(warehouse_url: str) -> None:
@@ -275,26 +281,40 @@ def test_a_run_replaces_rows_in_its_window(warehouse_url: str) -> None:
 # --- not published yet ------------------------------------------------------------------
 
 
-def test_business_day_without_rates_fails_and_writes_nothing(warehouse_url: str) -> None:
+def skipped(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    """Partition -> the reason the run skipped it (its observation)."""
+    return {
+        event.event_specific_data.asset_observation.partition: (
+            event.event_specific_data.asset_observation.metadata["skipped"].value
+        )
+        for event in result.all_events
+        if event.event_type_value == "ASSET_OBSERVATION"
+    }
+
+
+def test_business_day_without_rates_is_skipped_with_its_reason(warehouse_url: str) -> None:
+    """Not a failure with a stack trace: the day is neither materialized nor failed, and
+    says why; rows stored for it earlier are kept."""
     run(warehouse_url, "2026-10-26", "2026-10-30")
     before = stored_rows(warehouse_url)
     assert before == sample_rows("2026-10-26", "2026-10-30")
 
-    result = run(warehouse_url, "2026-11-02", raise_on_error=False)
-    message, details = failure(result)
-    assert "No ECB rates yet" in message
-    assert "2026-11-02" in message and "its latest day is 2026-10-30" in message
-    assert "Nothing was written" in message
-    assert details == {"missing_days": "2026-11-02"}
+    result = run(warehouse_url, "2026-11-02")
+    assert result.success
     assert result.get_asset_materialization_events() == []
+    [(day, reason)] = skipped(result).items()
+    assert day == "2026-11-02"
+    assert "No ECB rates yet" in reason and "its latest day is 2026-10-30" in reason
     assert stored_rows(warehouse_url) == before
 
-    # A window mixing published days with the unpublished one fails whole: no partial write.
-    result = run(warehouse_url, "2026-10-26", "2026-11-03", raise_on_error=False)
-    message, details = failure(result)
-    assert "No ECB rates yet" in message and "2026-11-02, 2026-11-03" in message
-    assert details == {"missing_days": "2026-11-02, 2026-11-03"}
-    assert result.get_asset_materialization_events() == []
+    # A window mixing published days with unpublished ones writes the published days.
+    result = run(warehouse_url, "2026-10-26", "2026-11-03")
+    assert result.success
+    assert sorted(e.partition for e in result.get_asset_materialization_events()) == [
+        "2026-10-26", "2026-10-27", "2026-10-28", "2026-10-29", "2026-10-30",
+        "2026-10-31", "2026-11-01",
+    ]  # fmt: skip
+    assert sorted(skipped(result)) == ["2026-11-02", "2026-11-03"]
     assert stored_rows(warehouse_url) == before
 
 
@@ -313,11 +333,13 @@ def test_frankfurter_writes_the_same_rows_as_the_file(
     result = run(warehouse_url, "2024-03-25", "2024-04-05", source=frankfurter_rates(frankfurter))
     assert result.success
     assert stored_rows(warehouse_url) == sample_rows("2024-03-25", "2024-04-05", "frankfurter")
-    meta = metadata(result)
-    assert meta["requests"] == len(frankfurter.requests) == 1
-    assert meta["source"] == f"Frankfurter at {frankfurter.url}"
-    assert (meta["first_day"], meta["last_day"]) == ("2024-03-25", "2024-04-05")
-    assert "2024-03-29 (TARGET holiday (Good Friday))" in meta["no_publication"]
+    assert len(frankfurter.requests) == 1
+    by_day = {
+        event.partition: {k: v.value for k, v in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+    }
+    assert by_day["2024-03-25"]["source"] == f"Frankfurter at {frankfurter.url}"
+    assert "2024-03-29 (TARGET holiday (Good Friday))" in by_day["2024-03-29"]["no_publication"]
 
 
 def test_frankfurter_makes_one_request_per_calendar_year(
@@ -330,7 +352,6 @@ def test_frankfurter_makes_one_request_per_calendar_year(
         "2022-12-20..2022-12-31",
         "2023-01-01..2023-01-17",  # the last year looks a week ahead for the latest day
     ]
-    assert metadata(result)["requests"] == 2
     assert stored_rows(warehouse_url) == sample_rows("2022-12-20", "2023-01-10", "frankfurter")
 
     # Looking ahead into the next year is still one request.
@@ -367,16 +388,76 @@ def test_frankfurter_bad_answers_fail_and_keep_earlier_rows(
     assert frankfurter.faults == []  # every fault was met (no more attempts than allowed)
 
 
-def test_frankfurter_business_day_not_published_yet_fails(
+def test_frankfurter_business_day_not_published_yet_is_skipped(
     warehouse_url: str, frankfurter: FakeFrankfurter
 ) -> None:
-    result = run(
-        warehouse_url, "2026-11-02", source=frankfurter_rates(frankfurter), raise_on_error=False
-    )
-    message, details = failure(result)
-    assert "No ECB rates yet" in message and "its latest day is 2026-10-30" in message
-    assert details == {"missing_days": "2026-11-02"}
+    result = run(warehouse_url, "2026-11-02", source=frankfurter_rates(frankfurter))
+    assert result.success
+    [(day, reason)] = skipped(result).items()
+    assert day == "2026-11-02"
+    assert "No ECB rates yet" in reason and "its latest day is 2026-10-30" in reason
     assert stored_rows(warehouse_url) == []
+
+
+# --- the embedded default: the shipped excerpt, then a live source ----------------------
+
+
+def excerpt_then(
+    server_url: str, offline: bool = False, excerpt: Path = ECB_SAMPLE
+) -> ExcerptThenLive:
+    """The default source over the test sample (as its excerpt) and a local Frankfurter."""
+    return ExcerptThenLive(
+        excerpt=str(excerpt),
+        base_url=server_url,
+        offline=offline,
+        backoff_seconds=0.01,
+        timeout_seconds=1,
+        max_attempts=2,
+    )
+
+
+def test_default_source_reads_the_excerpt_then_asks_frankfurter_for_later_days(
+    warehouse_url: str, frankfurter: FakeFrankfurter, tmp_path: Path
+) -> None:
+    """The excerpt answers its days without a request; only later days go to the server."""
+    excerpt = tmp_path / "excerpt.csv"  # the sample up to 2024-01-12 plays the shipped file
+    lines = ECB_SAMPLE.read_text().splitlines()
+    excerpt.write_text(
+        "\n".join([lines[0], *(line for line in lines[1:] if line[:10] <= "2024-01-12")]) + "\n"
+    )
+    source = excerpt_then(frankfurter.url, excerpt=excerpt)
+    result = run(warehouse_url, "2024-01-10", "2024-01-16", source=source)
+    assert result.success
+    assert [r.split("?")[0].rsplit("/", 1)[-1] for r in frankfurter.requests] == [
+        "2024-01-13..2024-01-23"  # only the days after the excerpt (a week ahead: latest day)
+    ]
+    rows = stored_rows(warehouse_url)
+    assert {row[4] for row in rows} == {"ecb_file+frankfurter"}
+    assert [row[:4] for row in rows] == [row[:4] for row in sample_rows("2024-01-10", "2024-01-16")]
+
+
+def test_default_source_offline_or_unreachable_skips_later_days_in_one_sentence(
+    warehouse_url: str, frankfurter: FakeFrankfurter
+) -> None:
+    """WEALTH_OFFLINE never asks; a server that cannot be reached is no failure either: the
+    excerpt's days are written and the later ones skipped, saying where rates stop."""
+    result = run(
+        warehouse_url, "2026-10-29", "2026-11-03", source=excerpt_then(frankfurter.url, True)
+    )
+    assert result.success and frankfurter.requests == []
+    reasons = skipped(result)
+    assert sorted(reasons) == ["2026-11-02", "2026-11-03"]
+    assert "Rates stop on 2026-10-30" in reasons["2026-11-03"]
+    assert "WEALTH_OFFLINE" in reasons["2026-11-03"]
+    assert "Traceback" not in reasons["2026-11-03"]
+
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: no network
+    result = run(warehouse_url, "2026-10-29", "2026-11-03", source=excerpt_then(closed))
+    assert result.success
+    reason = skipped(result)["2026-11-03"]
+    assert "Rates stop on 2026-10-30" in reason and "could not be reached" in reason
+    assert "2026-10-30" in {e.partition for e in result.get_asset_materialization_events()}
+    assert stored_rows(warehouse_url) == sample_rows("2026-10-29", "2026-10-30")
 
 
 # --- classify_days --------------------------------------------------------------------
@@ -581,7 +662,13 @@ def test_only_the_shipped_excerpt_counts_as_static(
 
     assert shipped_excerpt_end(load_settings()) == date(2026, 10, 30)
     monkeypatch.setenv("WEALTH_ECB_FILE", str(ECB_SAMPLE))  # a file of your own may be refreshed
+    monkeypatch.setenv("WEALTH_FX_SOURCE", "ecb_file")
     assert shipped_excerpt_end(load_settings()) is None
+    monkeypatch.setenv("WEALTH_OFFLINE", "false")  # the default online: live after the excerpt
+    monkeypatch.delenv("WEALTH_ECB_FILE")
+    monkeypatch.delenv("WEALTH_FX_SOURCE")
+    assert shipped_excerpt_end(load_settings()) is None
+    monkeypatch.setenv("WEALTH_ECB_FILE", str(ECB_SAMPLE))
     monkeypatch.delenv("WEALTH_ECB_FILE")
     monkeypatch.setenv("WEALTH_FX_SOURCE", "frankfurter")
     assert shipped_excerpt_end(load_settings()) is None

@@ -359,7 +359,7 @@ def test_demo_sync_schedule_syncs_the_demo_clock_day_once_then_says_why_it_waits
         with context:
             result = schedule.evaluate_tick(context)
         assert not result.run_requests
-        assert f"ends on {EXCERPT_END}" in result.skip_message
+        assert f"end on {EXCERPT_END}" in result.skip_message
         assert "demo-run-1" in result.skip_message and "WEALTH_FX_SOURCE" in result.skip_message
 
 

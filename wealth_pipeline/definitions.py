@@ -15,7 +15,7 @@ from wealth_pipeline.fx.assets import (
     exchange_rates,
     exchange_rates_job,
 )
-from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates, RatesSource
+from wealth_pipeline.fx.sources import RatesSource, source_for
 from wealth_pipeline.history.jobs import history_backfill_job, new_account_history_sensor
 from wealth_pipeline.mail import MailResource
 from wealth_pipeline.marts.assets import marts_assets, marts_job, marts_sensor
@@ -41,14 +41,7 @@ from wealth_pipeline.warehouse.resource import WarehouseResource
 
 
 def rates_source(settings: Settings) -> RatesSource:
-    common = {
-        "timeout_seconds": settings.http_timeout_seconds,
-        "max_attempts": settings.http_max_attempts,
-        "backoff_seconds": settings.http_backoff_seconds,
-    }
-    if settings.fx_source == "frankfurter":
-        return FrankfurterRates(base_url=settings.frankfurter_url, **common)
-    return EcbFileRates(location=settings.ecb_file, **common)
+    return source_for(settings)
 
 
 def every(sensor: dg.SensorDefinition, seconds: int | None) -> dg.SensorDefinition:

@@ -1,7 +1,8 @@
 """Configuration from environment variables (documented in `.env.example`).
 
-Every setting has a default that works on the embedded setup: a SQLite warehouse and the
-ECB excerpt shipped in the package, so nothing needs the internet or a server.
+Every setting has a default that works on the embedded setup: a SQLite warehouse and ECB
+rates from the excerpt shipped in the package for the days it holds, from Frankfurter v1 for
+every later day (`WEALTH_OFFLINE=true`: the excerpt only, no connection is ever opened).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-FX_SOURCES = ("ecb_file", "frankfurter")
+FX_SOURCES = ("auto", "ecb_file", "frankfurter")
 SMTP_SECURITY = ("starttls", "ssl", "none")
 SHIPPED_ECB_EXCERPT = Path(__file__).parent / "fx" / "data" / "eurofxref-excerpt.csv"
 FRANKFURTER_PUBLIC_URL = "https://api.frankfurter.dev/v1"
@@ -32,7 +33,7 @@ def default_home() -> Path:
 class Settings:
     home: Path
     database_url: str
-    fx_source: str
+    fx_source: str  # auto: the shipped excerpt, then Frankfurter for later days
     frankfurter_url: str
     ecb_file: str
     http_timeout_seconds: float
@@ -73,6 +74,11 @@ class Settings:
     # interval when set (None: each sensor's own). Short values are for tests and trials.
     fx_refresh_cron: str = "30 16 * * *"
     sensor_interval_seconds: int | None = None
+    # No live rate source is contacted (WEALTH_OFFLINE): `auto` reads only the shipped excerpt.
+    offline: bool = False
+    # Work done by the command line (demo setup, imports, backfills, marts builds) is reported
+    # to Dagster as materializations, so the UI shows what exists (WEALTH_RECORD_IN_DAGSTER).
+    record_in_dagster: bool = True
 
     @property
     def dagster_home(self) -> Path:
@@ -129,7 +135,7 @@ def load_settings() -> Settings:
     """Read the settings now (not at import), so tests and the CLI can change the environment."""
     home = Path(_env("WEALTH_HOME", str(default_home()))).expanduser()
     database_url = _env("WEALTH_DATABASE_URL", f"sqlite:///{home / 'warehouse.sqlite'}")
-    fx_source = _env("WEALTH_FX_SOURCE", "ecb_file")
+    fx_source = _env("WEALTH_FX_SOURCE", "auto")
     if fx_source not in FX_SOURCES:
         raise ValueError(
             f"WEALTH_FX_SOURCE must be one of {', '.join(FX_SOURCES)}, not {fx_source!r}"
@@ -187,4 +193,6 @@ def load_settings() -> Settings:
             if _env("WEALTH_SENSOR_INTERVAL_SECONDS", "")
             else None
         ),
+        offline=_flag("WEALTH_OFFLINE", False),
+        record_in_dagster=_flag("WEALTH_RECORD_IN_DAGSTER", True),
     )

@@ -160,6 +160,19 @@ class SummaryAccount(BaseModel):
     snapshot_date: str
 
 
+class WeekChange(BaseModel):
+    """Net worth now against 7 days before, over the accounts counted on both days."""
+
+    since: str
+    amount: Money | None = Field(description="null when no account was counted a week ago")
+    percentage: str | None
+    like_for_like: bool = Field(
+        description="false when the accounts counted changed (no rate, added, removed): the "
+        "amount then leaves those accounts out, and `note` says which"
+    )
+    note: str | None
+
+
 class SummaryOut(BaseModel):
     as_of: str | None
     total_wealth: Money
@@ -167,6 +180,7 @@ class SummaryOut(BaseModel):
     account_count: int
     unconverted_count: int
     accounts: list[SummaryAccount]
+    week_change: WeekChange | None = None
 
 
 class HistoryPoint(BaseModel):

@@ -28,25 +28,32 @@ def failure_message(failure: StepFailureData) -> str:
 
 @fx.command("backfill")
 @click.option("--start", help="First day (YYYY-MM-DD); default: the ECB file's first day.")
-@click.option("--end", help="Last day (YYYY-MM-DD); default: the ECB file's last day.")
+@click.option(
+    "--end", help="Last day (YYYY-MM-DD); default: today (the ECB file's last day for a file)."
+)
 @click.option("--missing-only", is_flag=True, help="Skip days already materialized.")
 def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
-    """Materialize exchange_rates for a range as one Dagster run, recorded in DAGSTER_HOME."""
+    """Materialize exchange_rates for a range as one run of exchange_rates_job, recorded in
+    DAGSTER_HOME (each day with its own rows; days without rates are skipped, saying why)."""
     import dagster as dg
 
-    from wealth_pipeline.definitions import rates_source, resources
-    from wealth_pipeline.fx.assets import exchange_rates
+    from wealth_pipeline.definitions import resources
+    from wealth_pipeline.fx.assets import exchange_rates, exchange_rates_job
+    from wealth_pipeline.fx.sources import EcbFileRates
 
     settings = settings_or_usage_error()
     ensure_dagster_home(settings)
     first, last = parse_day(start), parse_day(end)
     if first is None or last is None:
-        if settings.fx_source != "ecb_file":
+        if settings.fx_source == "frankfurter":
             raise click.UsageError("--start and --end are required with the Frankfurter source")
-        days = sorted(rates_source(settings).fetch(date(1999, 1, 4), date.today()).days)
-        if not days:
+        # The file's own span (the default source's excerpt; never a live request for it).
+        published = EcbFileRates(location=settings.ecb_file).fetch(date.max, date.max)
+        if published.earliest_day is None or published.latest_day is None:
             raise click.ClickException(f"{settings.ecb_file} holds no rates")
-        first, last = first or days[0], last or days[-1]
+        today = berlin_today()
+        first = first or published.earliest_day
+        last = last or (today if settings.fx_source == "auto" else published.latest_day)
     if first > last:
         raise click.UsageError(f"--start {first} is after --end {last}")
     instance = dg.DagsterInstance.get()
@@ -58,10 +65,15 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
             click.echo(f"exchange_rates {first} .. {last}: already materialized")
             return
     click.echo(f"Materializing exchange_rates {wanted[0]} .. {wanted[-1]} as one run ...")
-    result = dg.materialize(
-        [exchange_rates],
-        instance=instance,
+    # The job's name (as the UI shows it), without its op retries: those wait for a late ECB
+    # for hours, while a person at the terminal wants the reason now.
+    job = dg.Definitions(
+        assets=[exchange_rates],
+        jobs=[dg.define_asset_job(exchange_rates_job.name, selection=[exchange_rates])],
         resources=resources(settings),
+    ).resolve_job_def(exchange_rates_job.name)
+    result = job.execute_in_process(
+        instance=instance,
         tags={
             "dagster/asset_partition_range_start": wanted[0],
             "dagster/asset_partition_range_end": wanted[-1],
@@ -77,22 +89,43 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
             if event.is_step_failure
         ]
         raise click.ClickException("; ".join(failures) or "the run failed")
-    click.echo(f"Done: run {result.run_id}")
+    written = len(result.get_asset_materialization_events())
+    click.echo(f"Done: run {result.run_id} of {exchange_rates_job.name}, {written} day(s) recorded")
+    reasons = {
+        event.event_specific_data.asset_observation.metadata["skipped"].value  # type: ignore[union-attr]
+        for event in result.all_events
+        if event.event_type_value == "ASSET_OBSERVATION"
+    }
+    for reason in sorted(reasons):
+        click.echo(f"Skipped: {reason}")
+
+
+def berlin_today() -> date:
+    from wealth_pipeline.history.backfill import berlin_today as today
+
+    return today()
 
 
 @fx.command("rate")
 @click.argument("from_currency")
 @click.argument("to_currency")
-@click.option("--date", "day", help="Day (YYYY-MM-DD); default: today.")
+@click.option(
+    "--date", "day", help="Day (YYYY-MM-DD); default: the latest ECB day stored (as the API)."
+)
 @click.option("--amount", help="Convert this amount too.")
 def fx_rate(from_currency: str, to_currency: str, day: str | None, amount: str | None) -> None:
     """Show the rate for a pair on a day, as every conversion in the product computes it."""
     from wealth_pipeline import money
-    from wealth_pipeline.fx.lookup import rate
+    from wealth_pipeline.fx.lookup import default_day, rate
     from wealth_pipeline.warehouse.engine import get_engine
 
-    when = parse_day(day) or date.today()
     with get_engine(settings_or_usage_error().database_url, readonly=True).connect() as connection:
+        when = parse_day(day) or default_day(connection)
+        if when is None:
+            raise click.ClickException(
+                "no exchange rates are stored yet: run `wealth fx backfill` (or materialize "
+                "exchange_rates in the UI)"
+            )
         found = rate(connection, from_currency, to_currency, when)
     if not found:
         raise click.ClickException(found.reason)  # type: ignore[union-attr]

@@ -51,7 +51,7 @@ def accounts_backfill(
     if account["broker_code"] == "demo":
         from wealth_pipeline.history.demo import demo_clock
 
-        today = demo_clock(settings)
+        today = demo_clock(settings, engine())
 
     def interactive_login(integration) -> None:  # type: ignore[no-untyped-def]
         context = integration.context
@@ -75,3 +75,9 @@ def accounts_backfill(
     except HistoryError as exc:
         raise failing(exc) from None
     click.echo(report.describe()[0].upper() + report.describe()[1:] + ".")
+    if report.written:
+        from wealth_pipeline.cli import record
+        from wealth_pipeline.history.demo import snapshot_days
+
+        days = snapshot_days(engine(), owner.id, report.start, report.end, [account_id])
+        record.snapshot_days(settings, "wealth accounts backfill", days, 1)

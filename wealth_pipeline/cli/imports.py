@@ -9,6 +9,7 @@ from typing import BinaryIO
 import click
 
 from wealth_pipeline.cli.accounts import engine, owned_account, user_option
+from wealth_pipeline.cli.common import settings_or_usage_error
 
 MAX_NOTES = 10
 
@@ -89,6 +90,11 @@ def import_csv(account_id: int, file: BinaryIO, username: str, replace: bool) ->
         )
     replaced = sum(1 for s in stored if s.replaced)
     first, last = min(s.day for s in stored), max(s.day for s in stored)
+    from wealth_pipeline.cli import record
+
+    record.snapshot_days(
+        settings_or_usage_error(), "wealth import csv", {s.day: 1 for s in stored}, 1
+    )
     click.echo(
         f"Imported {len(stored)} snapshot(s) into account {account_id} ({first} .. {last})"
         + (f", {replaced} replaced." if replaced else ".")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from wealth_pipeline.cli.accounts import engine
-from wealth_pipeline.cli.common import parse_day
+from wealth_pipeline.cli.common import parse_day, settings_or_usage_error
 
 
 @click.group()
@@ -66,6 +66,10 @@ def marts_build(full: bool, usernames: tuple[str, ...], as_of: str | None) -> No
             f"{str(exc.orig or exc).splitlines()[0]}"
         ) from None
     click.echo(report.summary()[0].upper() + report.summary()[1:] + ".")
+    if any(report.rows.values()):
+        from wealth_pipeline.cli import record
+
+        record.marts(settings_or_usage_error(), "wealth marts build", report.rows, report.summary())
     width = max(len(model) for model in report.rows)
     for model, rows in report.rows.items():
         click.echo(f"  {model:<{width}}  {rows:>9} row(s)")

@@ -128,3 +128,59 @@ def snapshots_list(account_id: int, username: str, limit: int) -> None:
         )
         lines.append((row.snapshot_date, row.balance, row.currency, base, row.snapshot_source))
     echo_table(lines)
+
+
+@snapshots.command("remove")
+@user_option
+@click.option("--from", "first", required=True, help="First day to remove (YYYY-MM-DD).")
+@click.option("--to", "last", help="Last day to remove (YYYY-MM-DD); default: --from.")
+@click.option(
+    "--account",
+    "account_ids",
+    type=int,
+    multiple=True,
+    help="Only this account (repeatable); default: all the user's accounts. "
+    "`wealth accounts list --user U` shows the ids.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+def snapshots_remove(
+    username: str, first: str, last: str | None, account_ids: tuple[int, ...], dry_run: bool
+) -> None:
+    """Remove snapshots of a day or range (any source: synced, manual, imported), with their
+    positions. The marts are rebuilt from the earliest day removed (`wealth marts build`, or
+    the marts sensor within minutes)."""
+    from wealth_pipeline.cli.common import parse_day
+    from wealth_pipeline.snapshots.store import remove_snapshots
+
+    start = parse_day(first)
+    end = parse_day(last) or start
+    assert start is not None and end is not None
+    if start > end:
+        raise click.UsageError(f"--from {start} is after --to {end}")
+    with engine().begin() as connection:
+        for account_id in account_ids:
+            owner, _ = owned_account(connection, username, account_id)
+        if not account_ids:
+            from wealth_pipeline.accounts import AccountError, find_user
+
+            try:
+                owner = find_user(connection, username)
+            except AccountError as exc:
+                raise failing(exc) from None
+        removed = remove_snapshots(
+            connection, owner.id, start, end, account_ids or None, dry_run=dry_run
+        )
+    if not removed.snapshots:
+        click.echo(f"No snapshots of {username} between {start} and {end}: nothing removed.")
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    accounts = ", ".join(map(str, removed.accounts))
+    click.echo(
+        f"{verb} {removed.snapshots} snapshot(s) with {removed.positions} position(s) of "
+        f"account(s) {accounts}, {removed.first_day} .. {removed.last_day}."
+    )
+    if not dry_run:
+        click.echo(
+            f"The marts are rebuilt from {removed.first_day} on by the next build "
+            "(`wealth marts build`, or the marts sensor)."
+        )

@@ -1,10 +1,12 @@
 """The `exchange_rates` asset: ECB reference rates per day, written window by window."""
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from sqlalchemy import Engine
 
 from wealth_pipeline.fx.calendar import no_publication_reason
 from wealth_pipeline.fx.sources import PublishedRates, RatesSource, shipped_excerpt_end
@@ -62,46 +64,109 @@ def classify_days(days: list[date], published: PublishedRates) -> DayOutcomes:
 
 
 def missing_message(outcomes: DayOutcomes, published: PublishedRates, source: str) -> str:
+    """One sentence: which days have no rates, where rates stop, and how to get more."""
     days = ", ".join(d.isoformat() for d in outcomes.missing[:10])
     more = f" and {len(outcomes.missing) - 10} more" if len(outcomes.missing) > 10 else ""
     earliest, latest = published.earliest_day, published.latest_day
     if earliest is not None and outcomes.missing[-1] < earliest:
         return (
             f"No ECB rates for TARGET business day(s) {days}{more}: {source} starts at "
-            f"{earliest.isoformat()}. Use a source that covers them. Nothing was written."
+            f"{earliest.isoformat()}. Use a source that covers them."
         )
+    if published.unreachable:
+        return f"No rates for {days}{more}. {published.unreachable}"
     return (
         f"No ECB rates yet for TARGET business day(s) {days}{more} from {source} "
         f"(its latest day is {latest.isoformat() if latest else 'none'}). The ECB publishes "
-        "around 16:00 CET; retry later. Nothing was written."
+        "around 16:00 CET; the evening refresh fetches them."
     )
+
+
+def day_metadata(day: date, outcomes: DayOutcomes, published: PublishedRates, source: str) -> dict:
+    """What one partition holds: its own rows and currencies (never the run's totals)."""
+    rates = published.days.get(day, {})
+    metadata: dict = {
+        "dagster/row_count": len(rates),
+        "source": source,
+        "currency_count": len(rates),
+        "currencies": dg.MetadataValue.text(", ".join(sorted(rates)) or "none"),
+    }
+    if day in outcomes.quiet:
+        metadata["no_publication"] = (
+            f"The ECB published nothing on: {day.isoformat()} ({outcomes.quiet[day]})"
+        )
+    return metadata
 
 
 def outcome_metadata(
     outcomes: DayOutcomes, published: PublishedRates, rows: int, source: str
 ) -> dict:
+    """The run's totals (logged once per run, not stored on every partition)."""
     quiet = [f"{day.isoformat()} ({why})" for day, why in sorted(outcomes.quiet.items())]
     listed = "; ".join(quiet[:LISTED_QUIET_DAYS])
     if len(quiet) > LISTED_QUIET_DAYS:
         listed += f"; and {len(quiet) - LISTED_QUIET_DAYS} more"
     metadata: dict = {
-        "dagster/row_count": rows,
+        "rows": rows,
         "source": source,
         "requests": published.requests,
-        "currencies": dg.MetadataValue.text(", ".join(sorted(published.currencies)) or "none"),
         "currency_count": len(published.currencies),
         "days_published": len(outcomes.published),
         "days_without_publication": len(outcomes.quiet),
+        "days_skipped": len(outcomes.missing),
         "window": f"{published.start.isoformat()} .. {published.end.isoformat()}",
     }
-    if outcomes.published:
-        metadata["first_day"] = outcomes.published[0].isoformat()
-        metadata["last_day"] = outcomes.published[-1].isoformat()
     if quiet:
-        metadata["no_publication"] = dg.MetadataValue.text(
-            f"The ECB published nothing on: {listed}"
-        )
+        metadata["no_publication"] = f"The ECB published nothing on: {listed}"
     return metadata
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What one refresh of a window of days did."""
+
+    outcomes: DayOutcomes
+    published: PublishedRates
+    rows: int
+    source: str
+
+    def partitions(self) -> dict[str, dict]:
+        """Each day written (published or quiet) with its own metadata."""
+        outcomes = self.outcomes
+        return {
+            day.isoformat(): day_metadata(day, outcomes, self.published, self.source)
+            for day in sorted([*outcomes.published, *outcomes.quiet])
+        }
+
+    def skipped(self) -> str | None:
+        if not self.outcomes.missing:
+            return None
+        return missing_message(self.outcomes, self.published, self.source)
+
+
+def refresh_rates(engine: Engine, fx_source: RatesSource, days: list[date]) -> Refresh:
+    """Fetch `days` from the source and replace them in one transaction (skipped days kept)."""
+    source = fx_source.describe()
+    published = fx_source.fetch(min(days), max(days))
+    outcomes = classify_days(days, published)
+    window = writable(outcomes, published)
+    rows = 0
+    if window is not None:
+        with engine.begin() as connection:
+            rows = replace_rates(connection, window)
+    return Refresh(outcomes, published, rows, source)
+
+
+def writable(outcomes: DayOutcomes, published: PublishedRates) -> PublishedRates | None:
+    """The window to replace: the days not skipped (None: nothing to write).
+
+    Skipped days lie outside the source's span (before it starts, after its latest day), so
+    they are at the window's ends; rows already stored for them are kept, never deleted.
+    """
+    done = sorted([*outcomes.published, *outcomes.quiet])
+    if not done:
+        return None
+    return replace(published, start=done[0], end=done[-1])
 
 
 @dg.asset(
@@ -117,31 +182,37 @@ def outcome_metadata(
     ),
     tags={"domain": "fx"},
     pool=POOL,
+    # Each day is recorded with its own rows and currencies; a day without rates yet (or
+    # without a network) is skipped with its reason, neither materialized nor failed.
+    output_required=False,
 )
 def exchange_rates(
     context: dg.AssetExecutionContext, fx_source: RatesSource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.AssetObservation]:
     days = [date.fromisoformat(key) for key in context.partition_keys]
-    start, end = min(days), max(days)
-    source = fx_source.describe()
-    context.log.info(f"Fetching ECB rates {start} .. {end} from {source}")
-    published = fx_source.fetch(start, end)
-    outcomes = classify_days(days, published)
-    if outcomes.missing:
-        raise dg.Failure(
-            description=missing_message(outcomes, published, source),
-            metadata={"missing_days": ", ".join(d.isoformat() for d in outcomes.missing)},
-        )
+    context.log.info(f"Fetching ECB rates {min(days)} .. {max(days)} from {fx_source.describe()}")
     try:
-        with warehouse.engine().begin() as connection:
-            rows = replace_rates(connection, published)
+        done = refresh_rates(warehouse.engine(), fx_source, days)
     except WarehouseUnavailable as unavailable:  # read-only, locked, cut off: say so plainly
         raise dg.Failure(description=str(unavailable)) from None
+    for key, metadata in done.partitions().items():
+        context.log_event(
+            dg.AssetMaterialization(asset_key=context.asset_key, partition=key, metadata=metadata)
+        )
+    outcomes = done.outcomes
     context.log.info(
-        f"Wrote {rows} rates for {len(outcomes.published)} ECB days; "
-        f"{len(outcomes.quiet)} days without publication"
+        f"Wrote {done.rows} rates for {len(outcomes.published)} ECB days; "
+        f"{len(outcomes.quiet)} days without publication; {len(outcomes.missing)} skipped"
     )
-    return dg.MaterializeResult(metadata=outcome_metadata(outcomes, published, rows, source))
+    reason = done.skipped()
+    if reason:
+        context.log.warning(f"Skipped: {reason}")
+        for day in outcomes.missing[-LISTED_QUIET_DAYS:]:  # the latest ones (the UI's "Latest")
+            yield dg.AssetObservation(
+                asset_key=context.asset_key, partition=day.isoformat(), metadata={"skipped": reason}
+            )
+    totals = outcome_metadata(outcomes, done.published, done.rows, done.source)
+    context.log.info(f"Run totals: {totals}")
 
 
 exchange_rates_job = dg.define_asset_job(

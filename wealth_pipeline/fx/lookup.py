@@ -279,3 +279,9 @@ def rate(
     """The rate for one pair on one day (loads just what it needs)."""
     book = RateBook.load(connection, day, day, {from_currency, to_currency})
     return book.rate(from_currency, to_currency, day)
+
+
+def default_day(connection: Connection) -> date | None:
+    """The day rates are shown for when none is asked: the latest ECB day stored (the CLI's
+    `wealth fx rate` and the API's `/api/exchange-rates/` both use it); None before any."""
+    return connection.execute(select(func.max(exchange_rates.c.rate_date))).scalar()

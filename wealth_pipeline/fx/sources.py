@@ -1,8 +1,9 @@
 """Where ECB rates come from: one resource interface, two implementations.
 
 `FrankfurterRates` asks a Frankfurter v1 server (public or self-hosted); `EcbFileRates` reads
-the ECB's own file from a path or URL (the embedded default reads the excerpt shipped in the
-package). Both answer `fetch(start, end)` with the rates published in that window plus the
+the ECB's own file from a path or URL; `ExcerptThenLive` (the embedded default) reads the
+excerpt shipped in the package for the days it holds and asks Frankfurter only for later
+days, so a fresh install is fast and offline for the past and current whenever it is online. Both answer `fetch(start, end)` with the rates published in that window plus the
 latest day the source knows, so a missing business day can be told apart from one the ECB
 has not published yet.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +42,9 @@ class PublishedRates:
     earliest_day: date | None = None  # the oldest day the source has, possibly before `start`
     requests: int = 0
     currencies: frozenset[str] = field(default_factory=frozenset)
+    # Why days after `latest_day` could not be asked for (offline, no network): they are
+    # skipped with this sentence instead of failing.
+    unreachable: str | None = None
 
 
 def _window(
@@ -151,13 +155,104 @@ class EcbFileRates(RatesSource):
             return _file_cache[key], 0
 
 
+class ExcerptThenLive(RatesSource):
+    """The embedded default: the shipped excerpt for its days, Frankfurter v1 for later ones.
+
+    `offline` (WEALTH_OFFLINE) never opens a connection. When the live part cannot be reached
+    the excerpt's days are still answered and `unreachable` says where rates stop and how to
+    get more, so a refresh skips the later days with that sentence instead of failing.
+    """
+
+    excerpt: str = str(SHIPPED_ECB_EXCERPT)
+    base_url: str
+    offline: bool = False
+    timeout_seconds: float = 20.0
+    max_attempts: int = 3
+    backoff_seconds: float = 1.0
+
+    def describe(self) -> str:
+        if self.offline:
+            return "the ECB excerpt shipped in the package (offline)"
+        return f"the shipped ECB excerpt, then Frankfurter at {http.safe_url(self.base_url)}"
+
+    def excerpt_end(self) -> date | None:
+        return EcbFileRates(location=self.excerpt).fetch(date.max, date.max).latest_day
+
+    def fetch(self, start: date, end: date) -> PublishedRates:
+        shipped = EcbFileRates(location=self.excerpt).fetch(start, end)
+        last = shipped.latest_day
+        if last is None or end <= last:
+            return shipped
+        first_live = max(start, last + timedelta(days=1))
+        stop = (
+            f"Rates stop on {last.isoformat()}, the last day of the ECB excerpt shipped in "
+            "the package"
+        )
+        if self.offline:
+            return replace(
+                shipped,
+                unreachable=f"{stop}: WEALTH_OFFLINE is on, so no live source is asked. Unset "
+                "it (or set WEALTH_FX_SOURCE=frankfurter) to get later rates.",
+            )
+        live_source = FrankfurterRates(
+            base_url=self.base_url,
+            timeout_seconds=self.timeout_seconds,
+            max_attempts=min(self.max_attempts, 3),
+            backoff_seconds=self.backoff_seconds,
+        )
+        try:
+            live = live_source.fetch(first_live, end)
+        except http.HttpFailure as exc:
+            reason = str(exc).rpartition("last: ")[2] if exc.status is None else f"HTTP {exc.status}"
+            return replace(
+                shipped,
+                unreachable=f"{stop}, and {live_source.describe()} could not be reached "
+                f"({reason}). Run the refresh again when online, or set WEALTH_OFFLINE=true "
+                "to stay on the excerpt.",
+            )
+        days = {**shipped.days, **live.days}
+        return PublishedRates(
+            source="ecb_file+frankfurter",
+            start=start,
+            end=end,
+            days=days,
+            latest_day=max(filter(None, (last, live.latest_day))),
+            earliest_day=shipped.earliest_day,
+            requests=live.requests,
+            currencies=frozenset(code for rates in days.values() for code in rates),
+        )
+
+
 def shipped_excerpt_end(settings: Settings) -> date | None:
-    """The last day of the ECB excerpt shipped in the package when it is the rate source.
+    """The last day rates can come from when the source is the excerpt shipped in the package
+    and nothing live follows it: the excerpt itself, or the default with WEALTH_OFFLINE on.
 
     That file never grows (the demo's clock ends on its last day): schedules use this to skip
     days it cannot have instead of failing on them every evening. None for a live source
-    (Frankfurter, or an ECB file of your own, which may be refreshed).
+    (the default online, Frankfurter, or an ECB file of your own, which may be refreshed).
     """
-    if settings.fx_source != "ecb_file" or settings.ecb_file != str(SHIPPED_ECB_EXCERPT):
-        return None
-    return EcbFileRates(location=settings.ecb_file).fetch(date.max, date.max).latest_day
+    shipped = settings.ecb_file == str(SHIPPED_ECB_EXCERPT)
+    if settings.fx_source == "ecb_file" and shipped:
+        return EcbFileRates(location=settings.ecb_file).fetch(date.max, date.max).latest_day
+    if settings.fx_source == "auto" and settings.offline:
+        return EcbFileRates(location=settings.ecb_file).fetch(date.max, date.max).latest_day
+    return None
+
+
+def source_for(settings: Settings) -> RatesSource:
+    """The rate source the settings choose (`WEALTH_FX_SOURCE`, `WEALTH_OFFLINE`)."""
+    common = {
+        "timeout_seconds": settings.http_timeout_seconds,
+        "max_attempts": settings.http_max_attempts,
+        "backoff_seconds": settings.http_backoff_seconds,
+    }
+    if settings.fx_source == "frankfurter":
+        return FrankfurterRates(base_url=settings.frankfurter_url, **common)
+    if settings.fx_source == "auto":
+        return ExcerptThenLive(
+            excerpt=settings.ecb_file,
+            base_url=settings.frankfurter_url,
+            offline=settings.offline,
+            **common,
+        )
+    return EcbFileRates(location=settings.ecb_file, **common)

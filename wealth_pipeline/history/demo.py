@@ -1,11 +1,11 @@
 """The demo set-up: a user with the demo broker's four accounts and a year of converted history.
 
-Offline and quick. The demo's clock ends on the last day of the ECB file behind
-`settings.ecb_file` (the excerpt shipped in the package by default), so every demo day
-finds a rate and the demo never goes stale. Rates: when the warehouse lacks the file's
-rates for the demo's window, they are loaded from that same file with `fx.store.replace_rates`
-(the window only, in the set-up's transaction); `wealth fx backfill --missing-only` before
-it records them as materialized partitions in Dagster as well.
+Quick, and offline when it must be. Rates come from the configured source (by default the
+excerpt shipped in the package for its days and Frankfurter for later ones): the days the
+warehouse lacks are loaded with `fx.assets.refresh_rates`, the same refresh the
+`exchange_rates` asset runs. The demo's clock is today when a rate converts today (online),
+else the last day with rates (offline: the excerpt's last day), so every demo day converts
+and the demo is current whenever the machine is online.
 
 At the end it builds the marts (what changed) so the API and the report show the demo.
 
@@ -19,10 +19,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, delete, func, select, true
 
 from wealth_pipeline.brokers import demo as demo_broker
-from wealth_pipeline.history.backfill import BackfillReport, backfill_history, window
+from wealth_pipeline.history.backfill import (
+    BackfillReport,
+    backfill_history,
+    berlin_today,
+    window,
+)
 from wealth_pipeline.settings import Settings
 from wealth_pipeline.warehouse.schema import (
     exchange_rates,
@@ -33,6 +38,7 @@ from wealth_pipeline.warehouse.schema import (
 )
 
 if TYPE_CHECKING:
+    from wealth_pipeline.fx.assets import Refresh
     from wealth_pipeline.marts import BuildReport
 
 DEMO_USER = "demo"
@@ -55,7 +61,8 @@ class DemoReport:
     created_accounts: list[str] = field(default_factory=list)
     created_sync_key: bool = False
     enabled_auto_sync: bool = False
-    rates_loaded: int = 0  # rate rows loaded from the ECB file (0: they were there)
+    rates_loaded: int = 0  # rate rows loaded from the rate source (0: they were there)
+    rates: Refresh | None = None  # the refresh that loaded them (per-day outcomes)
     backfills: list[BackfillReport] = field(default_factory=list)
     marts: BuildReport | None = None
     projection_added: list[str] = field(default_factory=list)  # the demo goal and settings
@@ -65,44 +72,60 @@ class DemoReport:
         return sum(report.written for report in self.backfills)
 
 
-def _ecb_file_source(settings: Settings):  # type: ignore[no-untyped-def]
+def _file_first_and_last(settings: Settings) -> tuple[date | None, date | None]:
+    """The first and last day of the ECB file behind `settings.ecb_file` (no network for the
+    shipped excerpt; None, None for the Frankfurter source)."""
     from wealth_pipeline.fx.sources import EcbFileRates
 
-    return EcbFileRates(
+    if settings.fx_source == "frankfurter":
+        return None, None
+    published = EcbFileRates(
         location=settings.ecb_file,
         timeout_seconds=settings.http_timeout_seconds,
         max_attempts=settings.http_max_attempts,
         backoff_seconds=settings.http_backoff_seconds,
-    )
+    ).fetch(date.max, date.max)
+    return published.earliest_day, published.latest_day
 
 
-def demo_clock(settings: Settings) -> date:
-    """The demo's today: the last day of the ECB file behind `settings.ecb_file`."""
-    published = _ecb_file_source(settings).fetch(date.max, date.max)
-    if published.latest_day is None:
-        raise DemoError(f"the ECB file {settings.ecb_file} holds no rates")
-    return published.latest_day
-
-
-def ensure_rates(engine: Engine, settings: Settings, start: date, end: date) -> int:
-    """Load the ECB file's rates of [start, end] unless the warehouse has them all; rows loaded."""
-    from wealth_pipeline.fx.store import replace_rates
-
-    published = _ecb_file_source(settings).fetch(start, end)
-    wanted = len(published.days)
+def _stored_span(engine: Engine) -> tuple[date | None, date | None]:
     with engine.connect() as connection:
-        stored = connection.execute(
-            select(func.count(func.distinct(exchange_rates.c.rate_date))).where(
-                and_(
-                    exchange_rates.c.base_currency == "EUR",
-                    exchange_rates.c.rate_date.between(start, end),
-                )
-            )
-        ).scalar_one()
-    if stored >= wanted:
-        return 0
-    with engine.begin() as connection:
-        return replace_rates(connection, published)
+        row = connection.execute(
+            select(func.min(exchange_rates.c.rate_date), func.max(exchange_rates.c.rate_date))
+        ).one()
+    return row[0], row[1]
+
+
+def demo_clock(settings: Settings, engine: Engine | None = None, today: date | None = None) -> date:
+    """The demo's today: today when a rate converts it (the latest stored rate at most the
+    rate lookup's 14 days back), else the last day with rates, so every demo day converts."""
+    from wealth_pipeline.fx.lookup import LOOKBACK
+
+    today = today or berlin_today()
+    latest = _stored_span(engine)[1] if engine is not None else None
+    if latest is None:
+        latest = _file_first_and_last(settings)[1]
+    if latest is None:
+        raise DemoError(f"no exchange rates: the rate source ({settings.fx_source}) holds none")
+    return today if latest <= today <= latest + LOOKBACK else min(latest, today)
+
+
+def ensure_rates(engine: Engine, settings: Settings, start: date, end: date) -> Refresh | None:
+    """Load the rates of [start, end] the warehouse lacks from the configured source (only the
+    demo's window: each day loaded is also recorded in Dagster, at ~12 ms a day; `wealth fx
+    backfill` loads the rest of the excerpt); None when nothing was missing."""
+    from wealth_pipeline.fx.assets import refresh_rates
+    from wealth_pipeline.fx.sources import source_for
+
+    low, high = _stored_span(engine)
+    if low is None or high is None or low > start:
+        first = start
+    elif high < end:
+        first = high + timedelta(days=1)
+    else:
+        return None
+    days = [first + timedelta(days=n) for n in range((end - first).days + 1)]
+    return refresh_rates(engine, source_for(settings), days)
 
 
 def ensure_user(engine: Engine, password: str, report: DemoReport) -> None:
@@ -209,10 +232,16 @@ def setup_demo(
     clock: date | None = None,
 ) -> DemoReport:
     """Create (idempotently) the demo user, accounts and auto-sync, and backfill `days` days."""
-    report = DemoReport(clock=clock or demo_clock(settings))
-    start, end = window(report.clock, days)
-    # The rate lookup reaches back up to 14 days: a window starting on a weekend needs them.
-    report.rates_loaded = ensure_rates(engine, settings, start - timedelta(days=14), end)
+    today = clock or berlin_today()
+    # The window ends today online, on the file's last day offline: cover both. The rate
+    # lookup reaches back up to 14 days: a window starting on a weekend needs them.
+    file_last = _file_first_and_last(settings)[1]
+    anchor = min(today, file_last) if file_last else today
+    start = window(anchor, days)[0] - timedelta(days=14)
+    report = DemoReport()
+    report.rates = ensure_rates(engine, settings, start, today)
+    report.rates_loaded = report.rates.rows if report.rates else 0
+    report.clock = clock or demo_clock(settings, engine, today)
     ensure_user(engine, password, report)
     account_ids = ensure_accounts(engine, report.user_id, report)
     ensure_auto_sync(engine, settings, password, report)
@@ -233,6 +262,36 @@ def setup_demo(
     report.marts = build_marts(engine)
     report.projection_added = ensure_projection(engine, report.user_id, report.clock)
     return report
+
+
+def snapshot_days(
+    engine: Engine, user_id: int, start: date, end: date, account_ids: list[int] | None = None
+) -> dict[date, int]:
+    """Snapshots per day of the user's accounts (or `account_ids`) in [start, end]: what
+    Dagster is told a command filled."""
+    from wealth_pipeline.warehouse.schema import account_snapshots
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(account_snapshots.c.snapshot_date, func.count())
+            .join(financial_accounts, financial_accounts.c.id == account_snapshots.c.account_id)
+            .where(
+                and_(
+                    financial_accounts.c.user_id == user_id,
+                    account_snapshots.c.snapshot_date.between(start, end),
+                    financial_accounts.c.id.in_(account_ids) if account_ids else true(),
+                )
+            )
+            .group_by(account_snapshots.c.snapshot_date)
+        ).all()
+    return {row[0]: int(row[1]) for row in rows}
+
+
+def remove_demo_user(engine: Engine) -> bool:
+    """Delete the demo user with everything of theirs (accounts, snapshots, positions, marts,
+    tokens, deliveries: the foreign keys cascade); False when there is none."""
+    with engine.begin() as connection:
+        return bool(connection.execute(delete(users).where(users.c.username == DEMO_USER)).rowcount)
 
 
 # The demo's goal and spending, so its projection shows a goal line and a stop-working date.

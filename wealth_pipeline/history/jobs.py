@@ -68,13 +68,13 @@ def backfill_metadata(report: BackfillReport) -> dict:
     return metadata
 
 
-def _clock(config: HistoryBackfillConfig, broker_code: str, settings) -> date:  # type: ignore[no-untyped-def]
+def _clock(config: HistoryBackfillConfig, broker_code: str, settings, engine=None) -> date:  # type: ignore[no-untyped-def]
     if config.today:
         return date.fromisoformat(config.today)
     if broker_code == "demo":
         from wealth_pipeline.history.demo import demo_clock
 
-        return demo_clock(settings)
+        return demo_clock(settings, engine)
     return berlin_today()
 
 
@@ -112,7 +112,7 @@ def backfill_account_history(
             config.account_id,
             days=config.days,
             overwrite=config.overwrite,
-            today=_clock(config, broker_code, settings),
+            today=_clock(config, broker_code, settings, engine),
             unlock=unlock,
             settings=settings,
             with_positions=True,

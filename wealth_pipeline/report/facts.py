@@ -9,23 +9,27 @@ have no base amount yet, with the reason the conversion left.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, select
 
+from wealth_pipeline.marts.coverage import like_for_like
 from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.report.content import (
     CHART_DAYS,
     WEEK,
     AccountRow,
+    Change,
     Notice,
     WeeklyReport,
     account_lines,
     changes,
     chart_points,
     iso_week,
+    ratio,
     slices,
 )
 from wealth_pipeline.report.formatting import short_day
@@ -130,7 +134,9 @@ def load_report(
         total=latest.total_wealth,
         account_count=latest.account_count,
         unconverted_count=latest.unconverted_count,
-        changes=changes(history, as_of),
+        changes=like_for_like_changes(
+            connection, user_id, as_of, changes(history, as_of), warnings
+        ),
         history=chart_points(history, as_of),
         accounts=account_lines(accounts, latest.total_wealth),
         by_asset_class=slices(allocation.get("asset_class", ([], None, None))[0]),
@@ -146,6 +152,43 @@ def where_from(connection: Connection, user_id: int, as_of: date) -> list[tuple[
     from wealth_pipeline.returns.periods import year_split
 
     return year_split(connection, user_id, as_of=as_of)
+
+
+CHANGE_NAMES = {"7 days": "this week's change", "30 days": "the 30-day change"}
+
+
+def like_for_like_changes(
+    connection: Connection,
+    user_id: int,
+    as_of: date,
+    found: list[Change],
+    warnings: list[Notice],
+) -> list[Change]:
+    """Each change over the accounts counted on both of its days, never a drop in coverage
+    shown as a loss; the week's note is added to `warnings` (first)."""
+    adjusted = []
+    for change in found:
+        if change.since is None or change.start is None or change.absolute is None:
+            adjusted.append(change)
+            continue
+        coverage = like_for_like(connection, user_id, change.since, as_of)
+        if coverage is None or coverage.comparable:
+            adjusted.append(change)
+            continue
+        what = CHANGE_NAMES.get(change.label, "the year-to-date change")
+        note = coverage.sentence(what)
+        adjusted.append(
+            replace(
+                change,
+                start=coverage.start_total,
+                absolute=coverage.change,
+                ratio=ratio(coverage.change, coverage.start_total),
+                note=note,
+            )
+        )
+        if change is found[0] and note:
+            warnings.insert(0, Notice("coverage", "", note[0].upper() + note[1:] + "."))
+    return adjusted
 
 
 def _account_rows(connection: Connection, user_id: int, as_of: date) -> list[AccountRow]:

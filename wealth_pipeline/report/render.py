@@ -33,6 +33,7 @@ NOTICE_TITLES = {
     "stale": "Not synced lately",
     "unconverted": "Not converted",
     "outdated": "Figures not current",
+    "coverage": "Not like for like",
 }
 
 
@@ -258,8 +259,8 @@ def context(report: WeeklyReport) -> dict[str, Any]:
         "headline": _change_view(weekly, currency),
         "unconverted_note": (
             f"{report.unconverted_count} account(s) without a conversion on "
-            f"{fmt.short_day(report.as_of)} are left out of the total, so the changes include "
-            "their leaving it (see below)."
+            f"{fmt.short_day(report.as_of)} are left out of the total; the changes compare "
+            "only the accounts counted on both days (see below)."
             if report.unconverted_count
             else ""
         ),

@@ -317,3 +317,77 @@ def record_mart_change(connection: Connection, user_id: int, day: date, reason: 
         },
     )
     connection.execute(statement)
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What `remove_snapshots` deleted."""
+
+    snapshots: int
+    positions: int
+    first_day: date | None
+    last_day: date | None
+    accounts: tuple[int, ...]
+
+
+def remove_snapshots(
+    connection: Connection,
+    user_id: int,
+    first: date,
+    last: date,
+    account_ids: Sequence[int] | None = None,
+    *,
+    dry_run: bool = False,
+) -> Removed:
+    """Delete the user's snapshots of [first, last] (of `account_ids`, else all their
+    accounts) with their positions and the sync state of those days, in the caller's
+    transaction, and record a mart change from the earliest day removed so the marts are
+    rebuilt from it. Another user's accounts are never touched."""
+    from wealth_pipeline.warehouse.schema import account_sync_state
+
+    owned = select(financial_accounts.c.id).where(financial_accounts.c.user_id == user_id)
+    if account_ids is not None:
+        owned = owned.where(financial_accounts.c.id.in_(list(account_ids)))
+    chosen = (
+        select(
+            account_snapshots.c.id,
+            account_snapshots.c.account_id,
+            account_snapshots.c.snapshot_date,
+        )
+        .where(account_snapshots.c.account_id.in_(owned))
+        .where(account_snapshots.c.snapshot_date.between(first, last))
+    )
+    rows = connection.execute(chosen).all()
+    ids = [row.id for row in rows]
+    positions = 0
+    if ids:
+        positions = connection.execute(
+            select(func.count())
+            .select_from(portfolio_positions)
+            .where(portfolio_positions.c.snapshot_id.in_(ids))
+        ).scalar_one()
+    days = [row.snapshot_date for row in rows]
+    removed = Removed(
+        snapshots=len(ids),
+        positions=int(positions),
+        first_day=min(days) if days else None,
+        last_day=max(days) if days else None,
+        accounts=tuple(sorted({row.account_id for row in rows})),
+    )
+    if dry_run or not ids:
+        return removed
+    for offset in range(0, len(ids), 500):
+        batch = ids[offset : offset + 500]
+        connection.execute(
+            delete(portfolio_positions).where(portfolio_positions.c.snapshot_id.in_(batch))
+        )
+        connection.execute(delete(account_snapshots).where(account_snapshots.c.id.in_(batch)))
+    # A sync retry skips days recorded as done: removed days can be synced again.
+    connection.execute(
+        delete(account_sync_state)
+        .where(account_sync_state.c.account_id.in_(removed.accounts))
+        .where(account_sync_state.c.sync_date.between(first, last))
+    )
+    assert removed.first_day is not None
+    record_mart_change(connection, user_id, removed.first_day, "snapshots removed")
+    return removed

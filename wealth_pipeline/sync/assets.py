@@ -18,6 +18,7 @@ from wealth_pipeline.partitions import TIMEZONE, daily_partitions
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync import checks
 from wealth_pipeline.sync.account import Outcome
+from wealth_pipeline.sync.demo_guard import rates_stop_sentence
 from wealth_pipeline.sync.notify import notify_pending_auth
 from wealth_pipeline.sync.runner import SyncReport, run_sync
 from wealth_pipeline.warehouse.resource import WarehouseResource
@@ -284,12 +285,7 @@ def demo_clock_request(
     day's snapshots, metadata and checks in the UI), and afterwards says why it waits.
     """
     run_key = f"daily_sync:{clock}"
-    why = (
-        f"The rate source is the ECB excerpt shipped in the package, which ends on {clock}: "
-        f"the demo's clock stops there, so {day} is not synced (no rate could ever convert "
-        "it). With a live rate source (WEALTH_FX_SOURCE=frankfurter) this schedule syncs "
-        "every evening."
-    )
+    why = rates_stop_sentence(date.fromisoformat(day), date.fromisoformat(clock), load_settings())
     if context.instance_ref is not None:
         done = context.instance.get_runs(
             filters=dg.RunsFilter(tags={"dagster/run_key": run_key}), limit=1

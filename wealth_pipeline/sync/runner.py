@@ -25,6 +25,7 @@ from wealth_pipeline.brokers.registry import registered_codes
 from wealth_pipeline.security.vault import Unlocked
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync.account import Outcome, sync_account
+from wealth_pipeline.sync.demo_guard import refuse_unconvertible_demo
 from wealth_pipeline.sync.due import DueAccount, due_accounts
 
 
@@ -134,7 +135,8 @@ def run_sync(
     run_id = run_id or uuid.uuid4().hex
     with engine.connect() as connection:
         due = due_accounts(connection, day, now)
-    outcomes = sync_accounts(
+        due, refused = refuse_unconvertible_demo(connection, due, day, settings)
+    outcomes = refused + sync_accounts(
         engine,
         due,
         day,

@@ -6,12 +6,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 
 from wealth_pipeline.api.body import json_response
 from wealth_pipeline.api.principal import Authenticated, reading
 from wealth_pipeline.api.schemas import Problem, RatesOut
-from wealth_pipeline.fx.lookup import ECB_FIRST_DAY, LOOKBACK, FxRate, RateBook
+from wealth_pipeline.fx.lookup import ECB_FIRST_DAY, LOOKBACK, FxRate, RateBook, default_day
 from wealth_pipeline.warehouse.schema import exchange_rates
 
 router = APIRouter(prefix="/api", tags=["exchange rates"], responses={401: {"model": Problem}})
@@ -40,7 +40,7 @@ def rates(
     with reading(request, claims) as (connection, user):
         base_code = (base or user.base_currency).upper()
         if on is None:
-            on = connection.execute(select(func.max(exchange_rates.c.rate_date))).scalar()
+            on = default_day(connection)
             if on is None:
                 raise HTTPException(404, "no exchange rates are stored yet")
         if on < ECB_FIRST_DAY:

@@ -26,6 +26,7 @@ from wealth_pipeline.api.schemas import (
     Problem,
     SummaryOut,
 )
+from wealth_pipeline.marts.coverage import like_for_like
 from wealth_pipeline.warehouse.schema import (
     brokers,
     financial_accounts,
@@ -82,6 +83,7 @@ def summary(request: Request, claims: Authenticated) -> object:
     left out of the total (`unconverted_count` says how many)."""
     with reading(request, claims) as (connection, user):
         rows = connection.execute(_summary_query(user.id)).all()
+        week = _week_change(connection, user.id, rows[0].day) if rows else None
     total = sum(
         (row.balance_base_currency for row in rows if row.balance_base_currency is not None), ZERO
     )
@@ -106,8 +108,28 @@ def summary(request: Request, claims: Authenticated) -> object:
                 }
                 for row in rows
             ],
+            "week_change": week,
         }
     )
+
+
+def _week_change(connection: Connection, user_id: int, as_of: date) -> dict | None:
+    """The week's change over the accounts counted on both days: a drop in coverage (an
+    account without a rate, one added or removed) is never shown as a loss."""
+    since = as_of - timedelta(days=7)
+    coverage = like_for_like(connection, user_id, since, as_of)
+    if coverage is None:
+        return None
+    counted = coverage.counted_on_start > 0
+    return {
+        "since": day(since),
+        "amount": str(coverage.change) if counted else None,
+        "percentage": percentage(coverage.change, coverage.start_total)
+        if counted and coverage.start_total
+        else None,
+        "like_for_like": coverage.comparable,
+        "note": coverage.sentence() if counted else "no account was counted a week before",
+    }
 
 
 # --- history ------------------------------------------------------------------------------
