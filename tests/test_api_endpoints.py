@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,11 @@ def test_brokers_with_credential_schemas(api: Api) -> None:
     assert dkb["name"] == "DKB (Deutsche Kreditbank)"
     assert dkb["integration_type"] == "fints"
     assert dkb["credential_schema"]["properties"]["pin"]["format"] == "password"
+    assert (dkb["sync_mode"], dkb["supports_auto_sync"]) == ("unattended", True)
+    assert "90 days" in dkb["sync_note"]
+    modes = {broker["code"]: broker["sync_mode"] for broker in listed}
+    assert modes["viac"] == modes["morganstanley"] == modes["commerzbank"] == "assisted"
+    assert "SMS" in api.get("/api/brokers/viac/").json()["sync_note"]
     assert api.get("/api/brokers/DKB/").status_code == 200
     for code in ("nope", "x", "a" * 41, "d%00kb"):
         answer = api.get(f"/api/brokers/{code}/")
@@ -63,6 +69,8 @@ def test_accounts_never_show_credentials_or_raw_data(api: Api) -> None:
         "currency": "EUR",
         "status": "active",
         "status_message": None,
+        "sync_mode": "unattended",
+        "waiting": None,
         "is_manual": False,
         "sync_enabled": True,
         "last_synced_at": None,
@@ -81,6 +89,32 @@ def test_accounts_never_show_credentials_or_raw_data(api: Api) -> None:
         assert secret not in text
     assert "encrypted" not in text and "raw_data" not in text
     assert api.get(f"/api/accounts/{ids.giro}/").json() == giro
+
+
+def test_a_waiting_account_says_why_since_when_and_the_command(api: Api) -> None:
+    from wealth_pipeline.sync.waiting import waiting_reason
+    from wealth_pipeline.warehouse.schema import financial_accounts
+
+    ids = api.ids
+    command = f"wealth accounts auth {ids.giro} --user alice"
+    reason = waiting_reason(
+        "DKB (Deutsche Kreditbank) waits for the login to be approved in the banking app",
+        date(2025, 1, 3),
+        command,
+    )
+    with api.engine.begin() as connection:
+        connection.execute(
+            financial_accounts.update()
+            .where(financial_accounts.c.id == ids.giro)
+            .values(status="pending_auth", status_message=reason)
+        )
+    giro = api.get(f"/api/accounts/{ids.giro}/").json()
+    assert giro["status"] == "pending_auth" and giro["status_message"] == reason
+    assert giro["waiting"] == {
+        "reason": "DKB (Deutsche Kreditbank) waits for the login to be approved in the banking app",
+        "last_data": "2025-01-03",
+        "command": command,
+    }
 
 
 def test_other_users_accounts_answer_404_like_missing_ones(api: Api) -> None:

@@ -46,8 +46,10 @@ from wealth_pipeline.brokers.base import (
 )
 from wealth_pipeline.brokers.catalogue import read_fixture
 from wealth_pipeline.brokers.fints import (
+    CHOOSE_MEDIUM,
     FinTSIntegration,
     FinTSRejected,
+    TanMediumUnknown,
     account_type,
     bank_error,
     choose_tan_mechanism,
@@ -554,6 +556,7 @@ def test_library_exceptions_never_escape_raw(bank: FakeFinTSBank) -> None:
         ([("9010", "Verarbeitung nicht möglich")], TemporarilyUnavailable),
         ([("9050", "Teilweise fehlerhaft")], TemporarilyUnavailable),
         ([("9800", "Dialog abgebrochen")], TemporarilyUnavailable),
+        ([("9050", "fehlerhaft"), ("9955", "Gerätebezeichnung unbekannt")], TanMediumUnknown),
     ],
 )
 def test_bank_codes_become_typed_errors(codes: list, expected: type | None) -> None:
@@ -678,3 +681,100 @@ def test_a_bank_refusing_statements_is_a_typed_error(bank: FakeFinTSBank) -> Non
         with pytest.raises(base.BrokerError) as caught:
             dkb.get_cash_flows(GIRO, date(2024, 6, 1), date(2024, 6, 14))
     assert_no_pin(str(caught.value))
+
+
+# --- TAN media (9955) and balances python-fints cannot parse ---------------------------------
+
+
+def test_the_only_tan_medium_is_taken_and_kept_with_the_state(bank: FakeFinTSBank) -> None:
+    bank.configure(media=("iPhone Anna",))
+    with integration(bank) as first:
+        assert first.authenticate().success
+        assert first.get_balance(GIRO).balance == Decimal("1523.45")
+        state = first.export_state()
+    # Listed in a dialog opened for HKTAB alone (no approval asked there), then named.
+    assert bank.types()[4:9] == ["HKIDN", "HKVVB", "HKTAN:4", "HKTAB", "HKEND"]
+    assert bank.media_named == ["iPhone Anna"]
+    with integration(bank, state=state) as second:  # the choice is remembered
+        assert second.authenticate().success
+    assert bank.media_named == ["iPhone Anna", "iPhone Anna"]
+    assert bank.types().count("HKTAB") == 1
+
+
+def test_several_tan_media_ask_the_person_once_and_the_choice_is_kept(
+    bank: FakeFinTSBank,
+) -> None:
+    bank.configure(media=("iPhone Anna", "iPad Küche"))
+    with integration(bank) as unattended:
+        auth = unattended.authenticate()
+    assert (auth.success, auth.requires_2fa, auth.two_fa_type) == (False, True, CHOOSE_MEDIUM)
+    assert auth.challenge_data is not None
+    assert auth.challenge_data["options"] == ["iPhone Anna", "iPad Küche"]
+    assert "TAN" not in (auth.error_message or "").replace("TAN media", "")  # not a wrong TAN
+    assert auth.session_data is not None
+    assert_no_pin(auth.session_data)
+    with pytest.raises(FinTSRejected, match="iPhone Anna, iPad Küche"):
+        integration(bank).complete_2fa("Nokia", auth.session_data)
+    with integration(bank) as person:  # another process: `wealth accounts auth`
+        done = person.complete_2fa("ipad küche", auth.session_data)
+        assert done.success  # then the app approval as usual
+        assert person.get_balance(SAVINGS).balance == Decimal("-12.30")
+        state = person.export_state()
+    assert bank.media_named[-1] == "iPad Küche"
+    with integration(bank, state=state) as tomorrow:  # asked once: the next run needs no one
+        assert tomorrow.authenticate().success
+    assert bank.media_named[-1] == "iPad Küche"
+
+
+def test_9955_for_a_medium_the_bank_no_longer_knows_lists_the_media_again(
+    bank: FakeFinTSBank,
+) -> None:
+    bank.configure(media=("iPhone Anna",))
+    with integration(bank) as first:
+        assert first.authenticate().success
+        state = first.export_state()
+    bank.configure(media=("Pixel 8",))  # the old phone was replaced in online banking
+    with integration(bank, state=state) as second:
+        auth = second.authenticate()
+        assert auth.success
+        assert second.get_balance(GIRO).balance == Decimal("1523.45")
+    # The stored name was refused with 9955, the media listed, the only one taken.
+    assert bank.media_named[-2:] == ["iPhone Anna", "Pixel 8"]
+    bank.configure(media=("Pixel 8", "iPad"))
+    with integration(bank, state=state) as third:
+        assert third.authenticate().two_fa_type == CHOOSE_MEDIUM
+
+
+def test_9955_with_no_medium_listed_is_a_clear_refusal(bank: FakeFinTSBank) -> None:
+    bank.configure(media=("iPhone Anna",))
+    with integration(bank) as first:
+        assert first.authenticate().success
+        state = first.export_state()
+    bank.configure(media=("iPad",), listed_media=())  # knows a medium, lists none
+    with integration(bank, state=state) as second, pytest.raises(FinTSRejected, match="none"):
+        second.authenticate()
+
+
+@pytest.mark.parametrize("version", [8, 99])
+def test_a_hisal_python_fints_cannot_parse_is_read_from_its_raw_elements(
+    bank: FakeFinTSBank, version: int
+) -> None:
+    bank.configure(sca="none", hisal_version=version)
+    with integration(bank) as dkb:
+        dkb.authenticate()
+        balance = dkb.get_balance(SAVINGS)
+    assert (balance.balance, balance.currency, balance.balance_date) == (
+        Decimal("-12.30"),
+        "EUR",
+        date(2024, 6, 14),
+    )
+    assert balance.raw_data is not None and balance.raw_data["segment"] == f"HISAL{version}"
+
+
+def test_an_unreadable_balance_is_a_typed_malformed_answer(bank: FakeFinTSBank) -> None:
+    bank.configure(sca="none", hisal_garbage=True)
+    with integration(bank) as dkb:
+        dkb.authenticate()
+        with pytest.raises(MalformedAnswer, match="cannot read") as raised:
+            dkb.get_balance(GIRO)
+    assert not isinstance(raised.value, AttributeError)

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import func, select, update
 
 from wealth_pipeline.brokers.catalogue import (
+    CATALOGUE_PATH,
     MASK,
     CatalogueError,
     CredentialsInvalid,
@@ -58,6 +59,32 @@ def test_fixture_lists_the_brokers_with_valid_schemas() -> None:
     for code in ("manual", "demo"):
         assert schema_of(code)["properties"] == {}
     assert entries["demo"]["supports_auto_sync"] and not entries["manual"]["supports_auto_sync"]
+    modes = {code: entry["sync_mode"] for code, entry in entries.items()}
+    assert modes == {
+        "dkb": "unattended", "truewealth": "unattended", "ibkr": "unattended",
+        "demo": "unattended", "viac": "assisted", "morganstanley": "assisted",
+        "commerzbank": "assisted", "manual": "manual",
+    }  # fmt: skip
+    assert all(entry["sync_note"].strip() for entry in entries.values())
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"sync_mode": "sometimes"}, "sync_mode must be one of unattended, assisted, manual"),
+        ({"sync_mode": "assisted"}, "supports_auto_sync must be true exactly when"),
+        ({"sync_mode": "manual", "supports_auto_sync": False}, "sync_mode manual is for manual"),
+        ({"sync_note": " "}, "sync_note must say how the broker syncs and why"),
+    ],
+)
+def test_the_sync_mode_is_checked(change: dict, problem: str, tmp_path: Path) -> None:
+    entries = json.loads(CATALOGUE_PATH.read_text())
+    dkb = next(entry for entry in entries if entry["code"] == "dkb")
+    dkb.update(change)
+    path = tmp_path / "catalogue.json"
+    path.write_text(json.dumps(entries))
+    with pytest.raises(CatalogueError, match=problem):
+        read_fixture(path)
 
 
 def test_load_is_idempotent_and_restores_edits(warehouse_url: str) -> None:

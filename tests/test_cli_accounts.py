@@ -434,6 +434,15 @@ def test_help_everywhere(command: list[str]) -> None:
 def test_brokers_show_and_load(env: str) -> None:
     shown = wealth_ok("brokers", "show", "ibkr").output
     assert "flex_token" in shown and "secret" in shown and "query_id" in shown
+    assert "sync:            unattended" in shown
+    viac = wealth_ok("brokers", "show", "viac").output
+    assert "sync:            assisted" in viac and "SMS code" in viac
+    listing = wealth_ok("brokers", "list").output
+    rows = {line.split()[0]: line.split() for line in listing.splitlines()[1:] if line.strip()}
+    assert rows["viac"][-1] == rows["morganstanley"][-1] == rows["commerzbank"][-1] == "assisted"
+    assert rows["dkb"][-1] == rows["truewealth"][-1] == rows["ibkr"][-1] == "unattended"
+    assert rows["manual"][-1] == "manual"
+    assert "assisted = every fresh login needs you" in listing
     assert "Broker catalogue: 8 brokers, 0 added or updated." in wealth_ok("brokers", "load").output
     missing = run("brokers", "show", "nope")
     assert missing.exit_code == 1 and "unknown broker 'nope'" in missing.output

@@ -292,6 +292,12 @@ def test_warnings_show_days_as_the_rest_of_the_report_does(world: tuple[Engine, 
     texts = {notice.kind: notice.text for notice in report.warnings}
     assert texts["outdated"].startswith("The newest snapshot is from 27 Nov 2026, 10 days ago")
     assert "not converted (26 Nov 2026): no CHF rate" in texts["unconverted"]
+    waiting = next(notice for notice in report.warnings if notice.kind == "pending_auth")
+    assert waiting.subject == "Sparkonto"
+    assert waiting.text == (
+        "Waiting for you, not failed: Approve the login in your app. Last data: 26 Nov 2026."
+    )
+    assert waiting.action is not None and waiting.action.startswith("wealth accounts auth ")
 
 
 def test_a_stale_account_says_when_it_last_synced_in_berlin_time(

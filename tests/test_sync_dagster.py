@@ -422,7 +422,7 @@ def test_no_credential_in_dump_event_log_or_compute_logs(
     text = "\n".join(captured.values())
     # the capture worked: the run's own log lines are in the files
     assert any(path.suffix == ".err" for path in captured), sorted(captured)
-    assert "waits for a person" in text and "authentication failed" in text
+    assert "waits for its owner (not failed)" in text and "authentication failed" in text
     dump = []
     with world.engine.connect() as connection:
         for table in warehouse_metadata.sorted_tables:

@@ -81,6 +81,8 @@ _ACCOUNT_COLUMNS = (
     brokers.c.name.label("broker_name"),
     brokers.c.integration_type,
     brokers.c.supports_auto_sync,
+    brokers.c.sync_mode,
+    brokers.c.sync_note,
     brokers.c.credential_schema,
 )
 

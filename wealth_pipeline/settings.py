@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 FX_SOURCES = ("auto", "ecb_file", "frankfurter")
 SMTP_SECURITY = ("starttls", "ssl", "none")
@@ -79,6 +82,9 @@ class Settings:
     # Work done by the command line (demo setup, imports, backfills, marts builds) is reported
     # to Dagster as materializations, so the UI shows what exists (WEALTH_RECORD_IN_DAGSTER).
     record_in_dagster: bool = True
+    # Another base URL per broker code (WEALTH_BROKER_URL_<CODE>): the catalogue's
+    # api_base_url (fints_server for FinTS banks) replaced, e.g. for a proxy or a recording.
+    broker_urls: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def dagster_home(self) -> Path:
@@ -129,6 +135,26 @@ def _cron(name: str, default: str) -> str:
     if len(value.split(" ")) != 5:
         raise ValueError(f"{name} must be a cron expression of 5 fields, not {value!r}")
     return value
+
+
+BROKER_URL_PREFIX = "WEALTH_BROKER_URL_"
+
+
+def _broker_urls() -> dict[str, str]:
+    """`WEALTH_BROKER_URL_<CODE>=https://...` for each broker whose base URL is overridden."""
+    urls = {}
+    for name, raw in os.environ.items():
+        if not name.startswith(BROKER_URL_PREFIX) or not raw.strip():
+            continue
+        code = name[len(BROKER_URL_PREFIX) :].lower()
+        if not re.fullmatch(r"[a-z][a-z0-9_]{1,39}", code):
+            raise ValueError(f"{name}: {code!r} is not a broker code (wealth brokers list)")
+        value = raw.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{name} must be an http:// or https:// URL, not {raw.strip()!r}")
+        urls[code] = value
+    return urls
 
 
 def load_settings() -> Settings:
@@ -195,4 +221,5 @@ def load_settings() -> Settings:
         ),
         offline=_flag("WEALTH_OFFLINE", False),
         record_in_dagster=_flag("WEALTH_RECORD_IN_DAGSTER", True),
+        broker_urls=_broker_urls(),
     )

@@ -26,6 +26,33 @@ What the bank does, scripted by the attributes of `FakeFinTSBank` (set per test)
   purpose, `?30/?31` counterparty bank/account, `?32` name). No touchdown (one answer), as a
   bank does for short periods; `kaz_code` answers another code (e.g. 9010 "not supported").
 - HKEND ends the dialog (0100).
+
+TAN media (DKB's "Gerätebezeichnung"), scripted by `media` (the user's device names; empty:
+none needed) and `listed_media` (what HKTAB lists; default: `media`):
+- With media, every mechanism says in HITANS that the medium's name MUST be given
+  (`description_required`), as DKB's TAN2go did (`supported_media_number=2`; python-fints
+  issue #121, raphaelm/python-fints).
+- A dialog initialisation whose HKTAN (process 4) names no medium or one the bank does not
+  know answers 9955 "Auftrag nicht ausgeführt - Die Gerätebezeichnung ist unbekannt.
+  (MBV07390100255)" on the HKTAN segment (python-fints issue #106; the same answer from DKB
+  and Sparkassen in phpFinTS issue #436 and libfintx issue #89), with 9050 and 9800
+  "Dialog abgebrochen" for the whole message (phpFinTS #436's log): the dialog is gone.
+  It is not a wrong TAN (no TAN was sent). The cure users found: pass the medium's name
+  (`tan_medium`, python-fints pull request #146 "fix #121, #106").
+- The media are listed by HKTAB (answered HITAB v5: usage option, and per medium its class,
+  status and name) in a dialog initialised weakly for HKTAB: HKTAN process 4 naming segment
+  HKTAB, no medium, no SCA (FinTS 3.0 PIN/TAN security specification, section B.3, as
+  phpFinTS' `FinTs::getTanMedia` does it: `executeWeakDialogInitialization('HKTAB')`, which
+  works against DKB per phpFinTS issue #416). Such a dialog answers 3076 and allows nothing
+  but HKTAB. Guess (no source shows DKB's HITAB): the class `M` (mobile) and status 1.
+
+Balances (`hisal_version`): 7 answers HISAL v7. Any other version renders the same data
+elements under a segment version python-fints has no class for, so it parses as a generic
+segment with the elements in `_additional_data`: the original app met exactly this with DKB
+("'FinTS3Segment' object has no attribute 'balance_booked'", lsgd/WealthTracker
+backend/brokers/integrations/fints_integration.py, which reads the booked balance from those
+raw elements). `hisal_garbage` sends a HISAL whose booked balance cannot be read at all
+(a guess at what a broken answer looks like).
 """
 
 from __future__ import annotations
@@ -41,6 +68,7 @@ from typing import Any
 from fints.formals import (
     KTI1,
     KTZ1,
+    Account3,
     AccountInformation,
     AllowedFormat,
     AllowedTransaction,
@@ -65,7 +93,11 @@ from fints.formals import (
     SMSChargeAccountRequired,
     SupportedHBCIVersions2,
     SupportedLanguages2,
+    TANMedia5,
+    TANMediaClass4,
+    TANMediumStatus,
     TANTimeDialogAssociation,
+    TANUsageOption,
     TaskHashAlgorithm,
     TransactionTanRequired,
     TwoStepParameters7,
@@ -75,7 +107,7 @@ from fints.formals import (
     Response as FinTSResponse,
 )
 from fints.segments.accounts import HISPA1, HISPAS1
-from fints.segments.auth import HIPINS1, HITAN7, HITANS7
+from fints.segments.auth import HIPINS1, HITAB5, HITAN7, HITANS7
 from fints.segments.bank import HIBPA3, HIUPA4, HIUPD6
 from fints.segments.base import FinTS3Segment, ParameterSegment
 from fints.segments.depot import HIWPD6
@@ -221,6 +253,8 @@ class Dialog:
     task_reference: str | None = None  # a pending SCA
     polls: int = 0
     authenticated: bool = False
+    weak: bool = False  # initialised for HKTAB only (no SCA)
+    aborted: bool = False
     segments: list[str] = field(default_factory=list)
 
 
@@ -252,6 +286,10 @@ class FakeFinTSBank(FakeService):
         mechanisms: tuple[str, ...] = ("920", "940"),
         accounts: list[Account] | None = None,
         kaz_code: str | None = None,
+        media: tuple[str, ...] = (),
+        listed_media: tuple[str, ...] | None = None,
+        hisal_version: int = 7,
+        hisal_garbage: bool = False,
     ) -> None:
         """Script the bank for a test (every call resets the script to these defaults)."""
         self.kaz_code = kaz_code
@@ -265,6 +303,11 @@ class FakeFinTSBank(FakeService):
         self.grant_exemption = grant_exemption
         self.mechanisms = mechanisms
         self.accounts = accounts if accounts is not None else default_accounts()
+        self.media = media
+        self.listed_media = media if listed_media is None else listed_media
+        self.hisal_version = hisal_version
+        self.hisal_garbage = hisal_garbage
+        self.media_named: list[str | None] = []  # the medium named by each dialog init
 
     def reset(self) -> None:
         super().reset()
@@ -394,6 +437,11 @@ class FakeFinTSBank(FakeService):
             elif kind == "HKEND":
                 respond(segment, ("0100", "Dialog beendet.", None))
                 self.dialogs.pop(dialog_id, None)
+            elif dialog.aborted:
+                break
+            elif kind == "HKTAB" and (dialog.weak or dialog.authenticated):
+                respond(segment, ("0020", "Auftrag ausgeführt.", None))
+                out.append(_to(self._hitab(), segment))
             elif not dialog.authenticated:
                 respond(segment, ("9075", "Starke Kundenauthentifizierung notwendig.", None))
                 global_codes.append(("9050", "Die Nachricht enthält Fehler."))
@@ -432,6 +480,8 @@ class FakeFinTSBank(FakeService):
                 respond(segment, ("9010", "Geschäftsvorfall nicht unterstützt.", None))
                 global_codes.append(("9050", "Die Nachricht enthält Fehler."))
 
+        if dialog.aborted:
+            self.dialogs.pop(dialog_id, None)
         first = global_codes or [("0010", "Nachricht entgegengenommen.")]
         return self._render(dialog_id, head, [_hirmg(first), *out])
 
@@ -439,6 +489,36 @@ class FakeFinTSBank(FakeService):
         self, segment: Any, dialog: Dialog, tan: str | None, global_codes: list
     ) -> list[FinTS3Segment]:
         process = segment.tan_process
+        if process == "4" and segment.segment_type == "HKTAB":  # weak: only to list media
+            dialog.weak = True
+            return [
+                _hirms(
+                    segment.header.number,
+                    [("3076", "Starke Kundenauthentifizierung nicht notwendig.", None)],
+                ),
+                _to(HITAN7(tan_process="4", task_reference="noref"), segment),
+            ]
+        if process == "4":
+            named = segment.tan_medium_name or None
+            self.media_named.append(named)
+            if self.media and named not in self.media:
+                dialog.aborted = True
+                global_codes.extend(
+                    [("9050", "Die Nachricht enthält Fehler."), ("9800", "Dialog abgebrochen")]
+                )
+                return [
+                    _hirms(
+                        segment.header.number,
+                        [
+                            (
+                                "9955",
+                                "Auftrag nicht ausgeführt - Die Gerätebezeichnung ist "
+                                "unbekannt. (MBV07390100255)",
+                                None,
+                            )
+                        ],
+                    )
+                ]
         if process == "4":  # strong authentication of the dialog
             if self.sca == "none" or dialog.system_id in self.exempt:
                 dialog.authenticated = True
@@ -535,6 +615,27 @@ class FakeFinTSBank(FakeService):
             bank_identifier=self._bank(),
         )
 
+    def _hitab(self) -> HITAB5:
+        return HITAB5(
+            tan_usage_option=TANUsageOption.ALL_ACTIVE,
+            tan_media_list=[
+                TANMedia5(
+                    tan_medium_class=TANMediaClass4.MOBILE,
+                    status=TANMediumStatus.ACTIVE,
+                    # No account belongs to a phone. An absent group would render as one
+                    # empty element, which python-fints' own parser then misaligns: the
+                    # group is sent with its elements empty but the country code.
+                    account=Account3(
+                        account_number="",
+                        subaccount_number="",
+                        bank_identifier=BankIdentifier(country_identifier="280", bank_code=""),
+                    ),
+                    tan_medium_name=name,
+                )
+                for name in self.listed_media
+            ],
+        )
+
     def _hisal(self, account: Account, segment: Any) -> HISAL7:
         sign = CreditDebit2.DEBIT if account.booked < 0 else CreditDebit2.CREDIT
         hisal = _to(
@@ -552,6 +653,11 @@ class FakeFinTSBank(FakeService):
         )
         if account.available is not None:
             hisal.available_amount = Amount1(amount=account.available, currency=account.currency)
+        if self.hisal_garbage:
+            hisal.balance_booked.amount.amount = None  # a booked balance without an amount
+            hisal.header.version = 99
+        elif self.hisal_version != 7:
+            hisal.header.version = self.hisal_version
         return hisal
 
     def _bpd(self) -> list[FinTS3Segment]:
@@ -575,9 +681,11 @@ class FakeFinTSBank(FakeService):
                 challenge_class_required=False,
                 challenge_structured=False,
                 initialization_mode=InitializationMode.CLEARTEXT_PIN_NO_TAN,
-                description_required=DescriptionRequired.MUST_NOT,
+                description_required=(
+                    DescriptionRequired.MUST if self.media else DescriptionRequired.MUST_NOT
+                ),
                 response_hhd_uc_required=False,
-                supported_media_number=None,
+                supported_media_number=len(self.media) or None,
                 decoupled_max_poll_number=999 if decoupled else None,
                 wait_before_first_poll=1 if decoupled else None,
                 wait_before_next_poll=1 if decoupled else None,
@@ -638,6 +746,7 @@ class FakeFinTSBank(FakeService):
             _parameter_segment("HISALS", 7),
             _parameter_segment("HIWPDS", 6),
             _parameter_segment("HIKAZS", 7),
+            _parameter_segment("HITABS", 5),
         ]
 
     def _upd(self) -> list[FinTS3Segment]:

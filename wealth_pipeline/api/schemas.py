@@ -87,7 +87,14 @@ class BrokerOut(BaseModel):
     website_url: str
     is_active: bool
     supports_2fa: bool
-    supports_auto_sync: bool
+    supports_auto_sync: bool = Field(description="the daily run syncs it without a person")
+    sync_mode: Literal["unattended", "assisted", "manual"] = Field(
+        description="unattended: the daily run logs in alone (a bank may ask for an approval "
+        "now and then); assisted: every fresh login needs the person (an SMS code, a "
+        "short-lived token, a photoTAN), so the account syncs when its owner runs `wealth "
+        "accounts auth` and waits otherwise; manual: balances are recorded by hand"
+    )
+    sync_note: str = Field(description="why the broker syncs this way")
     credential_schema: dict[str, Any]
 
 
@@ -102,6 +109,12 @@ class LatestSnapshot(BaseModel):
     currency: str
 
 
+class Waiting(BaseModel):
+    reason: str = Field(description="why the account waits for its owner (not a failure)")
+    last_data: str | None = Field(description="the day of its newest snapshot")
+    command: str = Field(description="the command that syncs it now")
+
+
 class AccountOut(BaseModel):
     id: int
     name: str
@@ -111,6 +124,10 @@ class AccountOut(BaseModel):
     currency: str
     status: str
     status_message: str | None
+    sync_mode: str = Field(description="unattended, assisted or manual (see the broker)")
+    waiting: Waiting | None = Field(
+        description="set while the account waits for its owner (status pending_auth)"
+    )
     is_manual: bool
     sync_enabled: bool
     last_synced_at: str | None

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from wealth_pipeline import http
+from wealth_pipeline.brokers import redact
 
 ASSET_CLASSES = (
     "equity",
@@ -158,6 +159,7 @@ class BrokerConfig:
     country: str = ""
     supports_2fa: bool = False
     supports_auto_sync: bool = False
+    sync_mode: str = "unattended"  # unattended | assisted | manual (brokers.catalogue)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> BrokerConfig:
@@ -200,6 +202,22 @@ class BrokerIntegrationBase(ABC):
 
     @abstractmethod
     def authenticate(self) -> AuthResult: ...
+
+    def resume_session(self) -> bool:
+        """Make the session kept in `context.state` usable without a fresh login.
+
+        The daily run of an assisted broker (a person needed at every fresh login) calls only
+        this, never `authenticate`: True when the saved session (cookies, a renewed token)
+        still works, and the reads that follow reuse it; False when there is none or it is
+        dead: the account then waits for its owner, it has not failed. Never sends a code,
+        never starts a login. The default asks `heartbeat`.
+        """
+        return self.heartbeat()
+
+    def heartbeat(self) -> bool:
+        """Whether the saved session is still alive (VIAC: `/rest/web/heartbeat` answers 204),
+        without a login. The default: no session to ask about."""
+        return False
 
     def complete_2fa(self, auth_code: str | None, session_data: bytes | None) -> AuthResult:
         """Finish a login that needed a person (app approval when `auth_code` is None)."""
@@ -259,11 +277,7 @@ class BrokerIntegrationBase(ABC):
 
     def scrub(self, text: str) -> str:
         """`text` with every secret credential value replaced (for messages built from answers)."""
-        for name in self.secret_fields:
-            value = self.credentials.get(name)
-            if isinstance(value, str) and value:
-                text = text.replace(value, "[redacted]")
-        return text
+        return redact.scrub(text, (self.credentials.get(name) for name in self.secret_fields))
 
 
 def context_from_settings(settings: Any, state: bytes | None = None) -> IntegrationContext:

@@ -30,6 +30,15 @@ REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
     "rest": ("api_base_url",),
     "graphql": ("api_base_url",),
 }
+# How an account syncs: `unattended` (the daily run logs in alone; a bank may still ask for
+# an approval now and then), `assisted` (every fresh login needs the person: an SMS code, a
+# photoTAN, a fresh token; the daily run only reuses a session still alive and otherwise
+# lists the account as waiting), `manual` (nothing to sync). `sync_note` says why.
+SYNC_MODES = ("unattended", "assisted", "manual")
+# A credential field a person gives again when they sync (a session token living minutes):
+# `"x-renewed-at-sync": true` in its schema property. `wealth accounts auth` asks for it when
+# the stored value no longer works, and stores the new one encrypted.
+RENEWED_AT_SYNC = "x-renewed-at-sync"
 MASK = "••••••"  # fixed length: reveals neither the value nor its length
 FIELD_TYPES = ("string", "boolean", "integer")
 
@@ -42,6 +51,8 @@ _STRING_FIELDS = {
     "api_base_url": 500,
     "website_url": 500,
     "country": 2,
+    "sync_mode": 12,
+    "sync_note": 500,
 }
 _BOOLEAN_FIELDS = ("is_active", "supports_2fa", "supports_auto_sync")
 ENTRY_FIELDS = (*_STRING_FIELDS, *_BOOLEAN_FIELDS, "credential_schema")
@@ -82,6 +93,7 @@ class CredentialField:
     required: bool
     secret: bool
     default: Any = None
+    renewed: bool = False  # given again at each assisted sync (RENEWED_AT_SYNC)
 
 
 # --- the fixture ------------------------------------------------------------------------
@@ -145,6 +157,15 @@ def _entry_problems(entry: dict[str, Any]) -> list[str]:
     for needed in REQUIRED_BY_TYPE.get(kind, ()):  # type: ignore[arg-type]
         if not entry.get(needed):
             problems.append(f"{needed} is required for {kind} brokers")
+    mode = entry.get("sync_mode")
+    if mode not in SYNC_MODES:
+        problems.append(f"sync_mode must be one of {', '.join(SYNC_MODES)}")
+    elif entry.get("supports_auto_sync") is not (mode == "unattended"):
+        problems.append("supports_auto_sync must be true exactly when sync_mode is unattended")
+    elif (mode == "manual") is not (kind == "manual"):
+        problems.append("sync_mode manual is for manual brokers (and only for them)")
+    if not str(entry.get("sync_note") or "").strip():
+        problems.append("sync_note must say how the broker syncs and why")
     country = entry.get("country", "")
     if isinstance(country, str) and country and not re.fullmatch(r"[A-Z]{2}", country):
         problems.append("country must be an ISO 3166 code (two capital letters) or empty")
@@ -189,6 +210,8 @@ def schema_problems(schema: Any) -> list[str]:
                 problems.append(f"{where}: needs a {text}")
         if spec.get("format") == "password" and spec.get("type") != "string":
             problems.append(f"{where}: format password is for strings")
+        if RENEWED_AT_SYNC in spec and spec[RENEWED_AT_SYNC] is not True:
+            problems.append(f"{where}: {RENEWED_AT_SYNC} is true or absent")
     return problems
 
 
@@ -291,6 +314,7 @@ def credential_fields(schema: Mapping[str, Any]) -> list[CredentialField]:
             required=name in required,
             secret=spec.get("format") == "password",
             default=spec.get("default"),
+            renewed=spec.get(RENEWED_AT_SYNC) is True,
         )
         for name, spec in (schema.get("properties") or {}).items()
     ]

@@ -55,6 +55,7 @@ from fints.exceptions import (
     FinTSSCARequiredError,
     FinTSUnsupportedOperation,
 )
+from fints.formals import DescriptionRequired
 from fints.message import FinTSInstituteMessage, FinTSMessage
 from fints.models import SEPAAccount
 from fints.segments.depot import HKWPD5, HKWPD6
@@ -87,9 +88,11 @@ PRODUCT_ID_MISSING = (
 # 940 "DKB App" answers 0030 instead of 3955 at some banks' servers.
 KNOWN_DECOUPLED = frozenset({"940"})
 PIN_CODES = frozenset({"9340", "9910", "9930", "9931", "9942"})
-TAN_CODES = frozenset({"9941", "9951", "9955"})
+TAN_CODES = frozenset({"9941", "9951"})
+MEDIUM_UNKNOWN = "9955"  # "Die Gerätebezeichnung ist unbekannt": the TAN medium, not the TAN
 ABORT_CODES = frozenset({"9050", "9800", "9120", "9110"})
 SESSION_VERSION = 1
+CHOOSE_MEDIUM = "tan_medium"  # AuthResult.two_fa_type: a person picks one of the bank's media
 
 # FinTS account types (Kontoart, FinTS Formals B.3) by range.
 ACCOUNT_TYPES = (
@@ -107,6 +110,22 @@ ACCOUNT_TYPES = (
 
 class FinTSRejected(MalformedAnswer):
     """The bank understood the request and refused it (9210 and other 9xxx codes)."""
+
+
+class TanMediumUnknown(TwoFactorRequired):
+    """9955: the login names no TAN medium, or one the bank does not know. A person chooses
+    one of the bank's media (`wealth accounts auth`); it is never a wrong TAN."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message,
+            AuthResult(
+                success=False,
+                requires_2fa=True,
+                two_fa_type=CHOOSE_MEDIUM,
+                error_message=message,
+            ),
+        )
 
 
 # --- pure helpers: bank codes, mechanisms, accounts, MT535 -----------------------------------
@@ -147,6 +166,12 @@ def bank_error(codes: list[tuple[str, str]], service: str) -> BrokerError | None
             f"{service} has temporarily locked online banking access "
             f"({said(*locked[0])}); unlock it on the bank's website"
         )
+    for code, text in errors:
+        if code == MEDIUM_UNKNOWN:
+            return TanMediumUnknown(
+                f"{service} needs to know which TAN medium (device) to use ({said(code, text)}); "
+                "choose one of yours with `wealth accounts auth`"
+            )
     for code, text in errors:
         if code in TAN_CODES:
             return AuthenticationFailed(f"{service} rejected the TAN ({said(code, text)})")
@@ -384,6 +409,50 @@ def balance_fields(hisal: Any) -> dict[str, Any]:
     return fields
 
 
+def hisal_fields(hisal: Any, service: str) -> dict[str, Any]:
+    """The balance segment as plain data, whatever python-fints made of it; MalformedAnswer
+    when it cannot be read.
+
+    A HISAL in a version python-fints has no class for (DKB sent one) parses as a generic
+    segment holding the raw data elements in `_additional_data`, in HISAL's order: account,
+    product, currency, booked balance (credit/debit, amount, currency, date [, time]).
+    """
+    version = getattr(getattr(hisal, "header", None), "version", "?")
+    unreadable = MalformedAnswer(
+        f"{service} sent a balance (HISAL version {version}) this client cannot read"
+    )
+    if type(hisal).__name__.startswith("HISAL"):
+        try:
+            fields = balance_fields(hisal)
+            Decimal(fields["balance_booked"]["amount"])
+            return fields
+        except (AttributeError, TypeError, ValueError, KeyError, InvalidOperation):
+            raise unreadable from None
+    raw = getattr(hisal, "_additional_data", None) or []
+    try:
+        product, currency, booked = raw[1], raw[2], raw[3]
+        credit_debit, amount, booked_currency = booked[0], booked[1], booked[2]
+        day = booked[3] if len(booked) > 3 else None
+        value = Decimal(str(amount).replace(",", "."))
+        if str(credit_debit) not in ("C", "D") or not value.is_finite():
+            raise ValueError(credit_debit)
+        booked_day = datetime.strptime(str(day), "%Y%m%d").date().isoformat() if day else None
+    except (IndexError, TypeError, ValueError, InvalidOperation):
+        raise unreadable from None
+    return {
+        "segment": f"HISAL{version}",
+        "account_product": str(product or ""),
+        "currency": str(currency or booked_currency or ""),
+        "balance_booked": {
+            "credit_debit": str(credit_debit),
+            "amount": str(value),
+            "currency": str(booked_currency or currency or ""),
+            "date": booked_day,
+        },
+        "read_from": "raw data elements (a HISAL version python-fints does not parse)",
+    }
+
+
 def parse_balance(fields: dict[str, Any], today: date) -> BalanceInfo:
     booked = fields["balance_booked"]
     sign = -1 if booked["credit_debit"] == "D" else 1
@@ -499,11 +568,27 @@ def pack_session(
     return json.dumps(payload).encode()
 
 
+def pack_medium_choice(client_state: bytes, media: list[str]) -> bytes:
+    """Session data of a login waiting for a person to choose a TAN medium (no dialog)."""
+    payload = {
+        "v": SESSION_VERSION,
+        "choose": CHOOSE_MEDIUM,
+        "client": base64.b64encode(client_state).decode("ascii"),
+        "media": media,
+    }
+    return json.dumps(payload).encode()
+
+
 def unpack_session(blob: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(blob)
         if payload.get("v") != SESSION_VERSION:
             raise ValueError("version")
+        if payload.get("choose") == CHOOSE_MEDIUM:
+            payload["client"] = base64.b64decode(payload["client"], validate=True)
+            if not all(isinstance(m, str) for m in payload["media"]):
+                raise ValueError("media")
+            return payload
         for key in ("client", "dialog", "pending"):
             payload[key] = base64.b64decode(payload[key], validate=True)
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
@@ -579,9 +664,42 @@ def without_pin(client: FinTS3PinTanClient) -> bytes:
             mechanism.pin = pin
 
 
+def medium_required(mechanism: Any) -> bool:
+    """Whether a TAN mechanism (HITANS) wants the TAN medium's name with every login."""
+    return getattr(mechanism, "description_required", None) == DescriptionRequired.MUST
+
+
 class _Client(FinTS3PinTanClient):
     """python-fints' client answering raw HISAL segments and MT535 text, so that amounts stay
-    Decimal (resume methods are looked up by name, so these survive a pause in a process)."""
+    Decimal (resume methods are looked up by name, so these survive a pause in a process),
+    naming the chosen TAN medium whenever the mechanism requires one (the library only does
+    when the bank declares more than one medium), and listing the media in a weakly
+    initialised dialog (FinTS PIN/TAN specification B.3: HKTAN process 4 for HKTAB)."""
+
+    _weak_for: str | None = None
+
+    def _get_tan_segment(self, orig_seg: Any, tan_process: str, tan_seg: Any = None) -> Any:
+        segment = super()._get_tan_segment(orig_seg, tan_process, tan_seg)
+        if tan_process == "4" and self._weak_for:
+            segment.segment_type = self._weak_for
+            segment.tan_medium_name = None
+        elif tan_process == "4" and self.selected_tan_medium:
+            mechanism = self.get_tan_mechanisms().get(self.get_current_tan_mechanism())
+            if medium_required(mechanism):
+                segment.tan_medium_name = self.selected_tan_medium
+        return segment
+
+    def list_tan_media(self) -> list[str]:
+        """The names of the user's TAN media, asked in a dialog of its own."""
+        self._weak_for = "HKTAB"
+        self.init_tan_response = None
+        try:
+            answer = self.get_tan_media()
+        finally:
+            self._weak_for = None
+            self._bootstrap_mode = True  # get_tan_media leaves it off: 9xxx would block the PIN
+        media = answer[1] if answer else []
+        return [str(m.tan_medium_name) for m in media or [] if getattr(m, "tan_medium_name", None)]
 
     def _get_balance(self, command_seg: Any, response: Any) -> Any:
         for segment in response.response_segments(command_seg, "HISAL"):
@@ -647,18 +765,76 @@ class FinTSIntegration(BrokerIntegrationBase):
             )
             if chosen and chosen != client.get_current_tan_mechanism():
                 client.set_tan_mechanism(chosen)
-            client.__enter__()
-            self._leave = lambda: client.__exit__(None, None, None)
+            return self._open_dialog(client)
+
+    def _open_dialog(self, client: _Client, *, media_listed: bool = False) -> AuthResult:
+        """Open the standing dialog; when the bank does not know the TAN medium (9955) or
+        the mechanism needs one and none is chosen, list the media: take the only one, or
+        ask a person to choose (`CHOOSE_MEDIUM`)."""
+        mechanism = client.get_tan_mechanisms().get(client.get_current_tan_mechanism())
+        if medium_required(mechanism) and not client.selected_tan_medium and not media_listed:
+            return self._choose_medium(client)
+        client.__enter__()
+        self._leave = lambda: client.__exit__(None, None, None)
+        try:
             self._check()
-            pending = client.init_tan_response
-            if not isinstance(pending, NeedTANResponse):
-                return AuthResult(success=True)  # 3076: no SCA needed (exemption)
-            return self._challenge(client, pending)
+        except TanMediumUnknown:
+            self._end_dialog()  # the bank aborted it (9800)
+            if media_listed:
+                raise
+            client.selected_tan_medium = None
+            return self._choose_medium(client)
+        pending = client.init_tan_response
+        if not isinstance(pending, NeedTANResponse):
+            return AuthResult(success=True)  # 3076: no SCA needed (exemption)
+        return self._challenge(client, pending)
+
+    def _choose_medium(self, client: _Client) -> AuthResult:
+        self._transport_codes_reset()
+        media = client.list_tan_media()
+        self._check()
+        if not media:
+            raise FinTSRejected(
+                f"{self.service} asks for a TAN medium (9955: device name unknown) but lists "
+                "none for this login: activate a device for the TAN procedure in online banking"
+            )
+        if len(media) == 1:
+            client.selected_tan_medium = media[0]  # kept in export_state() for next time
+            return self._open_dialog(client, media_listed=True)
+        message = (
+            f"{self.service} needs to know which of your TAN media (devices) to use: "
+            f"{', '.join(media)}"
+        )
+        return AuthResult(
+            success=False,
+            requires_2fa=True,
+            two_fa_type=CHOOSE_MEDIUM,
+            session_data=pack_medium_choice(client.deconstruct(including_private=True), media),
+            error_message=message,
+            challenge_data={"text": message, "options": media},
+        )
+
+    def _chosen_medium(self, saved: dict[str, Any], choice: str | None) -> AuthResult:
+        """A person's choice among the listed media, then the login with it."""
+        media = list(saved["media"])
+        picked = next((m for m in media if m == (choice or "").strip()), None)
+        if picked is None:
+            picked = next((m for m in media if m.lower() == (choice or "").strip().lower()), None)
+        if picked is None:
+            raise FinTSRejected(
+                f"{self.service} has no TAN medium of that name; choose one of: {', '.join(media)}"
+            )
+        with self._errors(), self._ending_on_failure():
+            client = self._new_client(saved["client"])
+            client.selected_tan_medium = picked
+            return self._open_dialog(client, media_listed=True)
 
     def complete_2fa(self, auth_code: str | None, session_data: bytes | None) -> AuthResult:
         if not session_data:
             raise AuthenticationFailed(f"{self.service}: no login is waiting for approval")
         saved = unpack_session(session_data)
+        if saved.get("choose") == CHOOSE_MEDIUM:
+            return self._chosen_medium(saved, auth_code)
         with self._errors(), self._ending_on_failure():
             client = self._new_client(saved["client"])
             resumed = client.resume_dialog(saved["dialog"])
@@ -759,7 +935,7 @@ class FinTSIntegration(BrokerIntegrationBase):
             self._check()
         if hisal is None:
             raise MalformedAnswer(f"{self.service} sent no balance for {account_identifier}")
-        fields = balance_fields(hisal)
+        fields = hisal_fields(hisal, self.service)
         balance = parse_balance(fields, self.context.current_day())
         secrets = [str(v) for k, v in self.credentials.items() if k in self.secret_fields]
         raw = redact(fields, self.secret_fields, secret_values=secrets)

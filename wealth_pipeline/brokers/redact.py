@@ -82,3 +82,12 @@ def redact(
         return value
 
     return clean(raw)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret value in it replaced by REDACTED (longest first, so a secret
+    containing another is replaced whole): for messages built from a service's answers or
+    from codes a person typed."""
+    for secret in sorted({s for s in secrets if isinstance(s, str) and s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -22,9 +22,6 @@ from wealth_pipeline.cli.common import (
 )
 from wealth_pipeline.cli.tables import echo_table
 from wealth_pipeline.warehouse.schema import ACCOUNT_TYPES
-
-if TYPE_CHECKING:
-    from wealth_pipeline.brokers.base import AuthResult, BrokerIntegrationBase
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -226,7 +223,9 @@ def prompt_credentials(schema: Mapping[str, Any]) -> dict[str, Any]:
 def _sync_text(row: Mapping[str, Any]) -> str:
     if row["is_manual"]:
         return "-"
-    return "on" if row["sync_enabled"] else "off"
+    if not row["sync_enabled"]:
+        return "off"
+    return "assisted" if row["sync_mode"] == "assisted" else "on"
 
 
 @accounts.command("list")
@@ -260,7 +259,7 @@ def accounts_list(username: str) -> None:
                 row["broker_code"],
                 row["account_type"],
                 row["currency"],
-                row["status"],
+                "waiting" if row["status"] == "pending_auth" else row["status"],
                 _sync_text(row),
                 latest,
             )
@@ -319,10 +318,11 @@ def accounts_sync(state: str, account_id: int, username: str) -> None:
         except AccountError as exc:
             raise failing(exc) from None
     click.echo(f"Sync {state} for account {account_id} ({account['name']}).")
-    if state == "on" and not account["supports_auto_sync"]:
+    if state == "on" and account["sync_mode"] == "assisted":
         click.echo(
-            f"Note: {account['broker_code']} cannot sync unattended; "
-            "it syncs only while you are there to approve the login."
+            f"Note: {account['broker_code']} syncs with you there (assisted): "
+            f"{account['sync_note']} Sync it now with `wealth accounts auth {account_id} "
+            f"--user {username}`; until then the daily run lists it as waiting."
         )
 
 
@@ -357,141 +357,105 @@ def accounts_remove(account_id: int, username: str, yes: bool) -> None:
 
 # --- accounts test ----------------------------------------------------------------------------
 
-CLIENT_STATE = "client_state"  # account_sessions.purpose of the integration's export_state()
-CODE_PROMPTS = {
-    "totp": "Code from your authenticator app",
-    "sms": "Code from the SMS",
-    "tan": "TAN",
-    "phototan": "TAN (from the photoTAN image)",
-    "flicker": "TAN (from your TAN generator)",
+FAILURE_LABELS = {
+    "AuthenticationFailed": "the login was refused",
+    "TwoFactorRequired": "a second factor is needed",
+    "TemporarilyUnavailable": "the service is unavailable for now (try again later)",
+    "MalformedAnswer": "the service's answer cannot be read",
 }
-MAX_CODE_ROUNDS = 3  # codes asked before giving up (banks lock after a few wrong TANs)
 
 
-class SecondFactor:
-    """Completes a login that needs a person: waits for an app approval, or asks for a code.
+def open_owned(  # type: ignore[no-untyped-def]
+    username: str, account_id: int, password_env: str | None, *, today=None, with_paused=False
+):
+    """The user's account opened for its broker (`brokers.connection.open_account`); the
+    password is asked only when the account holds credentials or saved state."""
+    from wealth_pipeline.brokers.connection import OpenFailed, open_account
 
-    Codes are read without echo (a TAN is no password, but still nobody's business) and
-    remembered in `entered` so they can be scrubbed from messages.
+    settings = settings_or_usage_error()
+    with engine(readonly=True).connect() as connection:
+        owner, account = owned_account(connection, username, account_id)
+
+    def ask_password(_connection, _user_id):  # type: ignore[no-untyped-def]
+        return unlock_user(owner.username, password_env)
+
+    try:
+        conn = open_account(
+            engine(),
+            account_id,
+            unlock=ask_password,
+            settings=settings,
+            today=today,
+            user_id=owner.id,
+            with_paused=with_paused,
+        )
+    except OpenFailed as exc:
+        raise failing(exc) from None
+    return account, conn
+
+
+def save_state(conn, paused=None) -> None:  # type: ignore[no-untyped-def]
+    """Keep the integration's session state (and a login paused again) for next time."""
+    from wealth_pipeline.brokers.connection import save_sessions
+
+    blobs = conn.session_blobs(paused)
+    if blobs:
+        with engine().begin() as connection:
+            save_sessions(connection, conn.account_id, blobs)
+
+
+@accounts.command("test")
+@click.argument("account_id", type=int)
+@user_option
+@password_env_option
+def accounts_test(account_id: int, username: str, password_env: str | None) -> None:
+    """Log in to an account's broker and show what it answers (stores only session state).
+
+    Needs the password when the account stores credentials or session state. A second
+    factor is completed interactively: app approvals are waited for, codes are asked.
     """
+    from wealth_pipeline.accounts import needs_credentials
+    from wealth_pipeline.brokers.base import BrokerError, NoNewData
+    from wealth_pipeline.cli.second_factor import SecondFactor
 
-    def __init__(
-        self, integration: BrokerIntegrationBase, wait_seconds: float, poll_seconds: float
-    ) -> None:
-        self.integration = integration
-        self.wait_seconds = wait_seconds
-        self.poll_seconds = poll_seconds
-        self.entered: list[str] = []
+    with engine(readonly=True).connect() as connection:
+        _, account = owned_account(connection, username, account_id)
+    if needs_credentials(account) and account["encrypted_credentials"] is None:
+        raise click.ClickException(f"account {account_id} has no stored credentials")
+    account, conn = open_owned(username, account_id, password_env)
+    integration = conn.integration
+    second = SecondFactor.for_integration(integration)
 
-    def complete(self, auth: AuthResult) -> AuthResult:
-        from wealth_pipeline.brokers.base import AuthenticationFailed
-
-        rounds = 0
-        while auth.requires_2fa and not auth.success:
-            self.show_challenge(auth)
-            if auth.two_fa_type == "app":
-                auth = self.wait_for_approval(auth)
-                continue
-            if rounds == MAX_CODE_ROUNDS:
-                raise AuthenticationFailed(
-                    f"{MAX_CODE_ROUNDS} codes were not accepted; stopping before the bank "
-                    "locks the login"
-                )
-            rounds += 1
-            prompt = CODE_PROMPTS.get(auth.two_fa_type or "", "Code")
-            code = click.prompt(prompt, hide_input=True).strip()
-            self.entered.append(code)
-            auth = self.integration.complete_2fa(code, auth.session_data)
-        if not auth.success:
-            raise AuthenticationFailed(
-                self.integration.scrub(auth.error_message or "login refused")
-            )
-        return auth
-
-    def wait_for_approval(self, auth: AuthResult) -> AuthResult:
-        """Poll until the app approval arrives or the configured wait is over."""
-        import time
-
-        from wealth_pipeline.brokers.base import TwoFactorRequired
-
-        name = self.integration.broker.name
-        click.echo(
-            f"Approve the login in your {name} app (waiting up to "
-            f"{self.wait_seconds:g} seconds) ..."
+    click.echo(f"Testing account {account_id}: {account['name']} ({conn.broker_name})")
+    failure: str | None = None
+    done = "The connection works."
+    try:
+        with conn:
+            report_connection(integration, conn.identifier, second)
+    except NoNewData as exc:  # the service answered: not a failure of the connection
+        conn.remember(*second.entered)
+        done = f"No balance: {conn.scrub(str(exc))}"
+    except BrokerError as exc:
+        conn.remember(*second.entered)
+        label = FAILURE_LABELS.get(type(exc).__name__, "the test failed")
+        failure = f"{label}: {conn.scrub(str(exc))}"
+    except (click.Abort, click.ClickException):
+        raise
+    except Exception as exc:  # a bug in an integration: its text might hold a secret
+        failure = (
+            f"the {conn.broker_code} integration failed unexpectedly ({type(exc).__name__}); "
+            "this is a bug, please report it"
         )
-        deadline = time.monotonic() + self.wait_seconds
-        while True:
-            auth = self.integration.complete_2fa(None, auth.session_data)
-            if auth.success or not auth.requires_2fa or auth.two_fa_type != "app":
-                return auth
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TwoFactorRequired(
-                    f"the login was not approved in the {name} app within "
-                    f"{self.wait_seconds:g} seconds; run the test again and approve it",
-                    auth,
-                )
-            time.sleep(min(self.poll_seconds, remaining))
-
-    def show_challenge(self, auth: AuthResult) -> None:
-        challenge = auth.challenge_data or {}
-        text = challenge.get("text") or challenge.get("challenge")
-        if isinstance(text, str) and text.strip():
-            click.echo(self.integration.scrub(text.strip()))
-        if isinstance(challenge.get("image"), str) and auth.two_fa_type != "app":
-            click.echo(f"The challenge image is in {save_challenge_image(challenge['image'])}.")
+    save_state(conn)
+    if failure is not None:
+        raise click.ClickException(failure)
+    click.echo(done)
 
 
-def save_challenge_image(encoded: str) -> str:
-    """Write a base64 photoTAN image to a private temporary file; its path."""
-    import base64
-    import os
-    import tempfile
-
-    try:
-        data = base64.b64decode(encoded, validate=False)
-    except ValueError:
-        raise click.ClickException("the bank sent a challenge image that cannot be read") from None
-    handle, path = tempfile.mkstemp(prefix="wealth-tan-", suffix=".png")
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-    return path
-
-
-def run_with_second_factor(step: Callable[[], Any], second: SecondFactor) -> Any:
-    """`step()`, completing a second factor once if the service asks for one midway."""
-    from wealth_pipeline.brokers.base import TwoFactorRequired
-
-    try:
-        return step()
-    except TwoFactorRequired as exc:
-        name = second.integration.broker.name
-        click.echo(f"{name} asks for a second factor: {second.integration.scrub(str(exc))}")
-        second.complete(exc.auth)
-        return step()
-
-
-def login(integration: BrokerIntegrationBase, second: SecondFactor) -> None:
-    from wealth_pipeline.brokers.base import AuthenticationFailed, TwoFactorRequired
-
-    try:
-        auth = integration.authenticate()
-    except TwoFactorRequired as exc:
-        click.echo(
-            f"{integration.broker.name} asks for a second factor: {integration.scrub(str(exc))}"
-        )
-        auth = exc.auth
-    if auth.requires_2fa and not auth.success:
-        auth = second.complete(auth)
-    if not auth.success:
-        raise AuthenticationFailed(integration.scrub(auth.error_message or "login refused"))
-    click.echo("Login: ok")
-
-
-def report_connection(
-    integration: BrokerIntegrationBase, identifier: str, second: SecondFactor
-) -> None:
+def report_connection(integration, identifier: str, second) -> None:  # type: ignore[no-untyped-def]
     """Log in, list the accounts found, the balance and positions of `identifier`."""
+    from wealth_pipeline.cli.second_factor import login, run_with_second_factor
+
     login(integration, second)
     found = run_with_second_factor(integration.get_accounts, second)
     click.echo(f"Accounts found: {len(found)}")
@@ -529,115 +493,3 @@ def report_connection(
             )
         )
     echo_table(table)
-
-
-FAILURE_LABELS = {
-    "AuthenticationFailed": "the login was refused",
-    "TwoFactorRequired": "a second factor is needed",
-    "TemporarilyUnavailable": "the service is unavailable for now (try again later)",
-    "MalformedAnswer": "the service's answer cannot be read",
-}
-
-
-def scrubbed(text: str, secrets: list[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return text
-
-
-@accounts.command("test")
-@click.argument("account_id", type=int)
-@user_option
-@password_env_option
-def accounts_test(account_id: int, username: str, password_env: str | None) -> None:
-    """Log in to an account's broker and show what it answers (stores only session state).
-
-    Needs the password when the account stores credentials or session state. A second
-    factor is completed interactively: app approvals are waited for, codes are asked.
-    """
-    from wealth_pipeline.accounts import (
-        load_session,
-        needs_credentials,
-        save_session,
-    )
-    from wealth_pipeline.brokers.base import BrokerError, NoNewData, context_from_settings
-    from wealth_pipeline.brokers.catalogue import get_broker, secret_fields
-    from wealth_pipeline.brokers.registry import build_integration
-    from wealth_pipeline.security.vault import (
-        VaultError,
-        decrypt_credentials,
-        decrypt_state,
-        encrypt_state,
-    )
-
-    settings = settings_or_usage_error()
-    with engine(readonly=True).connect() as connection:
-        owner, account = owned_account(connection, username, account_id)
-        broker = get_broker(connection, account["broker_code"])
-        stored_state = load_session(connection, account_id, CLIENT_STATE)
-    assert broker is not None  # the account's foreign key guarantees it
-    secured = needs_credentials(account)
-    if secured and account["encrypted_credentials"] is None:
-        raise click.ClickException(f"account {account_id} has no stored credentials")
-
-    unlocked = None
-    credentials: dict[str, Any] = {}
-    state = None
-    if secured or stored_state is not None:
-        unlocked = unlock_user(owner.username, password_env)
-        if unlocked.user_id != owner.id:
-            raise click.ClickException(f"the password unlocked another user than {username}")
-        try:
-            if secured:
-                credentials = decrypt_credentials(
-                    unlocked, account_id, bytes(account["encrypted_credentials"])
-                )
-            if stored_state is not None:
-                state = decrypt_state(unlocked, account_id, CLIENT_STATE, stored_state)
-        except VaultError as exc:
-            raise failing(exc) from None
-
-    try:
-        integration = build_integration(
-            broker, credentials, context_from_settings(settings, state=state)
-        )
-    except LookupError as exc:
-        raise failing(exc) from None
-    names = set(secret_fields(account["credential_schema"] or {})) | set(integration.secret_fields)
-    secrets = [str(credentials[name]) for name in names if credentials.get(name)]
-    context = integration.context
-    second = SecondFactor(integration, context.two_fa_wait_seconds, context.poll_interval_seconds)
-
-    click.echo(f"Testing account {account_id}: {account['name']} ({broker['name']})")
-    failure: str | None = None
-    done = "The connection works."
-    try:
-        with integration:
-            report_connection(integration, account["account_identifier"], second)
-    except NoNewData as exc:  # the service answered: not a failure of the connection
-        done = f"No balance: {scrubbed(str(exc), secrets + second.entered)}"
-    except BrokerError as exc:
-        label = FAILURE_LABELS.get(type(exc).__name__, "the test failed")
-        failure = f"{label}: {scrubbed(str(exc), secrets + second.entered)}"
-    except (click.Abort, click.ClickException):
-        raise
-    except Exception as exc:  # a bug in an integration: its text might hold a secret
-        failure = (
-            f"the {broker['code']} integration failed unexpectedly ({type(exc).__name__}); "
-            "this is a bug, please report it"
-        )
-
-    new_state = None
-    try:
-        new_state = integration.export_state()
-    except Exception:  # keeping state is a bonus: never mask the test's own outcome
-        click.echo("Note: the session state could not be saved.")
-    if new_state:
-        if unlocked is None:
-            unlocked = unlock_user(owner.username, password_env)
-        blob = encrypt_state(unlocked, account_id, CLIENT_STATE, new_state)
-        with engine().begin() as connection:
-            save_session(connection, account_id, CLIENT_STATE, blob)
-    if failure is not None:
-        raise click.ClickException(failure)
-    click.echo(done)

@@ -1,185 +1,129 @@
-"""`wealth accounts auth`: finish a sync that paused for a person (app approval or TAN).
+"""`wealth accounts auth`: sync an account now, with its owner there for the login.
 
-The unattended sync keeps the bank's paused dialog encrypted; this command, with the
-user's password, resumes it (or opens a new login when the bank no longer holds it), waits
-for the app approval or asks for the TAN without echo, then fetches balance and positions
-in that same session and writes today's account-day (Berlin). The account is active again.
+The one command for every account that waits for a person: an assisted broker (VIAC's SMS
+code, a fresh Morgan Stanley token, Commerzbank's photoTAN) or an unattended one whose bank
+asked for an approval. With the user's password it resumes a login the daily sync paused
+(or reuses a session still alive, or logs in anew), completes the second factor on the
+terminal (waits for the app approval, asks for the code or token without echo, lets the
+person choose a TAN medium), writes today's account-day (Berlin) with its positions, and
+then fills the missing days of the last year from the history the service delivers, so an
+account synced once a month still gets every day. The account is active again.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
 
-from wealth_pipeline.cli.accounts import (
-    CLIENT_STATE,
-    SecondFactor,
-    accounts,
-    engine,
-    failing,
-    login,
-    owned_account,
-    run_with_second_factor,
-    scrubbed,
-    unlock_user,
-    user_option,
-)
-from wealth_pipeline.cli.common import password_env_option, settings_or_usage_error
+from wealth_pipeline.cli.accounts import accounts, engine, open_owned, user_option
+from wealth_pipeline.cli.common import days_option, password_env_option
 
 
 @accounts.command("auth")
 @click.argument("account_id", type=int)
 @user_option
+@days_option("How far back missing days are filled from the broker's history.")
 @password_env_option
-def accounts_auth(account_id: int, username: str, password_env: str | None) -> None:
-    """Complete a login the daily sync paused (approve in the app or enter the TAN) and
-    write today's balance and positions."""
+def accounts_auth(account_id: int, username: str, days: int, password_env: str | None) -> None:
+    """Sync ACCOUNT_ID now, with you there for its login: give the code, token or approval
+    it asks for; today's balance and positions are written and missing days filled."""
     from sqlalchemy import update
 
-    from wealth_pipeline.accounts import load_session
-    from wealth_pipeline.brokers.base import (
-        AuthenticationFailed,
-        AuthResult,
-        BrokerError,
-        TwoFactorRequired,
-        context_from_settings,
-    )
-    from wealth_pipeline.brokers.catalogue import get_broker, secret_fields
-    from wealth_pipeline.brokers.registry import build_integration
+    from wealth_pipeline.brokers.base import AuthenticationFailed, BrokerError, TwoFactorRequired
+    from wealth_pipeline.brokers.connection import TAN_DIALOG
+    from wealth_pipeline.cli.second_factor import SecondFactor, login, run_with_second_factor
+    from wealth_pipeline.history.backfill import Fetched as History
+    from wealth_pipeline.history.backfill import read_history, write_history
     from wealth_pipeline.partitions import TIMEZONE
-    from wealth_pipeline.security.vault import (
-        VaultError,
-        decrypt_credentials,
-        decrypt_state,
-        encrypt_state,
-    )
     from wealth_pipeline.sync.account import (
-        TAN_DIALOG,
         Fetched,
+        Outcome,
         drop_session,
         record_outcome,
         write_account_day,
     )
     from wealth_pipeline.sync.due import DueAccount
-    from wealth_pipeline.warehouse.schema import account_sessions, financial_accounts
-
-    settings = settings_or_usage_error()
-    with engine(readonly=True).connect() as connection:
-        owner, account = owned_account(connection, username, account_id)
-        broker = get_broker(connection, account["broker_code"])
-        stored_state = load_session(connection, account_id, CLIENT_STATE)
-        dialog_blob = load_session(connection, account_id, TAN_DIALOG)
-        challenge = connection.execute(
-            account_sessions.select().where(
-                account_sessions.c.account_id == account_id,
-                account_sessions.c.purpose == TAN_DIALOG,
-            )
-        ).first()
-    assert broker is not None  # the account's foreign key guarantees it
-
-    unlocked = unlock_user(owner.username, password_env)
-    if unlocked.user_id != owner.id:
-        raise click.ClickException(f"the password unlocked another user than {username}")
-    credentials: dict[str, Any] = {}
-    state = dialog = None
-    try:
-        if account["encrypted_credentials"] is not None:
-            credentials = decrypt_credentials(
-                unlocked, account_id, bytes(account["encrypted_credentials"])
-            )
-        if stored_state is not None:
-            state = decrypt_state(unlocked, account_id, CLIENT_STATE, stored_state)
-        if dialog_blob is not None:
-            dialog = decrypt_state(unlocked, account_id, TAN_DIALOG, dialog_blob)
-    except VaultError as exc:
-        raise failing(exc) from None
+    from wealth_pipeline.sync.waiting import waiting_reason
+    from wealth_pipeline.warehouse.schema import financial_accounts
 
     day = datetime.now(ZoneInfo(TIMEZONE)).date()
-    context = replace(context_from_settings(settings, state=state), today=day)
-    try:
-        integration = build_integration(broker, credentials, context)
-    except LookupError as exc:
-        raise failing(exc) from None
-    names = set(secret_fields(account["credential_schema"] or {})) | set(integration.secret_fields)
-    secrets = [str(credentials[name]) for name in names if credentials.get(name)]
-    second = SecondFactor(integration, context.two_fa_wait_seconds, context.poll_interval_seconds)
-    identifier = account["account_identifier"]
-    due = DueAccount(account_id, owner.id, owner.username, broker["code"], identifier, True)
+    account, conn = open_owned(username, account_id, password_env, today=day, with_paused=True)
+    click.echo(f"Account {account_id}: {account['name']} ({conn.broker_name})")
+    alive = conn.paused is None and conn.sync_mode == "assisted" and _alive(conn.integration)
+    if conn.paused is None and conn.sync_mode == "assisted" and not alive:
+        conn = renew_credentials(conn, account, day)
+    integration = conn.integration
+    second = SecondFactor.for_integration(integration)
+    due = DueAccount(
+        account_id, conn.user_id, conn.username, conn.broker_code, conn.identifier, True
+    )
 
-    click.echo(f"Account {account_id}: {account['name']} ({broker['name']})")
-    paused_again: AuthResult | None = None
+    paused_again = None
     failure: str | None = None
     fetched: Fetched | None = None
+    history: History | None = None
+    history_note: str | None = None
+    start = day - timedelta(days=days - 1)  # the window of `wealth accounts backfill`
     try:
-        with integration:
-            resumed = False
-            if dialog is not None:
-                saved = dict(challenge.challenge or {}) if challenge is not None else {}
-                paused = AuthResult(
-                    success=False,
-                    requires_2fa=True,
-                    two_fa_type=saved.get("two_fa_type") or "tan",
-                    session_data=dialog,
-                    challenge_data={"text": saved["text"]} if saved.get("text") else None,
-                )
+        with conn:
+            logged_in = False
+            if conn.paused is not None:
                 click.echo("Resuming the paused login ...")
                 try:
-                    second.complete(paused)
-                    resumed = True
-                except AuthenticationFailed:
+                    second.complete(conn.paused)
+                    logged_in = True
+                except (AuthenticationFailed, TwoFactorRequired):
                     raise
                 except BrokerError as exc:
-                    if isinstance(exc, TwoFactorRequired):
-                        raise
                     click.echo(
-                        f"The bank no longer holds the paused login "
-                        f"({scrubbed(str(exc), secrets + second.entered)}); logging in anew."
+                        f"The bank no longer holds the paused login ({second.scrub(str(exc))}); "
+                        "logging in anew."
                     )
-            if not resumed:
+            if not logged_in and alive:
+                click.echo("Reusing the session of your last sync (still alive).")
+                logged_in = True
+            if not logged_in:
                 login(integration, second)
+            identifier = conn.identifier
             balance = run_with_second_factor(lambda: integration.get_balance(identifier), second)
             positions = run_with_second_factor(
                 lambda: integration.get_positions(identifier), second
             )
             fetched = Fetched(balance, positions)
+            if integration.supports_historical_data() and start < day:
+                try:
+                    history = run_with_second_factor(
+                        lambda: read_history(conn, start, day - timedelta(days=1)), second
+                    )
+                except BrokerError as exc:  # today is written all the same
+                    history_note = f"History not filled: {second.scrub(str(exc))}"
     except TwoFactorRequired as exc:
         paused_again = exc.auth
-        failure = f"still waiting for a person: {scrubbed(str(exc), secrets + second.entered)}"
+        failure = f"still waiting for you: {second.scrub(str(exc))}"
     except BrokerError as exc:
-        failure = scrubbed(str(exc), secrets + second.entered)
+        failure = second.scrub(str(exc))
     except (click.Abort, click.ClickException):
         raise
     except Exception as exc:  # a bug in an integration: its text might hold a secret
-        failure = f"the {broker['code']} integration failed unexpectedly ({type(exc).__name__})"
+        failure = f"the {conn.broker_code} integration failed unexpectedly ({type(exc).__name__})"
 
-    blobs: dict[str, bytes] = {}
-    try:
-        new_state = integration.export_state()
-    except Exception:
-        new_state = None
-    if new_state:
-        blobs[CLIENT_STATE] = encrypt_state(unlocked, account_id, CLIENT_STATE, new_state)
-    if paused_again is not None and paused_again.session_data:
-        blobs[TAN_DIALOG] = encrypt_state(
-            unlocked, account_id, TAN_DIALOG, paused_again.session_data
-        )
-
+    conn.remember(*second.entered)
+    blobs = conn.session_blobs(paused_again)
     with engine().begin() as connection:
         if fetched is None:
-            from wealth_pipeline.sync.account import Outcome
-
             status = "pending_auth" if paused_again is not None else "error"
-            outcome = Outcome(account_id, broker["code"], status, failure)
+            reason = failure or "the login did not complete"
+            if status == "pending_auth":
+                reason = waiting_reason(reason, conn.last_data, conn.command)
+            outcome = Outcome(account_id, conn.broker_code, status, reason)
             record_outcome(connection, due, day, outcome, run_id="wealth-accounts-auth",
                            session_blobs=blobs)  # fmt: skip
         else:
             outcome = write_account_day(
                 connection, due, day, fetched, run_id="wealth-accounts-auth",
-                secret_values=secrets, session_blobs=blobs,
+                secret_values=conn.secrets, session_blobs=blobs,
             )  # fmt: skip
             drop_session(connection, account_id, TAN_DIALOG)
             connection.execute(
@@ -197,3 +141,78 @@ def accounts_auth(account_id: int, username: str, password_env: str | None) -> N
         click.echo(f"Not written: {outcome.reason}.")
     else:
         click.echo(f"Wrote {day.isoformat()} for account {account_id}; it is active again.")
+    if history is not None:
+        _fill(engine(), conn, start, day - timedelta(days=1), history, write_history)
+    if history_note:
+        click.echo(history_note + ".")
+
+
+def renew_credentials(conn, account, day: date):  # type: ignore[no-untyped-def]
+    """Ask for the credential fields a person gives again at each sync (a session token that
+    lives minutes: `x-renewed-at-sync` in the broker's schema), store them encrypted, and
+    reopen the account with them. Other brokers are returned as they are."""
+    from sqlalchemy import update
+
+    from wealth_pipeline.brokers.catalogue import (
+        CredentialsInvalid,
+        credential_fields,
+        validate_credentials,
+    )
+    from wealth_pipeline.brokers.connection import OpenFailed, open_account
+    from wealth_pipeline.cli.common import settings_or_usage_error
+    from wealth_pipeline.security.vault import encrypt_credentials
+    from wealth_pipeline.warehouse.schema import financial_accounts
+
+    schema = conn.broker["credential_schema"] or {}
+    renewed = [field for field in credential_fields(schema) if field.renewed]
+    if not renewed or conn.unlocked is None:
+        return conn
+    click.echo(f"{conn.broker_name} needs a fresh {', '.join(f.title for f in renewed)}.")
+    values = dict(conn.integration.credentials)
+    for field in renewed:
+        if field.description:
+            click.echo(f"  {field.description}")
+        values[field.name] = click.prompt(field.title, hide_input=field.secret).strip()
+        conn.remember(values[field.name])
+    try:
+        credentials = validate_credentials(schema, values)
+    except CredentialsInvalid as exc:
+        raise click.ClickException(str(exc)) from None
+    blob = encrypt_credentials(conn.unlocked, conn.account_id, credentials)
+    with engine().begin() as connection:
+        connection.execute(
+            update(financial_accounts)
+            .where(financial_accounts.c.id == conn.account_id)
+            .values(encrypted_credentials=blob)
+        )
+    conn.integration.close()
+    try:
+        return open_account(
+            engine(), conn.account_id, unlock=conn.unlocked, settings=settings_or_usage_error(),
+            today=day, user_id=conn.user_id, with_paused=True,
+        )  # fmt: skip
+    except OpenFailed as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _alive(integration) -> bool:  # type: ignore[no-untyped-def]
+    from wealth_pipeline.brokers.base import BrokerError
+
+    try:
+        return bool(integration.resume_session())
+    except BrokerError:
+        return False
+
+
+def _fill(engine, conn, start: date, end: date, history, write_history) -> None:  # type: ignore[no-untyped-def]
+    """Write the missing days of [start, end] that the service delivered (never over a day
+    already held, and never over a person's snapshot)."""
+    with engine.begin() as connection:
+        report = write_history(
+            connection, conn.account_id, conn.broker_code, start, end, history,
+            secret_values=conn.secrets,
+        )  # fmt: skip
+    click.echo(
+        f"History {start} .. {end}: {report.fetched} day(s) from {conn.broker_name}, "
+        f"{report.written} missing day(s) filled, {report.kept + len(report.protected)} kept."
+    )

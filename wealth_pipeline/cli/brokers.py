@@ -27,7 +27,7 @@ def brokers_list(show_all: bool) -> None:
     with get_engine(settings_or_usage_error().database_url).begin() as connection:
         ensure_catalogue(connection)
         rows = list_brokers(connection, active_only=not show_all)
-    table = [("CODE", "NAME", "TYPE", "COUNTRY", "2FA", "AUTO-SYNC")]
+    table = [("CODE", "NAME", "TYPE", "COUNTRY", "2FA", "SYNC")]
     for row in rows:
         name = row["name"] + ("" if row["is_active"] else " (not offered)")
         table.append(
@@ -37,10 +37,20 @@ def brokers_list(show_all: bool) -> None:
                 row["integration_type"],
                 row["country"] or "-",
                 _yes(row["supports_2fa"]),
-                _yes(row["supports_auto_sync"]),
+                row["sync_mode"],
             )
         )
     echo_table(table)
+    click.echo("")
+    click.echo(
+        click.wrap_text(
+            "SYNC: unattended = the daily run logs in alone (a bank may ask for an approval now "
+            "and then); assisted = every fresh login needs you (a code, a token, a photoTAN): "
+            "run `wealth accounts auth ID --user U` to sync, the daily run lists the account "
+            "as waiting; manual = you record balances. `wealth brokers show CODE` says why.",
+            width=88,
+        )
+    )
 
 
 @brokers.command("load")
@@ -65,11 +75,17 @@ def brokers_show(code: str) -> None:
     from wealth_pipeline.brokers.catalogue import credential_fields, ensure_catalogue, get_broker
     from wealth_pipeline.warehouse.engine import get_engine
 
-    with get_engine(settings_or_usage_error().database_url).begin() as connection:
+    settings = settings_or_usage_error()
+    with get_engine(settings.database_url).begin() as connection:
         ensure_catalogue(connection)
         broker = get_broker(connection, code)
     if broker is None:
         raise click.ClickException(f"unknown broker {code!r} (see `wealth brokers list`)")
+    from wealth_pipeline.settings import BROKER_URL_PREFIX
+
+    override = settings.broker_urls.get(broker["code"])
+    where = "FinTS server" if broker["integration_type"] == "fints" else "API"
+    variable = f"{BROKER_URL_PREFIX}{broker['code'].upper()}"
     details = [
         ("code", broker["code"]),
         ("name", broker["name"]),
@@ -78,9 +94,11 @@ def brokers_show(code: str) -> None:
         ("bank identifier", broker["bank_identifier"]),
         ("FinTS server", broker["fints_server"]),
         ("API", broker["api_base_url"]),
+        (f"{where} now", f"{override} (from {variable})" if override else ""),
         ("website", broker["website_url"]),
         ("2FA", _yes(broker["supports_2fa"])),
-        ("auto-sync", _yes(broker["supports_auto_sync"])),
+        ("sync", broker["sync_mode"]),
+        ("why", broker["sync_note"]),
         ("offered", _yes(broker["is_active"])),
     ]
     for label, value in details:
@@ -102,6 +120,8 @@ def brokers_show(code: str) -> None:
             flags.append("secret")
         if field.default is not None:
             flags.append(f"default {str(field.default).lower()}")
+        if field.renewed:
+            flags.append("asked again at each sync")
         click.echo(f"  {field.name:<19}{field.title} ({', '.join(flags)})")
         if field.description:
             click.echo(f"  {'':<19}{field.description}")

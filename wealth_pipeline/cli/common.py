@@ -79,6 +79,17 @@ def password_env_option(function: F) -> F:
     )(function)
 
 
+def days_option(help: str) -> Callable[[F], F]:
+    """Add ``--days N`` (at least 1, default 365): how many days of history, ending today."""
+
+    def decorate(function: F) -> F:
+        return click.option(
+            "--days", type=click.IntRange(min=1), default=365, show_default=True, help=help
+        )(function)
+
+    return decorate
+
+
 def read_password(
     password_env: str | None,
     *,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from wealth_pipeline.cli.common import settings_or_usage_error, vault_errors
+from wealth_pipeline.cli.common import days_option, settings_or_usage_error, vault_errors
 
 
 @click.group()
@@ -28,13 +28,9 @@ def setup_options(function):  # type: ignore[no-untyped-def]
         help="Read the demo user's password from environment variable NAME "
         "(default: the documented demo password 'demo-password').",
     )(function)
-    return click.option(
-        "--days",
-        type=click.IntRange(min=1),
-        default=365,
-        show_default=True,
-        help="Days of history to fill, ending on the demo's clock (today when a rate "
-        "converts it, else the last day with rates).",
+    return days_option(
+        "Days of history to fill, ending on the demo's clock (today when a rate converts it, "
+        "else the last day with rates)."
     )(function)
 
 

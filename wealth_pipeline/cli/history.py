@@ -10,19 +10,13 @@ from __future__ import annotations
 import click
 
 from wealth_pipeline.cli.accounts import engine, failing, owned_account, unlock_user, user_option
-from wealth_pipeline.cli.common import password_env_option, settings_or_usage_error
+from wealth_pipeline.cli.common import days_option, password_env_option, settings_or_usage_error
 
 
 @click.command("backfill")
 @click.argument("account_id", type=int)
 @user_option
-@click.option(
-    "--days",
-    type=click.IntRange(min=1),
-    default=365,
-    show_default=True,
-    help="How many days back from today (as far as the broker reaches).",
-)
+@days_option("How many days back from today (as far as the broker reaches).")
 @click.option(
     "--overwrite",
     is_flag=True,
@@ -36,7 +30,7 @@ def accounts_backfill(
 
     Existing snapshots stay unless --overwrite; manual and imported snapshots always stay.
     """
-    from wealth_pipeline.cli.accounts import SecondFactor, login
+    from wealth_pipeline.cli.second_factor import interactive_login
     from wealth_pipeline.history.backfill import HistoryError, backfill_history
 
     settings = settings_or_usage_error()
@@ -52,13 +46,6 @@ def accounts_backfill(
         from wealth_pipeline.history.demo import demo_clock
 
         today = demo_clock(settings, engine())
-
-    def interactive_login(integration) -> None:  # type: ignore[no-untyped-def]
-        context = integration.context
-        login(
-            integration,
-            SecondFactor(integration, context.two_fa_wait_seconds, context.poll_interval_seconds),
-        )
 
     try:
         report = backfill_history(

@@ -203,7 +203,9 @@ class ExcerptThenLive(RatesSource):
         try:
             live = live_source.fetch(first_live, end)
         except http.HttpFailure as exc:
-            reason = str(exc).rpartition("last: ")[2] if exc.status is None else f"HTTP {exc.status}"
+            reason = (
+                str(exc).rpartition("last: ")[2] if exc.status is None else f"HTTP {exc.status}"
+            )
             return replace(
                 shipped,
                 unreachable=f"{stop}, and {live_source.describe()} could not be reached "

@@ -16,7 +16,7 @@ a sync landing in between is never overwritten by accident.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,25 +29,27 @@ from wealth_pipeline.brokers.base import (
     BalanceInfo,
     BrokerError,
     BrokerIntegrationBase,
-    IntegrationContext,
     PositionInfo,
     TwoFactorRequired,
-    context_from_settings,
 )
-from wealth_pipeline.brokers.catalogue import secret_fields
-from wealth_pipeline.brokers.registry import build_integration, integration_class, registered_codes
+from wealth_pipeline.brokers.connection import (
+    AccountConnection,
+    OpenFailed,
+    Unlock,
+    open_account,
+    save_sessions,
+)
+from wealth_pipeline.brokers.registry import integration_class, registered_codes
 from wealth_pipeline.flows.sync import FetchedFlows, fetch_flows, write_fetched
 from wealth_pipeline.partitions import TIMEZONE
-from wealth_pipeline.security.errors import VaultError
-from wealth_pipeline.security.vault import Unlocked, decrypt_credentials
+from wealth_pipeline.security.vault import Unlocked
 from wealth_pipeline.snapshots.store import NewPosition, NewSnapshot, write_snapshots
-from wealth_pipeline.warehouse.schema import account_snapshots, brokers, financial_accounts
+from wealth_pipeline.warehouse.schema import account_snapshots
 
 HISTORY_DAYS = 365
 PROTECTED_SOURCES = ("manual", "import")  # a person's snapshots: never overwritten
 LISTED = 10  # days listed in messages
 
-Unlock = Callable[[Connection, int], Unlocked]  # (connection, user_id) -> the data key
 Login = Callable[[BrokerIntegrationBase], None]  # logs in, completing a second factor
 
 
@@ -187,72 +189,28 @@ def to_snapshot(balance: BalanceInfo, positions: Sequence[PositionInfo] = ()) ->
     )
 
 
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return text
-
-
 # --- reading and writing ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AccountForHistory:
-    account_id: int
-    user_id: int
-    broker: Mapping[str, Any]
-    identifier: str
-    credentials: dict[str, Any] = field(repr=False)
-    secret_values: list[str] = field(repr=False)
-
-
-def load_account(
-    connection: Connection, account_id: int, unlock: Unlock | Unlocked | None
-) -> AccountForHistory:
-    """The account, its broker and decrypted credentials (opened with `unlock` if it has any)."""
-    row = connection.execute(
-        select(
-            financial_accounts.c.user_id,
-            financial_accounts.c.account_identifier,
-            financial_accounts.c.encrypted_credentials,
-            financial_accounts.c.is_manual,
-            *brokers.c,
-        )
-        .join(brokers, brokers.c.id == financial_accounts.c.broker_id)
-        .where(financial_accounts.c.id == account_id)
-    ).first()
-    if row is None:
-        raise HistoryError(f"no such account: {account_id}")
-    if row.code not in history_codes():
+def open_for_history(
+    engine: Engine,
+    account_id: int,
+    unlock: Unlock | Unlocked | None,
+    settings: Any,
+    today: date,
+) -> AccountConnection:
+    """The account opened for its history (`brokers.connection`); HistoryError if it has
+    none or cannot be opened."""
+    try:
+        conn = open_account(engine, account_id, unlock=unlock, settings=settings, today=today)
+    except OpenFailed as exc:
+        raise HistoryError(str(exc)) from None
+    if conn.broker_code not in history_codes():
         raise HistoryError(
-            f"account {account_id}: {row.name} delivers no history; only "
+            f"account {account_id}: {conn.broker_name} delivers no history; only "
             f"{', '.join(sorted(history_codes()))} do"
         )
-    credentials: dict[str, Any] = {}
-    if row.encrypted_credentials is not None:
-        if unlock is None:
-            raise HistoryError(f"account {account_id} holds credentials: its owner's key is needed")
-        try:
-            unlocked = unlock if isinstance(unlock, Unlocked) else unlock(connection, row.user_id)
-            if unlocked.user_id != row.user_id:
-                raise HistoryError(f"the key given is not the owner's of account {account_id}")
-            credentials = decrypt_credentials(
-                unlocked, account_id, bytes(row.encrypted_credentials)
-            )
-        except VaultError as exc:
-            raise HistoryError(
-                f"cannot open the credentials of account {account_id}: {exc}"
-            ) from None
-    broker = {name: row._mapping[name] for name in (column.name for column in brokers.c)}
-    names = secret_fields(broker["credential_schema"] or {})
-    return AccountForHistory(
-        account_id=account_id,
-        user_id=row.user_id,
-        broker=broker,
-        identifier=row.account_identifier,
-        credentials=credentials,
-        secret_values=[str(credentials[n]) for n in names if credentials.get(n)],
-    )
+    return conn
 
 
 def default_login(integration: BrokerIntegrationBase) -> None:
@@ -275,34 +233,38 @@ class Fetched:
     flows: FetchedFlows | None = None  # the window's cash flows, where the service has them
 
 
+def read_history(
+    conn: AccountConnection, start: date, end: date, *, with_positions: bool = False
+) -> Fetched:
+    """Ask the logged-in integration for [start, end]; positions only for `end` being the
+    broker's today. Broker errors are raised as they are."""
+    integration = conn.integration
+    answered = integration.get_historical_balances(conn.identifier, start, end)
+    balances = daily_balances(answered, start, end)
+    positions: list[PositionInfo] = []
+    if with_positions and end in balances and end == integration.context.current_day():
+        positions = integration.get_positions(conn.identifier)
+    flows = fetch_flows(integration, conn.identifier, start, end)
+    return Fetched(balances, positions, flows)
+
+
 def fetch_history(
-    account: AccountForHistory,
+    conn: AccountConnection,
     start: date,
     end: date,
-    context: IntegrationContext,
     *,
     with_positions: bool = False,
     login: Login | None = None,
 ) -> Fetched:
-    """Ask the broker for [start, end]; positions only for `end` being the broker's today."""
-    integration = build_integration(account.broker, account.credentials, context)
-    secrets = account.secret_values + [
-        str(account.credentials[n]) for n in integration.secret_fields if account.credentials.get(n)
-    ]
+    """Log in and ask the broker for [start, end]; HistoryError (scrubbed) on failure."""
     try:
-        with integration:
-            (login or default_login)(integration)
-            answered = integration.get_historical_balances(account.identifier, start, end)
-            balances = daily_balances(answered, start, end)
-            positions: list[PositionInfo] = []
-            if with_positions and end in balances and end == context.current_day():
-                positions = integration.get_positions(account.identifier)
-            flows = fetch_flows(integration, account.identifier, start, end)
+        with conn:
+            (login or default_login)(conn.integration)
+            return read_history(conn, start, end, with_positions=with_positions)
     except BrokerError as exc:
         raise HistoryError(
-            f"account {account.account_id} ({account.broker['code']}): {scrub(str(exc), secrets)}"
+            f"account {conn.account_id} ({conn.broker_code}): {conn.scrub(str(exc))}"
         ) from None
-    return Fetched(balances, positions, flows)
 
 
 def existing_sources(
@@ -384,21 +346,17 @@ def backfill_history(
     today). `settings` (`settings.Settings`) gives timeouts and retries. Raises HistoryError.
     """
     start, end = window(today or berlin_today(), days)
-    with engine.connect() as connection:
-        account = load_account(connection, account_id, unlock)
-    context = context_from_settings(settings) if settings is not None else IntegrationContext()
-    context = replace(context, today=end)
-    fetched = fetch_history(
-        account, start, end, context, with_positions=with_positions, login=login
-    )
+    conn = open_for_history(engine, account_id, unlock, settings, end)
+    fetched = fetch_history(conn, start, end, with_positions=with_positions, login=login)
     with engine.begin() as connection:
+        save_sessions(connection, account_id, conn.session_blobs())
         return write_history(
             connection,
             account_id,
-            account.broker["code"],
+            conn.broker_code,
             start,
             end,
             fetched,
             overwrite=overwrite,
-            secret_values=account.secret_values,
+            secret_values=conn.secrets,
         )

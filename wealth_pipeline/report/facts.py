@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, select
 
+from wealth_pipeline.brokers.connection import sync_command
 from wealth_pipeline.marts.coverage import like_for_like
 from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.report.content import (
@@ -35,6 +36,7 @@ from wealth_pipeline.report.content import (
 from wealth_pipeline.report.formatting import short_day
 from wealth_pipeline.report.projection import load_projection
 from wealth_pipeline.sync.checks import Finding, stale_accounts
+from wealth_pipeline.sync.waiting import why_of
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     brokers,
@@ -262,19 +264,30 @@ def _warnings(
         )
     }
     names = {account_id: row.name for account_id, row in accounts.items()}
+    last_data = dict(
+        connection.execute(
+            select(account_snapshots.c.account_id, func.max(account_snapshots.c.snapshot_date))
+            .join(fa, fa.c.id == account_snapshots.c.account_id)
+            .where(fa.c.user_id == user_id)
+            .group_by(account_snapshots.c.account_id)
+        ).all()
+    )
     for row in connection.execute(
         select(fa.c.id, fa.c.name, fa.c.status, fa.c.status_message)
         .where(fa.c.user_id == user_id, fa.c.status.in_(("error", "pending_auth")))
         .order_by(fa.c.name, fa.c.id)
     ):
         if row.status == "pending_auth":
+            why = why_of(row.status_message)
+            last = last_data.get(row.id)
             notices.append(
                 Notice(
                     "pending_auth",
                     row.name,
-                    "Waiting for your approval (2FA)"
-                    + (f": {row.status_message}" if row.status_message else "."),
-                    f"wealth accounts auth {row.id} --user {username}",
+                    "Waiting for you, not failed"
+                    + (f": {why}" if why else "")
+                    + f". Last data: {short_day(last) if last else 'none yet'}.",
+                    sync_command(row.id, username),
                 )
             )
         else:

@@ -29,7 +29,7 @@ SUBJECT_PREFIX = "[Wealth Tracker] Weekly Report"
 POSITIVE, NEGATIVE, NEUTRAL = "#047857", "#b91c1c", "#6b7280"
 NOTICE_TITLES = {
     "error": "Sync failed",
-    "pending_auth": "Needs your approval",
+    "pending_auth": "Waits for you",
     "stale": "Not synced lately",
     "unconverted": "Not converted",
     "outdated": "Figures not current",

@@ -8,7 +8,7 @@ logs: messages are scrubbed of the account's secret credential values.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from wealth_pipeline import money
-from wealth_pipeline.accounts import load_session, save_session
 from wealth_pipeline.brokers.base import (
     AuthenticationFailed,
     AuthResult,
@@ -28,21 +27,24 @@ from wealth_pipeline.brokers.base import (
     NoNewData,
     PositionInfo,
     TwoFactorRequired,
-    context_from_settings,
 )
-from wealth_pipeline.brokers.catalogue import get_broker, secret_fields
-from wealth_pipeline.brokers.registry import build_integration
+from wealth_pipeline.brokers.connection import (
+    TAN_DIALOG,
+    AccountConnection,
+    OpenFailed,
+    Unlock,
+    open_account,
+    save_sessions,
+    sync_command,
+)
+from wealth_pipeline.brokers.redact import scrub
 from wealth_pipeline.flows.sync import FetchedFlows, fetch_flows, sync_window, write_fetched
-from wealth_pipeline.security.errors import VaultError
-from wealth_pipeline.security.vault import (
-    Unlocked,
-    decrypt_credentials,
-    decrypt_state,
-    encrypt_state,
-)
+from wealth_pipeline.security.vault import Unlocked
 from wealth_pipeline.settings import Settings
 from wealth_pipeline.snapshots.store import NewPosition, NewSnapshot, write_snapshots
 from wealth_pipeline.sync.due import AUTH_FAILED, DueAccount
+from wealth_pipeline.sync.waiting import assisted_why, waiting_reason
+from wealth_pipeline.warehouse.engine import reader
 from wealth_pipeline.warehouse.schema import (
     account_sessions,
     account_snapshots,
@@ -51,9 +53,6 @@ from wealth_pipeline.warehouse.schema import (
 )
 
 log = logging.getLogger(__name__)
-
-CLIENT_STATE = "client_state"  # the integration's export_state(), kept between runs
-TAN_DIALOG = "tan_dialog"  # a login paused for a person (AuthResult.session_data)
 
 
 @dataclass(frozen=True)
@@ -84,25 +83,6 @@ class Paused(Exception):
     def __init__(self, message: str, auth: AuthResult | None) -> None:
         super().__init__(message)
         self.auth = auth
-
-
-def reader(engine: Engine) -> Engine:
-    """An engine for reads: on SQLite one that does not take the write lock (WAL readers)."""
-    if engine.dialect.name != "sqlite":
-        return engine
-    from wealth_pipeline.warehouse.engine import get_engine
-
-    return get_engine(engine.url.render_as_string(hide_password=False), readonly=True)
-
-
-def auth_command(account_id: int, username: str) -> str:
-    return f"wealth accounts auth {account_id} --user {username}"
-
-
-def scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return text
 
 
 def to_snapshot(day: date, fetched: Fetched) -> NewSnapshot:
@@ -160,7 +140,8 @@ def fetch(integration: BrokerIntegrationBase, identifier: str) -> Fetched:
     except TwoFactorRequired as exc:
         raise Paused(str(exc), exc.auth) from None
     if auth.requires_2fa and not auth.success:
-        raise Paused(f"{integration.broker.name} asks for a second factor", auth)
+        why = auth.error_message or f"{integration.broker.name} asks for a second factor"
+        raise Paused(integration.scrub(why), auth)
     if not auth.success:
         raise AuthenticationFailed(integration.scrub(auth.error_message or "login refused"))
     return read_account(integration, identifier)
@@ -243,8 +224,7 @@ def write_account_day(
 ) -> Outcome:
     """Snapshot, positions, session state, sync state and account status: the caller's one
     transaction. An AUTO snapshot of the day is replaced; a manual or imported one never."""
-    for purpose, blob in (session_blobs or {}).items():
-        save_session(connection, due.account_id, purpose, blob)
+    save_sessions(connection, due.account_id, session_blobs or {})
     source = existing_source(connection, due.account_id, day)
     if source is not None and source != "auto":
         outcome = Outcome(due.account_id, due.broker_code, "skipped", not_overwritten(source, day))
@@ -282,8 +262,7 @@ def record_outcome(
     challenge: Mapping[str, Any] | None = None,
 ) -> None:
     """An outcome without a snapshot (error, pause, no new data, skip), in one transaction."""
-    for purpose, blob in (session_blobs or {}).items():
-        save_session(connection, due.account_id, purpose, blob)
+    save_sessions(connection, due.account_id, session_blobs or {})
     if challenge is not None and TAN_DIALOG in (session_blobs or {}):
         connection.execute(
             update(account_sessions)
@@ -310,6 +289,9 @@ def _challenge(auth: AuthResult | None, secrets: Sequence[str]) -> dict[str, Any
     found: dict[str, Any] = {"two_fa_type": auth.two_fa_type}
     if isinstance(text, str):
         found["text"] = scrub(text, secrets)[:500]
+    options = data.get("options")
+    if isinstance(options, list) and all(isinstance(o, str) for o in options):
+        found["options"] = [scrub(o, secrets)[:200] for o in options[:20]]
     return found
 
 
@@ -322,13 +304,18 @@ def sync_account(
     run_id: str | None = None,
     key_file: str | None = None,
     write_lock: AbstractContextManager[Any] | None = None,
-    unlock: Callable[[Connection, int], Unlocked] | None = None,
+    unlock: Unlock | None = None,
 ) -> Outcome:
-    """Sync one account for `day`; never raises for the account's own failures."""
+    """Sync one account for `day`; never raises for the account's own failures.
+
+    An assisted account (a person needed at every fresh login) is never logged in here: a
+    session still alive from its owner's last sync is reused, and otherwise the account
+    waits for its owner (`pending_auth`, with its last data day and the command), which is
+    not a failure.
+    """
     lock = write_lock or nullcontext()
-    secrets: list[str] = []
+    conn: AccountConnection | None = None
     blobs: dict[str, bytes] = {}
-    unlocked: Unlocked | None = None
     try:
         with reader(engine).connect() as connection:
             source = existing_source(connection, due.account_id, day)
@@ -339,42 +326,21 @@ def sync_account(
             with lock, engine.begin() as writing:
                 record_outcome(writing, due, day, outcome, run_id=run_id)
             return outcome
-        with reader(engine).connect() as connection:
-            account = connection.execute(
-                select(financial_accounts.c.encrypted_credentials).where(
-                    financial_accounts.c.id == due.account_id
-                )
-            ).one()
-            broker = get_broker(connection, due.broker_code)
-            stored_state = load_session(connection, due.account_id, CLIENT_STATE)
-            credentials: dict[str, Any] = {}
-            state = None
-            if account.encrypted_credentials is not None or stored_state is not None:
-                unlocked = _unlock(connection, due, key_file, unlock)
-            if account.encrypted_credentials is not None:
-                assert unlocked is not None
-                credentials = decrypt_credentials(
-                    unlocked, due.account_id, bytes(account.encrypted_credentials)
-                )
-            if stored_state is not None and unlocked is not None:
-                try:
-                    state = decrypt_state(unlocked, due.account_id, CLIENT_STATE, stored_state)
-                except VaultError:
-                    log.warning(
-                        "account %s: stored client state unreadable; starting afresh",
-                        due.account_id,
-                    )
-        assert broker is not None  # the account's foreign key guarantees it
-        names = set(secret_fields(broker["credential_schema"] or {}))
-        context = replace(context_from_settings(settings, state=state), today=day)
-        integration = build_integration(broker, credentials, context)
-        names |= set(integration.secret_fields)
-        secrets = [str(credentials[name]) for name in names if credentials.get(name)]
+        conn = open_account(
+            engine,
+            due.account_id,
+            unlock=unlock or _worker_unlock(key_file),
+            settings=settings,
+            today=day,
+        )
         try:
-            with integration:
-                fetched = fetch(integration, due.identifier)
+            with conn:
+                if conn.sync_mode == "assisted":
+                    fetched = resume_or_wait(conn)
+                else:
+                    fetched = fetch(conn.integration, due.identifier)
         finally:
-            blobs = _exported(integration, unlocked, due.account_id)
+            blobs = conn.session_blobs()
         with lock, engine.begin() as writing:
             return write_account_day(
                 writing,
@@ -382,25 +348,28 @@ def sync_account(
                 day,
                 fetched,
                 run_id=run_id,
-                secret_values=secrets,
+                secret_values=conn.secrets,
                 session_blobs=blobs,
             )
     except Paused as exc:
-        return _pause(engine, due, day, exc, secrets, blobs, unlocked, run_id, lock)
-    except AuthenticationFailed as exc:
-        status = "pending_auth" if exc.needs_person else "error"
-        reason = AUTH_FAILED + scrub(str(exc), secrets)
-        outcome = Outcome(due.account_id, due.broker_code, status, reason)
-    except NoNewData as exc:
-        outcome = Outcome(due.account_id, due.broker_code, "no_new_data", scrub(str(exc), secrets))
+        assert conn is not None
+        return _pause(engine, due, day, exc, conn, blobs, run_id, lock)
     except BrokerError as exc:
-        status = "pending_auth" if exc.needs_person else "error"
-        retry = " (retried next attempt)" if exc.retryable else ""
-        outcome = Outcome(due.account_id, due.broker_code, status, scrub(str(exc), secrets) + retry)
-    except VaultError as exc:
-        outcome = Outcome(
-            due.account_id, due.broker_code, "error", f"cannot open credentials: {exc}"
-        )
+        if exc.needs_person and conn is not None:  # only a person can go on: waiting
+            auth = getattr(exc, "auth", None)
+            paused = Paused(str(exc), auth if isinstance(auth, AuthResult) else None)
+            return _pause(engine, due, day, paused, conn, blobs, run_id, lock)
+        if isinstance(exc, AuthenticationFailed):
+            reason = AUTH_FAILED + _scrub(conn, exc)
+            outcome = Outcome(due.account_id, due.broker_code, "error", reason)
+        elif isinstance(exc, NoNewData):
+            outcome = Outcome(due.account_id, due.broker_code, "no_new_data", _scrub(conn, exc))
+        else:
+            retry = " (retried next attempt)" if exc.retryable else ""
+            reason = _scrub(conn, exc) + retry
+            outcome = Outcome(due.account_id, due.broker_code, "error", reason)
+    except OpenFailed as exc:
+        outcome = Outcome(due.account_id, due.broker_code, "error", str(exc))
     except Exception as exc:  # a bug, or the write failed: its text might hold a secret
         log.error("account %s: unexpected %s", due.account_id, type(exc).__name__)
         outcome = Outcome(
@@ -412,38 +381,39 @@ def sync_account(
     if outcome.status == "pending_auth":
         log.warning(
             "account %s (%s) needs a person: %s; run `%s`",
-            due.account_id, due.broker_code, outcome.reason, auth_command(due.account_id, due.username),
+            due.account_id, due.broker_code, outcome.reason, sync_command(due.account_id, due.username),
         )  # fmt: skip
     with lock, engine.begin() as writing:
         record_outcome(writing, due, day, outcome, run_id=run_id, session_blobs=blobs)
     return outcome
 
 
-def _unlock(
-    connection: Connection,
-    due: DueAccount,
-    key_file: str | None,
-    unlock: Callable[[Connection, int], Unlocked] | None,
-) -> Unlocked:
-    if unlock is not None:
-        return unlock(connection, due.user_id)
-    from wealth_pipeline.security.worker import unlock_for_sync
-
-    return unlock_for_sync(connection, due.user_id, key_file)
-
-
-def _exported(
-    integration: BrokerIntegrationBase, unlocked: Unlocked | None, account_id: int
-) -> dict[str, bytes]:
-    """The integration's state to keep, encrypted (needs a key: credential-free brokers keep none)."""
+def resume_or_wait(conn: AccountConnection) -> Fetched:
+    """An assisted account's day from the session its owner's last sync left alive, or
+    `Paused` (waiting for the owner) when there is none: never a fresh login."""
+    integration = conn.integration
     try:
-        state = integration.export_state()
-    except Exception:  # keeping state is a bonus: never mask the sync's own outcome
-        log.warning("account %s: session state could not be exported", account_id)
-        return {}
-    if not state or unlocked is None:
-        return {}
-    return {CLIENT_STATE: encrypt_state(unlocked, account_id, CLIENT_STATE, state)}
+        alive = integration.resume_session()
+    except (AuthenticationFailed, TwoFactorRequired):
+        alive = False  # a dead session: the account waits, its login has not failed
+    if not alive:
+        raise Paused(assisted_why(conn.broker_name, str(conn.broker.get("sync_note") or "")), None)
+    return read_account(integration, conn.identifier)
+
+
+def _scrub(conn: AccountConnection | None, exc: BaseException) -> str:
+    return conn.scrub(str(exc)) if conn is not None else str(exc)
+
+
+def _worker_unlock(key_file: str | None) -> Unlock:
+    """The worker's unlock: the owner's data key sealed to the pipeline's sync key."""
+
+    def unlock(connection: Connection, user_id: int) -> Unlocked:
+        from wealth_pipeline.security.worker import unlock_for_sync
+
+        return unlock_for_sync(connection, user_id, key_file)
+
+    return unlock
 
 
 def _pause(
@@ -451,31 +421,28 @@ def _pause(
     due: DueAccount,
     day: date,
     exc: Paused,
-    secrets: Sequence[str],
+    conn: AccountConnection,
     blobs: dict[str, bytes],
-    unlocked: Unlocked | None,
     run_id: str | None,
     lock: AbstractContextManager[Any],
 ) -> Outcome:
-    """Keep the paused dialog encrypted, mark the account pending_auth, tell a person."""
-    session_data = exc.auth.session_data if exc.auth is not None else None
-    if session_data and unlocked is not None:
-        blobs = {
-            **blobs,
-            TAN_DIALOG: encrypt_state(unlocked, due.account_id, TAN_DIALOG, session_data),
-        }
-    command = auth_command(due.account_id, due.username)
-    reason = f"{scrub(str(exc), secrets)}; run `{command}`"
+    """Keep the paused dialog encrypted, mark the account waiting (pending_auth) with its
+    last data day and the command that syncs it now, tell a person."""
+    if exc.auth is not None and exc.auth.session_data and conn.unlocked is not None:
+        blobs = {**blobs, **conn.session_blobs(exc.auth)}
+    reason = waiting_reason(conn.scrub(str(exc)), conn.last_data, conn.command)
     outcome = Outcome(due.account_id, due.broker_code, "pending_auth", reason)
     log.warning(
         "account %s (%s) is waiting for a person: run `%s`",
         due.account_id,
         due.broker_code,
-        command,
+        conn.command,
     )
     with lock, engine.begin() as writing:
+        if exc.auth is None or not exc.auth.session_data:
+            drop_session(writing, due.account_id, TAN_DIALOG)  # nothing to resume
         record_outcome(
             writing, due, day, outcome, run_id=run_id, session_blobs=blobs,
-            challenge=_challenge(exc.auth, secrets),
+            challenge=_challenge(exc.auth, conn.secrets),
         )  # fmt: skip
     return outcome

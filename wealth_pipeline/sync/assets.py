@@ -93,11 +93,13 @@ def report_metadata(reports: list[SyncReport]) -> dict:
     deps=[dg.AssetKey("exchange_rates")],
     description=(
         "Balances and positions of every due account (active or in error, sync-enabled, at a "
-        "broker that supports auto-sync, owner with auto-sync on), converted into the owner's "
-        "base currency; the partition is the snapshot date. One account's failure never fails "
-        "the run: it is listed with its reason. Logins needing a person pause as pending_auth "
-        "(`wealth accounts auth`). Re-running a day syncs only accounts not yet written, and "
-        "never one whose login was refused."
+        "broker that syncs unattended or assisted, owner with auto-sync on), converted into the "
+        "owner's base currency; the partition is the snapshot date. One account's failure never "
+        "fails the run: it is listed with its reason. An assisted broker is never logged in "
+        "afresh: a live session is reused, otherwise the account waits for its owner "
+        "(pending_auth, listed with its last data day and `wealth accounts auth`), as does one "
+        "whose bank asks for an approval; waiting is not failing. Re-running a day syncs only "
+        "accounts not yet written, and never one whose login was refused."
     ),
     tags={"domain": "sync"},
 )
@@ -113,15 +115,15 @@ def account_snapshots(
         reports.append(report)
         context.log.info(
             f"{day}: {len(report.outcomes)} due, {len(report.synced)} synced, "
-            f"{len(report.failed)} failed, {len(report.pending_auth)} waiting for a person, "
+            f"{len(report.failed)} failed, {len(report.pending_auth)} waiting for their owner, "
             f"{len(report.skipped)} skipped; {report.rows} rows"
         )
         for outcome in report.failed:
             context.log.warning(f"{day}: {outcome.describe()}")
         for outcome in report.pending_auth:
             context.log.warning(
-                f"{day}: account {outcome.account_id} ({outcome.broker_code}) waits for a "
-                f"person: {outcome.reason}"
+                f"{day}: account {outcome.account_id} ({outcome.broker_code}) waits for its "
+                f"owner (not failed): {outcome.reason}"
             )
     metadata = report_metadata(reports)
     paused = [o for report in reports for o in report.pending_auth]

@@ -59,7 +59,7 @@ def due_accounts(
     """The accounts to sync for `day`, in id order.
 
     An account is due when it is sync-enabled and not manual, its status is active or error,
-    its broker supports auto-sync, its owner is active with auto-sync on, and it has no
+    its broker syncs unattended or assisted, its owner is active with auto-sync on, and it has no
     finished sync state for `day` (success, no new data, skipped, paused for a person, or an
     authentication failure). An account holding credentials also needs the owner's sealed
     data key (credential-free brokers such as the demo do not). The user's sync frequency
@@ -90,7 +90,9 @@ def due_accounts(
             financial_accounts.c.sync_enabled.is_(True),
             financial_accounts.c.is_manual.is_(False),
             financial_accounts.c.status.in_(SYNCED_ACCOUNT_STATUSES),
-            brokers.c.supports_auto_sync.is_(True),
+            # Unattended brokers sync; assisted ones are looked at (a live session is reused,
+            # otherwise they are listed as waiting), never logged in afresh.
+            or_(brokers.c.supports_auto_sync.is_(True), brokers.c.sync_mode == "assisted"),
             users.c.is_active.is_(True),
             profiles.c.auto_sync_enabled.is_(True),
             or_(

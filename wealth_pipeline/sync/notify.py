@@ -17,10 +17,18 @@ from datetime import date
 
 from sqlalchemy import Engine, func, select
 
+from wealth_pipeline.brokers.connection import sync_command
 from wealth_pipeline.mail import Mailer, MailError, valid_address
 from wealth_pipeline.settings import Settings
-from wealth_pipeline.sync.account import Outcome, auth_command
-from wealth_pipeline.warehouse.schema import brokers, financial_accounts, profiles, users
+from wealth_pipeline.sync.account import Outcome
+from wealth_pipeline.sync.waiting import why_of
+from wealth_pipeline.warehouse.schema import (
+    account_snapshots,
+    brokers,
+    financial_accounts,
+    profiles,
+    users,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,7 @@ class Waiting:
     broker_name: str
     reason: str
     command: str
+    last_data: date | None = None  # the newest snapshot's day
 
 
 @dataclass(frozen=True)
@@ -70,10 +79,16 @@ def recipients(engine: Engine, outcomes: Sequence[Outcome]) -> list[Recipient]:
     reasons = {o.account_id: o.reason or "" for o in outcomes if o.status == "pending_auth"}
     if not reasons:
         return []
+    last_data = (
+        select(func.max(account_snapshots.c.snapshot_date))
+        .where(account_snapshots.c.account_id == financial_accounts.c.id)
+        .scalar_subquery()
+    )
     query = (
         select(
             financial_accounts.c.id,
             financial_accounts.c.name,
+            last_data.label("last_data"),
             brokers.c.name.label("broker_name"),
             users.c.username,
             func.coalesce(users.c.email, profiles.c.report_email).label("address"),
@@ -94,7 +109,8 @@ def recipients(engine: Engine, outcomes: Sequence[Outcome]) -> list[Recipient]:
                     account_name=row.name,
                     broker_name=row.broker_name,
                     reason=reasons[row.id],
-                    command=auth_command(row.id, row.username),
+                    command=sync_command(row.id, row.username),
+                    last_data=row.last_data,
                 )
             )
     return [
@@ -107,32 +123,35 @@ def notice_text(recipient: Recipient, days: Sequence[date]) -> tuple[str, str]:
     """Subject and plain-text body of one user's notice."""
     count = len(recipient.accounts)
     noun = "account waits" if count == 1 else "accounts wait"
-    subject = f"[Wealth Tracker] {count} {noun} for your approval"
+    subject = f"[Wealth Tracker] {count} {noun} for you"
     when = ", ".join(day.isoformat() for day in sorted(set(days)))
     lines = [
         f"Hello {recipient.username},",
         "",
-        f"The daily sync of {when} paused {'this account' if count == 1 else 'these accounts'}: "
-        "the login needs you (an approval in the bank's app, a TAN, or a fresh token; the "
-        "reason is below each account).",
-        "Nothing is lost, and the sync leaves "
-        f"{'it' if count == 1 else 'them'} alone until you continue:",
+        f"The daily sync of {when} could not log in to "
+        f"{'this account' if count == 1 else 'these accounts'} without you: the login needs "
+        "you (a code sent to your phone, an approval in the bank's app, a TAN or a fresh "
+        "token; the reason is below each account). Nothing failed and nothing is lost: "
+        f"{'it waits' if count == 1 else 'they wait'} until you sync "
+        f"{'it' if count == 1 else 'them'}.",
         "",
     ]
     for waiting in recipient.accounts:
+        day = waiting.last_data.isoformat() if waiting.last_data else "none yet"
         lines += [
             f"- {waiting.account_name} at {waiting.broker_name} (account {waiting.account_id})",
-            f"  why: {waiting.reason.split('; run `')[0]}",
-            f"  continue with: {waiting.command}",
+            f"  why: {why_of(waiting.reason)}",
+            f"  last data: {day}",
+            f"  sync it now: {waiting.command}",
             "",
         ]
     lines += [
         "Run the command where the wealth command line is installed. It asks for your "
-        "password, then for the approval in your banking app or the TAN, and writes the day's "
-        "balance and positions.",
+        "password, then for the code, the approval or the token, writes today's balance and "
+        "positions, and fills the days since the last data that the service still delivers.",
         "",
         "This message was sent by the sync of your wealth-pipeline. It contains no password "
-        "and no TAN.",
+        "and no code.",
     ]
     return subject, "\n".join(lines) + "\n"
 

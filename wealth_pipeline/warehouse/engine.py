@@ -119,6 +119,13 @@ def get_engine(url: str | None = None, *, readonly: bool = False, migrate: bool 
         return engine
 
 
+def reader(engine: Engine) -> Engine:
+    """An engine for reads: on SQLite one that does not take the write lock (WAL readers)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return get_engine(engine.url.render_as_string(hide_password=False), readonly=True)
+
+
 def dispose_engines() -> None:
     with _lock:
         for engine in _engines.values():

@@ -139,6 +139,9 @@ brokers = Table(
     Column("is_active", Boolean, nullable=False, server_default=true()),
     Column("supports_2fa", Boolean, nullable=False, server_default=false()),
     Column("supports_auto_sync", Boolean, nullable=False, server_default=false()),
+    # unattended | assisted | manual, and why (brokers.catalogue.SYNC_MODES)
+    Column("sync_mode", String(12), nullable=False, server_default="unattended"),
+    Column("sync_note", Text, nullable=False, server_default=""),
     Column("credential_schema", JSON, nullable=False),
     *_timestamps(),
 )

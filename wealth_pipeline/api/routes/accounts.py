@@ -13,6 +13,8 @@ from wealth_pipeline.api.body import day, json_response, text
 from wealth_pipeline.api.principal import Authenticated, reading
 from wealth_pipeline.api.schemas import AccountOut, Problem, SnapshotPage
 from wealth_pipeline.brokers.catalogue import MASK, credential_fields
+from wealth_pipeline.brokers.connection import sync_command
+from wealth_pipeline.sync.waiting import why_of
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     financial_accounts,
@@ -25,7 +27,18 @@ MAX_PAGE_SIZE = 500
 AccountId = Annotated[int, Path(ge=1, le=MAX_ID, description="an account id of yours")]
 
 
-def account_body(row: Mapping[str, Any]) -> dict[str, Any]:
+def _waiting(row: Mapping[str, Any], username: str) -> dict[str, Any] | None:
+    """What a waiting account needs from its owner: the same words as the e-mail and report."""
+    if row["status"] != "pending_auth":
+        return None
+    return {
+        "reason": why_of(row["status_message"]) or "the login needs you",
+        "last_data": day(row["latest_date"]),
+        "command": sync_command(row["id"], username),
+    }
+
+
+def account_body(row: Mapping[str, Any], username: str) -> dict[str, Any]:
     latest = None
     if row["latest_date"] is not None:
         latest = {
@@ -47,6 +60,8 @@ def account_body(row: Mapping[str, Any]) -> dict[str, Any]:
         "currency": row["currency"],
         "status": row["status"],
         "status_message": row["status_message"],
+        "sync_mode": row["sync_mode"],
+        "waiting": _waiting(row, username),
         "is_manual": bool(row["is_manual"]),
         "sync_enabled": bool(row["sync_enabled"]),
         "last_synced_at": day(row["last_synced_at"]),
@@ -59,7 +74,9 @@ def account_body(row: Mapping[str, Any]) -> dict[str, Any]:
 @router.get("/", response_model=list[AccountOut], summary="Your accounts")
 def accounts(request: Request, claims: Authenticated) -> object:
     with reading(request, claims) as (connection, user):
-        return json_response([account_body(row) for row in list_accounts(connection, user.id)])
+        return json_response(
+            [account_body(row, user.username) for row in list_accounts(connection, user.id)]
+        )
 
 
 def _no_account(account_id: int) -> HTTPException:
@@ -76,7 +93,7 @@ def account(request: Request, account_id: AccountId, claims: Authenticated) -> o
     with reading(request, claims) as (connection, user):
         for row in list_accounts(connection, user.id):
             if row["id"] == account_id:
-                return json_response(account_body(row))
+                return json_response(account_body(row, user.username))
     raise _no_account(account_id)
 
 

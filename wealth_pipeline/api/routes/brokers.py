@@ -28,6 +28,8 @@ def broker_body(row: Mapping[str, Any]) -> dict[str, Any]:
         "is_active": bool(row["is_active"]),
         "supports_2fa": bool(row["supports_2fa"]),
         "supports_auto_sync": bool(row["supports_auto_sync"]),
+        "sync_mode": row["sync_mode"],
+        "sync_note": row["sync_note"],
         "credential_schema": row["credential_schema"],
     }
 

@@ -112,8 +112,9 @@ def change_body(period: str, since: date, start, end) -> dict[str, object]:  # t
 def _net_worth_on(connection: Connection, user_id: int, on: date):  # type: ignore[no-untyped-def]
     table = mart_net_worth_daily
     return connection.execute(
-        select(table.c.total_wealth, table.c.account_count, table.c.unconverted_count)
-        .where(and_(table.c.user_id == user_id, table.c.day == on))
+        select(table.c.total_wealth, table.c.account_count, table.c.unconverted_count).where(
+            and_(table.c.user_id == user_id, table.c.day == on)
+        )
     ).first()
 
 

@@ -55,7 +55,9 @@ class GoalOut(BaseModel):
     saving_for_80: Money | None
     more_for_80: Money | None
     bands_at_date: dict[str, Money]
-    summary: str  # the report's sentence: "House: 72 % by June 2030; save €310 more a month for 80 %"
+    summary: (
+        str  # the report's sentence: "House: 72 % by June 2030; save €310 more a month for 80 %"
+    )
 
 
 class ProjectionOut(BaseModel):

@@ -29,7 +29,9 @@ COOKIE = "wealth_session"
 COOKIE_PATH = "/api/session/"
 # Failed codes are counted per address under this name (a code names no user).
 LINK_USERNAME = "(sign-in link)"
-BAD_LINK = "this sign-in link is unknown, used or expired: ask for a new one with `wealth dashboard link`"
+BAD_LINK = (
+    "this sign-in link is unknown, used or expired: ask for a new one with `wealth dashboard link`"
+)
 
 
 class SessionRequest(BaseModel):
