@@ -47,10 +47,12 @@ from wealth_pipeline.marts import build_marts
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# (label, API path, floor path or None)
 ENDPOINTS = (
-    "/api/wealth/history/?days=3650",
-    "/api/wealth/summary/",
-    "/api/wealth/breakdown/?by=broker",
+    ("history 3,650 days", "/api/wealth/history/?days=3650", "/history?days=3650"),
+    ("history 7,300 days", "/api/wealth/history/?days=7300", "/history?days=7300"),
+    ("summary", "/api/wealth/summary/", "/summary"),
+    ("breakdown by broker", "/api/wealth/breakdown/?by=broker", None),
 )
 
 
@@ -58,13 +60,59 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def start_api(url: str, home: Path, port: int, workers: int, key: str) -> subprocess.Popen:
+def start_floor(url: str, user_id: int, port: int, workers: int) -> subprocess.Popen:
+    """`bench.api_floor` under uvicorn, as many workers as the API."""
+    env = {**os.environ, "BENCH_FLOOR_URL": url, "BENCH_FLOOR_USER": str(user_id)}
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.api_floor:app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    _wait(server, f"http://127.0.0.1:{port}/history?days=1")
+    return server
+
+
+def _wait(server: subprocess.Popen, url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited: {server.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the server did not answer within 60 s")
+
+
+def start_api(
+    url: str, home: Path, port: int, workers: int, key: str, cache_mib: int = 32
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "WEALTH_HOME": str(home),
         "WEALTH_DATABASE_URL": url,
         "WEALTH_API_SECRET_KEY": key,
         "WEALTH_API_PORT": str(port),
+        "WEALTH_API_ANSWER_CACHE_MIB": str(cache_mib),
     }
     wealth = Path(sys.executable).with_name("wealth")
     command = (
@@ -79,17 +127,8 @@ def start_api(url: str, home: Path, port: int, workers: int, key: str) -> subpro
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"wealth api exited: {server.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/schema", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("wealth api did not answer within 60 s")
+    _wait(server, f"http://127.0.0.1:{port}/api/schema")
+    return server
 
 
 def stop(server: subprocess.Popen) -> None:
@@ -105,7 +144,7 @@ def stop(server: subprocess.Popen) -> None:
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(url: str, token: str, duration: int, connections: int) -> dict[str, float]:
+def run_wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> dict[str, float]:
     output = subprocess.run(
         [
             "wrk",
@@ -113,8 +152,7 @@ def run_wrk(url: str, token: str, duration: int, connections: int) -> dict[str, 
             f"-c{connections}",
             f"-d{duration}s",
             "--latency",
-            "-H",
-            f"Authorization: Bearer {token}",
+            *[part for name, value in headers.items() for part in ("-H", f"{name}: {value}")],
             url,
         ],
         capture_output=True,
@@ -160,32 +198,81 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
     )
     dispose_engines()
 
-    port = free_port()
     key = secrets.token_urlsafe(48)
-    server = start_api(url, home, port, args.workers, key)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        token = Tokens(key.encode(), access_minutes=120, refresh_days=1).access_token(user_id, 1)
-        headers = {"Authorization": f"Bearer {token}"}
-        history = httpx.get(f"{base}{ENDPOINTS[0]}", headers=headers).json()
-        log(
-            f"history: {len(history['history'])} points, {history['start_date']}..{history['end_date']}"
+    token = Tokens(key.encode(), access_minutes=120, refresh_days=1).access_token(user_id, 1)
+    auth = {"Authorization": f"Bearer {token}"}
+    figures: dict[tuple[str, str], dict[str, float]] = {}
+
+    def measure(kind: str, label: str, url: str, headers: dict[str, str]) -> None:
+        run_wrk(url, headers, 2, args.connections)  # warm-up
+        result = figures[kind, label] = run_wrk(url, headers, args.duration, args.connections)
+        print(
+            f"[{backend}] {kind:<12} {label:<22} {result['rps']:8.1f} req/s  "
+            f"p50 {result['p50']:6.2f} ms  p99 {result['p99']:7.2f} ms  "
+            f"(non-2xx/3xx {int(result['non_2xx'])}, load {os.getloadavg()[0]:.2f})",
+            flush=True,
         )
-        for path in ENDPOINTS:
-            answer = httpx.get(f"{base}{path}", headers=headers)
-            assert answer.status_code == 200, (path, answer.status_code, answer.text[:200])
-            run_wrk(f"{base}{path}", token, 2, args.connections)  # warm-up
-            figures = run_wrk(f"{base}{path}", token, args.duration, args.connections)
-            load = os.getloadavg()[0]
-            print(
-                f"[{backend}] {path:<34} {figures['rps']:8.1f} req/s  "
-                f"p50 {figures['p50']:6.2f} ms  p90 {figures['p90']:6.2f} ms  "
-                f"p99 {figures['p99']:6.2f} ms  ({len(answer.content):,} bytes, "
-                f"non-2xx {int(figures['non_2xx'])}, load {load:.2f})",
-                flush=True,
-            )
+
+    port = free_port()
+    floor = start_floor(url, user_id, port, args.workers)
+    try:
+        for label, _path, floor_path in ENDPOINTS:
+            if floor_path:
+                measure("floor", label, f"http://127.0.0.1:{port}{floor_path}", {})
     finally:
-        stop(server)
+        stop(floor)
+    for kind, cache_mib in (("api", 0), ("api+cache", 32)):
+        port = free_port()
+        server = start_api(url, home, port, args.workers, key, cache_mib)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for label, path, floor_path in ENDPOINTS:
+                answer = httpx.get(f"{base}{path}", headers=auth)
+                assert answer.status_code == 200, (path, answer.status_code, answer.text[:200])
+                if floor_path and floor_path.startswith("/history"):
+                    floor_body = _floor_body(url, user_id, floor_path)
+                    assert answer.content == floor_body, "the floor's body differs"
+                measure(kind, label, f"{base}{path}", auth)
+            history = f"{base}{ENDPOINTS[0][1]}"
+            tag = httpx.get(history, headers=auth).headers["etag"]
+            assert httpx.get(history, headers={**auth, "If-None-Match": tag}).status_code == 304
+            measure(kind, "history 3,650 (304)", history, {**auth, "If-None-Match": tag})
+        finally:
+            stop(server)
+    _ratios(backend, figures)
+
+
+def _floor_body(url: str, user_id: int, path: str) -> bytes:
+    os.environ["BENCH_FLOOR_URL"], os.environ["BENCH_FLOOR_USER"] = url, str(user_id)
+    import importlib
+
+    import bench.api_floor as floor_module
+
+    floor_module = importlib.reload(floor_module)
+    return floor_module.history(int(path.split("days=")[1]))
+
+
+def _ratios(backend: str, figures: dict[tuple[str, str], dict[str, float]]) -> None:
+    print(f"[{backend}] side by side (throughput ratio to the floor; p99):")
+    for label, _path, floor_path in ENDPOINTS:
+        if not floor_path:
+            continue
+        floor = figures["floor", label]
+        for kind in ("api", "api+cache"):
+            mine = figures[kind, label]
+            print(
+                f"[{backend}]   {label:<22} {kind:<10} {mine['rps'] / floor['rps']:5.2f}x the floor "
+                f"({mine['rps']:.0f} vs {floor['rps']:.0f} req/s), p99 {mine['p99']:.1f} ms "
+                f"(floor {floor['p99']:.1f} ms)"
+            )
+    for kind in ("api", "api+cache"):
+        full = figures[kind, "history 3,650 days"]
+        conditional = figures[kind, "history 3,650 (304)"]
+        print(
+            f"[{backend}]   304 vs a full history answer, {kind:<10} "
+            f"{conditional['rps'] / full['rps']:5.2f}x ({conditional['rps']:.0f} vs "
+            f"{full['rps']:.0f} req/s)"
+        )
 
 
 def main() -> None:
@@ -195,10 +282,10 @@ def main() -> None:
         "--postgres-url", default=os.environ.get("WEALTH_TEST_POSTGRES_URL", DEFAULT_PG)
     )
     parser.add_argument("--accounts", type=int, default=50)
-    parser.add_argument("--years", type=int, default=10, help="of daily snapshots (365 days each)")
+    parser.add_argument("--years", type=int, default=20, help="of daily snapshots (365 days each)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=10)
-    parser.add_argument("--duration", type=int, default=15, help="seconds of wrk per endpoint")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per endpoint")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (Debian package wrk)")

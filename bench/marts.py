@@ -23,6 +23,7 @@ load). Everything it creates (a temporary SQLite file, a PostgreSQL scratch data
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -38,7 +39,7 @@ from bench.scratch import scratch_postgres
 from wealth_pipeline import money
 from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
 from wealth_pipeline.marts import build_marts
-from wealth_pipeline.snapshots.store import record_mart_change
+from wealth_pipeline.snapshots.store import record_account_change, record_mart_change
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -203,15 +204,54 @@ def back_date(engine: Engine, user_id: int, day: date) -> None:
             )
             .values(balance=Decimal("12345.6700"), balance_base_currency=Decimal("12345.6700"))
         )
-        record_mart_change(connection, user_id, day, "bench: back-dated correction")
+        # as `snapshots.store.write_snapshots` records it: this account's change
+        record_account_change(connection, account_id, day, "bench: back-dated correction")
 
 
-def timed(label: str, action) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
+_server_engine: Engine | None = None
+
+
+def server_cpu() -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving this benchmark's database
+    (local server: read from /proc), 0 on SQLite. Unlike wall time, barely moved by other
+    load on a shared machine."""
+    if _server_engine is None:
+        return 0.0
+    with _server_engine.connect() as connection:
+        pids = (
+            connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            )
+            .scalars()
+            .all()
+        )
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def timed(label: str, action, rows_read: int | None = None):  # type: ignore[no-untyped-def]
+    """Run `action` (a build); print wall and CPU time (this process's and, on PostgreSQL, its
+    backends': CPU seconds shrug off the other load of a shared machine), and per row when
+    `rows_read`."""
+    started, cpu, server = time.perf_counter(), time.process_time(), server_cpu()
     result = action()
-    seconds = time.perf_counter() - started
-    rows = sum(result.rows.values()) if hasattr(result, "rows") else ""
-    print(f"  {label:<14} {seconds:8.2f} s   {rows:>9} rows written", flush=True)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    cpu += server_cpu() - server  # PostgreSQL: its backends' CPU, where the work is
+    rows = sum(result.rows.values()) if hasattr(result, "rows") else 0
+    per_row = f"  {seconds / rows_read * 1e6:6.2f} us/row" if rows_read else ""
+    lock = getattr(result, "lock_seconds", None)
+    held = f", write lock {lock:.2f} s" if lock is not None else ""
+    print(
+        f"  {label:<14} {seconds:8.2f} s (cpu {cpu:.2f} s{held}){per_row}   {rows:>9} rows written",
+        flush=True,
+    )
     if getattr(result, "model_seconds", None):
         print(
             "      "
@@ -220,11 +260,15 @@ def timed(label: str, action) -> float:  # type: ignore[no-untyped-def]
             ),
             flush=True,
         )
-    return seconds
+    return seconds, cpu
 
 
-def run(url: str, accounts: int, years: int, users: int = 1) -> dict[str, float]:
+def run(
+    url: str, accounts: int, years: int, users: int = 1, base_change: bool = False
+) -> dict[str, tuple[float, float]]:
+    global _server_engine
     engine = get_engine(url)
+    _server_engine = engine if engine.dialect.name == "postgresql" else None
     started = time.perf_counter()
     with engine.begin() as connection:
         user_ids = [
@@ -246,7 +290,7 @@ def run(url: str, accounts: int, years: int, users: int = 1) -> dict[str, float]
         file=sys.stderr,
     )
     figures = {
-        "scratch": timed("scratch", lambda: build_marts(engine, as_of=END)),
+        "scratch": timed("scratch", lambda: build_marts(engine, as_of=END), snapshots),
         "noop": timed("noop", lambda: build_marts(engine, as_of=END)),
     }
     for user_id in user_ids:
@@ -259,32 +303,100 @@ def run(url: str, accounts: int, years: int, users: int = 1) -> dict[str, float]
         "back-dated", lambda: build_marts(engine, as_of=END + timedelta(days=1))
     )
     figures["full"] = timed(
-        "full", lambda: build_marts(engine, as_of=END + timedelta(days=1), full=True)
+        "full", lambda: build_marts(engine, as_of=END + timedelta(days=1), full=True), snapshots
     )
+    if base_change:
+        figures["base change"] = change_base_currency(engine, user_ids[0])
     return figures
+
+
+def change_base_currency(engine: Engine, user_id: int) -> tuple[float, float]:
+    """EUR -> CHF for one user: the profile change, the reconversion of all its snapshots and
+    positions (one transaction), then the marts; time and the peak of Python's allocations."""
+    import tracemalloc
+
+    from wealth_pipeline.conversions.convert import reconvert_user
+    from wealth_pipeline.profiles import update_profile
+
+    tracemalloc.start()
+    started, cpu, server = time.perf_counter(), time.process_time(), server_cpu()
+    with engine.begin() as connection:
+        update_profile(connection, user_id, base_currency="CHF")
+        report = reconvert_user(connection, user_id)
+    converted = time.perf_counter() - started
+    build_marts(engine, as_of=END + timedelta(days=1))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    cpu += server_cpu() - server
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"  base change    {seconds:8.2f} s (cpu {cpu:.2f} s; reconversion {converted:.2f} s, "
+        f"{report.fixed:,} snapshots, {report.positions_fixed:,} positions; "
+        f"peak Python allocations {peak / 2**20:.0f} MiB)",
+        flush=True,
+    )
+    return seconds, cpu
+
+
+def scales(text_value: str) -> list[tuple[int, int]]:
+    """`10x10,200x10` -> [(10, 10), (200, 10)] (accounts x years)."""
+    return [tuple(int(n) for n in part.split("x")) for part in text_value.split(",")]  # type: ignore[misc]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--years", type=int, default=10)
+    parser.add_argument(
+        "--scales",
+        type=scales,
+        help="several data sets side by side, e.g. 10x10,50x10,200x10,100x20 (accounts x "
+        "years; overrides --accounts and --years); per-row costs are compared to the first",
+    )
     parser.add_argument("--users", type=int, default=1, help="users, each with --accounts")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
-    args = parser.parse_args()
-    print(
-        f"marts: {args.users} user(s), each {args.accounts} accounts x {args.years} years "
-        "of daily snapshots"
+    parser.add_argument(
+        "--base-change", action="store_true", help="also time a base-currency change"
     )
+    args = parser.parse_args()
+    sets = args.scales or [(args.accounts, args.years)]
+    print(f"marts: {args.users} user(s); machine load {os.getloadavg()[0]:.2f} at start")
+    summary: dict[tuple[str, int, int], dict[str, tuple[float, float]]] = {}
     for backend in args.backends.split(","):
-        print(f"{backend}:", flush=True)
-        if backend == "sqlite":
-            with tempfile.TemporaryDirectory() as folder:
-                run(f"sqlite:///{folder}/bench.sqlite", args.accounts, args.years, args.users)
-                dispose_engines()
-            continue
-        with scratch_postgres(args.postgres_url, "bench_marts") as url:
-            run(url, args.accounts, args.years, args.users)
+        for accounts, years in sets:
+            print(f"{backend}: {accounts} accounts x {years} years", flush=True)
+            if backend == "sqlite":
+                with tempfile.TemporaryDirectory() as folder:
+                    summary[backend, accounts, years] = run(
+                        f"sqlite:///{folder}/bench.sqlite",
+                        accounts,
+                        years,
+                        args.users,
+                        args.base_change,
+                    )
+                    dispose_engines()
+                continue
+            with scratch_postgres(args.postgres_url, "bench_marts") as url:
+                summary[backend, accounts, years] = run(
+                    url, accounts, years, args.users, args.base_change
+                )
+    if len(sets) > 1:
+        print("per-row cost of the full build against the first data set (the floor):")
+        for backend in args.backends.split(","):
+            base_accounts, base_years = sets[0]
+            floor = summary[backend, base_accounts, base_years]["full"]
+            floor_rows = base_accounts * base_years * 365
+            for accounts, years in sets:
+                full = summary[backend, accounts, years]["full"]
+                rows = accounts * years * 365
+                ratio_wall = (full[0] / rows) / (floor[0] / floor_rows)
+                ratio_cpu = (full[1] / rows) / (floor[1] / floor_rows)
+                print(
+                    f"  {backend:<8} {accounts:>4} x {years:>2}: wall {full[0] / rows * 1e6:6.2f} "
+                    f"us/row ({ratio_wall:.2f}x), cpu {full[1] / rows * 1e6:6.2f} us/row "
+                    f"({ratio_cpu:.2f}x), back-dated {summary[backend, accounts, years]['back-dated'][0]:.2f} s"
+                )
 
 
 if __name__ == "__main__":

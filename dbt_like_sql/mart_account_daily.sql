@@ -2,19 +2,19 @@
 -- the latest snapshot on or before the day, carried forward. The base-currency amount is
 -- NULL while that snapshot is unconverted (or still converted into a former base currency).
 -- It also carries the latest snapshot with positions (for breakdowns and holdings).
+-- Rebuilt per account (`scope_accounts`): a change to one account rebuilds only its rows.
 {{ config(rebuild='day') }}
 WITH RECURSIVE
 accounts AS (
     SELECT a.user_id,
            a.id AS account_id,
-           sc.from_day,
-           sc.kept_through,
+           sa.from_day,
+           sa.kept_through,
            (SELECT MIN(s.snapshot_date)
               FROM {{ source('account_snapshots') }} s
              WHERE s.account_id = a.id) AS first_day
-      FROM {{ scope }} sc
-     CROSS JOIN {{ source('financial_accounts') }} a
-     WHERE a.user_id = sc.user_id
+      FROM {{ scope_accounts }} sa
+      JOIN {{ source('financial_accounts') }} a ON a.id = sa.account_id
 ),
 starts AS (
     -- the first day to rebuild, and what is carried into it from before: the latest

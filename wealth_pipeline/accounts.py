@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from wealth_pipeline.brokers.catalogue import credential_fields
 from wealth_pipeline.fx.lookup import RateBook
-from wealth_pipeline.snapshots.store import record_mart_change
+from wealth_pipeline.snapshots.store import record_removed_account_change
 from wealth_pipeline.warehouse.schema import (
     ACCOUNT_TYPES,
     account_sessions,
@@ -241,7 +241,9 @@ def remove_account(connection: Connection, user_id: int, account_id: int) -> int
         )
     )
     if first is not None:
-        record_mart_change(connection, user_id, first, f"account {account_id} removed")
+        record_removed_account_change(
+            connection, user_id, account_id, first, f"account {account_id} removed"
+        )
     return count
 
 

@@ -73,6 +73,8 @@ class Settings:
     api_access_token_minutes: int = 10
     api_refresh_token_days: int = 14
     api_key_file: Path = Path("api_secret.key")
+    # Per API worker: answers kept by their ETag (user, marts build, query), MiB; 0: none.
+    api_answer_cache_mib: int = 32
     # When the ECB refresh schedule ticks (cron, Europe/Berlin); every sensor's minimum
     # interval when set (None: each sensor's own). Short values are for tests and trials.
     fx_refresh_cron: str = "30 16 * * *"
@@ -210,6 +212,7 @@ def load_settings() -> Settings:
         api_port=_positive_int("WEALTH_API_PORT", 8000),
         api_access_token_minutes=_positive_int("WEALTH_API_ACCESS_TOKEN_MINUTES", 10),
         api_refresh_token_days=_positive_int("WEALTH_API_REFRESH_TOKEN_DAYS", 14),
+        api_answer_cache_mib=_positive_int("WEALTH_API_ANSWER_CACHE_MIB", 32, minimum=0),
         api_key_file=Path(_env("WEALTH_API_KEY_FILE", str(home / "keys" / "api_secret.key")))
         .expanduser()
         .absolute(),

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wealth_pipeline import dashboard
+from wealth_pipeline.api.answers import AnswerCache
 from wealth_pipeline.api.login_guard import LoginGuard
 from wealth_pipeline.api.routes import (
     accounts,
@@ -87,6 +88,7 @@ def create_app(
     app.state.tokens = tokens or Tokens.from_settings(settings)
     app.state.kdf_params = KdfParams.from_settings(settings)
     app.state.login_guard = login_guard or LoginGuard()
+    app.state.answers = AnswerCache(settings.api_answer_cache_mib * 1024 * 1024)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     for module in (
         auth,

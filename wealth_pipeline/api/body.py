@@ -42,7 +42,8 @@ def json_response(content: Any, status_code: int = 200) -> Response:
     return raw_json(encoded, status_code)
 
 
-def raw_json(encoded: str, status_code: int = 200) -> Response:
+def raw_json(encoded: str | bytes, status_code: int = 200, etag: str | None = None) -> Response:
+    headers = HEADERS if etag is None else {**HEADERS, "ETag": etag}
     return Response(
-        content=encoded, status_code=status_code, media_type="application/json", headers=HEADERS
+        content=encoded, status_code=status_code, media_type="application/json", headers=headers
     )

@@ -14,10 +14,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from wealth_pipeline.api.tokens import ACCESS, LEEWAY_SECONDS, Claims, TokenError, Tokens
-from wealth_pipeline.warehouse.schema import profiles, users
+from wealth_pipeline.warehouse.schema import mart_builds, profiles, users
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -79,8 +79,25 @@ _PRINCIPAL = select(
 ).join(profiles, profiles.c.user_id == users.c.id)
 
 
+# The same row and, in the one query, when the marts were last built (the ETag's source).
+_PRINCIPAL_AND_BUILD = _PRINCIPAL.add_columns(
+    select(func.max(mart_builds.c.built_at)).scalar_subquery().label("marts_built_at")
+)
+
+
 def load_principal(connection: Connection, claims: Claims) -> Principal:
-    row = connection.execute(_PRINCIPAL.where(users.c.id == claims.user_id)).first()
+    return _checked(
+        connection.execute(_PRINCIPAL.where(users.c.id == claims.user_id)).first(), claims
+    )
+
+
+def load_principal_and_build(connection: Connection, claims: Claims) -> tuple[Principal, object]:
+    """The checked user and the marts' last build time (raw), in one query."""
+    row = connection.execute(_PRINCIPAL_AND_BUILD.where(users.c.id == claims.user_id)).first()
+    return _checked(row, claims), row.marts_built_at  # type: ignore[union-attr]
+
+
+def _checked(row, claims: Claims) -> Principal:  # type: ignore[no-untyped-def]
     if (
         row is None
         or not row.is_active

@@ -7,10 +7,12 @@ gets the lookup's reason in `conversion_note`; it is never converted at a stand-
 - PostgreSQL (`conversions.in_database`): the rates go into a temporary table and one
   `UPDATE ... FROM` per table computes the amounts in exact NUMERIC, rounded half-even:
   the rows never leave the server.
-- SQLite (and other databases): one query selects the rows, the amounts are computed in
-  Python (exact, half-even, as `FxRate.convert`), and one `executemany` UPDATE per table
-  writes them back. SQLite keeps exact values as scaled 64-bit integers, whose products would
-  overflow in SQL.
+- SQLite, a whole reconversion (a base-currency change; `only_missing=False`):
+  `conversions.in_sqlite`, the same rate table and one `UPDATE ... FROM` per table, the
+  scaled-integer products computed exactly in two 64-bit limbs in SQL: memory stays flat.
+- SQLite otherwise (the few missing or provisional rows of a day; amounts too large for the
+  limbs): one query selects the rows, the amounts are computed in Python (exact, half-even,
+  as `FxRate.convert`), and one `executemany` UPDATE per table writes them back.
 
 Rows travel as plain tuples: per-row objects would cost more than the conversion itself at a
 million rows.
@@ -29,6 +31,7 @@ from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from wealth_pipeline import money
 from wealth_pipeline.conversions.in_database import convert_in_database
+from wealth_pipeline.conversions.in_sqlite import fits, reconvert_in_sqlite
 from wealth_pipeline.conversions.pending import provisional
 from wealth_pipeline.fx.lookup import FxRate, NoRate, RateBook
 from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY, record_mart_change
@@ -326,6 +329,15 @@ def convert_snapshots(
             only_missing=only_missing,
             limit=limit,
             dry_run=dry_run,
+        )
+    elif (
+        connection.dialect.name == "sqlite"
+        and not only_missing
+        and limit is None
+        and fits(connection, user_ids, start, end)
+    ):
+        reconvert_in_sqlite(
+            connection, report, user_ids=user_ids, start=start, end=end, dry_run=dry_run
         )
     else:
         _convert_in_python(connection, report, _scope(user_ids, start, end), only_missing, limit)

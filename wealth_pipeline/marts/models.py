@@ -8,10 +8,15 @@ sees:
 - `source('table')`: a warehouse table the pipeline writes (checked at load);
 - `config(rebuild='day' | 'month' | 'user')`: which of a user's rows a rebuild replaces:
   from the user's first changed day (`day >= from_day`), from that day's month
-  (`month >= from_month`), or all of them;
+  (`month >= from_month`), or all of them. A `day` model that reads `scope_accounts` (a
+  table keyed by user, day and `account_id`) is rebuilt per account, from each account's
+  day (`Model.per_account`);
 - `this`: the model's own table (its rows before `from_day` are kept, so they can seed it);
 - `scope`: the table of users to rebuild (`user_id`, `from_day`, `from_month`, and
   `kept_through`, the day before `from_day`);
+- `scope_accounts`: the accounts whose daily rows to rebuild (`account_id`, `user_id`,
+  `from_day`, `kept_through`); it may list an account that no longer exists (removed: its
+  rows are deleted, none inserted);
 - `end_day`: the marts' last day (a bind parameter);
 - dialect helpers (`next_day`, `month_start`, `json_object`, `json_agg`, `greatest`) and
   `dialect` (`sqlite` or `postgresql`) for what differs between the two databases;
@@ -41,6 +46,7 @@ from wealth_pipeline.warehouse.schema import metadata
 FOLDER_NAME = "dbt_like_sql"
 REBUILD_MODES = ("day", "month", "user")
 SCOPE_TABLE = "mart_scope"
+SCOPE_ACCOUNTS_TABLE = "mart_scope_accounts"
 DIALECTS = ("sqlite", "postgresql")
 
 
@@ -57,6 +63,7 @@ class Model:
     sources: tuple[str, ...]
     rebuild: str
     description: str
+    per_account: bool = False  # reads `scope_accounts`: rows replaced per account
 
     def render(self, dialect: str) -> str:
         """The model's SELECT for `dialect` (`sqlite` or `postgresql`)."""
@@ -129,6 +136,7 @@ class _Context:
             "config": self.set_config,
             "this": self.name,
             "scope": SCOPE_TABLE,
+            "scope_accounts": SCOPE_ACCOUNTS_TABLE,
             "end_day": ":end_day",
             "dialect": self.dialect,
             "default_base_currency": f"'{DEFAULT_BASE_CURRENCY}'",
@@ -166,7 +174,7 @@ def _description(template: str) -> str:
 def parse_model(path: Path) -> Model:
     template = path.read_text(encoding="utf-8")
     name = path.stem
-    _, context = _render(path, template, _Context("sqlite", name))
+    sql, context = _render(path, template, _Context("sqlite", name))
     if name not in metadata.tables:
         raise ModelError(f"{path.name}: no warehouse table {name!r} to build (warehouse.schema)")
     for source in context.sources:
@@ -186,6 +194,7 @@ def parse_model(path: Path) -> Model:
         sources=tuple(dict.fromkeys(context.sources)),
         rebuild=rebuild,
         description=_description(template),
+        per_account=SCOPE_ACCOUNTS_TABLE in sql,
     )
 
 

@@ -9,8 +9,8 @@
   (`fx.lookup.RateBook` over the days written). Without a rate the conversion columns stay
   NULL and the reason is returned, never a made-up rate;
 - stores raw broker data only redacted (`brokers.redact`): no secrets, no session tokens;
-- records the earliest day changed for the owner in `mart_changes` (kept at the minimum),
-  so the marts rebuild from there.
+- records the earliest day changed for the account (`record_account_change`: kept at the
+  minimum), so the marts rebuild that account and the owner's totals from there.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -34,6 +34,7 @@ from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     brokers,
     financial_accounts,
+    mart_account_changes,
     mart_changes,
     portfolio_positions,
     profiles,
@@ -191,9 +192,10 @@ def write_snapshots(
     ]
     if position_rows:
         connection.execute(insert(portfolio_positions), position_rows)
-    record_mart_change(
+    record_removed_account_change(
         connection,
         account.user_id,
+        account_id,
         first,
         f"{len(snapshots)} {source} snapshot(s) of account {account_id}",
     )
@@ -294,29 +296,97 @@ def _storable(
     return json.loads(json.dumps(cleaned, default=money.json_default))
 
 
-def record_mart_change(connection: Connection, user_id: int, day: date, reason: str) -> None:
-    """Remember that the user's data changed from `day` on (keeps the earliest such day)."""
+def _upsert(connection: Connection, table: Any):  # type: ignore[no-untyped-def]
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
-    table = mart_changes
-    statement = upsert(table).values(
-        user_id=user_id, earliest_changed_day=day, reason=reason[:200], changed_at=func.now()
+    return upsert(table)
+
+
+def _changed_now() -> datetime:
+    # Microseconds, not SQLite's CURRENT_TIMESTAMP (whole seconds): a build consumes a
+    # change only if `changed_at` is exactly what it read, so two changes within one second
+    # must differ.
+    return datetime.now(UTC)
+
+
+def record_mart_change(connection: Connection, user_id: int, day: date, reason: str) -> None:
+    """Remember that the user's data changed from `day` on, for every account and the
+    user-level marts (keeps the earliest such day). For a change that concerns one account
+    only, `record_account_change` rebuilds less."""
+    _record_user_change(connection, user_id, day, reason, accounts_only=False)
+
+
+def record_account_change(connection: Connection, account_id: int, day: date, reason: str) -> None:
+    """Remember that one account's data changed from `day` on: the build rebuilds that
+    account's daily rows from `day` and the user-level marts from there, not the user's other
+    accounts. Works for an account just removed too (recorded before or after the delete,
+    in the same transaction): its rows are then rebuilt away."""
+    user_id = connection.execute(
+        select(financial_accounts.c.user_id).where(financial_accounts.c.id == account_id)
+    ).scalar()
+    if user_id is None:
+        raise SnapshotError(f"no such account: {account_id}")
+    record_removed_account_change(connection, user_id, account_id, day, reason)
+
+
+def record_removed_account_change(
+    connection: Connection, user_id: int, account_id: int, day: date, reason: str
+) -> None:
+    """`record_account_change` for an account whose owner is known (also once it is gone)."""
+    table = mart_account_changes
+    statement = _upsert(connection, table).values(
+        account_id=account_id,
+        user_id=user_id,
+        earliest_changed_day=day,
+        reason=reason[:200],
+        changed_at=_changed_now(),
     )
     earlier = statement.excluded.earliest_changed_day <= table.c.earliest_changed_day
     statement = statement.on_conflict_do_update(
-        index_elements=[table.c.user_id],
+        index_elements=[table.c.account_id],
         set_={
             "earliest_changed_day": case(
                 (earlier, statement.excluded.earliest_changed_day),
                 else_=table.c.earliest_changed_day,
             ),
             "reason": case((earlier, statement.excluded.reason), else_=table.c.reason),
-            "changed_at": func.now(),
+            "changed_at": statement.excluded.changed_at,
         },
     )
     connection.execute(statement)
+    _record_user_change(connection, user_id, day, reason, accounts_only=True)
+
+
+def _record_user_change(
+    connection: Connection, user_id: int, day: date, reason: str, *, accounts_only: bool
+) -> None:
+    """The user's row: the earliest day (the user-level marts rebuild from it); whether it
+    stands only for the accounts of `mart_account_changes` stays True only while every
+    change folded into it was an account's."""
+    table = mart_changes
+    statement = _upsert(connection, table).values(
+        user_id=user_id,
+        earliest_changed_day=day,
+        reason=reason[:200],
+        changed_at=_changed_now(),
+        accounts_only=accounts_only,
+    )
+    earlier = statement.excluded.earliest_changed_day <= table.c.earliest_changed_day
+    updates: dict[str, Any] = {
+        "earliest_changed_day": case(
+            (earlier, statement.excluded.earliest_changed_day),
+            else_=table.c.earliest_changed_day,
+        ),
+        "reason": case((earlier, statement.excluded.reason), else_=table.c.reason),
+        "changed_at": statement.excluded.changed_at,
+    }
+    if not accounts_only:
+        updates["accounts_only"] = False
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=[table.c.user_id], set_=updates)
+    )
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,9 @@ def create_warehouse_engine(url: str, *, readonly: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql(begin)
+        # `sqlite_begin` lets one connection read without the write lock first (the marts
+        # build computes in a deferred transaction, then swaps rows in an immediate one).
+        connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", begin))
 
     _clear_errors(engine)
     return engine

@@ -321,11 +321,27 @@ account_sync_state = Table(
     Index("ix_account_sync_state_sync_date", "sync_date", "status"),
 )
 
-# Earliest day changed per user since the marts last built from it (incremental rebuilds).
+# Earliest day changed per user since the marts last built from it (incremental rebuilds):
+# the user-level marts rebuild from that day; so do all the user's accounts' daily rows,
+# unless `accounts_only` (every change folded in concerned single accounts, listed in
+# `mart_account_changes`). See `wealth_pipeline.marts`.
 mart_changes = Table(
     "mart_changes",
     metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("earliest_changed_day", Date, nullable=False),
+    Column("reason", String(200), nullable=False, server_default=""),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("accounts_only", Boolean, nullable=False, server_default=false()),
+)
+
+# Earliest day changed per account (no foreign key on the account: a removed account's
+# change must outlive it, so its rows are rebuilt away).
+mart_account_changes = Table(
+    "mart_account_changes",
+    metadata,
+    Column("account_id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("earliest_changed_day", Date, nullable=False),
     Column("reason", String(200), nullable=False, server_default=""),
     Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -380,14 +396,18 @@ report_deliveries = Table(
 # Derived data only: every row can be rebuilt from the tables above. Sums are stored, shares
 # (percentages) and averages are computed exactly when read.
 
+# The two large marts have no foreign keys (their per-row checks cost more than half of a
+# full PostgreSQL build): triggers of migration i19_1 delete a removed user's or account's
+# rows instead. On SQLite they are WITHOUT ROWID tables: one B-tree in key order.
+
 # Each account's value on every day from its first snapshot on: the latest snapshot on or
 # before `day`, carried forward (`snapshot_date` says which one).
 mart_account_daily = Table(
     "mart_account_daily",
     metadata,
-    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, primary_key=True),
     Column("day", Date, primary_key=True),
-    Column("account_id", ForeignKey("financial_accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", Integer, primary_key=True),
     Column("snapshot_date", Date, nullable=False),
     Column("balance", Amount(), nullable=False),
     Column("currency", String(3), nullable=False),
@@ -397,19 +417,21 @@ mart_account_daily = Table(
     # The latest snapshot with positions on or before `day` (what breakdowns and holdings
     # use), NULL if none: carried forward like `snapshot_date`.
     Column("positions_snapshot_date", Date),
+    sqlite_with_rowid=False,
 )
 
 # Net worth per user and day in the base currency (the sum of the converted account values).
 mart_net_worth_daily = Table(
     "mart_net_worth_daily",
     metadata,
-    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, primary_key=True),
     Column("day", Date, primary_key=True),
     Column("base_currency", String(3), nullable=False),
     Column("total_wealth", Amount(), nullable=False),
     Column("account_count", Integer, nullable=False),
     # Accounts whose carried snapshot has no base amount yet: the total leaves them out.
     Column("unconverted_count", Integer, nullable=False, server_default="0"),
+    sqlite_with_rowid=False,
 )
 
 # Net worth per user and month: every aggregation the profile may choose (avg = sum / days).

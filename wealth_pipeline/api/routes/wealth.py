@@ -3,22 +3,35 @@
 Each answer is one query on the mart tables (built ahead of time by `wealth_pipeline.marts`);
 shares and monthly averages are computed exactly from the stored sums, rounded once,
 half-even.
+
+Every answer carries an `ETag` tied to the marts' last build (`mart_builds.built_at`), the
+user, the profile settings that shape it and the query: a request whose `If-None-Match`
+names it is answered `304 Not Modified` after the token check and one small query (the user
+with the build time), without reading the marts. Answers stay `Cache-Control: no-store`
+(no browser or proxy keeps wealth): the ETag serves clients that keep their own copy.
+
+On SQLite the handlers run on the event loop (the queries take a few milliseconds and never
+wait for a writer in WAL mode; a hop to the threadpool cost more than that); on PostgreSQL,
+where a query waits on the server, in the threadpool.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import Connection, Date, and_, bindparam, func, select, text
+from starlette.concurrency import run_in_threadpool
 
 from wealth_pipeline import money
-from wealth_pipeline.api.body import day, json_response, percentage, raw_json
+from wealth_pipeline.api.body import HEADERS, day, json_response, percentage, raw_json
 from wealth_pipeline.api.body import text as money_text
-from wealth_pipeline.api.principal import Authenticated, Principal, reading
+from wealth_pipeline.api.principal import Authenticated, Principal, load_principal_and_build
 from wealth_pipeline.api.schemas import (
     BreakdownOut,
     HistoryOut,
@@ -26,6 +39,7 @@ from wealth_pipeline.api.schemas import (
     Problem,
     SummaryOut,
 )
+from wealth_pipeline.api.tokens import Claims
 from wealth_pipeline.marts.coverage import like_for_like
 from wealth_pipeline.warehouse.schema import (
     brokers,
@@ -45,6 +59,63 @@ router = APIRouter(
 MAX_DAYS = 36_600  # a century of days
 ZERO = money.amount(0)
 Dimension = Literal["broker", "currency", "account_type", "account", "asset_class"]
+NOT_MODIFIED = {304: {"description": "Not modified: the `If-None-Match` ETag is current"}}
+
+
+# --- conditional answers ------------------------------------------------------------------
+
+
+def etag(user: Principal, built_at: object, request: Request) -> str:
+    """The answer's entity tag: the user, the profile settings an answer depends on, the
+    marts' build time and the query (no secret goes in; it only tells versions apart)."""
+    source = "|".join(
+        (
+            str(user.id),
+            user.base_currency,
+            user.monthly_aggregation,
+            str(built_at),
+            request.url.path,
+            request.url.query,
+        )
+    )
+    return '"' + hashlib.blake2b(source.encode(), digest_size=16).hexdigest() + '"'
+
+
+def _matches(request: Request, tag: str) -> bool:
+    """Whether `If-None-Match` names `tag` (weak comparison, as RFC 9110 asks for it)."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    candidates = {candidate.strip().removeprefix("W/") for candidate in header.split(",")}
+    return tag in candidates or "*" in candidates
+
+
+async def _answer(
+    request: Request, claims: Claims, render: Callable[[Connection, Principal], Response]
+) -> Response:
+    """Check the user, answer 304 if the client's copy is current, else the kept body of
+    this ETag (`api.answers`), else `render` it (one read-only connection, one transaction)."""
+
+    def work() -> Response:
+        with request.app.state.reader.connect() as connection:
+            user, built_at = load_principal_and_build(connection, claims)
+            tag = etag(user, built_at, request)
+            if _matches(request, tag):
+                return Response(status_code=304, headers={**HEADERS, "ETag": tag})
+            kept = answers.get(tag)
+            if kept is not None:
+                return raw_json(kept, etag=tag)
+            response = render(connection, user)
+        if response.status_code == 200:
+            answers.put(tag, bytes(response.body))
+        response.headers["ETag"] = tag
+        return response
+
+    answers = request.app.state.answers
+
+    if request.app.state.reader.dialect.name == "sqlite":
+        return work()
+    return await run_in_threadpool(work)
 
 
 # --- summary ------------------------------------------------------------------------------
@@ -76,14 +147,18 @@ def _summary_query(user_id: int):  # type: ignore[no-untyped-def]
 @router.get(
     "/summary/",
     response_model=SummaryOut,
+    responses=NOT_MODIFIED,
     summary="Total wealth now: each account's latest snapshot in your base currency",
 )
-def summary(request: Request, claims: Authenticated) -> object:
+async def summary(request: Request, claims: Authenticated) -> Response:
     """Accounts whose latest snapshot has no conversion yet show a null base amount and are
     left out of the total (`unconverted_count` says how many)."""
-    with reading(request, claims) as (connection, user):
-        rows = connection.execute(_summary_query(user.id)).all()
-        week = _week_change(connection, user.id, rows[0].day) if rows else None
+    return await _answer(request, claims, _summary)
+
+
+def _summary(connection: Connection, user: Principal) -> Response:
+    rows = connection.execute(_summary_query(user.id)).all()
+    week = _week_change(connection, user.id, rows[0].day) if rows else None
     total = sum(
         (row.balance_base_currency for row in rows if row.balance_base_currency is not None), ZERO
     )
@@ -177,43 +252,67 @@ _DAILY_SERIES = {
                    END AS point
               FROM mart_net_worth_daily
              WHERE user_id = :user_id AND day >= :start
+               AND (:step = 1 OR CAST(julianday(:end) - julianday(day) AS INTEGER) % :step = 0)
              ORDER BY day)
         """
-    ).bindparams(bindparam("start", type_=Date)),
+    ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date)),
     "postgresql": text(
         """
         SELECT string_agg('{"date":"' || to_char(day, 'YYYY-MM-DD') || '","total_wealth":"'
                           || total_wealth::text || '"}', ',' ORDER BY day)
           FROM mart_net_worth_daily
          WHERE user_id = :user_id AND day >= :start
+           AND (:step = 1 OR (CAST(:end AS date) - day) % :step = 0)
         """
-    ).bindparams(bindparam("start", type_=Date)),
+    ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date)),
 }
 
 
 @router.get(
     "/history/",
     response_model=HistoryOut,
+    responses=NOT_MODIFIED,
     summary="Net worth per day (or per month) over the last `days` days",
 )
-def history(
+async def history(
     request: Request,
     claims: Authenticated,
     days: Annotated[
         int, Query(ge=1, le=MAX_DAYS, description="how many days back from the last day")
     ] = 30,
     granularity: Literal["daily", "monthly"] = "daily",
-) -> object:
+    points: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_DAYS,
+            description="at most this many points: every k-th day (or month) counted back "
+            "from the last, k as small as fits; each value exact, never averaged",
+        ),
+    ] = None,
+) -> Response:
     """Each account counts with its latest snapshot on or before each day. The window ends
     on the marts' last day. Monthly points are the whole months the window touches, dated
     on their first day and aggregated as your profile chooses (last, min, max or avg of the
-    month's days)."""
-    with reading(request, claims) as (connection, user):
+    month's days). With `points`, a long window is thinned to evenly spaced points that end
+    on the last day; each keeps its day's (month's) exact value."""
+
+    def render(connection: Connection, user: Principal) -> Response:
         if granularity == "daily":
-            body = _daily_history(connection, user, days)
-        else:
-            body = _monthly_history(connection, user, days)
-    return raw_json(body)
+            return raw_json(_daily_history(connection, user, days, points))
+        return raw_json(_monthly_history(connection, user, days, points))
+
+    return await _answer(request, claims, render)
+
+
+def thinning_step(count: int, points: int | None) -> int:
+    """Keep every `step`-th of `count` evenly spaced values, counted back from the last, so
+    that at most `points` remain (1: keep all)."""
+    if points is None or count <= points:
+        return 1
+    if points == 1:
+        return count
+    return -(-(count - 1) // (points - 1))
 
 
 def _window_start(end: date, days: int) -> date:
@@ -221,7 +320,9 @@ def _window_start(end: date, days: int) -> date:
     return end - timedelta(days=min(days - 1, (end - date.min).days))
 
 
-def _daily_history(connection: Connection, user: Principal, days: int) -> str:
+def _daily_history(
+    connection: Connection, user: Principal, days: int, points: int | None = None
+) -> str:
     table = mart_net_worth_daily
     last = connection.execute(
         select(table.c.day, table.c.base_currency)
@@ -232,15 +333,24 @@ def _daily_history(connection: Connection, user: Principal, days: int) -> str:
     if last is None:
         return _history_body(user.base_currency, None, None, "daily", None, [])
     start = _window_start(last.day, days)
+    step = 1
+    if points is not None:
+        first = connection.execute(
+            select(func.min(table.c.day)).where(table.c.user_id == user.id, table.c.day >= start)
+        ).scalar_one()
+        step = thinning_step((last.day - first).days + 1, points)
     joined = connection.execute(
-        _DAILY_SERIES[connection.dialect.name], {"user_id": user.id, "start": start}
+        _DAILY_SERIES[connection.dialect.name],
+        {"user_id": user.id, "start": start, "end": last.day, "step": step},
     ).scalar_one()
     return _history_body(
         last.base_currency, start.isoformat(), last.day.isoformat(), "daily", None, [joined]
     )
 
 
-def _monthly_history(connection: Connection, user: Principal, days: int) -> str:
+def _monthly_history(
+    connection: Connection, user: Principal, days: int, points: int | None = None
+) -> str:
     table = mart_net_worth_monthly
     aggregation = user.monthly_aggregation
     rows = connection.execute(
@@ -263,13 +373,14 @@ def _monthly_history(connection: Connection, user: Principal, days: int) -> str:
     end = rows[0].last_day
     start = _window_start(end, days)
     first_month = start.replace(day=1)
-    points = [
+    months = [row for row in rows if row.month >= first_month]  # newest first
+    step = thinning_step(len(months), points)
+    values = [
         _point(row.month.isoformat(), str(_monthly_value(row, aggregation)))
-        for row in reversed(rows)
-        if row.month >= first_month
+        for row in reversed(months[::step])
     ]
     return _history_body(
-        rows[0].base_currency, start.isoformat(), end.isoformat(), "monthly", aggregation, points
+        rows[0].base_currency, start.isoformat(), end.isoformat(), "monthly", aggregation, values
     )
 
 
@@ -289,26 +400,30 @@ def _monthly_value(row, aggregation: str | None) -> Decimal:  # type: ignore[no-
 @router.get(
     "/breakdown/",
     response_model=BreakdownOut,
+    responses=NOT_MODIFIED,
     summary="Wealth on the last day grouped by broker, currency, account type, account or asset class",
 )
-def breakdown(
+async def breakdown(
     request: Request,
     claims: Authenticated,
     by: Annotated[Dimension, Query(description="what to group by")] = "broker",
-) -> object:
+) -> Response:
+    return await _answer(request, claims, lambda connection, user: _breakdown(connection, user, by))
+
+
+def _breakdown(connection: Connection, user: Principal, by: str) -> Response:
     table = mart_breakdowns
-    with reading(request, claims) as (connection, user):
-        rows = connection.execute(
-            select(
-                table.c.category_key,
-                table.c.category,
-                table.c.amount,
-                table.c.as_of,
-                table.c.base_currency,
-            )
-            .where(and_(table.c.user_id == user.id, table.c.dimension == by))
-            .order_by(table.c.amount.desc(), table.c.category_key)
-        ).all()
+    rows = connection.execute(
+        select(
+            table.c.category_key,
+            table.c.category,
+            table.c.amount,
+            table.c.as_of,
+            table.c.base_currency,
+        )
+        .where(and_(table.c.user_id == user.id, table.c.dimension == by))
+        .order_by(table.c.amount.desc(), table.c.category_key)
+    ).all()
     total = sum((row.amount for row in rows), ZERO)
     return json_response(
         {
@@ -335,18 +450,22 @@ def breakdown(
 @router.get(
     "/holdings/",
     response_model=HoldingsOut,
+    responses=NOT_MODIFIED,
     summary="Positions merged across accounts by ISIN (else symbol, else name)",
 )
-def holdings(request: Request, claims: Authenticated) -> object:
+async def holdings(request: Request, claims: Authenticated) -> Response:
     """From each account's latest snapshot that has positions. A holding without a base
     value (no rate yet) shows null and is left out of the total and the shares."""
+    return await _answer(request, claims, _holdings)
+
+
+def _holdings(connection: Connection, user: Principal) -> Response:
     table = mart_holdings
-    with reading(request, claims) as (connection, user):
-        rows = connection.execute(
-            select(table)
-            .where(table.c.user_id == user.id)
-            .order_by(table.c.value_base_currency.desc().nulls_last(), table.c.holding_key)
-        ).all()
+    rows = connection.execute(
+        select(table)
+        .where(table.c.user_id == user.id)
+        .order_by(table.c.value_base_currency.desc().nulls_last(), table.c.holding_key)
+    ).all()
     valued = [row for row in rows if row.value_base_currency is not None]
     total = sum((row.value_base_currency for row in valued), ZERO)
     by_class: dict[str, Decimal] = defaultdict(lambda: ZERO)
