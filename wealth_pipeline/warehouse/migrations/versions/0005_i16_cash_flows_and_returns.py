@@ -1,6 +1,6 @@
 """cash flows, their coverage, and the returns marts (per account and total, per day)
 Revision ID: i16_1
-Revises: i12b_1
+Revises: i19_1
 Create Date: 2026-12-03
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 import wealth_pipeline.warehouse.types
 
 revision = "i16_1"
-down_revision = "i12b_1"
+down_revision = "i19_1"
 branch_labels = None
 depends_on = None
 
