@@ -250,7 +250,9 @@ def test_schema_and_docs(api: Api) -> None:
         "/api/accounts/{account_id}/",
         "/api/accounts/{account_id}/snapshots/",
         "/api/accounts/{account_id}/history/",
+        "/api/accounts/{account_id}/flows/",
         "/api/wealth/summary/",
+        "/api/wealth/performance/",
         "/api/wealth/changes/",
         "/api/wealth/history/",
         "/api/wealth/breakdown/",
@@ -289,6 +291,8 @@ def test_the_api_writes_nothing_but_tokens(api: Api) -> None:
         "/api/wealth/history/?granularity=monthly",
         "/api/wealth/breakdown/?by=currency",
         "/api/wealth/holdings/",
+        "/api/wealth/performance/?period=max",
+        f"/api/accounts/{api.ids.giro}/flows/",
         "/api/exchange-rates/",
     ):
         assert api.client.get(path, headers=headers).status_code == 200, path

@@ -35,6 +35,7 @@ from fints.exceptions import (
 from tests.fakes.fints_bank import MT535, PNG, FakeFinTSBank
 from tests.fakes.server import Fault
 from wealth_pipeline import http
+from wealth_pipeline.brokers import base
 from wealth_pipeline.brokers.base import (
     AuthenticationFailed,
     BrokerConfig,
@@ -641,6 +642,45 @@ def test_session_data_holds_no_pin_even_in_the_pickled_dialog(bank: FakeFinTSBan
     pickled = base64.b64decode(payload["data_bin"])
     assert PIN.encode() not in pickled
     assert b"PinTanTwoStepAuthenticationMechanism" in pickled  # it is the dialog indeed
+
+
+# --- cash flows (HKKAZ, MT940) ----------------------------------------------------------------
+
+
+def test_statement_lines_become_cash_flows(bank: FakeFinTSBank) -> None:
+    bank.configure(sca="none")
+    with integration(bank) as dkb:
+        dkb.authenticate()
+        flows = dkb.get_cash_flows(GIRO, date(2024, 6, 1), date(2024, 6, 14))
+        again = dkb.get_cash_flows(GIRO, date(2024, 5, 1), date(2024, 6, 14))
+        assert dkb.get_cash_flows(DEPOT, date(2024, 6, 1), date(2024, 6, 14)) == []
+        assert dkb.cash_flow_span(DEPOT, date(2024, 6, 1), date(2024, 6, 14)) is None
+        assert dkb.cash_flow_span(GIRO, date(2024, 6, 1), date(2024, 6, 14)) == (
+            date(2024, 6, 1),
+            date(2024, 6, 14),
+        )
+    assert [(f.flow_date, f.amount, f.kind) for f in flows] == [
+        (date(2024, 6, 3), Decimal("-950.0000"), "withdrawal"),
+        (date(2024, 6, 3), Decimal("-500.0000"), "withdrawal"),
+        (date(2024, 6, 10), Decimal("-4.9000"), "fee"),
+        (date(2024, 6, 12), Decimal("0.8300"), "interest"),
+    ]
+    assert all(f.currency == "EUR" for f in flows)
+    assert "Miete Juni" in flows[0].description and "Hausverwaltung AG" in flows[0].description
+    # the same lines get the same ids on a longer re-fetch (idempotent re-sync)
+    assert {f.external_id for f in flows} < {f.external_id for f in again}
+    assert len(again) == 5 and again[0].kind == "deposit"
+    assert ["HKKAZ"] in bank.received or any("HKKAZ" in m for m in bank.received)
+    assert_no_pin(json.dumps([f.raw_data for f in again]))
+
+
+def test_a_bank_refusing_statements_is_a_typed_error(bank: FakeFinTSBank) -> None:
+    bank.configure(sca="none", kaz_code="9010")
+    with integration(bank) as dkb:
+        dkb.authenticate()
+        with pytest.raises(base.BrokerError) as caught:
+            dkb.get_cash_flows(GIRO, date(2024, 6, 1), date(2024, 6, 14))
+    assert_no_pin(str(caught.value))
 
 
 # --- TAN media (9955) and balances python-fints cannot parse ---------------------------------

@@ -528,3 +528,47 @@ def test_pauses_double_up_to_a_cap() -> None:
     waiter = ibkr._Waiter(interval=3.0, budget=120.0)
     assert [waiter.next_factor() for _ in range(6)] == [1, 2, 4, 8, 8, 8]
     assert ibkr._Waiter(3.0, 120.0).next_factor(rate_limited=True) == 4
+
+
+# --- cash flows -----------------------------------------------------------------------------
+
+
+def test_cash_transactions_become_flows_in_the_base_currency(flex: FakeIbkrFlex) -> None:
+    integration = connect(flex)
+    end = ibkr_flex.STATEMENT_END
+    start = end - (ibkr_flex.STATEMENT_END - date(2024, 1, 1))
+    flows = integration.get_cash_flows(ACCOUNT, start, end)
+    got = {(f.kind, f.amount, f.currency) for f in flows}
+    assert got == {
+        ("deposit", Decimal("5000.0000"), "EUR"),
+        ("dividend", Decimal("39.1000"), "EUR"),  # 42.50 USD x 0.92
+        ("tax", Decimal("-5.8696"), "EUR"),  # -6.38 USD x 0.92
+        ("fee", Decimal("-10.0000"), "EUR"),
+        ("interest", Decimal("3.2100"), "EUR"),
+        ("withdrawal", Decimal("-1200.0000"), "EUR"),
+    }
+    assert len({f.external_id for f in flows}) == 6
+    assert all(f.external_id.startswith("ibkr:") for f in flows)
+    # the flows are complete for the statement's period only
+    first = end - ibkr_flex.timedelta(days=ibkr_flex.HISTORY_DAYS - 1)
+    assert integration.cash_flow_span(ACCOUNT, date(2023, 1, 1), end) == (first, end)
+    late = integration.get_cash_flows(ACCOUNT, end - ibkr_flex.timedelta(days=6), end)
+    assert [f.kind for f in late] == ["withdrawal"]
+    assert_no_secret(*[f.raw_data for f in flows], *[f.description for f in flows])
+    assert flex.count("SendRequest") == 1  # the one download serves the flows too
+
+
+def test_a_query_without_cash_transactions_has_no_flow_coverage(flex: FakeIbkrFlex) -> None:
+    integration = connect(flex, query_id=ibkr_flex.NO_CASH_QUERY_ID)
+    end = ibkr_flex.STATEMENT_END
+    assert integration.get_balance(ACCOUNT).balance  # balances still work
+    assert integration.cash_flow_span(ACCOUNT, date(2024, 1, 1), end) is None
+    with pytest.raises(MalformedAnswer, match="Cash Transactions section"):
+        integration.get_cash_flows(ACCOUNT, date(2024, 1, 1), end)
+    root = ibkr.ET.fromstring(
+        ibkr_flex.query_response_xml([ibkr_flex.statement_xml(cash_transactions=False)])
+    )
+    statement = ibkr.parse_statement(root).FlexStatements[0]
+    assert statement.CashTransactions == ()
+    assert ibkr.flow_kind(ibkr.enums.CashAction.DEPOSITWITHDRAW, Decimal("-1")) == "withdrawal"
+    assert ibkr.flow_kind(None, Decimal("1")) == "other"

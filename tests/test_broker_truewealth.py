@@ -460,3 +460,26 @@ def test_holdings_accept_both_unconfirmed_shapes() -> None:
 def test_totp_code_is_six_digits() -> None:
     code = totp_code(TOTP_SECRET)
     assert len(code) == 6 and code.isdigit()
+
+
+# --- cash flows: the evolution's inflows and fees -----------------------------------------------
+
+
+def test_inflows_and_fees_become_cash_flows(fake: FakeTrueWealth) -> None:
+    portfolio = "677155"
+    with logged_in(fake) as tw:
+        assert tw.supports_cash_flows()
+        span = tw.cash_flow_span(portfolio, date(2023, 1, 1), date(2024, 6, 14))
+        flows = tw.get_cash_flows(portfolio, date(2023, 1, 1), date(2024, 6, 14))
+        balances = tw.get_historical_balances(portfolio, date(2023, 1, 1), date(2024, 6, 14))
+    assert span == (HISTORY_START, date(2024, 6, 14))  # the zeros before are no coverage
+    assert [(f.flow_date, f.kind, f.amount) for f in flows] == [
+        (DEPOSIT_DAY, "deposit", Decimal("5000.0000")),
+        (FEE_DAY, "fee", Decimal("-31.4159")),
+        (WITHDRAWAL_DAY, "withdrawal", Decimal("-1250.5000")),
+    ]
+    assert flows[1].raw_data == {"date": FEE_DAY.isoformat(), "fees": Decimal("-31.41592653")}
+    assert len({f.external_id for f in flows}) == 3 and all(f.currency == "CHF" for f in flows)
+    # one evolution answer serves the history and the flows
+    assert len([p for p in fake.paths() if p.endswith("/evolution")]) == 1
+    assert balances[0].balance_date == HISTORY_START

@@ -437,3 +437,23 @@ def test_resume_session_reuses_a_live_session_and_never_sends_an_sms(fake: FakeV
     assert dead.resume_session() is False
     assert integration(fake).resume_session() is False  # nothing saved: nothing sent
     assert len(fake.sms_codes) == 1 and len(logins(fake)) == 1
+
+
+# --- cash flows: the change of the invested amounts (a guess of shape, see viac.py) --------------
+
+
+def test_invested_amount_changes_become_deposits_and_withdrawals(fake: FakeViac) -> None:
+    from tests.fakes.viac import HISTORY_START, TODAY
+
+    with logged_in(fake) as viac:
+        assert viac.supports_cash_flows()
+        span = viac.cash_flow_span(BIG, date(2024, 1, 1), TODAY)
+        flows = viac.get_cash_flows(BIG, date(2024, 1, 1), TODAY)
+    # the fake's invested amount is 20000.5 + day of month: +1 a day, down at each month start
+    assert span is not None and span[1] == TODAY and span[0] > HISTORY_START
+    assert all(f.currency == "CHF" and span[0] <= f.flow_date <= span[1] for f in flows)
+    by_day = {f.flow_date: (f.kind, f.amount) for f in flows}
+    assert by_day[date(2024, 6, 1)] == ("withdrawal", Decimal("-30.0000"))  # 20001.5 - 20031.5
+    assert by_day[date(2024, 6, 2)] == ("deposit", Decimal("1.0000"))
+    assert len(flows) == (TODAY - span[0]).days + 1  # one change a day
+    assert len({f.external_id for f in flows}) == len(flows)

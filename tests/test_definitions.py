@@ -216,7 +216,10 @@ def test_definitions_load() -> None:
     assert {key.to_user_string() for key in defs.resolve_all_asset_keys()} == {
         "exchange_rates",
         "account_snapshots",
+        "account_cash_flows",
         "mart_account_daily",
+        "mart_account_returns_daily",
+        "mart_returns_daily",
         "mart_net_worth_daily",
         "mart_net_worth_monthly",
         "mart_breakdowns",
@@ -251,6 +254,8 @@ def test_definitions_load() -> None:
         "positions_match_balance",
         "day_over_day_change",
         "accounts_synced_in_time",
+        "no_transfer_paired_twice",
+        "returns_add_up",
         "projection_bands_sound",
     }
     assert set(defs.resources or {}) == {"fx_source", "warehouse", "sync", "mail"}
@@ -261,7 +266,10 @@ def test_module_definitions_are_what_workspace_loads() -> None:
     assert {key.to_user_string() for key in definitions.defs.resolve_all_asset_keys()} == {
         "exchange_rates",
         "account_snapshots",
+        "account_cash_flows",
         "mart_account_daily",
+        "mart_account_returns_daily",
+        "mart_returns_daily",
         "mart_net_worth_daily",
         "mart_net_worth_monthly",
         "mart_breakdowns",

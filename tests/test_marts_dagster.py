@@ -27,6 +27,8 @@ MODELS = {
     "mart_net_worth_monthly",
     "mart_breakdowns",
     "mart_holdings",
+    "mart_account_returns_daily",
+    "mart_returns_daily",
 }
 
 
@@ -40,6 +42,8 @@ def test_one_asset_per_model_with_its_refs_as_deps() -> None:
     assert deps["mart_net_worth_daily"] == {"mart_account_daily"}
     assert deps["mart_account_daily"] == {"account_snapshots"}
     assert deps["mart_breakdowns"] >= {"mart_account_daily", "account_snapshots"}
+    assert deps["mart_account_returns_daily"] >= {"mart_account_daily", "account_cash_flows"}
+    assert deps["mart_returns_daily"] == {"mart_account_returns_daily"}
     for spec in specs.values():
         assert "sql" in spec.kinds
         assert spec.group_name == "marts"
@@ -61,10 +65,12 @@ def test_materializing_builds_every_model_with_rows_written(warehouse_url: str) 
         for event in result.get_asset_materialization_events()
     }
     expected = {name: len(rows) for name, rows in marts(engine).items()}
+    # the returns: one row per account-day (as mart_account_daily) and per user-day
+    expected |= {"mart_account_returns_daily": 20, "mart_returns_daily": 8}
     assert written == expected
     assert written["mart_account_daily"] == 20  # alice 14, bob 6
-    [check] = result.get_asset_check_evaluations()
-    assert check.check_name == "breakdowns_add_up" and check.passed
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks == {"breakdowns_add_up": True, "returns_add_up": True}
 
     again = dg.materialize([marts_assets], resources={"warehouse": warehouse}, run_config=config)
     assert {

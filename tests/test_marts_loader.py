@@ -37,6 +37,8 @@ def test_the_shipped_models_in_dependency_order() -> None:
         "mart_net_worth_monthly",
         "mart_breakdowns",
         "mart_holdings",
+        "mart_account_returns_daily",
+        "mart_returns_daily",
     }
     for model in models:
         for ref in model.refs:

@@ -13,6 +13,7 @@ from wealth_pipeline.conversions.jobs import (
     convert_snapshots_job,
     reconvert_user_job,
 )
+from wealth_pipeline.flows.assets import account_cash_flows, flows_checks
 from wealth_pipeline.fx.assets import (
     build_exchange_rates_schedule,
     exchange_rates,
@@ -111,8 +112,15 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     return dg.Definitions(
-        assets=[exchange_rates, account_snapshots, marts_assets, weekly_report, wealth_projection],
-        asset_checks=sync_checks,
+        assets=[
+            exchange_rates,
+            account_snapshots,
+            account_cash_flows,
+            marts_assets,
+            weekly_report,
+            wealth_projection,
+        ],
+        asset_checks=[*sync_checks, *flows_checks],
         jobs=[
             exchange_rates_job,
             daily_sync_job,

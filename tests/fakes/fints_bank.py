@@ -18,6 +18,13 @@ What the bank does, scripted by the attributes of `FakeFinTSBank` (set per test)
 - Decoupled polls (HKTAN process S) answer 3956 until `approve_after_polls` polls were made
   (None: never approved). A TAN (HKTAN process 2, TAN in HNSHA) must equal `tan`, else 9941.
 - HKSPA, HKSAL (v7), HKWPD (v6) answer the accounts, balances and depot (MT535) below.
+- HKKAZ (v7, the version python-fints' `get_transactions` prefers; brokers.md: "Transactions:
+  `get_transactions(account, start, end)` (HKKAZ, MT940)") answers HIKAZ7 with the giro's
+  booked statement lines within the asked dates as MT940 (`:20:/:25:/:28C:/:60F:/:61:/:86:/
+  :62F:`, SWIFT MT940 as German banks write it, with the structured `:86:` of the ZKA
+  "DFÜ-Abkommen": a three-digit business transaction code, `?00` posting text, `?20..?29`
+  purpose, `?30/?31` counterparty bank/account, `?32` name). No touchdown (one answer), as a
+  bank does for short periods; `kaz_code` answers another code (e.g. 9010 "not supported").
 - HKEND ends the dialog (0100).
 
 TAN media (DKB's "Gerätebezeichnung"), scripted by `media` (the user's device names; empty:
@@ -107,6 +114,7 @@ from fints.segments.depot import HIWPD6
 from fints.segments.dialog import HIRMG2, HIRMS2, HISYN4
 from fints.segments.message import HNHBK3, HNHBS1, HNVSD1, HNVSK3
 from fints.segments.saldo import HISAL7
+from fints.segments.statement import HIKAZ7
 from fints.types import SegmentSequence
 
 from tests.fakes.server import FakeService, Request, Response
@@ -174,6 +182,53 @@ class Account:
     available: Decimal | None = None
     currency: str = "EUR"
     holdings: str = ""  # MT535 for depots
+    # Booked transactions: (booking day, signed amount, GVC, posting text, purpose, name)
+    statement: tuple[tuple[date, Decimal, str, str, str, str], ...] = ()
+
+
+GIRO_STATEMENT = (
+    (date(2024, 5, 31), Decimal("2450.00"), "153", "GEHALT/RENTE", "Gehalt Mai", "Arbeitgeber GmbH"),
+    (date(2024, 6, 3), Decimal("-950.00"), "116", "SEPA-UEBERWEISUNG", "Miete Juni", "Hausverwaltung AG"),
+    (date(2024, 6, 3), Decimal("-500.00"), "116", "SEPA-UEBERWEISUNG", "Sparen", "Anna Muster"),
+    (date(2024, 6, 10), Decimal("-4.90"), "805", "ENTGELTABSCHLUSS", "Kontofuehrung Mai", ""),
+    (date(2024, 6, 12), Decimal("0.83"), "805", "ABSCHLUSS", "Habenzinsen", ""),
+)  # fmt: skip
+
+
+def mt940(account: Account, start: date | None, end: date | None) -> str:
+    """The account's booked lines within [start, end] as one MT940 statement."""
+    lines = [
+        line
+        for line in account.statement
+        if (start is None or line[0] >= start) and (end is None or line[0] <= end)
+    ]
+    opening = account.booked - sum((line[1] for line in account.statement), Decimal(0))
+    first = lines[0][0] if lines else (start or date(2024, 6, 14))
+
+    def amount(value: Decimal) -> str:
+        return f"{abs(value):.2f}".replace(".", ",")
+
+    def mark(value: Decimal) -> str:
+        return "C" if value >= 0 else "D"
+
+    out = [
+        "",
+        ":20:STARTUMSE",
+        f":25:12030000/{account.number}",
+        ":28C:00000/001",
+        f":60F:{mark(opening)}{first:%y%m%d}{account.currency}{amount(opening)}",
+    ]
+    running = opening
+    for day, value, code, posting, purpose, name in lines:
+        running += value
+        out.append(f":61:{day:%y%m%d}{day:%m%d}{mark(value)}{amount(value)}NMSCNONREF")
+        details = f"{code}?00{posting}?20{purpose}"
+        if name:
+            details += f"?30BYLADEM1001?31DE12500105170648489890?32{name}"
+        out.append(f":86:{details}")
+    last = lines[-1][0] if lines else first
+    out += [f":62F:{mark(running)}{last:%y%m%d}{account.currency}{amount(running)}", "-", ""]
+    return "\r\n".join(out)
 
 
 def default_accounts() -> list[Account]:
@@ -185,6 +240,7 @@ def default_accounts() -> list[Account]:
             "Girokonto",
             Decimal("1523.45"),
             Decimal("3523.45"),
+            statement=GIRO_STATEMENT,
         ),
         Account("9876543210", "DE44120300000009876543", 10, "Tagesgeld", Decimal("-12.30")),
         Account("5555555555", "", 30, "Depot", holdings=MT535),
@@ -229,12 +285,14 @@ class FakeFinTSBank(FakeService):
         grant_exemption: bool = True,
         mechanisms: tuple[str, ...] = ("920", "940"),
         accounts: list[Account] | None = None,
+        kaz_code: str | None = None,
         media: tuple[str, ...] = (),
         listed_media: tuple[str, ...] | None = None,
         hisal_version: int = 7,
         hisal_garbage: bool = False,
     ) -> None:
         """Script the bank for a test (every call resets the script to these defaults)."""
+        self.kaz_code = kaz_code
         self.sca = sca
         self.decoupled_code = decoupled_code
         self.approve_after_polls = approve_after_polls
@@ -398,6 +456,18 @@ class FakeFinTSBank(FakeService):
                 else:
                     respond(segment, ("0020", "Auftrag ausgeführt.", None))
                     out.append(self._hisal(account, segment))
+            elif kind == "HKKAZ":
+                account = self._find(iban=segment.account.iban)
+                if account is None:
+                    respond(segment, ("9210", "Konto unbekannt, Auftrag abgelehnt.", None))
+                    global_codes.append(("9050", "Die Nachricht enthält Fehler."))
+                elif self.kaz_code:
+                    respond(segment, (self.kaz_code, "Umsatzabfrage nicht möglich.", None))
+                    global_codes.append(("9050", "Die Nachricht enthält Fehler."))
+                else:
+                    respond(segment, ("0020", "Auftrag ausgeführt.", None))
+                    text = mt940(account, segment.date_start, segment.date_end)
+                    out.append(_to(HIKAZ7(statement_booked=text.encode("iso-8859-1")), segment))
             elif kind == "HKWPD":
                 account = self._find(number=segment.account.account_number)
                 if account is None:
@@ -626,7 +696,7 @@ class FakeFinTSBank(FakeService):
         ]
         required = [
             TransactionTanRequired(transaction=t, tan_required=False)
-            for t in ("HKSPA", "HKSAL", "HKWPD", "HKTAB", "HKTAN")
+            for t in ("HKSPA", "HKSAL", "HKWPD", "HKKAZ", "HKTAB", "HKTAN")
         ]
         return [
             HIBPA3(
@@ -675,6 +745,7 @@ class FakeFinTSBank(FakeService):
             ),
             _parameter_segment("HISALS", 7),
             _parameter_segment("HIWPDS", 6),
+            _parameter_segment("HIKAZS", 7),
             _parameter_segment("HITABS", 5),
         ]
 

@@ -10,6 +10,16 @@ Statements are realistic enough for `ibflex`: IBKR's default date formats, sever
 currencies, STK (one of them an ETF) + BOND + CASH positions with SUMMARY and LOT rows, the
 cash report with its BASE_SUMMARY row, conversion rates, and one NAV row per business day.
 
+Cash transactions (the `CashTransactions` section; brokers.md: `type="Deposits/Withdrawals"`
+with `amount`, `currency`, `dateTime`/`settleDate`, `fxRateToBase`; dividends, withholding tax
+and fees are other types of the same section; the attribute names and the other type strings
+are those of `ibflex.Types.CashTransaction` and `ibflex.enums.CashAction`, the public parser
+of real statements): `CASH_TRANSACTIONS` within the statement's period, one in USD converted by
+its `fxRateToBase`. `statement_xml(cash_transactions=False)` leaves the section out, as a
+query without it does. Whether IBKR writes "Deposits/Withdrawals" or ibflex's
+"Deposits & Withdrawals" differs between sources: the fake uses the former for deposits and
+the integration accepts both.
+
 Scripted behaviours: `script("GetStatement", "1019", "1019")` answers those error codes to
 the next requests of that step, then the real answer; "nocode" is a Fail without ErrorCode;
 `(code, message)` pairs set the message ("{token}" is replaced by the token sent, as a
@@ -32,6 +42,7 @@ TOKEN = "710295638472910384756129"  # IBKR tokens are 24 digits
 EXPIRED_TOKEN = "193847561029384756102938"
 QUERY_ID = "987654"
 TWO_ACCOUNT_QUERY_ID = "987655"
+NO_CASH_QUERY_ID = "987656"  # a query without the Cash Transactions section
 ACCOUNT = "U7654321"
 SECOND_ACCOUNT = "U1234567"
 STATEMENT_END = date(2024, 3, 15)
@@ -106,6 +117,17 @@ LATEST_NAV = {  # cash includes the GBP position; the total is the sum, to the c
 }
 
 
+# (days before the end, type, currency, amount, fxRateToBase, description, transactionID)
+CASH_TRANSACTIONS = (
+    (40, "Deposits/Withdrawals", "EUR", "5000", "1", "CASH RECEIPTS / ELECTRONIC FUND TRANSFERS", "9001"),
+    (33, "Dividends", "USD", "42.5", "0.92", "VT(US9220427424) CASH DIVIDEND USD 0.25 PER SHARE", "9002"),
+    (33, "Withholding Tax", "USD", "-6.38", "0.92", "VT(US9220427424) CASH DIVIDEND - US TAX", "9003"),
+    (20, "Other Fees", "EUR", "-10", "1", "MONTHLY MINIMUM ACTIVITY FEE", "9004"),
+    (12, "Broker Interest Received", "EUR", "3.21", "1", "EUR CREDIT INT FOR FEB-2024", "9005"),
+    (5, "Deposits/Withdrawals", "EUR", "-1200", "1", "DISBURSEMENT INITIATED BY Jane Doe", "9006"),
+)  # fmt: skip
+
+
 def business_days(end: date, days: int) -> list[date]:
     first = end - timedelta(days=days - 1)
     every = (first + timedelta(days=n) for n in range(days))
@@ -145,6 +167,7 @@ def statement_xml(
     end: date = STATEMENT_END,
     days: int = HISTORY_DAYS,
     alias: str = "",
+    cash_transactions: bool = True,
 ) -> str:
     """One <FlexStatement>, in IBKR's default formats (yyyyMMdd, yyyyMMdd;HHmmss)."""
     start = end - timedelta(days=days - 1)
@@ -263,7 +286,39 @@ def statement_xml(
             + _attrs(reportDate=_ymd(end), fromCurrency=currency, toCurrency=base, rate=rate)
             + " />"
         )
-    lines += ["</ConversionRates>", "</FlexStatement>"]
+    lines += ["</ConversionRates>"]
+    if cash_transactions:
+        lines.append("<CashTransactions>")
+        for back, kind, currency, amount, fx, text, transaction in CASH_TRANSACTIONS:
+            if back >= days:
+                continue  # outside the statement's period
+            day = end - timedelta(days=back)
+            lines.append(
+                "<CashTransaction "
+                + _attrs(
+                    accountId=account_id,
+                    acctAlias=alias,
+                    model="",
+                    currency=currency,
+                    fxRateToBase=fx,
+                    assetCategory="STK" if kind in ("Dividends", "Withholding Tax") else "",
+                    symbol="VT" if kind in ("Dividends", "Withholding Tax") else "",
+                    description=text,
+                    dateTime=_ymd(day) + ";202000",
+                    settleDate=_ymd(day),
+                    amount=amount,
+                    type=kind,
+                    tradeID="",
+                    code="",
+                    transactionID=f"{account_id}-{transaction}",
+                    reportDate=_ymd(day),
+                    clientReference="",
+                    levelOfDetail="DETAIL",
+                )
+                + " />"
+            )
+        lines.append("</CashTransactions>")
+    lines.append("</FlexStatement>")
     return "\n".join(lines)
 
 
@@ -314,6 +369,7 @@ class FakeIbkrFlex(FakeService):
         self.expired_tokens = {EXPIRED_TOKEN}
         self.queries = {
             QUERY_ID: FlexQuery([statement_xml()]),
+            NO_CASH_QUERY_ID: FlexQuery([statement_xml(cash_transactions=False)]),
             TWO_ACCOUNT_QUERY_ID: FlexQuery(
                 [statement_xml(alias="Main"), statement_xml(SECOND_ACCOUNT, "USD", days=10)]
             ),

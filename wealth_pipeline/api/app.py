@@ -18,6 +18,7 @@ from wealth_pipeline.api.routes import (
     auth,
     brokers,
     changes,
+    performance,
     profile,
     projection,
     rates,
@@ -104,7 +105,18 @@ def create_app(
     app.state.login_guard = login_guard or LoginGuard()
     app.state.answers = AnswerCache(settings.api_answer_cache_mib * 1024 * 1024)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    for module in (auth, session, profile, brokers, changes, accounts, wealth, projection, rates):
+    for module in (
+        auth,
+        session,
+        profile,
+        brokers,
+        changes,
+        accounts,
+        performance,
+        wealth,
+        projection,
+        rates,
+    ):
         app.include_router(module.router)
     dashboard.mount(app)
 

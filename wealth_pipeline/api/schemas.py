@@ -271,3 +271,65 @@ class RatesOut(BaseModel):
     date: str
     base: str
     rates: list[RateOut]
+
+
+# --- returns and cash flows --------------------------------------------------------------
+
+
+class PeriodFiguresOut(BaseModel):
+    period: str
+    start_date: str
+    end_date: str
+    base_currency: str
+    account_id: int | None
+    account_name: str | None = None
+    days: int
+    covered_days: int = Field(description="days on which flows were known (for any account)")
+    value_start: Money
+    value_end: Money
+    change: Money
+    contributions: Money = Field(description="net external flow: deposits minus withdrawals")
+    internal_transfers: Money = Field(description="transfers between own accounts in transit")
+    market_result: Money = Field(description="change - contributions (incl. currency effect)")
+    currency_effect: Money
+    markets: Money = Field(description="market_result - currency_effect")
+    income: Money
+    costs: Money
+    unexplained: Money = Field(description="change of accounts or days without flow data")
+    time_weighted_return: str | None = Field(description="ratio, 8 decimals")
+    money_weighted_return: str | None = Field(description="ratio (XIRR), 8 decimals")
+    annualised: bool
+    notes: list[str]
+
+
+class PerformanceOut(BaseModel):
+    period: str
+    total: PeriodFiguresOut | None
+    accounts: list[PeriodFiguresOut]
+
+
+class FlowOut(BaseModel):
+    id: int
+    flow_date: str
+    amount: Money
+    currency: str
+    kind: str
+    source: str
+    description: str
+    base_currency: str | None
+    amount_base_currency: Money | None
+    exchange_rate_used: str | None
+    rate_date: str | None
+    conversion_note: str | None
+    paired_flow_id: int | None
+
+
+class FlowPage(BaseModel):
+    count: int
+    page: int
+    page_size: int
+    covered_from: str | None
+    covered_through: str | None
+    next: str | None
+    previous: str | None
+    results: list[FlowOut]

@@ -70,6 +70,19 @@ class PositionInfo:
 
 
 @dataclass(frozen=True)
+class CashFlowInfo:
+    """Money into (positive) or out of (negative) an account, as the service reports it."""
+
+    flow_date: date
+    amount: Decimal
+    currency: str
+    kind: str  # deposit, withdrawal, dividend, interest, fee, tax, transfer_in, transfer_out, other
+    external_id: str | None = None  # the service's id: a re-sync never duplicates the flow
+    description: str = ""
+    raw_data: dict[str, Any] | None = None  # the service's record, secrets removed
+
+
+@dataclass(frozen=True)
 class AuthResult:
     success: bool
     requires_2fa: bool = False
@@ -225,6 +238,23 @@ class BrokerIntegrationBase(ABC):
     def get_historical_balances(
         self, account_identifier: str, start_date: date, end_date: date
     ) -> list[BalanceInfo]:
+        return []
+
+    def supports_cash_flows(self) -> bool:
+        """Whether `get_cash_flows` reports the account's flows completely for a range."""
+        return False
+
+    def cash_flow_span(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> tuple[date, date] | None:
+        """The days of [start, end] whose flows `get_cash_flows` reports completely (None:
+        none). Services whose answers cover a limited period narrow it."""
+        return (start_date, end_date) if self.supports_cash_flows() else None
+
+    def get_cash_flows(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> list[CashFlowInfo]:
+        """Every flow of the account booked from `start_date` through `end_date`."""
         return []
 
     def export_state(self) -> bytes | None:

@@ -29,6 +29,7 @@ from wealth_pipeline.brokers.base import (
     AuthResult,
     BalanceInfo,
     BrokerIntegrationBase,
+    CashFlowInfo,
     MalformedAnswer,
     NoNewData,
     PositionInfo,
@@ -118,6 +119,9 @@ PILLAR_3A_MAXIMUM = {
     2005: 6192, 2007: 6365, 2009: 6566, 2011: 6682, 2013: 6739,
     2015: 6768, 2019: 6826, 2021: 6883, 2023: 7056, 2025: 7258,
 }  # fmt: skip
+DIVIDEND_SYMBOL = "DVWRL"
+DIVIDEND_YIELD = Decimal("0.004")  # per distribution, twice a year
+WITHHOLDING_TAX = Decimal("0.15")
 # Savings interest in percent a year, from a year on (roughly the Swiss savings rates).
 SAVINGS_RATE = {
     2005: "0.75", 2007: "1.25", 2009: "0.50", 2012: "0.25",
@@ -234,10 +238,15 @@ class Holdings:
     day: date
     lots: tuple[Lot, ...]
     cash: Decimal
+    # The cash flows of `day` so far, (kind, amount): what `get_cash_flows` reports.
+    flows: tuple[tuple[str, Decimal], ...] = ()
+
+    def flows_of(self, day: date) -> tuple[tuple[str, Decimal], ...]:
+        return self.flows if self.day == day else ()
 
 
-def _deposit(state: Holdings, day: date, amount: Decimal) -> Holdings:
-    return Holdings(day, state.lots, state.cash + amount)
+def _deposit(state: Holdings, day: date, amount: Decimal, kind: str = "deposit") -> Holdings:
+    return Holdings(day, state.lots, state.cash + amount, (*state.flows_of(day), (kind, amount)))
 
 
 def _buy(state: Holdings, day: date, symbol: str, budget: Decimal, places: int) -> Holdings:
@@ -246,12 +255,12 @@ def _buy(state: Holdings, day: date, symbol: str, budget: Decimal, places: int) 
     budget = min(budget, state.cash)
     units = Decimal(int(budget.scaleb(places) // price)).scaleb(-places)
     if units <= 0:
-        return Holdings(day, state.lots, state.cash)
+        return Holdings(day, state.lots, state.cash, state.flows_of(day))
     cost = quantize(units * price, CENTS)
     lots = {lot.symbol: lot for lot in state.lots}
     held = lots.get(symbol, Lot(symbol, Decimal(0), Decimal(0)))
     lots[symbol] = Lot(symbol, held.quantity + units, held.cost + cost)
-    return Holdings(day, tuple(lots.values()), state.cash - cost)
+    return Holdings(day, tuple(lots.values()), state.cash - cost, state.flows_of(day))
 
 
 def _sell(state: Holdings, day: date, symbol: str, units: Decimal) -> Holdings:
@@ -263,15 +272,28 @@ def _sell(state: Holdings, day: date, symbol: str, units: Decimal) -> Holdings:
     cost = divide(held.cost * remaining, held.quantity, CENTS) if remaining else Decimal(0)
     lots[symbol] = Lot(symbol, remaining, cost)
     kept = tuple(lot for lot in lots.values() if lot.quantity > 0)
-    return Holdings(day, kept, state.cash + proceeds)
+    return Holdings(day, kept, state.cash + proceeds, state.flows_of(day))
 
 
 def _opening(state: Holdings | None, day: date) -> Holdings:
     return state if state is not None else Holdings(day, (), Decimal(0))
 
 
+def _dividend(state: Holdings, day: date) -> Holdings:
+    """The all-world ETF distributes twice a year (0.4 % of its value each time); 15 %
+    withholding tax is kept back."""
+    etf = next((lot for lot in state.lots if lot.symbol == DIVIDEND_SYMBOL), None)
+    if etf is None:
+        return state
+    gross = quantize(etf.quantity * price_on(DIVIDEND_SYMBOL, day) * DIVIDEND_YIELD, CENTS)
+    tax = quantize(gross * WITHHOLDING_TAX, CENTS)
+    state = _deposit(state, day, gross, "dividend")
+    return _deposit(state, day, -tax, "tax")
+
+
 def brokerage_events(state: Holdings | None, year: int) -> Iterator[Holdings]:
-    """The brokerage account's year: quarterly deposits buying ETFs, rare stock trades."""
+    """The brokerage account's year: quarterly deposits buying ETFs, dividends in June and
+    December, rare stock trades."""
     if year == ORIGIN.year:
         state = _deposit(_opening(state, ORIGIN), ORIGIN, Decimal("10000.00"))
         state = _buy(state, ORIGIN, "DACME", Decimal("1200.00"), 0)
@@ -280,7 +302,13 @@ def brokerage_events(state: Holdings | None, year: int) -> Iterator[Holdings]:
         yield state
     state = _opening(state, ORIGIN)
     deposit = Decimal(2500 + 100 * (year - ORIGIN.year))
-    for month in (1, 4, 7, 10):
+    for month in (1, 4, 6, 7, 10, 12):
+        if month in (6, 12):
+            day = on_or_after(date(year, month, 15))
+            if day > ORIGIN:
+                state = _dividend(state, day)
+                yield state
+            continue
         day = on_or_after(date(year, month, 2))
         if day <= ORIGIN:
             continue
@@ -323,11 +351,11 @@ def savings_events(state: Holdings | None, year: int) -> Iterator[Holdings]:
         state = _deposit(state, day, monthly)
         if month == 7 and state.cash > 6000:
             withdrawal = cents_between("1500", "3000", "holiday", year)
-            state = _deposit(state, day, -withdrawal)
+            state = _deposit(state, day, -withdrawal, "withdrawal")
         yield state
     rate = from_year(SAVINGS_RATE, year).scaleb(-2)
     year_end = date(year, 12, 31)
-    yield _deposit(state, year_end, quantize(state.cash * rate, CENTS))
+    yield _deposit(state, year_end, quantize(state.cash * rate, CENTS), "interest")
 
 
 EVENTS = {
@@ -435,6 +463,59 @@ def checking_payments(day: date) -> dict[str, Decimal]:
     before = checking_balance(day - timedelta(days=1)) - checking_outflow(day)
     sweep = before + salary(day.year) - buffer_after_payday(day)
     return {"salary": salary(day.year), "sweep_to_savings": sweep}
+
+
+# --- cash flows: what moved money into or out of each account -------------------------------
+
+
+def checking_flows(day: date) -> list[tuple[str, Decimal, str]]:
+    """The checking account's flows of `day`: the opening balance, salary and sweep on
+    payday, rent, insurance and card payments; they explain its balance exactly."""
+    if day == ORIGIN:
+        return [("deposit", buffer_after_payday(ORIGIN), "opening balance")]
+    flows = []
+    outflow = checking_outflow(day)
+    if outflow:
+        flows.append(("withdrawal", -outflow, "rent, insurance and card payments"))
+    payments = checking_payments(day)
+    if payments:
+        flows.append(("deposit", payments["salary"], "salary"))
+        flows.append(("withdrawal", -payments["sweep_to_savings"], "sweep above the buffer"))
+    return flows
+
+
+def ledger_flows(identifier: str, day: date) -> list[tuple[str, Decimal, str]]:
+    """The flows of `day` in an account with a ledger (the day's last state holds them)."""
+    days = ledger_days(identifier, day.year)
+    index = bisect.bisect_right(days, day)
+    if not index or days[index - 1] != day:
+        return []
+    state = ledger(identifier, day.year)[index - 1]
+    labels = {"deposit": "savings plan", "withdrawal": "holiday", "interest": "yearly interest",
+              "dividend": "Demo All-World Equity ETF distribution", "tax": "withholding tax"}  # fmt: skip
+    return [(kind, amount, labels.get(kind, kind)) for kind, amount in state.flows_of(day)]
+
+
+def cash_flows_between(account: AccountInfo, first: date, last: date) -> list[CashFlowInfo]:
+    flows = []
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        found = (
+            checking_flows(day) if account is CHECKING else ledger_flows(account.identifier, day)
+        )
+        for number, (kind, amount, label) in enumerate(found):
+            flows.append(
+                CashFlowInfo(
+                    flow_date=day,
+                    amount=quantize(amount, AMOUNT_PLACES),
+                    currency=account.currency,
+                    kind=kind,
+                    external_id=f"demo:{account.identifier}:{day.isoformat()}:{number}",
+                    description=label,
+                    raw_data={"source": "demo", "kind": kind, "amount": str(amount)},
+                )
+            )
+    return flows
 
 
 # --- valuation --------------------------------------------------------------------------------
@@ -550,3 +631,18 @@ class DemoIntegration(BrokerIntegrationBase):
         if account is CHECKING:
             return list(map(checking_info, days, checking_balances(first, last)))
         return [balance_on(account, day) for day in days]
+
+    def supports_cash_flows(self) -> bool:
+        return True
+
+    def get_cash_flows(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> list[CashFlowInfo]:
+        """Every flow from `start_date` (at the earliest ORIGIN) to `end_date` (at most today):
+        deposits, withdrawals, dividends and their withholding tax, interest."""
+        account = find_account(account_identifier)
+        first = max(start_date, ORIGIN)
+        last = min(end_date, self.context.current_day())
+        if first > last:
+            return []
+        return cash_flows_between(account, first, last)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import re
@@ -59,7 +60,7 @@ from fints.message import FinTSInstituteMessage, FinTSMessage
 from fints.models import SEPAAccount
 from fints.segments.depot import HKWPD5, HKWPD6
 
-from wealth_pipeline import http
+from wealth_pipeline import http, money
 from wealth_pipeline.brokers.base import (
     AccountInfo,
     AuthenticationFailed,
@@ -67,6 +68,7 @@ from wealth_pipeline.brokers.base import (
     BalanceInfo,
     BrokerError,
     BrokerIntegrationBase,
+    CashFlowInfo,
     MalformedAnswer,
     PositionInfo,
     TemporarilyUnavailable,
@@ -487,6 +489,71 @@ def challenge_data(pending: NeedTANResponse, mechanism: Any) -> tuple[str, dict[
     return "tan", data
 
 
+# ZKA business transaction codes (GVC) of account closings: interest credited or fees charged.
+CLOSING_CODES = frozenset({"805"})
+INTEREST_WORDS = ("zins",)
+FEE_WORDS = ("entgelt", "gebuehr", "gebühr", "kontofuehrung", "kontoführung")
+
+
+def statement_kind(data: dict[str, Any], amount: Decimal) -> str:
+    """A bank statement line's kind: interest and fees of account closings (by GVC or their
+    posting text), everything else money the owner moved in or out."""
+    text = " ".join(str(data.get(key) or "") for key in ("posting_text", "purpose")).lower()
+    closing = str(data.get("transaction_code") or "") in CLOSING_CODES
+    if amount > 0 and (closing or any(word in text for word in INTEREST_WORDS)):
+        return "interest"
+    if amount < 0 and (closing or any(word in text for word in FEE_WORDS)):
+        return "fee"
+    return "deposit" if amount >= 0 else "withdrawal"
+
+
+def statement_flows(
+    rows: list[dict[str, Any]], currency: str, start: date, end: date
+) -> list[CashFlowInfo]:
+    """MT940 lines (python-fints' `get_transactions` data) as flows: the booking date, the
+    signed amount, an id from the line's content and its occurrence (MT940 has no unique id,
+    and a re-sync must find the same line again)."""
+    seen: dict[str, int] = {}
+    flows = []
+    for data in rows:
+        raw_amount = data.get("amount")
+        value = getattr(raw_amount, "amount", None)
+        day = data.get("date") or data.get("entry_date")
+        if value is None or day is None:
+            raise MalformedAnswer("the bank sent a statement line without date or amount")
+        day = date(day.year, day.month, day.day)
+        if not start <= day <= end:
+            continue
+        amount = money.quantize(Decimal(value), money.AMOUNT_PLACES)
+        line_currency = str(getattr(raw_amount, "currency", "") or currency)
+        if line_currency != currency:
+            raise MalformedAnswer(f"the bank sent a {line_currency} line for a {currency} account")
+        purpose = str(data.get("purpose") or "")
+        name = str(data.get("applicant_name") or "")
+        posting = str(data.get("posting_text") or "")
+        content = f"{day.isoformat()}|{amount}|{posting}|{purpose}|{name}"
+        seen[content] = seen.get(content, 0) + 1
+        digest = hashlib.sha256(f"{content}|{seen[content]}".encode()).hexdigest()[:32]
+        flows.append(
+            CashFlowInfo(
+                flow_date=day,
+                amount=amount,
+                currency=currency,
+                kind=statement_kind(data, amount),
+                external_id=f"mt940:{digest}",
+                description=" · ".join(t for t in (posting, purpose, name) if t)[:500],
+                raw_data={
+                    "source": "FinTS HKKAZ (MT940)",
+                    "transaction_code": str(data.get("transaction_code") or ""),
+                    "posting_text": posting,
+                    "purpose": purpose,
+                    "name": name,
+                },
+            )
+        )
+    return flows
+
+
 def pack_session(
     client_state: bytes, dialog: bytes, pending: bytes, decoupled: bool, two_fa_type: str
 ) -> bytes:
@@ -881,6 +948,34 @@ class FinTSIntegration(BrokerIntegrationBase):
         if not account.depot:
             return []
         return [position(h, account.info.currency) for h in self._holdings(account)]
+
+    def supports_cash_flows(self) -> bool:
+        return True
+
+    def cash_flow_span(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> tuple[date, date] | None:
+        """Statements cover bank accounts, not depots (their flows are not in MT940)."""
+        return None if self._account(account_identifier).depot else (start_date, end_date)
+
+    def get_cash_flows(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> list[CashFlowInfo]:
+        """The account's booked transactions (HKKAZ, MT940 through `get_transactions`); the
+        bank may ask for an approval for more than about 90 days."""
+        account = self._account(account_identifier)
+        if account.depot:
+            return []
+        client = self._session()
+        with self._errors():
+            self._transport_codes_reset()
+            transactions = self._settle(
+                client, client.get_transactions(account.sepa, start_date, end_date)
+            )
+            self._check()
+            return statement_flows(
+                [t.data for t in transactions or []], account.info.currency, start_date, end_date
+            )
 
     def _holdings(self, account: _Account) -> list[Holding]:
         client = self._session()

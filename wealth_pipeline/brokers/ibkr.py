@@ -33,7 +33,7 @@ import time
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -49,6 +49,7 @@ from wealth_pipeline.brokers.base import (
     BalanceInfo,
     BrokerError,
     BrokerIntegrationBase,
+    CashFlowInfo,
     MalformedAnswer,
     PositionInfo,
     TemporarilyUnavailable,
@@ -236,6 +237,7 @@ def _same_site(host: str, base_host: str) -> bool:
 
 def parse_statement(root: ET.Element) -> Types.FlexQueryResponse:
     """The statement as ibflex types; unknown enum values are dropped, not fatal."""
+    _normalise_cash_types(root)
     _drop_unknown_enum_values(root)
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -248,6 +250,18 @@ def parse_statement(root: ET.Element) -> Types.FlexQueryResponse:
     if not isinstance(parsed, Types.FlexQueryResponse):
         raise MalformedAnswer(f"{SERVICE} sent a statement without FlexStatements")
     return parsed
+
+
+# IBKR writes "Deposits/Withdrawals" (the original app's notes); ibflex knows the type as
+# "Deposits & Withdrawals": read both.
+CASH_TYPE_ALIASES = {"Deposits/Withdrawals": enums.CashAction.DEPOSITWITHDRAW.value}
+
+
+def _normalise_cash_types(root: ET.Element) -> None:
+    for element in root.iter("CashTransaction"):
+        kind = element.get("type")
+        if kind in CASH_TYPE_ALIASES:
+            element.set("type", CASH_TYPE_ALIASES[kind])
 
 
 def _drop_unknown_enum_values(root: ET.Element) -> None:
@@ -339,6 +353,71 @@ def cash_by_currency(statement: Types.FlexStatement) -> tuple[dict[str, str], st
     return cash, in_base
 
 
+FLOW_KINDS = {
+    enums.CashAction.DIVIDEND: "dividend",
+    enums.CashAction.PAYMENTINLIEU: "dividend",
+    enums.CashAction.WHTAX: "tax",
+    enums.CashAction.BROKERINTRCVD: "interest",
+    enums.CashAction.BROKERINTPAID: "interest",
+    enums.CashAction.BONDINTRCVD: "interest",
+    enums.CashAction.BONDINTPAID: "interest",
+    enums.CashAction.FEES: "fee",
+    enums.CashAction.ADVISORFEES: "fee",
+    enums.CashAction.COMMADJ: "fee",
+}
+
+
+def flow_kind(kind: enums.CashAction | None, amount: Decimal) -> str:
+    """Our kind of a CashTransaction: deposits/withdrawals by sign, unknown types `other`."""
+    if kind == enums.CashAction.DEPOSITWITHDRAW:
+        return "deposit" if amount >= 0 else "withdrawal"
+    return FLOW_KINDS.get(kind, "other") if kind is not None else "other"
+
+
+def cash_flows(statement: Types.FlexStatement, currency: str) -> list[CashFlowInfo]:
+    """The statement's cash transactions in the account's (base) currency: a transaction in
+    another currency is converted by its own `fxRateToBase` (IBKR's rate), rounded half-even.
+    The day is the report date (the NAV day that includes it), else the trade or settle day."""
+    flows = []
+    for row in statement.CashTransactions:
+        detail = (row.levelOfDetail or "DETAIL").upper()
+        if detail == "SUMMARY" or row.currency == BASE_SUMMARY or row.amount is None:
+            continue
+        when = row.dateTime.date() if row.dateTime is not None else None
+        day = row.reportDate or when or row.settleDate
+        if day is None:
+            raise MalformedAnswer(f"{SERVICE} sent a cash transaction without a date")
+        amount = Decimal(row.amount)
+        if row.currency and row.currency != currency:
+            if row.fxRateToBase is None:
+                raise MalformedAnswer(
+                    f"{SERVICE} sent a {row.currency} cash transaction without fxRateToBase"
+                )
+            amount = money.multiply(amount, Decimal(row.fxRateToBase), money.AMOUNT_PLACES)
+        else:
+            amount = money.quantize(amount, money.AMOUNT_PLACES)
+        kind = row.type.value if row.type is not None else None
+        flows.append(
+            CashFlowInfo(
+                flow_date=day,
+                amount=amount,
+                currency=currency,
+                kind=flow_kind(row.type, amount),
+                external_id=f"ibkr:{row.transactionID}" if row.transactionID else None,
+                description=(row.description or kind or "")[:500],
+                raw_data={
+                    "source": "IBKR Flex CashTransactions",
+                    "type": kind,
+                    "currency": row.currency,
+                    "amount": str(row.amount),
+                    "fx_rate_to_base": None if row.fxRateToBase is None else str(row.fxRateToBase),
+                    "transaction_id": row.transactionID,
+                },
+            )
+        )
+    return flows
+
+
 def asset_class(category: str | None, sub_category: str | None = None) -> str:
     """Our asset class for IBKR's assetCategory.
 
@@ -401,6 +480,8 @@ class IbkrFlex(BrokerIntegrationBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._response: Types.FlexQueryResponse | None = None
+        # Accounts whose statement has a CashTransactions section (empty or not).
+        self._with_cash_transactions: set[str] = set()
         self._refused: AuthenticationFailed | None = None  # asked once, never again
         # Pauses between polls; tests record them instead of waiting.
         self.sleep: Callable[[float], None] = time.sleep
@@ -471,6 +552,37 @@ class IbkrFlex(BrokerIntegrationBase):
             if start_date <= row.reportDate <= end_date
         ]
 
+    def supports_cash_flows(self) -> bool:
+        return True
+
+    def cash_flow_span(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> tuple[date, date] | None:
+        """The days the statement's period and [start, end] share (its flows are complete
+        for them), None when the query has no Cash Transactions section."""
+        statement = self._statement(account_identifier)
+        if account_identifier not in self._with_cash_transactions:
+            return None
+        first, last = max(start_date, statement.fromDate), min(end_date, statement.toDate)
+        return (first, last) if first <= last else None
+
+    def get_cash_flows(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> list[CashFlowInfo]:
+        statement = self._statement(account_identifier)
+        if account_identifier not in self._with_cash_transactions:
+            raise MalformedAnswer(
+                "the Activity Flex Query has no Cash Transactions section: add it (all types) "
+                "so deposits, withdrawals, dividends and fees are known"
+            )
+        currency = account_info(statement).currency
+        flows = [
+            flow
+            for flow in cash_flows(statement, currency)
+            if start_date <= flow.flow_date <= end_date
+        ]
+        return [replace(flow, raw_data=self._redact(flow.raw_data or {})) for flow in flows]
+
     # --- the download -------------------------------------------------------------------
 
     def _statements(self) -> tuple[Types.FlexStatement, ...]:
@@ -530,6 +642,11 @@ class IbkrFlex(BrokerIntegrationBase):
             raise MalformedAnswer(
                 f"{SERVICE} answered {answer.status or 'something'} instead of the statement"
             )
+        self._with_cash_transactions = {
+            element.get("accountId", "")
+            for element in answer.statement.iter("FlexStatement")
+            if element.find("CashTransactions") is not None
+        }
         return parse_statement(answer.statement)
 
     def _ask(

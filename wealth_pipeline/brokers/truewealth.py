@@ -56,6 +56,7 @@ from wealth_pipeline.brokers.base import (
     BalanceInfo,
     BrokerError,
     BrokerIntegrationBase,
+    CashFlowInfo,
     MalformedAnswer,
     PositionInfo,
     TemporarilyUnavailable,
@@ -170,6 +171,54 @@ def parse_evolution(payload: Any, start: date, end: date) -> list[BalanceInfo]:
             balance=webapi.amount(value), currency=currency, balance_date=day, raw_data=raw
         )
     return [balances[day] for day in sorted(balances)]
+
+
+def parse_evolution_flows(
+    payload: Any, identifier: str, start: date, end: date
+) -> tuple[list[CashFlowInfo], tuple[date, date] | None]:
+    """The evolution's daily `inflows` (deposits; negative: withdrawals) and `fees` between
+    `start` and `end` as cash flows, and the days they are complete for (the series' days
+    from the first contribution on). Amounts are rounded half-even to 4 places; the exact
+    numbers stay in raw_data. Fees count as a cost whatever sign the service gives them (the
+    fake, like sboehler/fin's samples, sends them negative; a positive sign is a guess)."""
+    evolution = webapi.mapping(payload, "the evolution")
+    currency = webapi.currency(evolution.get("currency"), "CHF")
+    points = [
+        webapi.mapping(item, "a day of the evolution")
+        for item in webapi.items(evolution["performance"], "the evolution's performance")
+    ]
+    opened = webapi.opened_on(
+        (webapi.parse_day(p["date"]), webapi.exact(p["vEnd"])) for p in points
+    )
+    if opened is None:
+        return [], None
+    days = [webapi.parse_day(p["date"]) for p in points]
+    first, last = max(start, opened), min(end, max(days))
+    if first > last:
+        return [], None
+    flows = []
+    for day, point in sorted(zip(days, points, strict=True), key=lambda pair: pair[0]):
+        if not first <= day <= last:
+            continue
+        for name, kind in (("inflows", None), ("fees", "fee")):
+            value = point.get(name)
+            if value is None or webapi.exact(value) == 0:
+                continue
+            amount = webapi.amount(value)
+            if kind == "fee":
+                amount = -abs(amount)
+            flows.append(
+                CashFlowInfo(
+                    flow_date=day,
+                    amount=amount,
+                    currency=currency,
+                    kind=kind or ("deposit" if amount >= 0 else "withdrawal"),
+                    external_id=f"truewealth:{identifier}:{day.isoformat()}:{name}",
+                    description=f"True Wealth {name}",
+                    raw_data={"date": day.isoformat(), name: webapi.exact(value)},
+                )
+            )
+    return flows, (first, last)
 
 
 def parse_holdings(payload: Any) -> list[PositionInfo]:
@@ -304,6 +353,31 @@ class TrueWealthIntegration(BrokerIntegrationBase):
             self._evolutions[account_identifier] = self._read(path, "the evolution")
         with webapi.reading(SERVICE, "the evolution", self.scrub):
             return parse_evolution(self._evolutions[account_identifier], start_date, end_date)
+
+    def supports_cash_flows(self) -> bool:
+        return True
+
+    def cash_flow_span(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> tuple[date, date] | None:
+        return self._flows(account_identifier, start_date, end_date)[1]
+
+    def get_cash_flows(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> list[CashFlowInfo]:
+        """The evolution's inflows and fees (the same answer as the history, read once)."""
+        return self._flows(account_identifier, start_date, end_date)[0]
+
+    def _flows(
+        self, account_identifier: str, start_date: date, end_date: date
+    ) -> tuple[list[CashFlowInfo], tuple[date, date] | None]:
+        if account_identifier not in self._evolutions:
+            path = f"/api/portfolios/{account_identifier}/evolution"
+            self._evolutions[account_identifier] = self._read(path, "the evolution")
+        with webapi.reading(SERVICE, "the evolution", self.scrub):
+            return parse_evolution_flows(
+                self._evolutions[account_identifier], account_identifier, start_date, end_date
+            )
 
     def close(self) -> None:
         """Log out (best effort: a failed logout must not hide the sync's result)."""

@@ -16,6 +16,7 @@ from wealth_pipeline.cli import (
     dashboard,
     db,
     demo,
+    flows,
     fx,
     history,
     imports,
@@ -55,6 +56,7 @@ def init() -> None:
 
 main.add_command(db.db)
 main.add_command(fx.fx)
+main.add_command(flows.flows)
 main.add_command(brokers.brokers)
 main.add_command(accounts.accounts)
 main.add_command(snapshots.snapshots)

@@ -128,3 +128,122 @@ def import_csv(account_id: int, file: BinaryIO, username: str, replace: bool) ->
         click.echo(f"  {snapshot.day}: {snapshot.no_rate_reason}")
     if len(unconverted) > MAX_NOTES:
         click.echo(f"  ... and {len(unconverted) - MAX_NOTES} more")
+
+
+def _column(text: str | None) -> tuple[str, ...] | None:
+    return (text.lower(),) if text else None
+
+
+@import_group.command("flows")
+@click.argument("account_id", type=int)
+@click.argument("file", type=click.File("rb"))
+@user_option
+@click.option(
+    "--preset",
+    type=click.Choice(["dkb", "commerzbank", "zkb", "generic"]),
+    default="generic",
+    show_default=True,
+    help="The bank's export format; generic reads date,amount[,description] by default.",
+)
+@click.option("--date-column", default=None, help="Header of the booking date column.")
+@click.option("--amount-column", default=None, help="Header of the signed amount column.")
+@click.option(
+    "--debit-column", default=None, help="Header of the debit column (with --credit-column)."
+)
+@click.option("--credit-column", default=None, help="Header of the credit column.")
+@click.option("--description-column", multiple=True, help="Header(s) of the text columns.")
+@click.option("--id-column", default=None, help="Header of a unique booking reference.")
+@click.option("--kind-column", default=None, help="Header of a column naming each row's kind.")
+@click.option("--delimiter", default=None, help="Column separator (default: the preset's).")
+@click.option("--decimal-comma/--decimal-point", default=None, help="How amounts write decimals.")
+@click.option("--date-format", multiple=True, help="strptime format(s), e.g. %d.%m.%Y.")
+@click.option(
+    "--no-coverage",
+    is_flag=True,
+    help="Do not declare the file's days complete (a partial export).",
+)
+def import_flows(
+    account_id: int,
+    file: BinaryIO,
+    username: str,
+    preset: str,
+    date_column: str | None,
+    amount_column: str | None,
+    debit_column: str | None,
+    credit_column: str | None,
+    description_column: tuple[str, ...],
+    id_column: str | None,
+    kind_column: str | None,
+    delimiter: str | None,
+    decimal_comma: bool | None,
+    date_format: tuple[str, ...],
+    no_coverage: bool,
+) -> None:
+    """Import an account's cash flows from a bank's CSV export (DKB, Commerzbank, ZKB) or any
+    CSV with --date-column/--amount-column (or --debit-column/--credit-column).
+
+    Every row is checked first; if any is bad, each problem is listed with its line number
+    and nothing is written. Importing the same file again changes nothing. The days from the
+    file's first to its last booking count as complete (returns are computed for them)
+    unless --no-coverage.
+    """
+    from wealth_pipeline.flows import csv_import
+    from wealth_pipeline.flows.store import FlowError, write_flows
+
+    name = Path(file.name).name if file.name and file.name != "<stdin>" else "stdin"
+    try:
+        mapping = csv_import.mapping_for(
+            preset,
+            date=_column(date_column),
+            amount=_column(amount_column) or (() if debit_column else None),
+            debit=_column(debit_column),
+            credit=_column(credit_column),
+            description=tuple(c.lower() for c in description_column),
+            reference=_column(id_column),
+            kind=_column(kind_column),
+            delimiter=delimiter,
+            decimal_comma=decimal_comma,
+            date_formats=date_format,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    text = csv_import.decode(file.read())
+    parsed = csv_import.parse_flows_csv(text, mapping, today=date.today())
+    with engine().begin() as connection:
+        _, account = owned_account(connection, username, account_id)
+        errors = list(parsed.errors)
+        if parsed.currency and parsed.currency != account["currency"]:
+            errors.insert(
+                0,
+                csv_import.RowError(
+                    0,
+                    f"the file is in {parsed.currency} but the account is in "
+                    f"{account['currency']}: wrong file or wrong account?",
+                ),
+            )
+        if errors:
+            listing = "\n".join(f"  {error}" for error in errors)
+            raise click.ClickException(
+                f"{name}: {len(errors)} problem(s); nothing was imported.\n{listing}"
+            )
+        try:
+            report = write_flows(
+                connection,
+                account_id,
+                parsed.flows,
+                source="import",
+                covered=None if no_coverage else parsed.span,
+            )
+        except FlowError as exc:
+            raise click.ClickException(f"{name}: {exc}; nothing was imported.") from None
+    first, last = parsed.span  # type: ignore[misc]
+    click.echo(
+        f"Imported {len(parsed.flows)} flow(s) into account {account_id} ({first} .. {last}): "
+        f"{report.describe()}"
+        + (
+            f"; {parsed.skipped} row(s) skipped (pending or continuation lines)"
+            if parsed.skipped
+            else ""
+        )
+        + "."
+    )

@@ -65,6 +65,7 @@ class ConversionReport:
     fixed: int = 0  # snapshots given a base-currency amount
     refreshed: int = 0  # provisional conversions given the day's own (newer) rate
     positions_fixed: int = 0
+    flows_fixed: int = 0  # cash flows converted or reconverted (`flows.store.convert_flows`)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # per snapshot or position, with its id
     selected: int = 0
@@ -93,6 +94,7 @@ class ConversionReport:
             "fixed": self.fixed,
             "refreshed": self.refreshed,
             "positions_fixed": self.positions_fixed,
+            "flows_fixed": self.flows_fixed,
             "skipped": len(self.skipped),
             "errors": len(self.errors),
             "skipped_reasons": {
@@ -342,6 +344,10 @@ def convert_snapshots(
     if not dry_run:
         for user_id, day in sorted(report.earliest_by_user.items()):
             record_mart_change(connection, user_id, day, "snapshots converted")
+        # Cash flows follow the same rates and rules (and a base-currency change).
+        from wealth_pipeline.flows.store import convert_flows
+
+        report.flows_fixed = convert_flows(connection, user_ids)
     return report
 
 

@@ -40,6 +40,7 @@ from wealth_pipeline.brokers.connection import (
     save_sessions,
 )
 from wealth_pipeline.brokers.registry import integration_class, registered_codes
+from wealth_pipeline.flows.sync import FetchedFlows, fetch_flows, write_fetched
 from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.security.vault import Unlocked
 from wealth_pipeline.snapshots.store import NewPosition, NewSnapshot, write_snapshots
@@ -70,6 +71,7 @@ class BackfillReport:
     converted: int = 0
     unconverted: dict[date, str] = field(default_factory=dict)  # day -> why no rate
     positions: int = 0
+    flows: int = 0  # cash flows written or updated
 
     def describe(self) -> str:
         text = (
@@ -91,6 +93,8 @@ class BackfillReport:
             )
         if self.positions:
             text += f"; {self.positions} position(s) on {self.end}"
+        if self.flows:
+            text += f"; {self.flows} cash flow(s)"
         return text
 
 
@@ -226,6 +230,7 @@ def default_login(integration: BrokerIntegrationBase) -> None:
 class Fetched:
     balances: dict[date, BalanceInfo]
     positions: list[PositionInfo]  # on the window's last day, when asked and answered
+    flows: FetchedFlows | None = None  # the window's cash flows, where the service has them
 
 
 def read_history(
@@ -239,7 +244,8 @@ def read_history(
     positions: list[PositionInfo] = []
     if with_positions and end in balances and end == integration.context.current_day():
         positions = integration.get_positions(conn.identifier)
-    return Fetched(balances, positions)
+    flows = fetch_flows(integration, conn.identifier, start, end)
+    return Fetched(balances, positions, flows)
 
 
 def fetch_history(
@@ -301,7 +307,9 @@ def write_history(
         replace=bool(chosen.replace),
         secret_values=secret_values,
     )
+    flows = write_fetched(connection, account_id, fetched.flows, secrets=secret_values)
     return BackfillReport(
+        flows=0 if flows is None else flows.inserted + flows.updated,
         account_id=account_id,
         broker_code=broker_code,
         start=start,

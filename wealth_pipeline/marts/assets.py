@@ -26,6 +26,7 @@ SOURCE_ASSETS = {
     "account_snapshots": "account_snapshots",
     "portfolio_positions": "account_snapshots",
     "exchange_rates": "exchange_rates",
+    "cash_flows": "account_cash_flows",
 }
 
 
@@ -68,6 +69,8 @@ def build_mart_assets(models: tuple[Model, ...]) -> dg.AssetsDefinition:
 
     names = {model.name for model in models}
     checks = [CHECK_SPEC] if {"mart_breakdowns", "mart_net_worth_daily"} <= names else []
+    if {"mart_account_returns_daily", "mart_returns_daily"} <= names:
+        checks.append(RETURNS_CHECK_SPEC)
 
     @dg.multi_asset(
         name="marts",
@@ -104,8 +107,10 @@ def build_mart_assets(models: tuple[Model, ...]) -> dg.AssetsDefinition:
                     "changes_consumed": report.changes_consumed,
                 },
             )
-        if checks:
+        if CHECK_SPEC in checks:
             yield breakdowns_add_up(warehouse)
+        if RETURNS_CHECK_SPEC in checks:
+            yield returns_add_up(warehouse)
 
     return marts
 
@@ -139,6 +144,40 @@ def breakdowns_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         metadata={
             "mismatches": len(wrong),
             "first": dg.MetadataValue.json([{"user_id": u, "dimension": d} for u, d in wrong[:10]]),
+        },
+    )
+
+
+RETURNS_CHECK_SPEC = dg.AssetCheckSpec(
+    "returns_add_up",
+    asset="mart_account_returns_daily",
+    description="Every account-day with flow data: flows plus market result are the change in "
+    "value, to the cent; every user-day: external flows, transfers in transit, market result "
+    "and the change not explained are the change of the total.",
+)
+_RETURNS_MISMATCHES = text(
+    "SELECT user_id, day, account_id FROM mart_account_returns_daily "
+    "WHERE covered AND value_end - value_start <> external_flow + market_result "
+    "UNION ALL "
+    "SELECT user_id, day, NULL FROM mart_returns_daily WHERE unknown_count = 0 "
+    "AND value_end - value_start <> external_flow + internal_transfers + market_result "
+    "+ unexplained ORDER BY 1, 2"
+)
+
+
+def returns_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.engine().connect() as connection:
+        wrong = connection.execute(_RETURNS_MISMATCHES).all()
+    return dg.AssetCheckResult(
+        check_name=RETURNS_CHECK_SPEC.name,
+        asset_key="mart_account_returns_daily",
+        passed=not wrong,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "mismatches": len(wrong),
+            "first": dg.MetadataValue.json(
+                [{"user_id": u, "day": str(d), "account_id": a} for u, d, a in wrong[:10]]
+            ),
         },
     )
 

@@ -627,6 +627,10 @@ def _build_model(connection: Connection, model: Model, plan: _Plan, *, from_stag
     written = max(connection.execute(insert, parameters).rowcount, 0)
     if model.name == mart_holdings.name:
         _price_by_value(connection)
+    from wealth_pipeline.returns.daily import POST_STEPS
+
+    if model.name in POST_STEPS:
+        POST_STEPS[model.name](connection)
     if connection.dialect.name == "postgresql" and written >= ANALYZE_AFTER_ROWS:
         # The models after this one read what it wrote: plan them on its new size (the
         # statistics count this transaction's own rows), not on autovacuum's last visit.

@@ -87,6 +87,9 @@ class WeeklyReport:
     by_currency: list[Slice]
     allocation_as_of: date | None
     warnings: list[Notice] = field(default_factory=list)
+    # "Where the change came from" this year: the total first, then each account
+    # (`returns.periods.PeriodFigures`, with the account's name); empty without returns.
+    where_from: list[tuple[str, Any]] = field(default_factory=list)
     # This week's projection (`projection.service.Projection`), None when there is none.
     projection: Any = None
 

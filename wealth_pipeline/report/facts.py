@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, select
@@ -127,6 +128,7 @@ def load_report(
             ),
         )
     return WeeklyReport(
+        where_from=where_from(connection, user_id, as_of),
         username=person.username,
         base_currency=currency,
         as_of=as_of,
@@ -145,6 +147,13 @@ def load_report(
         warnings=warnings,
         projection=load_projection(connection, user_id, iso_week(today)),
     )
+
+
+def where_from(connection: Connection, user_id: int, as_of: date) -> list[tuple[str, Any]]:
+    """This year's split of the change, for the total and each account (by value)."""
+    from wealth_pipeline.returns.periods import year_split
+
+    return year_split(connection, user_id, as_of=as_of)
 
 
 CHANGE_NAMES = {"7 days": "this week's change", "30 days": "the 30-day change"}

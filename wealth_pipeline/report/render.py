@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
+from decimal import Decimal
 from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
@@ -172,6 +173,48 @@ def _text_tables(values: dict[str, Any]) -> dict[str, str]:
     }  # fmt: skip
 
 
+def _term(amount: Decimal, label: str, currency: str, first: bool = False) -> str:
+    """`€12,000 you saved` (first) or ` + €8,421 markets` / ` - €528 currencies`."""
+    text = f"{fmt.money(abs(amount), currency)} {label}"
+    if first:
+        return ("-" if fmt.rounded(amount, currency) < 0 else "") + text
+    return (" - " if fmt.rounded(amount, currency) < 0 else " + ") + text
+
+
+def where_from_view(name: str, figures: Any, currency: str) -> dict[str, Any]:
+    """One line of "Where the change came from": the change as the sum of its parts (each
+    rounded for display; the exact parts add up to the exact change), and the returns."""
+    parts = _term(figures.contributions, "you saved", currency, first=True)
+    parts += _term(figures.markets, "markets", currency)
+    parts += _term(figures.currency_effect, "currencies", currency)
+    if figures.internal_transfers:
+        parts += _term(figures.internal_transfers, "in transit between your accounts", currency)
+    if figures.unexplained:
+        parts += _term(figures.unexplained, "not explained (no flow data)", currency)
+    twr, mwr = figures.time_weighted_return, figures.money_weighted_return
+    returns = []
+    if twr is not None:
+        returns.append(f"time-weighted {fmt.percent(Decimal(repr(twr)), signed=True)}")
+    if mwr is not None:
+        returns.append(f"money-weighted {fmt.percent(Decimal(repr(mwr)), signed=True)}")
+    if not returns:
+        returns.append("no return without flow data")
+    detail = []
+    if figures.income:
+        detail.append(f"income {fmt.signed_money(figures.income, currency)}")
+    if figures.costs:
+        detail.append(f"costs {fmt.signed_money(figures.costs, currency)}")
+    return {
+        "name": name,
+        "change": fmt.signed_money(figures.change, currency),
+        "color": _tone(fmt.rounded(figures.change, currency)),
+        "parts": parts,
+        "returns": ", ".join(returns),
+        "detail": ", ".join(detail),
+        "since": fmt.short_day(figures.start),
+    }
+
+
 def context(report: WeeklyReport) -> dict[str, Any]:
     """Everything the templates show, as text."""
     currency = report.base_currency
@@ -230,6 +273,7 @@ def context(report: WeeklyReport) -> dict[str, Any]:
         if report.allocation_as_of and report.allocation_as_of != report.as_of
         else None,
         "warnings": [_notice_view(n) for n in report.warnings],
+        "where_from": [where_from_view(n, f, currency) for n, f in report.where_from],
         "history": _history_facts(report),
         "stop_command": stop_command(report.username),
         "subject": subject(report),

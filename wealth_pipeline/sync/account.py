@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +38,7 @@ from wealth_pipeline.brokers.connection import (
     sync_command,
 )
 from wealth_pipeline.brokers.redact import scrub
+from wealth_pipeline.flows.sync import FetchedFlows, fetch_flows, sync_window, write_fetched
 from wealth_pipeline.security.vault import Unlocked
 from wealth_pipeline.settings import Settings
 from wealth_pipeline.snapshots.store import NewPosition, NewSnapshot, write_snapshots
@@ -73,6 +74,7 @@ class Outcome:
 class Fetched:
     balance: BalanceInfo
     positions: list[PositionInfo]
+    flows: FetchedFlows | None = None  # the service's cash flows of the last days, if any
 
 
 class Paused(Exception):
@@ -149,9 +151,12 @@ def read_account(integration: BrokerIntegrationBase, identifier: str) -> Fetched
     try:
         balance = integration.get_balance(identifier)
         positions = integration.get_positions(identifier)
+        flows = fetch_flows(
+            integration, identifier, *sync_window(integration.context.current_day())
+        )
     except TwoFactorRequired as exc:
         raise Paused(str(exc), exc.auth) from None
-    return Fetched(balance, positions)
+    return Fetched(balance, positions, flows)
 
 
 def drop_session(connection: Connection, account_id: int, purpose: str) -> None:
@@ -236,6 +241,9 @@ def write_account_day(
         outcome = Outcome(
             due.account_id, due.broker_code, "success", rows=1 + len(snapshot.positions)
         )
+    written = write_fetched(connection, due.account_id, fetched.flows, secrets=secret_values)
+    if written is not None:
+        outcome = replace(outcome, rows=outcome.rows + written.inserted + written.updated)
     record_state(
         connection, due.account_id, day, status=outcome.status, reason=outcome.reason, run_id=run_id
     )

@@ -288,7 +288,10 @@ sync_checks = [
 
 daily_sync_job = dg.define_asset_job(
     "daily_sync_job",
-    selection=dg.AssetSelection.assets(account_snapshots),
+    # The sync writes the day's cash flows too: `account_cash_flows` (its downstream asset in
+    # the sync group) converts and pairs them in the same run.
+    selection=dg.AssetSelection.assets(account_snapshots).downstream(depth=1)
+    & dg.AssetSelection.groups("sync"),
     description=(
         "Sync every due account for one day (never retried as a whole: a re-run syncs only "
         "accounts not yet written that day)."

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -44,6 +45,20 @@ ACCOUNT_STATUSES = ("active", "inactive", "error", "pending_auth")
 SNAPSHOT_SOURCES = ("auto", "manual", "import")
 ACCOUNT_TYPES = ("checking", "savings", "brokerage", "retirement", "credit", "loan", "other")
 MONTHLY_AGGREGATIONS = ("last", "min", "max", "avg")
+# Cash flows: money into an account is positive, out of it negative. External flows (what the
+# owner put in or took out) versus what the account earned or paid (its return).
+FLOW_KINDS = (
+    "deposit",
+    "withdrawal",
+    "dividend",
+    "interest",
+    "fee",
+    "tax",
+    "transfer_in",
+    "transfer_out",
+    "other",
+)
+FLOW_SOURCES = ("auto", "manual", "import")
 SYNC_STATUSES = ("pending", "running", "success", "no_new_data", "error", "pending_auth", "skipped")
 
 
@@ -245,6 +260,51 @@ exchange_rates = Table(
     Index("ix_exchange_rates_rate_date", "rate_date"),
 )
 
+# Money moved into (positive) or out of (negative) an account on a day, in its currency, and
+# converted into the owner's base currency at that day's rate (NULL until a rate exists, as
+# for snapshots). `external_id` is the service's id of the flow: a re-sync never duplicates.
+# `paired_flow_id` links the two legs of a transfer between the owner's own accounts.
+cash_flows = Table(
+    "cash_flows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("financial_accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("flow_date", Date, nullable=False),
+    Column("amount", Amount(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("source", String(10), nullable=False, server_default="manual"),
+    Column("external_id", String(200)),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("raw_data", JSON),
+    Column("base_currency", String(3)),
+    Column("amount_base_currency", Amount()),
+    Column("exchange_rate_used", Rate()),
+    Column("rate_date", Date),
+    Column("conversion_note", Text),
+    Column("paired_flow_id", ForeignKey("cash_flows.id", ondelete="SET NULL")),
+    *_timestamps(),
+    CheckConstraint(_in("kind", FLOW_KINDS), name="kind"),
+    CheckConstraint(_in("source", FLOW_SOURCES), name="source"),
+    CheckConstraint("length(currency) = 3", name="currency_code"),
+    UniqueConstraint("account_id", "external_id"),
+    Index("ix_cash_flows_account_day", "account_id", "flow_date"),
+    Index("ix_cash_flows_flow_date", "flow_date"),
+)
+
+# The days for which an account's flows are known complete (fetched from the service, imported
+# from a statement, or declared by its owner): only those days get a return; the others'
+# changes are "not explained".
+cash_flow_coverage = Table(
+    "cash_flow_coverage",
+    metadata,
+    Column("account_id", ForeignKey("financial_accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("covered_from", Date, nullable=False),
+    Column("covered_through", Date, nullable=False),
+    *_timestamps(),
+    CheckConstraint("covered_from <= covered_through", name="range"),
+)
+
 # Per account and day: what the sync did, so retries skip what landed and checks can tell.
 account_sync_state = Table(
     "account_sync_state",
@@ -434,6 +494,62 @@ mart_builds = Table(
     Column("built_through", Date, nullable=False),
     Column("built_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("rows_written", Integer, nullable=False, server_default="0"),
+)
+
+# Per account and day, where the change in value came from (base currency). `covered` days
+# (flows known, values and flows converted) split the change into the net external flow and the
+# market result (change - external flow; it includes income, costs and the currency effect);
+# other days' change is `unexplained`. Filled by `mart_account_returns_daily.sql`; the
+# currency effect and the ratios by `returns.daily` (Python: SQL never multiplies money).
+mart_account_returns_daily = Table(
+    "mart_account_returns_daily",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("account_id", ForeignKey("financial_accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("base_currency", String(3), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("covered", Boolean, nullable=False),
+    Column("value_start", Amount()),  # the day before's end value (0 before the first day)
+    Column("value_end", Amount()),
+    Column("value_start_own", Amount(), nullable=False),  # in the account's own currency
+    Column("rate_start", Rate()),
+    Column("rate_end", Rate()),
+    Column("external_flow", Amount()),  # deposits, withdrawals, transfers, other
+    Column("paired_transfers", Amount()),  # the part of external_flow paired with own accounts
+    Column("income", Amount()),  # dividends, interest
+    Column("costs", Amount()),  # fees, taxes (negative)
+    Column("market_result", Amount()),  # change in value - external flow
+    Column("currency_effect", Amount()),  # value_start_own x (rate_end - rate_start)
+    Column("unexplained", Amount()),  # the change on a day without flow data
+    Column("daily_return", Float),  # market_result / (value_start + external_flow)
+    Column("twr_index", Float),  # chain-linked from 1.0; carried over uncovered days
+)
+
+# The user's total per day: the sums of the accounts' rows; the return over covered accounts,
+# with transfers between own accounts (paired) not counted as external flows.
+mart_returns_daily = Table(
+    "mart_returns_daily",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("base_currency", String(3), nullable=False),
+    Column("value_start", Amount(), nullable=False),
+    Column("value_end", Amount(), nullable=False),
+    Column("covered_value_start", Amount(), nullable=False),
+    Column("covered_value_end", Amount(), nullable=False),
+    Column("external_flow", Amount(), nullable=False),
+    Column("internal_transfers", Amount(), nullable=False),  # paired legs (in transit)
+    Column("income", Amount(), nullable=False),
+    Column("costs", Amount(), nullable=False),
+    Column("market_result", Amount(), nullable=False),
+    Column("currency_effect", Amount(), nullable=False),
+    Column("unexplained", Amount(), nullable=False),
+    Column("account_count", Integer, nullable=False),
+    Column("covered_count", Integer, nullable=False),
+    Column("unknown_count", Integer, nullable=False),  # accounts without a converted value
+    Column("daily_return", Float),
+    Column("twr_index", Float),
 )
 
 # --- The projection (wealth_pipeline.projection): goals, settings, and the weekly results. ---

@@ -1,0 +1,179 @@
+"""Benchmark: what the returns marts add to the marts build (issue 16).
+
+    .venv/bin/python -m bench.returns                                # 50 accounts x 10 years, both backends
+    .venv/bin/python -m bench.returns --accounts 10 --years 2 --backends sqlite
+
+Data: `bench.marts.populate` (one user, ACCOUNTS accounts in EUR, USD and CHF with a snapshot
+every day for YEARS years), plus monthly flows on every account: a deposit on the 1st, a
+withdrawal in July, a dividend and its withholding tax every quarter on every third account,
+converted at the same fixed rates, each account's flows known from the day before its first
+snapshot (so every day is covered and gets a return).
+
+On one warehouse per backend, in one run, it prints the wall time of `marts.build_marts`:
+- `full, without returns`: `full=True`, every model except the two returns marts;
+- `full, with returns`: `full=True`, every model;
+- `one new day, without returns`, then `... with returns`: a snapshot and a deposit for every
+  account on the next day, the build through it (the second build extends the returns marts
+  over the same day, and rewrites the same day of the others);
+and the ratio `returns add` = (with - without) / without for both. Target: below 50 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, insert, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.marts import DEFAULT_PG, END, TO_EUR, add_day, populate, timed
+from bench.scratch import scratch_postgres
+from wealth_pipeline import money
+from wealth_pipeline.marts import build_marts
+from wealth_pipeline.marts.models import default_models
+from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
+from wealth_pipeline.warehouse.schema import (
+    cash_flow_coverage,
+    cash_flows,
+    financial_accounts,
+)
+
+RETURNS = ("mart_account_returns_daily", "mart_returns_daily")
+
+
+def flow_rows(account_id: int, n: int, currency: str, start: date, end: date) -> list[dict]:
+    rate = TO_EUR[currency]
+    rows = []
+
+    def add(day: date, amount: str, kind: str) -> None:
+        value = Decimal(amount)
+        rows.append(
+            {
+                "account_id": account_id,
+                "flow_date": day,
+                "amount": value,
+                "currency": currency,
+                "kind": kind,
+                "source": "import",
+                "external_id": f"bench:{account_id}:{day}:{kind}",
+                "base_currency": "EUR",
+                "amount_base_currency": money.quantize(value * rate, money.AMOUNT_PLACES),
+                "exchange_rate_used": rate,
+                "rate_date": day,
+            }
+        )
+
+    month = date(start.year, start.month, 1)
+    while month <= end:
+        if month >= start:
+            add(month, str(200 + n), "deposit")
+            if month.month == 7:
+                add(month + timedelta(days=14), "-150", "withdrawal")
+            if n % 3 == 0 and month.month in (3, 6, 9, 12):
+                add(month + timedelta(days=20), "12.50", "dividend")
+                add(month + timedelta(days=20), "-1.88", "tax")
+        month = (month + timedelta(days=32)).replace(day=1)
+    return rows
+
+
+def add_flows(connection: Connection, user_id: int, years: int) -> int:
+    start = END - timedelta(days=365 * years - 1)
+    accounts = connection.execute(
+        select(financial_accounts.c.id, financial_accounts.c.currency)
+        .where(financial_accounts.c.user_id == user_id)
+        .order_by(financial_accounts.c.id)
+    ).all()
+    count = 0
+    for n, (account_id, currency) in enumerate(accounts):
+        rows = flow_rows(account_id, n, currency, start, END)
+        connection.execute(insert(cash_flows), rows)
+        connection.execute(
+            insert(cash_flow_coverage).values(
+                account_id=account_id,
+                covered_from=start - timedelta(days=1),
+                covered_through=END + timedelta(days=1),
+            )
+        )
+        count += len(rows)
+    return count
+
+
+def add_flow_day(engine: Engine, user_id: int, day: date) -> None:
+    with engine.begin() as connection:
+        accounts = connection.execute(
+            select(financial_accounts.c.id, financial_accounts.c.currency)
+            .where(financial_accounts.c.user_id == user_id)
+            .order_by(financial_accounts.c.id)
+        ).all()
+        rows = []
+        for n, (account_id, currency) in enumerate(accounts):
+            row = flow_rows(account_id, n, currency, day.replace(day=1), day)[0]
+            rows.append(row | {"flow_date": day, "external_id": f"bench:new:{account_id}"})
+        connection.execute(insert(cash_flows), rows)
+
+
+def run(url: str, accounts: int, years: int) -> dict[str, float]:
+    engine = get_engine(url)
+    with engine.begin() as connection:
+        user_id = populate(connection, accounts=accounts, years=years)
+        flows = add_flows(connection, user_id, years)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    print(f"  {flows:,} cash flows", flush=True)
+    every = list(default_models())
+    base = [model for model in every if model.name not in RETURNS]
+    figures = {
+        "full, without returns": timed(
+            "full, without", lambda: build_marts(engine, as_of=END, full=True, models=base)
+        ),
+        "full, with returns": timed(
+            "full, with", lambda: build_marts(engine, as_of=END, full=True, models=every)
+        ),
+    }
+    day = END + timedelta(days=1)
+    add_day(engine, user_id, day)
+    add_flow_day(engine, user_id, day)
+    figures["one new day, without returns"] = timed(
+        "day, without", lambda: build_marts(engine, as_of=day, models=base)
+    )
+    figures["one new day, with returns"] = timed(
+        "day, with", lambda: build_marts(engine, as_of=day, models=every)
+    )
+    for what in ("full", "one new day"):
+        without = figures[f"{what}, without returns"]
+        with_returns = figures[f"{what}, with returns"]
+        print(
+            f"  returns add {100 * (with_returns - without) / without:5.1f} % to the {what} build "
+            f"(target < 50 %)",
+            flush=True,
+        )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--postgres-url", default=DEFAULT_PG)
+    args = parser.parse_args()
+    print(f"returns: {args.accounts} accounts x {args.years} years, daily snapshots, monthly flows")
+    for backend in args.backends.split(","):
+        print(f"{backend}:", flush=True)
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                run(f"sqlite:///{folder}/bench.sqlite", args.accounts, args.years)
+                dispose_engines()
+            continue
+        with scratch_postgres(args.postgres_url, "bench_returns") as url:
+            run(url, args.accounts, args.years)
+
+
+if __name__ == "__main__":
+    main()
