@@ -22,6 +22,7 @@ from wealth_pipeline.cli import (
     marts,
     report,
     snapshots,
+    summary,
     users,
 )
 from wealth_pipeline.cli.common import WealthGroup, ensure_dagster_home, settings_or_usage_error
@@ -63,4 +64,5 @@ main.add_command(demo.demo)
 main.add_command(marts.marts)
 main.add_command(report.report)
 main.add_command(api.api)
+main.add_command(summary.summary)
 accounts.accounts.add_command(history.accounts_backfill)
