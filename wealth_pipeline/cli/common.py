@@ -85,10 +85,12 @@ def read_password(
     prompt: str = "Password",
     confirm: bool = False,
     option_name: str = "--password-env",
+    err: bool = False,
 ) -> str:
     """The password from the environment variable named `password_env`, else a hidden prompt.
 
-    `confirm` asks twice when prompting. A named variable that is unset or empty is a usage
+    `confirm` asks twice when prompting; `err` prompts on stderr (when stdout is the answer,
+    as in `TOKEN=$(wealth api token ...)`). A named variable that is unset or empty is a usage
     error (exit 2).
     """
     if password_env is not None:
@@ -100,7 +102,7 @@ def read_password(
                 param_hint=f"'{option_name}'",
             )
         return value
-    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=err)
 
 
 @contextmanager
