@@ -39,7 +39,7 @@ def init() -> None:
     """Create WEALTH_HOME, Dagster's home and the warehouse (migrated to the newest schema)."""
     from wealth_pipeline.warehouse.engine import current_revision, get_engine
 
-    settings = settings_or_usage_error()
+    settings = settings_or_usage_error(needs_warehouse=False)
     settings.home.mkdir(parents=True, exist_ok=True)
     dagster_home = ensure_dagster_home(settings)
     engine = get_engine(settings.database_url)

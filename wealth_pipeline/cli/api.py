@@ -93,7 +93,7 @@ def api_token(username: str, url: str | None, password_env: str | None) -> None:
 
     from wealth_pipeline.api.client import LoginFailed, login
 
-    settings = settings_or_usage_error()
+    settings = settings_or_usage_error(needs_warehouse=False)  # it only talks to the API
     if url is None:
         host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
         host = f"[{host}]" if ":" in host else host

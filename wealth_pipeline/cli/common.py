@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import click
 
-from wealth_pipeline.settings import Settings, load_settings
+from wealth_pipeline.settings import Settings, default_home, load_settings
 
 EMBEDDED_DAGSTER_YAML = """\
 # Dagster's own storage for the embedded setup (SQLite files in this folder).
@@ -34,11 +34,45 @@ class WealthGroup(click.Group):
             raise click.ClickException(str(unavailable)) from None
 
 
-def settings_or_usage_error() -> Settings:
+def settings_or_usage_error(*, needs_warehouse: bool = True) -> Settings:
+    """The settings; a bad one is a usage error (exit 2).
+
+    A command that `needs_warehouse` stops when the configured SQLite file is missing, so a
+    mistyped or forgotten WEALTH_HOME says so instead of silently starting an empty
+    warehouse: only `wealth init` and `wealth db upgrade` create one (and commands that never
+    open it, `keys` and `api token`, pass False too).
+    """
     try:
-        return load_settings()
+        settings = load_settings()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if needs_warehouse:
+        missing = missing_warehouse(settings)
+        if missing is not None:
+            raise click.ClickException(missing)
+    return settings
+
+
+def missing_warehouse(settings: Settings) -> str | None:
+    """Why the configured SQLite warehouse is not there (None: it exists, or is no file)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database).expanduser()
+    if path.exists():
+        return None
+    message = (
+        f"there is no warehouse at {path} (WEALTH_HOME={settings.home}); nothing was created. "
+        "`wealth init` creates one there"
+    )
+    default = default_home()
+    if settings.home.resolve() != default.resolve() and (default / "warehouse.sqlite").exists():
+        message += f"; your default WEALTH_HOME {default} holds one (unset WEALTH_HOME to use it)"
+    elif os.environ.get("WEALTH_HOME"):
+        message += ", or set WEALTH_HOME to the folder that holds your warehouse.sqlite"
+    return message + "."
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
