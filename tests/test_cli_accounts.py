@@ -439,3 +439,40 @@ def test_brokers_show_and_load(env: str) -> None:
     assert missing.exit_code == 1 and "unknown broker 'nope'" in missing.output
     usage = run("accounts", "sync", "maybe", "1", "--user", "alice")
     assert usage.exit_code == 2
+
+
+def test_a_broker_names_its_usual_currency_and_missing_settings_are_warned_about(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bob's base currency is CHF, but a DKB account is in EUR; a manual one takes his base
+    currency. A missing FinTS registration is a warning about this machine, up front."""
+    monkeypatch.setenv("BOB_PW", "bobs password")
+    monkeypatch.delenv("WEALTH_FINTS_PRODUCT_ID", raising=False)
+    dkb = wealth_ok(
+        "accounts", "add", "--user", "bob", "--broker", "dkb", "--name", "Giro",
+        "--password-env", "BOB_PW", input=f"bob.dkb\n{PIN}\n",
+    )  # fmt: skip
+    assert "Currency EUR, the usual currency at DKB (Deutsche Kreditbank)" in dkb.output
+    warning = dkb.output.split("Warning: ")[1]
+    assert warning.startswith(
+        "this machine cannot sync DKB (Deutsche Kreditbank) yet: set WEALTH_FINTS_PRODUCT_ID"
+    )
+    assert dkb.output.index("Warning: ") < dkb.output.index("Username:")  # before the login
+    cash = wealth_ok("accounts", "add", "--user", "bob", "--broker", "manual", "--name", "Cash")
+    assert "Currency CHF, the base currency of bob" in cash.output
+    assert "Warning" not in cash.output
+    with get_engine(env).connect() as connection:
+        currencies = {
+            row.name: row.currency
+            for row in connection.execute(
+                select(financial_accounts.c.name, financial_accounts.c.currency)
+            )
+        }
+    assert currencies == {"Giro": "EUR", "Cash": "CHF"}
+
+    monkeypatch.setenv("WEALTH_FINTS_PRODUCT_ID", "9FA6681DEC0CF3046BFC2F8A6")
+    again = wealth_ok(
+        "accounts", "add", "--user", "bob", "--broker", "dkb", "--name", "Giro 2",
+        "--currency", "CHF", "--password-env", "BOB_PW", input=f"bob.dkb\n{PIN}\n",
+    )  # fmt: skip
+    assert "Warning" not in again.output and "Currency" not in again.output

@@ -36,6 +36,9 @@ FIELD_TYPES = ("string", "boolean", "integer")
 _STRING_FIELDS = {
     "code": 40,
     "name": 200,
+    # The usual currency of its accounts, taken when `accounts add` gets no --currency
+    # (empty: the owner's base currency, as for manual accounts).
+    "default_currency": 3,
     "integration_type": 20,
     "bank_identifier": 20,
     "fints_server": 500,
@@ -145,6 +148,9 @@ def _entry_problems(entry: dict[str, Any]) -> list[str]:
     for needed in REQUIRED_BY_TYPE.get(kind, ()):  # type: ignore[arg-type]
         if not entry.get(needed):
             problems.append(f"{needed} is required for {kind} brokers")
+    currency = entry.get("default_currency", "")
+    if isinstance(currency, str) and currency and not re.fullmatch(r"[A-Z]{3}", currency):
+        problems.append("default_currency must be an ISO 4217 code (three capitals) or empty")
     country = entry.get("country", "")
     if isinstance(country, str) and country and not re.fullmatch(r"[A-Z]{2}", country):
         problems.append("country must be an ISO 3166 code (two capital letters) or empty")
