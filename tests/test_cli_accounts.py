@@ -96,6 +96,12 @@ def test_accounts_end_to_end(env: str, tmp_path: Path) -> None:
     # The catalogue loaded itself on first use; the PIN was asked without echo.
     listing = wealth_ok("brokers", "list").output
     assert "dkb" in listing and "morganstanley" in listing
+    # Each broker's credential schema and usual currency, as the README says.
+    lines = {line.split()[0]: line for line in listing.splitlines() if line.strip()}
+    assert lines["dkb"].endswith("EUR       yes  yes        username, pin*")
+    assert lines["truewealth"].endswith("username, password*, totp_secret*")
+    assert lines["morganstanley"].endswith("jwt*, employee_id, [include_unvested]")
+    assert " base " in lines["manual"] and lines["manual"].endswith(" -")
     with get_engine(env).connect() as connection:
         row = connection.execute(
             select(financial_accounts).where(financial_accounts.c.id == dkb)
