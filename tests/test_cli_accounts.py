@@ -147,10 +147,16 @@ def test_accounts_end_to_end(env: str, tmp_path: Path) -> None:
         "--balance", "-1.5", "--replace",
     )  # fmt: skip
     shown = wealth_ok("snapshots", "list", str(manual), "--user", "alice", "--limit", "2").output
-    assert "2024-02-29  -1.5000" in shown and "manual" in shown and "2024-01-31" in shown
+    # Amounts at the currency's minor unit (cents), the stored 4 places with --exact.
+    assert "2024-02-29  -1.50 USD" in shown and "manual" in shown and "2024-01-31" in shown
+    assert "2024-01-31  1,083.70 USD  1,000.00 EUR  import" in shown
     assert "2023-06-30" not in shown
+    exact = wealth_ok("snapshots", "list", str(manual), "--user", "alice", "--exact").output
+    assert "2024-01-31  1083.7000 USD  1000.0000 EUR" in exact
     accounts = wealth_ok("accounts", "list", "--user", "alice").output
-    assert "DKB Giro" in accounts and "-1.5000 USD on 2024-02-29" in accounts
+    assert "DKB Giro" in accounts and "-1.50 USD on 2024-02-29" in accounts
+    exact = wealth_ok("accounts", "list", "--user", "alice", "--exact").output
+    assert "-1.5000 USD on 2024-02-29" in exact
 
     # Credentials masked: the login in clear, the PIN never.
     creds = run(

@@ -20,7 +20,7 @@ from wealth_pipeline.cli.common import (
     read_password,
     settings_or_usage_error,
 )
-from wealth_pipeline.cli.tables import echo_table
+from wealth_pipeline.cli.tables import amount, echo_table, exact_option
 from wealth_pipeline.warehouse.schema import ACCOUNT_TYPES
 
 if TYPE_CHECKING:
@@ -257,7 +257,8 @@ def _sync_text(row: Mapping[str, Any]) -> str:
 
 @accounts.command("list")
 @user_option
-def accounts_list(username: str) -> None:
+@exact_option
+def accounts_list(username: str, exact: bool) -> None:
     """List a user's accounts with their latest balance."""
     from wealth_pipeline.accounts import AccountError, find_user, list_accounts
 
@@ -275,7 +276,8 @@ def accounts_list(username: str) -> None:
     ]
     for row in rows:
         latest = (
-            f"{row['latest_balance']} {row['latest_currency']} on {row['latest_date']}"
+            f"{amount(row['latest_balance'], row['latest_currency'], exact=exact)} "
+            f"on {row['latest_date']}"
             if row["latest_date"] is not None
             else "-"
         )
