@@ -62,6 +62,8 @@ def render_summary(connection, user_id: int, username: str, today: date | None) 
                 f"{username} has no accounts yet: `wealth accounts add --user {username} ...` "
                 "adds one (`wealth brokers list` shows where)."
             )
+        if today is not None:
+            return f"{username} has no figures up to {today.isoformat()}."
         return (
             f"{username} has {len(states)} account(s) but no figures yet: record a balance "
             f"(`wealth snapshots add ACCOUNT_ID --user {username} ...`, ids from "
