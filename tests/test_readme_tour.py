@@ -162,3 +162,38 @@ def test_the_first_ten_minutes_work_as_written(fresh_home: Path) -> None:
     assert '"total_wealth":"876343.6327"' in outputs["curl"]
     alice = outputs["summary alice"]
     assert "alice: net worth CHF " in alice and "Cash box" in alice and "€1,290.00" in alice
+
+
+def test_api_token_says_what_went_wrong(
+    fresh_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong password, an unknown user and no API running: one sentence each, exit 1, and
+    the prompt on stderr so `TOKEN=$(...)` holds nothing but a token."""
+    wealth(["init"])
+    wealth(["users", "create", "erin", "--base-currency", "EUR"])
+    port = int(os.environ["WEALTH_API_PORT"])
+    nothing = CliRunner().invoke(main, ["api", "token", "--user", "erin"], input="x\n")
+    assert nothing.exit_code == 1
+    assert f"no API answers at http://127.0.0.1:{port}" in nothing.output
+    api = ApiServer(port)
+    api.start()
+    try:
+        monkeypatch.setenv("WRONG", "not erin's password")
+        for user in ("erin", "nobody"):
+            refused = CliRunner().invoke(
+                main, ["api", "token", "--user", user, "--password-env", "WRONG"]
+            )
+            assert refused.exit_code == 1
+            assert "the API refused the login: wrong username or password" in refused.output
+        good = CliRunner().invoke(main, ["api", "token", "--user", "erin"], input="demo-password\n")
+        assert good.exit_code == 0, good.output
+        assert "Password for erin" not in good.stdout and "Password for erin" in good.stderr
+        token = good.stdout.strip()
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/api/profile/",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert answer.status_code == 200 and answer.json()["base_currency"] == "EUR"
+    finally:
+        api.stop()
