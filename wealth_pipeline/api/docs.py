@@ -98,6 +98,15 @@ def limits_text(spec: dict[str, Any]) -> str:
     return ", ".join(found)
 
 
+def described_text(description: str | None, spec: dict[str, Any]) -> str:
+    """The description (Markdown, inline) followed by what the value may be."""
+    described = inline(description or "")
+    limits = limits_text(spec)
+    if limits:
+        described = f"{described} ({limits})" if described else limits
+    return described
+
+
 def fields_table(schema: dict[str, Any], components: dict[str, Any]) -> str:
     """The fields of an object schema (a `$ref` is followed once) as a table."""
     if "$ref" in schema:
@@ -106,14 +115,9 @@ def fields_table(schema: dict[str, Any], components: dict[str, Any]) -> str:
     if not properties:
         return f"<p>{type_text(schema)}</p>"
     required = set(schema.get("required", []))
-    rows = [
-        "<table><tr><th>field</th><th>type</th><th>required</th><th>description</th></tr>"
-    ]
+    rows = ["<table><tr><th>field</th><th>type</th><th>required</th><th>description</th></tr>"]
     for name, spec in properties.items():
-        described = inline(spec.get("description") or "")
-        limits = limits_text(spec)
-        if limits:
-            described = f"{described} ({limits})" if described else limits
+        described = described_text(spec.get("description"), spec)
         rows.append(
             f"<tr><td><code>{_e(name)}</code></td><td>{type_text(spec)}</td>"
             f"<td>{'yes' if name in required else 'no'}</td><td>{described}</td></tr>"
@@ -153,10 +157,9 @@ def operation_html(
         )
         for parameter in parameters:
             spec = parameter.get("schema", {})
-            described = inline(parameter.get("description") or spec.get("description") or "")
-            limits = limits_text(spec)
-            if limits:
-                described = f"{described} ({limits})" if described else limits
+            described = described_text(
+                parameter.get("description") or spec.get("description"), spec
+            )
             parts.append(
                 f"<tr><td><code>{_e(parameter['name'])}</code></td><td>{_e(parameter['in'])}</td>"
                 f"<td>{type_text(spec)}</td><td>{'yes' if parameter.get('required') else 'no'}"
