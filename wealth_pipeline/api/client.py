@@ -8,6 +8,7 @@ the parameters the server names and sends it base64 (`POST /api/auth/login/`). U
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 import httpx
@@ -19,11 +20,25 @@ class LoginFailed(RuntimeError):
     """The API could not be reached or refused the login; `str()` says which and why."""
 
 
-def login(client: httpx.Client, username: str, password: str) -> dict[str, Any]:
-    """The login answer (`access`, `refresh`, `expires_in`, ...) for `username`."""
+def login(
+    client: httpx.Client, username: str, password: str, *, wait_seconds: float = 0
+) -> dict[str, Any]:
+    """The login answer (`access`, `refresh`, `expires_in`, ...) for `username`.
+
+    `wait_seconds`: how long to keep asking while nothing listens yet (an API just started
+    with `wealth api &` takes a moment to come up).
+    """
     where = str(client.base_url).rstrip("/")
+    deadline = time.monotonic() + wait_seconds
     try:
-        salts = client.get("/api/auth/salt/", params={"username": username})
+        while True:
+            try:
+                salts = client.get("/api/auth/salt/", params={"username": username})
+                break
+            except httpx.ConnectError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.25)
         _check(salts, where)
         answer = salts.json()
         auth_hash = derive_auth_hash(

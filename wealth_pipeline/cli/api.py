@@ -81,8 +81,18 @@ def api(
     metavar="URL",
     help="The API's address (default: http://WEALTH_API_HOST:WEALTH_API_PORT).",
 )
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(0, 300),
+    default=10,
+    show_default=True,
+    help="Seconds to wait for an API that is still starting.",
+)
 @password_env_option
-def api_token(username: str, url: str | None, password_env: str | None) -> None:
+def api_token(
+    username: str, url: str | None, wait_seconds: float, password_env: str | None
+) -> None:
     """Log in to the running API and print a short-lived access token (for curl).
 
     The password is asked here and never sent: like every client, this derives the login
@@ -101,7 +111,7 @@ def api_token(username: str, url: str | None, password_env: str | None) -> None:
     password = read_password(password_env, prompt=f"Password for {username}", err=True)
     try:
         with httpx.Client(base_url=url, timeout=settings.http_timeout_seconds) as client:
-            answer = login(client, username, password)
+            answer = login(client, username, password, wait_seconds=wait_seconds)
     except LoginFailed as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(answer["access"])
