@@ -123,4 +123,7 @@ def weekly_line(report, currency: str) -> str:  # type: ignore[no-untyped-def]
         return "This week: no earlier day to compare with."
     since = fmt.short_day(weekly.since) + (" (first day on record)" if weekly.partial else "")
     percent = "" if weekly.ratio is None else f" ({fmt.percent(weekly.ratio, signed=True)})"
-    return f"This week: {fmt.signed_money(weekly.absolute, currency)}{percent} since {since}"
+    line = f"This week: {fmt.signed_money(weekly.absolute, currency)}{percent} since {since}"
+    if weekly.note:  # not like for like: the change leaves some accounts out, and says which
+        line += f"\n  ({weekly.note})"
+    return line

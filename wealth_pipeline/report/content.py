@@ -28,6 +28,9 @@ class Change:
     absolute: Decimal | None
     ratio: Fraction | None  # None when there is no start or it is zero
     partial: bool = False  # the history starts after the reference day
+    # Set when the accounts counted changed between the two days: the change is then over
+    # the accounts counted on both (`marts.coverage.like_for_like`) and this says who is out.
+    note: str | None = None
 
     @property
     def available(self) -> bool:
