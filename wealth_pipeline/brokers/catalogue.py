@@ -148,12 +148,12 @@ def _entry_problems(entry: dict[str, Any]) -> list[str]:
     for needed in REQUIRED_BY_TYPE.get(kind, ()):  # type: ignore[arg-type]
         if not entry.get(needed):
             problems.append(f"{needed} is required for {kind} brokers")
-    currency = entry.get("default_currency", "")
-    if isinstance(currency, str) and currency and not re.fullmatch(r"[A-Z]{3}", currency):
-        problems.append("default_currency must be an ISO 4217 code (three capitals) or empty")
     country = entry.get("country", "")
     if isinstance(country, str) and country and not re.fullmatch(r"[A-Z]{2}", country):
         problems.append("country must be an ISO 3166 code (two capital letters) or empty")
+    currency = entry.get("default_currency", "")
+    if isinstance(currency, str) and currency and not re.fullmatch(r"[A-Z]{3}", currency):
+        problems.append("default_currency must be an ISO 4217 code (three capitals) or empty")
     if "credential_schema" in entry:
         problems.extend(schema_problems(entry["credential_schema"]))
     return problems
