@@ -111,7 +111,7 @@ def test_commands_never_create_a_warehouse_in_a_new_home(
     assert run("init").exit_code == 0
     assert run("users", "list").exit_code == 0
     # The default home holds a warehouse: the message names it.
-    monkeypatch.setattr("wealth_pipeline.cli.common.default_home", lambda: fresh_home)
+    monkeypatch.setattr("wealth_pipeline.settings.default_home", lambda: fresh_home)
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "typo"))
     result = run("summary")
     assert result.exit_code == 1

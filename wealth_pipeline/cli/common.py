@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import click
 
-from wealth_pipeline.settings import Settings, default_home, load_settings
+from wealth_pipeline.settings import Settings, load_settings
 
 EMBEDDED_DAGSTER_YAML = """\
 # Dagster's own storage for the embedded setup (SQLite files in this folder).
@@ -56,6 +56,8 @@ def settings_or_usage_error(*, needs_warehouse: bool = True) -> Settings:
 def missing_warehouse(settings: Settings) -> str | None:
     """Why the configured SQLite warehouse is not there (None: it exists, or is no file)."""
     from sqlalchemy.engine import make_url
+
+    from wealth_pipeline.settings import default_home
 
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):

@@ -7,8 +7,9 @@ from datetime import date
 
 import click
 
+from wealth_pipeline.cli import tables
 from wealth_pipeline.cli.accounts import engine, failing, owned_account, user_option
-from wealth_pipeline.cli.tables import amount, echo_table, exact_option
+from wealth_pipeline.cli.tables import echo_table
 
 
 @click.group()
@@ -102,7 +103,7 @@ def describe(stored) -> str:  # type: ignore[no-untyped-def]
 @click.option(
     "--limit", type=click.IntRange(min=1), default=30, show_default=True, help="Newest N days."
 )
-@exact_option
+@tables.exact_option
 def snapshots_list(account_id: int, username: str, limit: int, exact: bool) -> None:
     """List an account's snapshots, newest first."""
     from sqlalchemy import select
@@ -123,10 +124,10 @@ def snapshots_list(account_id: int, username: str, limit: int, exact: bool) -> N
     lines: list[Sequence[object]] = [("DATE", "BALANCE", "BASE AMOUNT", "SOURCE")]
     for row in rows:
         base = (
-            amount(row.balance_base_currency, row.base_currency, exact=exact)
+            tables.amount(row.balance_base_currency, row.base_currency, exact=exact)
             if row.balance_base_currency is not None
             else "(no rate)"
         )
-        balance = amount(row.balance, row.currency, exact=exact)
+        balance = tables.amount(row.balance, row.currency, exact=exact)
         lines.append((row.snapshot_date, balance, base, row.snapshot_source))
     echo_table(lines)
