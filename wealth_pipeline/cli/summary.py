@@ -49,11 +49,12 @@ def summary(username: str | None, day: str | None) -> None:
 
 def render_summary(connection, user_id: int, username: str, today: date | None) -> str:  # type: ignore[no-untyped-def]
     """The summary of one user as text."""
+    from wealth_pipeline.accounts import list_accounts
     from wealth_pipeline.report import formatting as fmt
-    from wealth_pipeline.report.facts import NoFigures, account_states, load_report
+    from wealth_pipeline.report.facts import NoFigures, load_report
     from wealth_pipeline.report.render import NOTICE_TITLES, text_table
 
-    states = account_states(connection, user_id)
+    states = {row["id"]: row for row in list_accounts(connection, user_id)}
     try:
         report = load_report(connection, user_id, today=today)
     except NoFigures:
@@ -91,12 +92,12 @@ def render_summary(connection, user_id: int, username: str, today: date | None) 
         )  # fmt: skip
         rows.append([
             str(account.account_id), account.name, account.broker, value, own, week,
-            state.status if state else "-", fmt.short_day(account.snapshot_date),
+            state["status"] if state else "-", fmt.short_day(account.snapshot_date),
         ])  # fmt: skip
-    for account_id, state in sorted(states.items(), key=lambda item: item[1].name.casefold()):
+    for account_id, state in sorted(states.items(), key=lambda item: item[1]["name"].casefold()):
         if account_id not in shown:
-            rows.append([str(account_id), state.name, state.broker, "-", "", "", state.status,
-                         "no data yet"])  # fmt: skip
+            rows.append([str(account_id), state["name"], state["broker_name"], "-", "", "",
+                         state["status"], "no data yet"])  # fmt: skip
     columns = ["ID", "ACCOUNT", "BROKER", f"VALUE ({currency})", "OWN CURRENCY", "WEEK",
                "STATUS", "LAST DATA"]  # fmt: skip
     lines.append(text_table(columns, rows, "lllrrrll"))

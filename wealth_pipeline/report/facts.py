@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, select
@@ -302,22 +301,3 @@ def _unconverted(
             )
         )
     return notices
-
-
-class AccountState(NamedTuple):
-    name: str
-    broker: str
-    status: str  # financial_accounts.status: active, inactive, error, pending_auth
-
-
-def account_states(connection: Connection, user_id: int) -> dict[int, AccountState]:
-    """Every account of `user_id` with its broker and sync status (also those without data)."""
-    fa = financial_accounts
-    return {
-        row.id: AccountState(row.name, row.broker, row.status)
-        for row in connection.execute(
-            select(fa.c.id, fa.c.name, brokers.c.name.label("broker"), fa.c.status)
-            .join(brokers, brokers.c.id == fa.c.broker_id)
-            .where(fa.c.user_id == user_id)
-        )
-    }
