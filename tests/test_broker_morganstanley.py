@@ -1,13 +1,16 @@
-"""Morgan Stanley at Work: a pasted browser JWT, one GraphQL query for the vested (and, when
-asked, unvested) value and holdings, and a clear "paste a fresh token" when it expires.
+"""Morgan Stanley at Work: the raw JWT in `authorization` and the employee PK in `employeeid`,
+money objects read as Decimal, a wrong employee id (500) reported as such and not retried, a
+token that ends before the sync asks for a fresh one at once, and a token renewed through the
+tokens endpoint while a sync runs.
 
-Against the local fake GraphQL endpoint (`tests/fakes/morganstanley.py`).
+Against the local fake (`tests/fakes/morganstanley.py`, which cites the source of each shape).
 """
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 import json
+import logging
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -15,10 +18,17 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.morganstanley import FakeMorganStanley, unvested_value, vested_value
+from tests.fakes.morganstanley import (
+    ACCOUNT_PK,
+    AVAILABLE,
+    EMPLOYEE_PK,
+    TOTAL,
+    UNAVAILABLE,
+    FakeMorganStanley,
+)
 from tests.fakes.server import Fault
 from wealth_pipeline import http
-from wealth_pipeline.brokers import morganstanley
+from wealth_pipeline.brokers import webapi
 from wealth_pipeline.brokers.base import (
     AuthenticationFailed,
     BrokerConfig,
@@ -26,23 +36,21 @@ from wealth_pipeline.brokers.base import (
     MalformedAnswer,
     TemporarilyUnavailable,
 )
-from wealth_pipeline.brokers.catalogue import read_fixture, validate_credentials
+from wealth_pipeline.brokers.catalogue import CredentialsInvalid, read_fixture, validate_credentials
 from wealth_pipeline.brokers.morganstanley import (
     MorganStanleyIntegration,
     SessionExpired,
     check_token,
     graphql_error,
-    parse_positions,
+    parse_holdings,
+    renewed_token,
     token_expiry,
 )
 from wealth_pipeline.brokers.registry import build_integration
 
-EMPLOYEE = "E1234567"
 CONTEXT = IntegrationContext(
-    timeout_seconds=0.5,
+    timeout_seconds=0.4,
     retry=http.Retry(max_attempts=3, backoff_seconds=0.01),
-    poll_interval_seconds=0.01,
-    two_fa_wait_seconds=0.1,
     today=date(2024, 6, 14),
 )
 CATALOGUE = next(entry for entry in read_fixture() if entry["code"] == "morganstanley")
@@ -62,190 +70,234 @@ def fake(ms_server: FakeMorganStanley) -> Iterator[FakeMorganStanley]:
     ms_server.reset()
 
 
-def integration(fake: FakeMorganStanley, **credentials: Any) -> MorganStanleyIntegration:
-    values = {"jwt": fake.make_jwt(EMPLOYEE), "employee_id": EMPLOYEE} | credentials
+def integration(
+    fake: FakeMorganStanley, state: bytes | None = None, **credentials: Any
+) -> MorganStanleyIntegration:
+    values = {"jwt": fake.make_jwt(), "employee_id": EMPLOYEE_PK} | credentials
     values = validate_credentials(CATALOGUE["credential_schema"], values)
-    broker = BrokerConfig.from_row({**CATALOGUE, "api_base_url": fake.url})
-    built = build_integration(broker, values, CONTEXT)
+    broker = BrokerConfig.from_row({**CATALOGUE, "api_base_url": fake.base_url})
+    built = build_integration(broker, values, dataclasses.replace(CONTEXT, state=state))
     assert isinstance(built, MorganStanleyIntegration)
     return built
 
 
-def assert_needs_fresh_token(error: SessionExpired, token: str) -> None:
-    assert error.needs_person and isinstance(error, AuthenticationFailed)
+def graphql(fake: FakeMorganStanley) -> list:
+    return [r for r in fake.requests if r.path == "/graphql"]
+
+
+def renewals(fake: FakeMorganStanley) -> list:
+    return [r for r in fake.requests if r.path == "/rest/participant/v2/auth/tokens"]
+
+
+def assert_needs_fresh_token(error: AuthenticationFailed, *tokens: str) -> None:
+    assert isinstance(error, SessionExpired) and error.needs_person
     assert error.auth.success is False and error.auth.error_message == str(error)
-    assert "paste" in str(error) and "atwork.morganstanley.com" in str(error)
-    assert token not in str(error) and token.split(".")[2] not in str(error)
+    assert "atwork.morganstanley.com" in str(error) and "authorization" in str(error)
+    for token in tokens:
+        assert token not in str(error) and token.split(".")[2] not in str(error)
 
 
 # --- the happy path -------------------------------------------------------------------------
 
 
-def test_vested_value_is_the_balance_and_one_query_serves_the_run(fake: FakeMorganStanley) -> None:
-    token = fake.make_jwt(EMPLOYEE)
+def test_vested_value_is_the_balance_from_money_objects(
+    fake: FakeMorganStanley, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = fake.make_jwt()
     with integration(fake, jwt=token) as ms:
         assert ms.authenticate().success
         [account] = ms.get_accounts()
         assert (account.identifier, account.account_type, account.currency) == (
-            EMPLOYEE,
+            EMPLOYEE_PK,
             "brokerage",
             "USD",
         )
-        balance = ms.get_balance(EMPLOYEE)
-        assert balance.balance == vested_value() == Decimal("29140.70")
-        assert balance.available_balance == balance.balance
+        balance = ms.get_balance(EMPLOYEE_PK)
+        assert balance.balance == Decimal(AVAILABLE) == balance.available_balance
+        assert isinstance(balance.balance, Decimal)
         assert (balance.currency, balance.balance_date) == ("USD", date(2024, 6, 14))
         assert balance.raw_data is not None
-        assert balance.raw_data["portfolio"]["unavailableValue"] == unvested_value()
-        assert token not in json.dumps(balance.raw_data, default=str)
-
-        [position] = ms.get_positions(EMPLOYEE)
-        assert (position.symbol, position.quantity, position.market_value) == (
-            "ACME",
-            Decimal("155.5"),
-            Decimal("29140.70"),
-        )
-        assert (position.price_per_unit, position.asset_class, position.currency) == (
-            Decimal("187.40"),
-            "equity",
-            "USD",
-        )
+        assert balance.raw_data["unavailableValue"]["amount"] == Decimal(UNAVAILABLE)
+        assert balance.raw_data["totalValue"]["amount"] == Decimal(TOTAL)  # exact: 5 decimals
+        assert ms.get_positions(EMPLOYEE_PK) == []  # the holdings query is a guess: refused
         assert not ms.supports_historical_data()
-        assert ms.get_historical_balances(EMPLOYEE, date(2024, 1, 1), date(2024, 6, 14)) == []
-    [request] = fake.requests
-    assert request.headers["authorization"] == f"Bearer {token}"
-    assert request.headers["employeeid"] == EMPLOYEE
-    assert "availableValue" in request.json()["query"]
+        assert ms.export_state() is None  # nothing renewed
+    [request, holdings] = graphql(fake)
+    assert request.headers["authorization"] == token  # raw: no "Bearer "
+    assert request.headers["employeeid"] == EMPLOYEE_PK
+    body = request.json()
+    assert body["operationName"] is None and body["variables"] == {}
+    assert "availableValue { amount currency }" in body["query"]
+    assert "holdings" in holdings.json()["query"]
+    assert renewals(fake) == []
+    assert token not in caplog.text and token not in json.dumps(balance.raw_data, default=str)
 
 
 def test_unvested_awards_count_when_asked(fake: FakeMorganStanley) -> None:
     with integration(fake, include_unvested=True) as ms:
-        balance = ms.get_balance(EMPLOYEE)
-        assert balance.balance == Decimal("44132.70") == vested_value() + unvested_value()
-        assert balance.available_balance == vested_value()
-        [position] = ms.get_positions(EMPLOYEE)
-        assert position.quantity == Decimal("235.5")
-        assert position.market_value == balance.balance
+        balance = ms.get_balance(EMPLOYEE_PK)
+    assert balance.balance == Decimal("546235.2085")  # 546235.20852 at 4 places
+    assert balance.available_balance == Decimal(AVAILABLE)
 
 
-def test_token_pasted_with_the_word_bearer_still_works(fake: FakeMorganStanley) -> None:
-    """The schema refuses it; credentials stored before that rule still sync."""
-    broker = BrokerConfig.from_row({**CATALOGUE, "api_base_url": fake.url})
-    credentials = {"jwt": "Bearer " + fake.make_jwt(EMPLOYEE), "employee_id": EMPLOYEE}
-    with MorganStanleyIntegration(broker, credentials, CONTEXT) as ms:
+def test_guessed_holdings_are_read_when_the_service_answers_them(fake: FakeMorganStanley) -> None:
+    fake.holdings_supported = True
+    with integration(fake) as ms:
+        [vested] = ms.get_positions(EMPLOYEE_PK)
+    assert (vested.symbol, vested.quantity, vested.price_per_unit, vested.market_value) == (
+        "ACME",
+        Decimal("1302.5"),
+        Decimal("187.62"),
+        Decimal("244375.05"),
+    )
+    with integration(fake, include_unvested=True) as ms:
+        [everything] = ms.get_positions(EMPLOYEE_PK)
+    assert everything.quantity == Decimal("2911.375")
+
+
+def test_an_old_catalogue_url_ending_in_graphql_still_works(fake: FakeMorganStanley) -> None:
+    broker = BrokerConfig.from_row({**CATALOGUE, "api_base_url": f"{fake.base_url}/graphql"})
+    credentials = {"jwt": "Bearer " + fake.make_jwt(), "employee_id": EMPLOYEE_PK}
+    with MorganStanleyIntegration(broker, credentials, CONTEXT) as ms:  # stored before the rule
         assert ms.authenticate().success
+    assert not graphql(fake)[0].headers["authorization"].startswith("Bearer")
 
 
-def test_catalogue_defaults_and_registry() -> None:
+def test_catalogue_schema_says_where_each_value_is_found() -> None:
     schema = CATALOGUE["credential_schema"]
-    credentials = validate_credentials(schema, {"jwt": "a.b.c", "employee_id": EMPLOYEE})
-    assert credentials["include_unvested"] is False
-    assert CATALOGUE["integration_type"] == "graphql"
-    built = build_integration(BrokerConfig.from_row(CATALOGUE), credentials)
+    assert "'authorization' request header" in schema["properties"]["jwt"]["description"]
+    assert "'employeeid' request header" in schema["properties"]["employee_id"]["description"]
+    assert "15 minutes" in schema["description"]
+    with pytest.raises(CredentialsInvalid, match="jwt: has the wrong format"):
+        validate_credentials(schema, {"jwt": "Bearer a.b.c", "employee_id": EMPLOYEE_PK})
+    assert CATALOGUE["api_base_url"] == "https://atwork.morganstanley.com"
+    built = build_integration(
+        BrokerConfig.from_row(CATALOGUE), {"jwt": "a.b.c", "employee_id": EMPLOYEE_PK}
+    )
     assert type(built) is MorganStanleyIntegration and built.secret_fields == ("jwt",)
 
 
-# --- expired or refused tokens: a person must paste a fresh one --------------------------------
+# --- the token's life: refused at once, renewed while a sync runs -------------------------------
 
 
-def test_expired_token_is_refused_before_anything_is_sent(fake: FakeMorganStanley) -> None:
-    token = fake.make_jwt(EMPLOYEE, expires_in=-10)
-    ms = integration(fake, jwt=token)
-    with pytest.raises(SessionExpired, match="expired at") as caught:
-        ms.authenticate()
-    assert_needs_fresh_token(caught.value, token)
-    with pytest.raises(SessionExpired):
-        ms.get_balance(EMPLOYEE)
+def test_token_ending_before_the_sync_could_finish_asks_at_once(fake: FakeMorganStanley) -> None:
+    for left in (-10, 30):
+        token = fake.make_jwt(expires_in=left)
+        ms = integration(fake, jwt=token)
+        with pytest.raises(SessionExpired) as caught:
+            ms.authenticate()
+        assert_needs_fresh_token(caught.value, token)
     assert fake.requests == []
 
 
-def test_token_about_to_expire_counts_as_expired() -> None:
-    with pytest.raises(SessionExpired):
-        check_token(jwt_with({"exp": 1_000_030}), now=1_000_000)
-    check_token(jwt_with({"exp": 1_000_090}), now=1_000_000)
-    check_token(jwt_with({"sub": "no exp claim"}), now=1_000_000)
+def test_token_expiring_during_a_sync_is_renewed_through_the_tokens_endpoint(
+    fake: FakeMorganStanley, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    pasted = fake.make_jwt()  # 900 seconds
+    ms = integration(fake, jwt=pasted)
+    start = ms.now()
+    assert ms.authenticate().success
+    # Twelve minutes pass (a slow sync, or a second account): three minutes are left.
+    fake.clock_offset_seconds = 720
+    ms.now = lambda: start + 720
+    ms._portfolio = None  # the next read queries again  # type: ignore[misc]
+    assert ms.get_balance(EMPLOYEE_PK).balance == Decimal(AVAILABLE)
+    [renewal] = renewals(fake)
+    assert renewal.json() == {"authType": "ACCESS_TOKEN", "accessToken": pasted}
+    assert renewal.headers["authorization"] == f"Bearer {pasted}"
+    [fresh] = fake.issued
+    assert graphql(fake)[-1].headers["authorization"] == fresh
+    # Eight more minutes: the pasted token is dead, the renewed one still lives.
+    fake.clock_offset_seconds = 1200
+    ms.now = lambda: start + 1200
+    ms._portfolio = None  # type: ignore[misc]
+    assert ms.get_accounts()[0].identifier == EMPLOYEE_PK
+    assert len(renewals(fake)) == 1
+    state = ms.export_state()
+    ms.close()
+    assert state is not None and json.loads(state)["jwt"] == fresh
+    assert fresh not in caplog.text and pasted not in caplog.text
+
+    # A run started within the renewed token's life uses it instead of the dead pasted one.
+    later = integration(fake, state=state, jwt=pasted)
+    later.now = lambda: start + 1200
+    assert later.authenticate().success
+    assert graphql(fake)[-1].headers["authorization"] == fresh
+    later.close()
 
 
-def test_session_ended_at_the_service_is_unauthenticated(fake: FakeMorganStanley) -> None:
-    token = fake.make_jwt(EMPLOYEE)
-    fake.revoked.add(token)
+def test_renewal_answered_in_the_flat_shape(fake: FakeMorganStanley) -> None:
+    fake.flat_token_answer = True
+    ms = integration(fake, jwt=fake.make_jwt(expires_in=200))
+    assert ms.authenticate().success
+    assert fake.issued and graphql(fake)[-1].headers["authorization"] == fake.issued[-1]
+    ms.close()
+
+
+def test_refused_renewal_asks_for_a_person(fake: FakeMorganStanley) -> None:
+    token = fake.make_jwt(foreign=True, expires_in=200)
+    ms = integration(fake, jwt=token)
+    with pytest.raises(SessionExpired, match="renew") as caught:
+        ms.authenticate()
+    assert_needs_fresh_token(caught.value, token)
+    assert graphql(fake) == []
+
+
+@pytest.mark.parametrize("as_200", [False, True])
+def test_token_the_service_refuses_needs_a_fresh_one(fake: FakeMorganStanley, as_200: bool) -> None:
+    fake.expired_as_200 = as_200  # the sources show the refusal both ways
+    token = fake.make_jwt(foreign=True)
     with integration(fake, jwt=token) as ms, pytest.raises(SessionExpired) as caught:
         ms.authenticate()
     assert_needs_fresh_token(caught.value, token)
-    assert len(fake.requests) == 1  # authentication failures are not retried
-
-
-def test_token_without_expiry_that_the_service_refuses(fake: FakeMorganStanley) -> None:
-    token = fake.make_jwt(EMPLOYEE, expires_in=None)
-    with integration(fake, jwt=token) as ms, pytest.raises(SessionExpired) as caught:
-        ms.get_accounts()
-    assert_needs_fresh_token(caught.value, token)
-
-
-def test_token_signed_by_someone_else_is_a_401(fake: FakeMorganStanley) -> None:
-    token = fake.make_jwt(EMPLOYEE, key=b"not the service's key")
-    with integration(fake, jwt=token) as ms, pytest.raises(SessionExpired, match="401") as caught:
-        ms.authenticate()
-    assert_needs_fresh_token(caught.value, token)
-    assert len(fake.requests) == 1
+    assert len(graphql(fake)) == 1  # never retried
 
 
 def test_text_that_is_not_a_jwt_asks_for_a_fresh_one() -> None:
-    with pytest.raises(SessionExpired, match="not a JWT"):
+    with pytest.raises(SessionExpired, match="not a readable JWT"):
         token_expiry("just-some-text")
-    with pytest.raises(SessionExpired, match="cannot be read"):
+    with pytest.raises(SessionExpired, match="not a readable JWT"):
         token_expiry("aGVhZGVy.bm90IGpzb24.c2ln")
 
 
-def test_wrong_employee_id_is_refused(fake: FakeMorganStanley) -> None:
-    ms = integration(fake, employee_id="E7654321")
-    with ms, pytest.raises(AuthenticationFailed, match="employee ID") as caught:
+def test_token_expiry_reads_exp_without_verifying(fake: FakeMorganStanley) -> None:
+    token = fake.make_jwt(foreign=True, expires_in=500)
+    expiry = token_expiry(token)
+    assert expiry is not None
+    check_token(token, now=expiry - 61)
+    with pytest.raises(SessionExpired, match="too soon"):
+        check_token(token, now=expiry - 59)
+
+
+# --- the employee id ----------------------------------------------------------------------------
+
+
+def test_wrong_employee_id_500_says_check_it_and_is_not_retried(fake: FakeMorganStanley) -> None:
+    ms = integration(fake, employee_id=ACCOUNT_PK)  # the token's sub, a classic mistake
+    with ms, pytest.raises(AuthenticationFailed, match="check the employee id") as caught:
         ms.authenticate()
-    assert not isinstance(caught.value, SessionExpired)
+    assert not caught.value.needs_person and not caught.value.retryable
+    assert len(graphql(fake)) == 1
 
 
 def test_other_employee_ids_are_not_this_account(fake: FakeMorganStanley) -> None:
     with integration(fake) as ms, pytest.raises(MalformedAnswer, match="one account"):
-        ms.get_balance("E0000000")
+        ms.get_balance("123")
 
 
-# --- GraphQL errors in HTTP 200, transient failures, malformed answers -----------------------
-
-
-def test_graphql_internal_error_is_temporary(fake: FakeMorganStanley) -> None:
-    fake.graphql_errors.append(
-        {"message": "Downstream timeout", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
-    )
-    with integration(fake) as ms, pytest.raises(TemporarilyUnavailable, match="Downstream"):
-        ms.authenticate()
-
-
-def test_unknown_graphql_error_is_reported_without_the_token(fake: FakeMorganStanley) -> None:
-    token = fake.make_jwt(EMPLOYEE)
-    fake.graphql_errors.append({"message": f"bad token {token} seen"})
-    with integration(fake, jwt=token) as ms, pytest.raises(MalformedAnswer) as caught:
-        ms.get_accounts()
-    assert token not in str(caught.value) and "[redacted]" in str(caught.value)
-
-
-def test_changed_schema_is_reported(fake: FakeMorganStanley, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(
-        morganstanley,
-        "PORTFOLIO_QUERY",
-        morganstanley.PORTFOLIO_QUERY.replace("vested }", "vested grantDate }"),
-    )
-    with integration(fake) as ms, pytest.raises(MalformedAnswer, match="API changed"):
-        ms.authenticate()
+# --- faults -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "fault", [Fault("status", 429, headers={"Retry-After": "0"}), Fault("status", 502)]
 )
-def test_rate_limit_and_server_errors_are_retried(fake: FakeMorganStanley, fault: Fault) -> None:
+def test_rate_limit_and_gateway_errors_are_retried(fake: FakeMorganStanley, fault: Fault) -> None:
     fake.inject(fault, fault)
     with integration(fake) as ms:
-        assert ms.get_balance(EMPLOYEE).balance == vested_value()
-    assert len(fake.requests) == 3
+        assert ms.get_balance(EMPLOYEE_PK).balance == Decimal(AVAILABLE)
+    assert len(graphql(fake)) == 3
 
 
 def test_retries_exhausted_is_temporarily_unavailable(fake: FakeMorganStanley) -> None:
@@ -255,10 +307,10 @@ def test_retries_exhausted_is_temporarily_unavailable(fake: FakeMorganStanley) -
 
 
 def test_slow_answers_are_retried_then_given_up(fake: FakeMorganStanley) -> None:
-    fake.inject(Fault("slow", seconds=0.8))
+    fake.inject(Fault("slow", seconds=0.6))
     with integration(fake) as ms:
         assert ms.authenticate().success
-    fake.inject(*[Fault("slow", seconds=0.8)] * 3)
+    fake.inject(*[Fault("slow", seconds=0.6)] * 3)
     with integration(fake) as ms, pytest.raises(TemporarilyUnavailable, match="timed out"):
         ms.authenticate()
 
@@ -270,49 +322,97 @@ def test_answers_that_are_not_json_are_malformed(fake: FakeMorganStanley, kind: 
         ms.get_accounts()
 
 
-def test_answer_without_portfolio_is_malformed(fake: FakeMorganStanley) -> None:
+def test_answer_without_portfolio_or_with_a_bad_amount_is_malformed(
+    fake: FakeMorganStanley,
+) -> None:
     fake.inject(Fault("garbage", body=b'{"data": {"portfolio": null}}'))
     with integration(fake) as ms, pytest.raises(MalformedAnswer, match="portfolio"):
         ms.get_accounts()
+    fake.inject(
+        Fault("garbage", body=b'{"data": {"portfolio": {"availableValue": {"amount": "n/a"}}}}')
+    )
+    with integration(fake) as ms, pytest.raises(MalformedAnswer, match="cannot be read"):
+        ms.get_balance(EMPLOYEE_PK)
+    number = b'{"data": {"portfolio": {"availableValue": {"amount": 0.10000000000000001}}}}'
+    fake.inject(Fault("garbage", body=number))  # a JSON number: read exactly, never a float
+    with integration(fake) as ms:
+        assert ms.get_balance(EMPLOYEE_PK).raw_data["availableValue"]["amount"] == Decimal(  # type: ignore[index]
+            "0.10000000000000001"
+        )
+
+
+def test_unknown_graphql_error_is_reported_without_the_token(fake: FakeMorganStanley) -> None:
+    token = fake.make_jwt()
+    body = json.dumps({"errors": [{"message": f"boom {token}"}]}).encode()
+    fake.inject(Fault("garbage", body=body))
+    with integration(fake, jwt=token) as ms, pytest.raises(MalformedAnswer) as caught:
+        ms.get_accounts()
+    assert token not in str(caught.value) and "[redacted]" in str(caught.value)
 
 
 # --- the mapping, directly ----------------------------------------------------------------------
 
 
-def jwt_with(claims: dict[str, Any]) -> str:
-    def part(data: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'HS256'})}.{part(claims)}.c2lnbmF0dXJl"
-
-
-def test_token_expiry_reads_the_exp_claim() -> None:
-    assert token_expiry(jwt_with({"exp": 1718000000})) == 1718000000
-    assert token_expiry(jwt_with({"exp": "soon"})) is None
+def test_renewal_answers_in_both_shapes() -> None:
+    assert renewed_token({"accessToken": "a.b.c"}) == "a.b.c"
+    assert renewed_token({"accessToken": {"accessToken": "a.b.c", "expiresIn": 900}}) == "a.b.c"
+    with pytest.raises(MalformedAnswer), webapi.reading("MS", "the token", str):
+        renewed_token({"accessToken": {"token": "x"}})
 
 
-def test_positions_merge_lots_and_leave_out_unvested_ones() -> None:
-    portfolio = {
-        "currency": "USD",
-        "holdings": [
-            {"symbol": "acme", "name": "Acme", "quantity": 1, "price": 10, "value": 10},
-            {"symbol": "ACME", "name": "Acme", "quantity": Decimal("0.5"), "value": 5},
-            {"symbol": "ACME", "name": "Acme", "quantity": 2, "value": 20, "vested": False},
-            {"symbol": "OPT", "name": "Options", "quantity": 3, "value": 0, "vested": False},
-        ],
-    }
-    [vested] = parse_positions(portfolio, include_unvested=False)
-    assert (vested.quantity, vested.market_value) == (Decimal("1.5"), Decimal("15"))
-    everything = parse_positions(portfolio, include_unvested=True)
-    assert [(p.symbol, p.quantity) for p in everything] == [
-        ("ACME", Decimal("3.5")),
-        ("OPT", Decimal("3")),
-    ]
-
-
-def test_graphql_error_codes_map_to_typed_errors() -> None:
+def test_graphql_errors_map_to_typed_errors() -> None:
+    assert isinstance(graphql_error([{"message": "invalid token signature"}]), SessionExpired)
     assert isinstance(graphql_error([{"extensions": {"code": "UNAUTHENTICATED"}}]), SessionExpired)
-    assert isinstance(
-        graphql_error([{"extensions": {"code": "SERVICE_UNAVAILABLE"}}]), TemporarilyUnavailable
-    )
+    refused = graphql_error([{"message": "x", "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}])
+    assert isinstance(refused, MalformedAnswer) and "does not know" in str(refused)
     assert isinstance(graphql_error("not a list"), MalformedAnswer)
+
+
+def test_holdings_merge_lots_and_leave_out_unvested_ones() -> None:
+    def row(quantity: str, value: str, status: str) -> dict[str, Any]:
+        return {
+            "symbol": "acme",
+            "quantity": quantity,
+            "marketValue": {"amount": value, "currency": "USD"},
+            "vestingStatus": status,
+        }
+
+    rows = [
+        row("1", "10", "VESTED"),
+        row("0.5", "5.00000001", "VESTED"),
+        row("2", "20", "UNVESTED"),
+    ]
+    [vested] = parse_holdings(rows, include_unvested=False)
+    assert (vested.symbol, vested.quantity, vested.market_value) == (
+        "ACME",
+        Decimal("1.5"),
+        Decimal("15.0000"),
+    )
+    [everything] = parse_holdings(rows, include_unvested=True)
+    assert everything.quantity == Decimal("3.5")
+
+
+def test_the_fake_refuses_a_bearer_prefix_and_a_missing_employee_id(
+    fake: FakeMorganStanley,
+) -> None:
+    """The fake refuses what the service refuses, so the tests above prove the headers."""
+    import httpx
+
+    token = fake.make_jwt()
+    body = {
+        "operationName": None,
+        "variables": {},
+        "query": "{ portfolio { totalValue { amount } } }",
+    }
+    with httpx.Client(base_url=fake.base_url) as bare:
+        prefixed = {"authorization": f"Bearer {token}", "employeeid": EMPLOYEE_PK}
+        assert bare.post("/graphql", json=body, headers=prefixed).status_code == 401
+        assert bare.post("/graphql", json=body, headers={"authorization": token}).status_code == 400
+        raw = {"authorization": token, "employeeid": EMPLOYEE_PK}
+        assert bare.post("/graphql", json=body, headers=raw).status_code == 200
+
+
+def test_resume_session_says_whether_the_token_lives_long_enough(fake: FakeMorganStanley) -> None:
+    assert integration(fake).resume_session()
+    assert integration(fake, jwt=fake.make_jwt(expires_in=30)).resume_session() is False
+    assert fake.requests == []  # nothing is sent to decide

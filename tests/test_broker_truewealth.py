@@ -1,12 +1,15 @@
-"""True Wealth: TOTP login with an XSRF-guarded session, portfolios, holdings and daily history.
+"""True Wealth: the web app's header set and double-submit XSRF, a TOTP login answered with an
+empty 200/204, portfolios from the fee schedules, the balance from `performanceSummary`, the
+whole daily history from `evolution` (inflows and fees exact in raw_data), optional holdings.
 
-Against the local fake of the web API (`tests/fakes/truewealth.py`); the login is never
-retried, reads are, and no secret reaches a message or raw data.
+Against the local fake (`tests/fakes/truewealth.py`, which cites the source of each shape);
+the login is never retried, reads are, and no secret reaches a message, a log or raw data.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
+import logging
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -15,8 +18,17 @@ import pyotp
 import pytest
 
 from tests.fakes.server import Fault
-from tests.fakes.truewealth import FakeTrueWealth, business_days, evolution_value, total_value
-from wealth_pipeline import http
+from tests.fakes.truewealth import (
+    DEPOSIT_DAY,
+    FEE_DAY,
+    HISTORY_START,
+    NET_VALUE,
+    WITHDRAWAL_DAY,
+    FakeTrueWealth,
+    business_days,
+    evolution_value,
+)
+from wealth_pipeline import http, money
 from wealth_pipeline.brokers import webapi
 from wealth_pipeline.brokers.base import (
     AuthenticationFailed,
@@ -25,7 +37,7 @@ from wealth_pipeline.brokers.base import (
     MalformedAnswer,
     TemporarilyUnavailable,
 )
-from wealth_pipeline.brokers.catalogue import read_fixture
+from wealth_pipeline.brokers.catalogue import CredentialsInvalid, read_fixture, validate_credentials
 from wealth_pipeline.brokers.registry import build_integration
 from wealth_pipeline.brokers.truewealth import (
     TrueWealthIntegration,
@@ -43,11 +55,10 @@ CREDENTIALS = {"username": USERNAME, "password": PASSWORD, "totp_secret": TOTP_S
 CONTEXT = IntegrationContext(
     timeout_seconds=0.5,
     retry=http.Retry(max_attempts=3, backoff_seconds=0.01),
-    poll_interval_seconds=0.01,
-    two_fa_wait_seconds=0.1,
     today=date(2024, 6, 14),
 )
 CATALOGUE = next(entry for entry in read_fixture() if entry["code"] == "truewealth")
+FREE, PILLAR = "677155", "677201"
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +83,9 @@ def integration(fake: FakeTrueWealth, **credentials: str) -> TrueWealthIntegrati
 
 
 def assert_no_secret(text: object) -> None:
+    dumped = json.dumps(text, default=str) if not isinstance(text, str) else text
     for secret in SECRETS:
-        assert secret not in str(text)
+        assert secret not in dumped
 
 
 def login_requests(fake: FakeTrueWealth) -> list:
@@ -83,112 +95,139 @@ def login_requests(fake: FakeTrueWealth) -> list:
 # --- the happy path -------------------------------------------------------------------------
 
 
-def test_sync_reads_portfolios_balances_holdings_and_history(fake: FakeTrueWealth) -> None:
+def test_sync_reads_portfolios_balance_history_and_holdings(
+    fake: FakeTrueWealth, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     with integration(fake) as tw:
         assert tw.authenticate().success
         accounts = tw.get_accounts()
         assert [(a.identifier, a.account_type, a.currency) for a in accounts] == [
-            ("TW-100234", "brokerage", "CHF"),
-            ("TW-300871", "retirement", "CHF"),
-        ]
+            (FREE, "brokerage", "CHF"),
+            (PILLAR, "brokerage", "CHF"),
+        ]  # the fee schedules list 677155 twice: one account
+        assert accounts[0].name == f"True Wealth portfolio {FREE}"
 
-        balance = tw.get_balance("TW-100234")
-        assert balance.balance == total_value("TW-100234") == Decimal("47874.38")
-        assert balance.balance.as_tuple().exponent == -4
+        balance = tw.get_balance(FREE)
+        assert balance.balance == Decimal("48211.5387")  # 48211.53870214 at 4 places
         assert (balance.currency, balance.balance_date) == ("CHF", date(2024, 6, 14))
         assert balance.raw_data is not None
-        assert balance.raw_data["performanceSummary"]["cashValue"] == Decimal("512.30")
-        assert_no_secret(balance.raw_data)
+        item = balance.raw_data["performanceSummary"]["portfolioItem"]
+        assert item["netValue"] == NET_VALUE[FREE]  # exact, all 8 decimals
 
-        positions = {p.symbol: p for p in tw.get_positions("TW-100234")}
-        assert set(positions) == {"VWRL", "CHSPI", "CSBGC0", "ZGLD", "SRECHA", "Cash CHF"}
+        history = tw.get_historical_balances(FREE, date(2000, 1, 1), date(2024, 6, 14))
+        assert [h.balance_date for h in history] == business_days(HISTORY_START, date(2024, 6, 14))
+        assert history[-1].balance == balance.balance
+        assert history[0].balance == money.quantize(evolution_value(FREE, HISTORY_START), 4)
+        by_day = {h.balance_date: h.raw_data for h in history}
+        assert by_day[DEPOSIT_DAY]["inflows"] == Decimal("5000.00000000")  # type: ignore[index]
+        assert by_day[WITHDRAWAL_DAY]["inflows"] == Decimal("-1250.5")  # type: ignore[index]
+        assert by_day[FEE_DAY]["fees"] == Decimal("-31.41592653")  # type: ignore[index]
+        assert by_day[FEE_DAY]["vEnd"] == evolution_value(FREE, FEE_DAY)  # type: ignore[index]
+        assert str(by_day[FEE_DAY]["vEnd"]).endswith(str(evolution_value(FREE, FEE_DAY))[-8:])  # type: ignore[index]
+
+        positions = {p.symbol: p for p in tw.get_positions(FREE)}
         gold = positions["ZGLD"]
-        assert (gold.isin, gold.quantity, gold.price_per_unit) == (
+        assert (gold.isin, gold.quantity, gold.price_per_unit, gold.market_value) == (
             "CH0139101593",
             Decimal("12"),
             Decimal("512.80"),
-        )
-        assert (gold.market_value, gold.asset_class, gold.currency) == (
             Decimal("6153.60"),
-            "commodity",
-            "CHF",
         )
         assert positions["CSBGC0"].asset_class == "fixed_income"
-        assert positions["SRECHA"].asset_class == "real_estate"
-        assert positions["Cash CHF"].asset_class == "cash"
-        assert positions["Cash CHF"].isin is None
-        assert sum(p.market_value for p in positions.values()) == balance.balance
-
-        assert tw.supports_historical_data()
-        history = tw.get_historical_balances("TW-100234", date(2024, 6, 1), date(2024, 6, 14))
-        assert [h.balance_date for h in history] == business_days(
-            date(2024, 6, 1), date(2024, 6, 14)
-        )
-        assert history[0].balance == evolution_value("TW-100234", date(2024, 6, 3))
-        assert history[-1].balance == balance.balance
-        assert all(isinstance(h.balance, Decimal) and h.currency == "CHF" for h in history)
+        assert positions["ZGLD"].asset_class == "commodity"
     assert fake.logouts == 1
-    assert fake.paths()[-1] == "/api/auth/logout"
+    evolutions = [r for r in fake.requests if r.path.endswith("/evolution")]
+    assert len(evolutions) == 1 and evolutions[0].query == {}  # no parameters: all of it
+    assert_no_secret(caplog.text)
 
 
-def test_login_sends_the_current_totp_code_and_the_xsrf_token(fake: FakeTrueWealth) -> None:
+def test_history_is_read_once_per_portfolio_and_cut_to_the_range(fake: FakeTrueWealth) -> None:
+    with integration(fake) as tw:
+        june = tw.get_historical_balances(PILLAR, date(2024, 6, 10), date(2024, 6, 30))
+        march = tw.get_historical_balances(PILLAR, date(2024, 3, 1), date(2024, 3, 1))
+    assert [h.balance_date.day for h in june] == [10, 11, 12, 13, 14]
+    assert [h.balance_date for h in march] == [date(2024, 3, 1)]
+    assert len([p for p in fake.paths() if p.endswith("/evolution")]) == 1
+
+
+def test_login_sends_the_header_set_the_xsrf_pair_and_the_totp_code(fake: FakeTrueWealth) -> None:
     with integration(fake) as tw:
         tw.authenticate()
-    csrf = next(r for r in fake.requests if r.path == "/api/auth/csrf")
+    assert fake.paths()[:3] == ["/app/login", "/api/public/authCheck", "/api/auth/login"]
     login = login_requests(fake)[0]
     body = login.json()
     assert (body["loginId"], body["password"]) == (USERNAME, PASSWORD)
     assert pyotp.TOTP(TOTP_SECRET).verify(body["token"], valid_window=1)
-    assert login.headers["x-xsrf-token"] and "XSRF-TOKEN=" in login.headers["cookie"]
-    assert csrf.method == "GET"
+    headers = login.headers
+    assert headers["x-client-version"].startswith("v")
+    assert headers["x-requested-with"] == "XMLHttpRequest"
+    assert headers["user-agent"].startswith("Mozilla/")
+    assert headers["origin"] == fake.base_url and headers["accept"] == "*/*"
+    assert f"__Host-XSRF-Token={headers['x-xsrf-token']}" in headers["cookie"]
+
+
+@pytest.mark.parametrize("status", [200, 204])
+def test_login_answered_with_an_empty_200_or_204_succeeds(
+    fake: FakeTrueWealth, status: int
+) -> None:
+    fake.login_status = status
+    with integration(fake) as tw:
+        assert tw.authenticate().success
+        assert len(tw.get_accounts()) == 2
 
 
 def test_reads_log_in_first_when_nobody_did(fake: FakeTrueWealth) -> None:
     with integration(fake) as tw:
         assert len(tw.get_accounts()) == 2
-    assert fake.paths()[:3] == ["/api/auth/csrf", "/api/auth/login", "/api/portfolios"]
+    assert fake.paths()[2:4] == ["/api/auth/login", "/api/user/fees/customer-fee-schedules"]
 
 
-def test_secret_as_people_copy_it_with_spaces_and_lower_case(fake: FakeTrueWealth) -> None:
-    spaced = " ".join(TOTP_SECRET[i : i + 4] for i in range(0, 32, 4)).lower()
-    with integration(fake, totp_secret=spaced) as tw:
-        assert tw.authenticate().success
+def test_the_fake_refuses_a_client_without_the_header_set_or_xsrf_pair(
+    fake: FakeTrueWealth,
+) -> None:
+    """The fake refuses what the service refuses, so the tests above prove the headers."""
+    import httpx
+
+    with httpx.Client(base_url=fake.base_url) as bare:
+        answer = bare.get("/api/public/authCheck")
+        assert (answer.status_code, answer.content) == (400, b"")
+        answer = bare.get(
+            "/api/public/authCheck",
+            headers={
+                "X-Client-Version": "v1",
+                "X-Requested-With": "XMLHttpRequest",
+                "User-Agent": "Mozilla/5.0",
+                "X-XSRF-Token": "A",
+                "Cookie": "__Host-XSRF-Token=B",
+            },
+        )
+        assert answer.status_code == 403
 
 
-def test_found_by_the_registry_with_the_catalogue_schema() -> None:
-    broker = BrokerConfig.from_row(CATALOGUE)
-    assert type(build_integration(broker, CREDENTIALS)) is TrueWealthIntegration
-    assert set(TrueWealthIntegration.secret_fields) == {"password", "totp_secret"}
-    assert CATALOGUE["credential_schema"]["properties"]["totp_secret"]["format"] == "password"
+# --- refused logins: typed, never retried, without secrets ------------------------------------
 
 
-# --- refused logins: never retried, clear, without secrets ------------------------------------
-
-
-def test_wrong_password_is_refused_once(fake: FakeTrueWealth) -> None:
+def test_wrong_password_401_is_an_authentication_failure(fake: FakeTrueWealth) -> None:
     tw = integration(fake, password="wrong-password-123")
     with tw, pytest.raises(AuthenticationFailed, match="username or password") as caught:
         tw.authenticate()
     assert len(login_requests(fake)) == 1
-    assert_no_secret(caught.value)
     assert "wrong-password-123" not in str(caught.value)
+    assert_no_secret(str(caught.value))
     assert fake.logouts == 0
 
 
-def test_wrong_totp_secret_is_refused_as_a_bad_code(fake: FakeTrueWealth) -> None:
-    other = pyotp.random_base32()
-    tw = integration(fake, totp_secret=other)
-    with tw, pytest.raises(AuthenticationFailed, match="one-time code") as caught:
-        tw.authenticate()
-    assert other not in str(caught.value)
-    assert len(login_requests(fake)) == 1
-
-
-def test_expired_code_from_a_wrong_clock_is_refused(fake: FakeTrueWealth) -> None:
+def test_totp_refused_403_names_the_secret_and_the_clock(fake: FakeTrueWealth) -> None:
     fake.clock_offset_seconds = 120  # our code is four steps old for the server
     with integration(fake) as tw, pytest.raises(AuthenticationFailed, match="clock") as caught:
         tw.authenticate()
-    assert_no_secret(caught.value)
+    assert_no_secret(str(caught.value))
+    assert len(login_requests(fake)) == 1
+    other = pyotp.random_base32()
+    with integration(fake, totp_secret=other) as tw, pytest.raises(AuthenticationFailed) as again:
+        tw.authenticate()
+    assert "one-time code" in str(again.value) and other not in str(again.value)
 
 
 def test_code_one_step_old_is_still_accepted(fake: FakeTrueWealth) -> None:
@@ -197,39 +236,54 @@ def test_code_one_step_old_is_still_accepted(fake: FakeTrueWealth) -> None:
         assert tw.authenticate().success
 
 
+def test_empty_400_is_a_refused_client_not_retried(fake: FakeTrueWealth) -> None:
+    fake.blocked = True
+    with integration(fake) as tw, pytest.raises(AuthenticationFailed, match="HTTP 400"):
+        tw.authenticate()
+    assert len(login_requests(fake)) == 1
+
+
+def test_rate_limited_login_is_temporary_and_not_retried(fake: FakeTrueWealth) -> None:
+    fake.rate_limited = True
+    with integration(fake) as tw, pytest.raises(TemporarilyUnavailable, match="429"):
+        tw.authenticate()
+    assert len(login_requests(fake)) == 1
+
+
 def test_invalid_secret_fails_before_anything_is_sent(fake: FakeTrueWealth) -> None:
-    tw = integration(fake, totp_secret="NOT-BASE32-189")
-    with tw, pytest.raises(AuthenticationFailed, match="base32") as caught:
-        tw.authenticate()
-    assert "NOT-BASE32-189" not in str(caught.value)
-    assert login_requests(fake) == []
+    for bad in ("NOT-BASE32-189", "JBSWY3DP"):  # not base32; too short
+        tw = integration(fake, totp_secret=bad)
+        with tw, pytest.raises(AuthenticationFailed, match="base32") as caught:
+            tw.authenticate()
+        assert bad not in str(caught.value)
+    assert fake.requests == []
 
 
-def test_locked_login_says_so(fake: FakeTrueWealth) -> None:
-    fake.locked = True
-    with integration(fake) as tw, pytest.raises(AuthenticationFailed, match="locked"):
-        tw.authenticate()
+def test_secret_as_people_copy_it_with_spaces_and_lower_case(fake: FakeTrueWealth) -> None:
+    spaced = " ".join(TOTP_SECRET[i : i + 4] for i in range(0, 32, 4)).lower()
+    with integration(fake, totp_secret=spaced) as tw:
+        assert tw.authenticate().success
 
 
 def test_server_error_at_login_is_temporary_and_not_retried(fake: FakeTrueWealth) -> None:
     with integration(fake) as tw:
-        tw.fetch_xsrf_token()
+        tw.warm_up()
         fake.inject(Fault("status", 503))
         with pytest.raises(TemporarilyUnavailable):
             tw.authenticate()
     assert len(login_requests(fake)) == 1
 
 
-def test_xsrf_token_request_is_retried_after_a_dropped_connection(fake: FakeTrueWealth) -> None:
+def test_warm_up_is_retried_after_a_dropped_connection(fake: FakeTrueWealth) -> None:
     fake.inject(Fault("drop"))
     with integration(fake) as tw:
         assert tw.authenticate().success
-    assert fake.paths()[:3] == ["/api/auth/csrf", "/api/auth/csrf", "/api/auth/login"]
+    assert fake.paths()[:2] == ["/app/login", "/app/login"]
 
 
 def test_slow_login_times_out_once(fake: FakeTrueWealth) -> None:
     with integration(fake) as tw:
-        tw.fetch_xsrf_token()
+        tw.warm_up()
         fake.inject(Fault("slow", seconds=0.8))
         with pytest.raises(TemporarilyUnavailable, match="timed out"):
             tw.authenticate()
@@ -251,25 +305,15 @@ def logged_in(fake: FakeTrueWealth) -> TrueWealthIntegration:
 def test_rate_limit_and_server_errors_are_retried(fake: FakeTrueWealth, fault: Fault) -> None:
     with logged_in(fake) as tw:
         fake.inject(fault, fault)
-        assert tw.get_balance("TW-300871").balance == total_value("TW-300871")
-    summaries = [p for p in fake.paths() if p.endswith("/performanceSummary")]
-    assert len(summaries) == 3
+        assert tw.get_balance(PILLAR).balance == Decimal("7306.1000")
+    assert len([p for p in fake.paths() if p.endswith("/performanceSummary")]) == 3
 
 
 def test_retries_exhausted_is_temporarily_unavailable(fake: FakeTrueWealth) -> None:
     with logged_in(fake) as tw:
         fake.inject(*[Fault("status", 502)] * 3)
         with pytest.raises(TemporarilyUnavailable, match="gave up after 3 attempts"):
-            tw.get_positions("TW-100234")
-
-
-def test_slow_answer_beyond_the_timeout_is_retried_then_given_up(fake: FakeTrueWealth) -> None:
-    with logged_in(fake) as tw:
-        fake.inject(Fault("slow", seconds=0.8))
-        assert len(tw.get_accounts()) == 2
-        fake.inject(*[Fault("slow", seconds=0.8)] * 3)
-        with pytest.raises(TemporarilyUnavailable, match="timed out"):
-            tw.get_accounts()
+            tw.get_balance(FREE)
 
 
 @pytest.mark.parametrize("kind", ["html", "truncate", "garbage"])
@@ -277,21 +321,13 @@ def test_answers_that_are_not_json_are_malformed(fake: FakeTrueWealth, kind: str
     with logged_in(fake) as tw:
         fake.inject(Fault(kind))
         with pytest.raises(MalformedAnswer, match="other than JSON") as caught:
-            tw.get_historical_balances("TW-100234", date(2024, 1, 1), date(2024, 6, 14))
-    assert_no_secret(caught.value)
-
-
-def test_html_login_page_instead_of_json_is_malformed(fake: FakeTrueWealth) -> None:
-    with integration(fake) as tw:
-        tw.fetch_xsrf_token()
-        fake.inject(Fault("html"))
-        with pytest.raises(MalformedAnswer):
-            tw.authenticate()
+            tw.get_historical_balances(FREE, date(2024, 1, 1), date(2024, 6, 14))
+    assert_no_secret(str(caught.value))
 
 
 def test_unknown_portfolio_is_reported(fake: FakeTrueWealth) -> None:
     with logged_in(fake) as tw, pytest.raises(MalformedAnswer, match="404"):
-        tw.get_balance("TW-999")
+        tw.get_balance("999")
 
 
 def test_ended_session_is_an_authentication_failure(fake: FakeTrueWealth) -> None:
@@ -301,72 +337,101 @@ def test_ended_session_is_an_authentication_failure(fake: FakeTrueWealth) -> Non
             tw.get_accounts()
 
 
+def test_holdings_never_fail_the_sync(fake: FakeTrueWealth) -> None:
+    with logged_in(fake) as tw:
+        fake.holdings_as_list = True
+        assert len(tw.get_positions(FREE)) == 3  # the other shape the original accepts
+        fake.holdings_broken = True
+        assert tw.get_positions(FREE) == []
+        fake.holdings_broken = False
+        fake.inject(Fault("html"))
+        assert tw.get_positions(FREE) == []
+        assert tw.get_balance(FREE).balance == Decimal("48211.5387")
+
+
 def test_repr_and_errors_carry_no_secret(fake: FakeTrueWealth) -> None:
     tw = integration(fake)
     assert_no_secret(repr(tw))
+    tw.warm_up()
     fake.inject(*[Fault("status", 500)] * 3)
     with pytest.raises(TemporarilyUnavailable) as caught:
-        tw.authenticate()
-    assert_no_secret(caught.value)
+        tw.get_accounts()
+    assert_no_secret(str(caught.value))
     tw.close()
 
 
-# --- the mapping, directly --------------------------------------------------------------------
+# --- credentials and mapping, directly ---------------------------------------------------------
 
 
-def test_portfolio_types_map_to_account_types() -> None:
-    accounts = parse_portfolios(
-        [
-            {"id": 1, "name": "A", "type": "VESTED_BENEFITS", "currency": "chf"},
-            {"id": "2", "type": "SOMETHING_NEW"},
-        ]
+def test_catalogue_schema_validates_the_totp_secret_as_base32() -> None:
+    schema = CATALOGUE["credential_schema"]
+    assert validate_credentials(schema, CREDENTIALS) == CREDENTIALS
+    spaced = CREDENTIALS | {"totp_secret": "jbsw y3dp ehpk 3pxp"}
+    assert validate_credentials(schema, spaced) == spaced
+    for bad in ("JBSWY3DP", "JBSWY3DPEHPK3PX1", "JBSWY3DPEHPK3PXPA", "not base32 1!"):
+        with pytest.raises(CredentialsInvalid, match="totp_secret: has the wrong format") as c:
+            validate_credentials(schema, CREDENTIALS | {"totp_secret": bad})
+        assert bad not in str(c.value)
+    assert type(build_integration(BrokerConfig.from_row(CATALOGUE), CREDENTIALS)) is (
+        TrueWealthIntegration
     )
-    assert accounts[0] == dataclasses.replace(
-        accounts[0], identifier="1", account_type="retirement", currency="CHF"
+
+
+def test_fee_schedules_give_distinct_portfolios() -> None:
+    accounts = parse_portfolios([{"portfolioId": 1}, {"portfolioId": "1"}, {"portfolioId": 2}])
+    assert [a.identifier for a in accounts] == ["1", "2"]
+    with (
+        pytest.raises(MalformedAnswer, match="portfolioId"),
+        webapi.reading("True Wealth", "the fee schedules", str),
+    ):
+        parse_portfolios([{"id": 1}])
+
+
+def test_evolution_keeps_every_decimal_in_raw_data() -> None:
+    payload = money.loads_json(
+        '{"currency": "CHF", "performance": ['
+        '{"date": "2024-03-05", "vStart": 1, "vEnd": 100.12345678, "inflows": -0.00000001,'
+        ' "fees": 0, "netReturn": 0.5},'
+        '{"date": "2024-03-01", "vEnd": 99.5}, {"date": "2024-03-10", "vEnd": 9}]}'
     )
-    assert (accounts[1].name, accounts[1].account_type) == ("Portfolio 2", "brokerage")
-
-
-def test_holdings_keep_exact_decimals_and_map_unknown_classes_to_other() -> None:
-    payload = {
-        "currency": "CHF",
-        "positions": [
-            {
-                "isin": "XX0000000001",
-                "name": "New thing",
-                "assetClass": "CRYPTO_BASKET",
-                "quantity": Decimal("0.123456789"),
-                "price": Decimal("10.5"),
-                "value": Decimal("1.29629628"),
-            }
-        ],
-    }
-    [position] = parse_holdings(payload)
-    assert position.symbol == "XX0000000001"
-    assert position.asset_class == "other"
-    assert position.quantity == Decimal("0.12345679")
-    assert position.market_value == Decimal("1.2963")
-
-
-def test_evolution_is_cut_to_the_range_and_sorted() -> None:
-    payload = {
-        "currency": "CHF",
-        "points": [
-            {"date": "2024-03-05", "value": 3},
-            {"date": "2024-03-01T00:00:00Z", "value": Decimal("1.5")},
-            {"date": "2024-03-10", "value": 9},
-        ],
-    }
     history = parse_evolution(payload, date(2024, 3, 1), date(2024, 3, 5))
     assert [(h.balance_date.day, h.balance) for h in history] == [
-        (1, Decimal("1.5000")),
-        (5, Decimal("3.0000")),
+        (1, Decimal("99.5000")),
+        (5, Decimal("100.1235")),
     ]
+    assert history[1].raw_data == {
+        "date": "2024-03-05",
+        "vStart": Decimal("1"),
+        "vEnd": Decimal("100.12345678"),
+        "inflows": Decimal("-1E-8"),
+        "fees": Decimal("0"),
+        "netReturn": Decimal("0.5"),
+    }
+
+
+def test_zeros_before_the_first_contribution_are_no_balance() -> None:
+    payload = {
+        "currency": "CHF",
+        "performance": [
+            {"date": "2024-01-03", "vEnd": 0},  # emptied: a real zero
+            {"date": "2024-01-01", "vEnd": 0},  # before the first contribution
+            {"date": "2024-01-02", "vEnd": Decimal("100.239876543"), "inflows": 100},
+        ],
+    }
+    history = parse_evolution(payload, date(2024, 1, 1), date(2024, 1, 31))
+    assert [(h.balance_date.day, h.balance) for h in history] == [
+        (2, Decimal("100.2399")),
+        (3, Decimal("0.0000")),
+    ]
+    assert (
+        parse_evolution({"performance": [{"date": "2024-01-01", "vEnd": 0}]}, date.min, date.max)
+        == []
+    )
 
 
 def test_answers_missing_fields_or_with_floats_are_malformed() -> None:
     with (
-        pytest.raises(MalformedAnswer, match="without the field 'points'"),
+        pytest.raises(MalformedAnswer, match="without the field 'performance'"),
         webapi.reading("True Wealth", "the evolution", str),
     ):
         parse_evolution({"currency": "CHF"}, date(2024, 1, 1), date(2024, 1, 2))
@@ -374,7 +439,18 @@ def test_answers_missing_fields_or_with_floats_are_malformed() -> None:
         pytest.raises(MalformedAnswer, match="float"),
         webapi.reading("True Wealth", "the holdings", str),
     ):
-        parse_holdings({"positions": [{"name": "x", "quantity": 1.5, "price": 1, "value": 1}]})
+        parse_holdings([{"name": "x", "units": 1.5, "value": 1}])
+
+
+def test_holdings_accept_both_unconfirmed_shapes() -> None:
+    row = {"ticker": "T", "name": "N", "units": Decimal("0.123456789"), "value": 2}
+    assert parse_holdings([row]) == parse_holdings({"holdings": [row]})
+    [position] = parse_holdings([row])
+    assert (position.symbol, position.quantity, position.asset_class) == (
+        "T",
+        Decimal("0.12345679"),
+        "other",
+    )
 
 
 def test_totp_code_is_six_digits() -> None:

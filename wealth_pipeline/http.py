@@ -29,7 +29,7 @@ class HttpFailure(Exception):
 
 
 class HttpGaveUp(HttpFailure):
-    """Retryable failures until the attempts ran out."""
+    """Retryable failures until the attempts ran out (`status`, `body`: the last answer's)."""
 
 
 class HttpRefused(HttpFailure):
@@ -113,6 +113,8 @@ def request(
 
     where = safe_url(url)
     last = ""
+    last_status: int | None = None
+    last_body = ""
     for attempt in range(1, retry.max_attempts + 1):
         retry_after = None
         try:
@@ -120,9 +122,9 @@ def request(
                 method, url, params=params, json=json, data=data, headers=headers
             )
         except httpx.TimeoutException:
-            last = "timed out"
+            last, last_status, last_body = "timed out", None, ""
         except httpx.TransportError as exc:
-            last = f"connection failed ({type(exc).__name__})"
+            last, last_status, last_body = f"connection failed ({type(exc).__name__})", None, ""
         else:
             status = response.status_code
             if status < 300:
@@ -133,10 +135,14 @@ def request(
                 message = f"{where} answered HTTP {status}, a redirect to {target}"
                 raise HttpRefused(message, status, body)
             if status == 429 or status >= 500:
-                last = f"HTTP {status}"
+                last, last_status, last_body = f"HTTP {status}", status, body
                 retry_after = _retry_after(response)
             else:
                 raise HttpRefused(f"{where} answered HTTP {status}: {body.strip()}", status, body)
         if attempt < retry.max_attempts:
             sleep(retry.delay(attempt, retry_after))
-    raise HttpGaveUp(f"{where}: gave up after {retry.max_attempts} attempts, last: {last}")
+    raise HttpGaveUp(
+        f"{where}: gave up after {retry.max_attempts} attempts, last: {last}",
+        last_status,
+        last_body,
+    )

@@ -56,7 +56,7 @@ class Response:
     status: int = 200
     body: bytes = b""
     content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | list[str]] = field(default_factory=dict)  # a list: repeated
 
     @classmethod
     def json(
@@ -182,7 +182,8 @@ class FakeService:
                 self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(response.body)))
                 for name, value in response.headers.items():
-                    self.send_header(name, value)
+                    for one in value if isinstance(value, list) else [value]:
+                        self.send_header(name, one)
                 self.end_headers()
                 self.wfile.write(response.body)
 

@@ -1,29 +1,38 @@
-"""A local VIAC web API (the JSON API behind app.viac.ch; unofficial, so the shapes below are
-this project's model of it, kept in one place).
+"""A local VIAC web API (the JSON API behind app.viac.ch; unofficial).
 
-Session: a Django-style CSRF cookie echoed in a custom header, and a session cookie.
-- `GET  /external-login/public/authentication/csrf/` -> 200 `{}` and
-  `Set-Cookie: csrftoken=<token>`.
-- `POST /external-login/public/authentication/password/check/` `{username, password}` with
-  header `x-csrftoken` equal to the cookie. Answers 200 and `Set-Cookie: sessionid=<id>`:
-  `{"status": "AUTHENTICATED"}`, or, when the user turned on two-factor authentication,
-  `{"status": "TWO_FACTOR_REQUIRED", "twoFactorType": "SMS", "maskedPhoneNumber": "..."}`
-  (the session waits for the code sent by SMS, for `code_lifetime_seconds`).
-  401 `{"error": "INVALID_CREDENTIALS"}`, 423 `{"error": "ACCOUNT_LOCKED"}`.
-- `POST /external-login/public/authentication/two-factor/verify/` `{code}` (same cookies and
-  header) -> 200 `{"status": "AUTHENTICATED"}`; 401 `{"error": "INVALID_CODE",
-  "attemptsLeft": n}`; 401 `{"error": "NO_PENDING_LOGIN"}` when the waiting session expired.
-- `POST /external-login/public/authentication/logout/` -> 204.
-- Any POST without the matching header: 403 `{"detail": "CSRF Failed: CSRF token missing or
-  incorrect."}`.
-Reads (authenticated session; 401 `{"detail": "Authentication credentials were not
-provided."}` otherwise):
-- `GET /rest/web/wealth/summary` -> `{date, currency, totalValue, totalInvested, portfolios:
-  [{id, name, type: PILLAR_3A|VESTED_BENEFITS, value}], dailyWealth: [{date, value,
-  byPortfolio: {id: value}}]}` (every calendar day from HISTORY_START to today)
-- `GET /rest/web/portfolio/{id}/positions` -> `{portfolioId, date, currency, positions: [{isin,
-  name, assetClass: EQUITY|BONDS|REAL_ESTATE|COMMODITIES|CASH, quantity, price, value}]}`;
-  404 `{"detail": "Not found."}` for another user's or an unknown portfolio.
+Each behaviour and its source (`/work/shared/reference/brokers.md`, "VIAC"; the main source
+is smartpointer-com/wealthdb `collectors/viac/{DESIGN.md,login.py,viac_client.py,
+download.py,load.py}`, a working httpx client of 2026, confirmed by dafuqwhocares/
+viac-moneymoney `VIAC.lua` and faragos/viac-portfolio-performance-api):
+- Session in cookie `AL_SESS-S` (Airlock), CSRF double-submit cookie `CSRFT<N>-S` (N: a build
+  number, `csrf_build` here, so a client must discover it) echoed as header `x-csrft<N>` on
+  POST/PUT/PATCH/DELETE. `GET /` sets both cookies. Every request carries `X-Same-Domain: 1`
+  and a browser User-Agent. GUESS: what the service answers when one is missing or wrong
+  (403 with an empty body here).
+- Login flow: `DELETE /external-login/public/authentication/flow/` -> 204;
+  `POST .../password/check/ {username, password}` (username: the phone number in E.164) ->
+  200 JSON:API `{data: {attributes: {phoneNumber (masked), nextAuthStep:
+  "MTAN_OTP_REQUIRED"}}}` and an SMS (`sms_codes`); `POST .../mtan/otp/check/ {otp}` -> 200;
+  `GET /external-login/public/authentication/` -> 200 `{data: {attributes: {userId}}}`;
+  `POST /rest/web/customer/loginHook` -> 204.
+- Errors are JSON:API `{errors: [{code}]}`: USERNAME_PASSWORD_WRONG, RATE_LIMITED, OTP_WRONG,
+  OTP_EXPIRED. GUESS: their HTTP statuses (401, 429, 400, 400 here) and the body of the OTP
+  check's 200 (the source ignores it).
+- `GET /rest/web/heartbeat` -> 204 while the session lives, 401 or a redirect when dead
+  (the source names both: `dead_redirect` switches this fake to a 302). Reads of a dead
+  session answer the same.
+- `GET /rest/web/wealth/portfolio-inventory` -> `{p3a: [...], pvb: [...], inv: [...]}`, each
+  `{number, name, state}` with dotted numbers (3: pillar 3a, 2: vested benefits).
+- `GET /rest/web/wealth/summary` -> `{totalValue, dailyWealth: [{date, value}], p3aSummary:
+  {portfolioWealthSummaries: {"<number>": {portfolioNumber, dailyWealth: [{date, value}]}}}}`,
+  CHF, numbers with twenty-odd decimals, not sorted, zeros before the first contribution
+  (sboehler/fin `src/importer/viac.rs`). GUESS: `pvbSummary` with the same shape for the
+  vested-benefits portfolio, and `dailyInvestedAmounts` beside a portfolio's `dailyWealth`
+  (wealthdb reads it "there", the exact place is not shown).
+- `GET /rest/web/p3a/portfolio/{number}/assetsOverview` -> `{cashAmount, assetsByClasses:
+  {EQUITIES|BONDS|REAL_ESTATE|COMMODITIES|LIQUIDITY|ALTERNATIVES: [{name, isin, amount,
+  assetPrice, currencyCode, acquisitionPrice, ratioInChf}]}}` (class names: wealthdb
+  `load.py`; `ratioInChf` is the value in CHF: VIAC.lua).
 """
 
 from __future__ import annotations
@@ -33,185 +42,271 @@ import threading
 import time
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from tests.fakes.server import FakeService, Request, Response
-from tests.fakes.webjson import answer, cookies
+from tests.fakes.webjson import answer as _json
+from tests.fakes.webjson import cookies
 
+AUTH = "/external-login/public/authentication"
 TODAY = date(2024, 6, 14)
 HISTORY_START = date(2024, 5, 1)
-AUTH = "/external-login/public/authentication"
-
-# (isin, name, assetClass, quantity, price) per portfolio
-POSITIONS: dict[str, list[tuple[str | None, str, str, str, str]]] = {
-    "3a-58213": [
-        ("CH0033782431", "CSIF (CH) Equity Switzerland Large Cap", "EQUITY", "9.514", "1943.22"),
-        ("IE00B52VJ196", "iShares MSCI Europe SRI ETF", "EQUITY", "80.2201", "61.84"),
-        ("CH0116015352", "CSIF (CH) Bond Switzerland AAA-BBB", "BONDS", "3.3102", "988.10"),
-        ("CH0419041725", "UBS (CH) Real Estate Fund Swiss", "REAL_ESTATE", "12.5", "118.40"),
-        ("CH0104136236", "UBS ETF Gold hedged CHF", "COMMODITIES", "7.741", "146.55"),
-        (None, "Cash", "CASH", "247.35", "1"),
-    ],
-    "3a-77120": [
-        ("CH0033782431", "CSIF (CH) Equity Switzerland Large Cap", "EQUITY", "2.001", "1943.22"),
-        (None, "Cash", "CASH", "12.05", "1"),
-    ],
+BIG, SMALL, VESTED = "3.123.456.789.01", "3.123.456.789.02", "2.987.654.321.01"
+NAMES = {BIG: "Portfolio 1", SMALL: "Portfolio 2", VESTED: "Freizügigkeit"}
+# Last day's values, as VIAC sends them: twenty-odd decimals.
+LAST_VALUE = {
+    BIG: Decimal("29581.2083412398712345678901"),
+    SMALL: Decimal("4212.5500000000000000000001"),
+    VESTED: Decimal("15873.0012345678901234567"),
 }
-NAMES = {"3a-58213": "Portfolio 1 (Global 100)", "3a-77120": "Portfolio 2 (Swiss 60)"}
+STEP = Decimal("3.1415926535897932384626")
+MASKED_PHONE = "+41 79 *** ** 67"
+ASSETS = {
+    BIG: {
+        "cashAmount": Decimal("312.45000000000000000001"),
+        "assetsByClasses": {
+            "EQUITIES": [
+                {
+                    "name": "CSIF (CH) Equity Switzerland Large Cap",
+                    "isin": "CH0033782431",
+                    "amount": Decimal("9.51412"),
+                    "assetPrice": Decimal("1943.22"),
+                    "currencyCode": "CHF",
+                    "acquisitionPrice": Decimal("1700.10"),
+                    "ratioInChf": Decimal("18487.8052986400000000001"),
+                },
+                {
+                    "name": "UBS ETF MSCI USA",
+                    "isin": "IE00BD4TXS21",
+                    "amount": Decimal("25.25"),
+                    "assetPrice": Decimal("141.86"),
+                    "currencyCode": "USD",
+                    "acquisitionPrice": Decimal("120"),
+                    "ratioInChf": Decimal("3181.1232123"),
+                },
+            ],
+            "BONDS": [
+                {
+                    "name": "CSIF (CH) Bond Switzerland AAA-AA",
+                    "isin": "CH0016999846",
+                    "amount": Decimal("3.7"),
+                    "assetPrice": Decimal("1012.5"),
+                    "currencyCode": "CHF",
+                    "acquisitionPrice": Decimal("1030"),
+                    "ratioInChf": Decimal("3746.25"),
+                }
+            ],
+            "REAL_ESTATE": [
+                {
+                    "name": "UBS ETF SXI Real Estate",
+                    "isin": "CH0105994401",
+                    "amount": Decimal("100"),
+                    "assetPrice": Decimal("9.876"),
+                    "currencyCode": "CHF",
+                    "acquisitionPrice": Decimal("9"),
+                    "ratioInChf": Decimal("987.6"),
+                }
+            ],
+            "COMMODITIES": [
+                {
+                    "name": "ZKB Gold ETF",
+                    "isin": "CH0139101593",
+                    "amount": Decimal("4"),
+                    "assetPrice": Decimal("512.80"),
+                    "currencyCode": "CHF",
+                    "acquisitionPrice": Decimal("450"),
+                    "ratioInChf": Decimal("2051.2"),
+                }
+            ],
+            "ALTERNATIVES": [],
+        },
+    },
+    SMALL: {"cashAmount": Decimal("4212.55"), "assetsByClasses": {}},
+}
 
 
-def position_value(quantity: str, price: str) -> Decimal:
-    return (Decimal(quantity) * Decimal(price)).quantize(Decimal("0.01"))
+def daily_value(number: str, day: date) -> Decimal:
+    """A portfolio's value on `day` (ends on LAST_VALUE today)."""
+    return LAST_VALUE[number] - Decimal((TODAY - day).days) * STEP
 
 
-def portfolio_value(portfolio_id: str) -> Decimal:
-    return sum((position_value(r[3], r[4]) for r in POSITIONS[portfolio_id]), Decimal("0.00"))
+def days() -> list[date]:
+    return [HISTORY_START + timedelta(n) for n in range((TODAY - HISTORY_START).days + 1)]
 
 
-def daily_value(portfolio_id: str, day: date) -> Decimal:
-    """A deterministic daily value that ends on today's value."""
-    return portfolio_value(portfolio_id) - Decimal((TODAY - day).days) * Decimal("3.10")
+def empty(status: int, headers: dict[str, str | list[str]] | None = None) -> Response:
+    return Response(status, b"", "application/json", headers or {})
+
+
+def errors(code: str, status: int) -> Response:
+    return _json({"errors": [{"status": str(status), "code": code}]}, status)
 
 
 class FakeViac(FakeService):
-    def __init__(self, username: str, password: str) -> None:
+    def __init__(self, phone: str, password: str) -> None:
         super().__init__()
-        self.username = username
+        self.phone = phone
         self.password = password
-        self.two_factor = False  # the user turned on SMS codes
-        self.locked = False
-        self.code_lifetime_seconds = 300.0
-        self.sms_codes: list[str] = []  # what was "sent by SMS", newest last
-        self.csrf_tokens: set[str] = set()
-        self.pending: dict[str, tuple[str, float, int]] = {}  # session -> (code, until, tries)
-        self.sessions: set[str] = set()  # authenticated
-        self.logouts = 0
+        self.csrf_build = 759
+        # AL_SESS-S value -> {"csrf": str, "flow": None|"otp"|"otp_ok", "code": str,
+        # "sent": float, "authenticated": bool}
+        self.sessions: dict[str, dict[str, Any]] = {}
         self._state_lock = threading.Lock()
+        self.reset()
 
     def reset(self) -> None:
         super().reset()
         with self._state_lock:
-            self.two_factor = False
-            self.locked = False
+            self.sessions.clear()
+            self.sms_codes: list[str] = []
             self.code_lifetime_seconds = 300.0
-            self.sms_codes.clear()
-            self.logouts = 0
+            self.rate_limited = False
+            self.dead_redirect = False
+            self.csrf_cookie = True  # False: a login page that sets no CSRF cookie
+            self.logins_confirmed = 0
+
+    def expire_sessions(self) -> None:
+        with self._state_lock:
+            for session in self.sessions.values():
+                session["authenticated"] = False
+
+    # --- protocol -------------------------------------------------------------------------
 
     def route(self, request: Request) -> Response:
-        jar = cookies(request)
-        session = jar.get("sessionid", "")
-        if request.method == "POST":
-            token = jar.get("csrftoken")
-            if token not in self.csrf_tokens or request.headers.get("x-csrftoken") != token:
-                return answer({"detail": "CSRF Failed: CSRF token missing or incorrect."}, 403)
-        if request.method == "GET" and request.path == f"{AUTH}/csrf/":
-            token = secrets.token_hex(32)
-            with self._state_lock:
-                self.csrf_tokens.add(token)
-            return answer({}, headers={"Set-Cookie": f"csrftoken={token}; Path=/; SameSite=Lax"})
-        if request.method == "POST" and request.path == f"{AUTH}/password/check/":
-            return self._password_check(request)
-        if request.method == "POST" and request.path == f"{AUTH}/two-factor/verify/":
-            return self._verify(request, session)
-        if request.method == "POST" and request.path == f"{AUTH}/logout/":
-            with self._state_lock:
-                self.sessions.discard(session)
-                self.logouts += 1
-            return Response(204, b"")
-        if session not in self.sessions:
-            return answer({"detail": "Authentication credentials were not provided."}, 401)
-        if request.method == "GET" and request.path == "/rest/web/wealth/summary":
-            return answer(self.summary())
-        parts = request.path.strip("/").split("/")
-        if (
-            request.method == "GET"
-            and len(parts) == 5
-            and parts[:3] == ["rest", "web", "portfolio"]
-            and parts[4] == "positions"
-            and parts[3] in POSITIONS
+        headers = request.headers
+        if headers.get("x-same-domain") != "1" or not headers.get("user-agent", "").startswith(
+            "Mozilla/"
         ):
-            return answer(self.positions(parts[3]))
-        return answer({"detail": "Not found."}, 404)
+            return empty(403)
+        jar = cookies(request)
+        cookie_name = f"CSRFT{self.csrf_build}-S"
+        session = self.sessions.get(jar.get("AL_SESS-S", ""))
+        if request.method == "GET" and request.path == "/":
+            return self._bootstrap(session)
+        if session is None:
+            return self._dead()
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and (
+            jar.get(cookie_name) != session["csrf"]
+            or headers.get(f"x-csrft{self.csrf_build}") != session["csrf"]
+        ):
+            return empty(403)
+        if request.path.startswith(AUTH):
+            return self._auth(request, session)
+        if not session["authenticated"]:
+            return self._dead()
+        if request.method == "POST" and request.path == "/rest/web/customer/loginHook":
+            return empty(204)
+        if request.method == "GET" and request.path == "/rest/web/heartbeat":
+            return empty(204)
+        if request.method == "GET":
+            return self._read(request.path)
+        return empty(404)
 
-    def _password_check(self, request: Request) -> Response:
-        try:
-            body = request.json()
-            username, password = body["username"], body["password"]
-        except (ValueError, KeyError, TypeError):
-            return answer({"error": "BAD_REQUEST"}, 400)
-        if self.locked:
-            return answer({"error": "ACCOUNT_LOCKED"}, 423)
-        if username != self.username or password != self.password:
-            return answer({"error": "INVALID_CREDENTIALS", "message": "Login failed"}, 401)
-        session = secrets.token_hex(16)
-        cookie = {"Set-Cookie": f"sessionid={session}; Path=/; HttpOnly; SameSite=Lax"}
+    def _bootstrap(self, session: dict[str, Any] | None) -> Response:
+        if session is not None:
+            return Response(200, b"<html>VIAC</html>", "text/html")
+        sid, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
         with self._state_lock:
-            if not self.two_factor:
-                self.sessions.add(session)
-                return answer({"status": "AUTHENTICATED"}, headers=cookie)
+            self.sessions[sid] = {"csrf": csrf, "flow": None, "authenticated": False}
+        set_cookies = [f"AL_SESS-S={sid}; Path=/; HttpOnly"]
+        if self.csrf_cookie:
+            set_cookies.append(f"CSRFT{self.csrf_build}-S={csrf}; Path=/")
+        return Response(200, b"<html>VIAC</html>", "text/html", {"Set-Cookie": set_cookies})
+
+    def _dead(self) -> Response:
+        if self.dead_redirect:
+            return empty(302, {"Location": "/login"})
+        return empty(401)
+
+    def _auth(self, request: Request, session: dict[str, Any]) -> Response:
+        path = request.path[len(AUTH) :]
+        if request.method == "DELETE" and path == "/flow/":
+            session["flow"] = None
+            return empty(204)
+        if request.method == "POST" and path == "/password/check/":
+            if self.rate_limited:
+                return errors("RATE_LIMITED", 429)
+            body = request.json() or {}
+            if body.get("username") != self.phone or body.get("password") != self.password:
+                return errors("USERNAME_PASSWORD_WRONG", 401)
             code = f"{secrets.randbelow(1_000_000):06d}"
-            self.sms_codes.append(code)
-            self.pending[session] = (code, time.monotonic() + self.code_lifetime_seconds, 3)
-        return answer(
-            {
-                "status": "TWO_FACTOR_REQUIRED",
-                "twoFactorType": "SMS",
-                "maskedPhoneNumber": "+41 79 *** ** 67",
-            },
-            headers=cookie,
-        )
+            with self._state_lock:
+                session.update(flow="otp", code=code, sent=time.monotonic())
+                self.sms_codes.append(code)
+            return _json(
+                {
+                    "data": {
+                        "type": "authentication",
+                        "attributes": {
+                            "phoneNumber": MASKED_PHONE,
+                            "nextAuthStep": "MTAN_OTP_REQUIRED",
+                        },
+                    }
+                }
+            )
+        if request.method == "POST" and path == "/mtan/otp/check/":
+            if session["flow"] != "otp":
+                return errors("OTP_EXPIRED", 400)
+            if time.monotonic() - session["sent"] > self.code_lifetime_seconds:
+                return errors("OTP_EXPIRED", 400)
+            if (request.json() or {}).get("otp") != session["code"]:
+                return errors("OTP_WRONG", 400)
+            session["flow"] = "otp_ok"
+            return _json({"data": {"type": "authentication", "attributes": {}}})
+        if request.method == "GET" and path == "/":
+            if session["flow"] != "otp_ok":
+                return empty(401)
+            with self._state_lock:
+                session["authenticated"] = True
+                self.logins_confirmed += 1
+            return _json({"data": {"type": "authentication", "attributes": {"userId": 4711}}})
+        return empty(404)
 
-    def _verify(self, request: Request, session: str) -> Response:
-        try:
-            code = str(request.json()["code"])
-        except (ValueError, KeyError, TypeError):
-            return answer({"error": "BAD_REQUEST"}, 400)
-        with self._state_lock:
-            expected, until, tries = self.pending.get(session, ("", 0.0, 0))
-            if not expected or time.monotonic() > until or tries <= 0:
-                self.pending.pop(session, None)
-                return answer({"error": "NO_PENDING_LOGIN"}, 401)
-            if code != expected:
-                self.pending[session] = (expected, until, tries - 1)
-                return answer({"error": "INVALID_CODE", "attemptsLeft": tries - 1}, 401)
-            del self.pending[session]
-            self.sessions.add(session)
-        return answer({"status": "AUTHENTICATED"})
+    def _read(self, path: str) -> Response:
+        if path == "/rest/web/wealth/portfolio-inventory":
+            return _json(
+                {
+                    "p3a": [
+                        {"number": n, "name": NAMES[n], "state": "ACTIVE"} for n in (BIG, SMALL)
+                    ],
+                    "pvb": [{"number": VESTED, "name": NAMES[VESTED], "state": "ACTIVE"}],
+                    "inv": [],
+                }
+            )
+        if path == "/rest/web/wealth/summary":
+            return _json(self._summary())
+        prefix, suffix = "/rest/web/p3a/portfolio/", "/assetsOverview"
+        if path.startswith(prefix) and path.endswith(suffix):
+            number = path[len(prefix) : -len(suffix)]
+            if number in ASSETS:
+                return _json(ASSETS[number])
+        return empty(404)
 
-    def summary(self) -> dict:
-        days = [HISTORY_START + timedelta(n) for n in range((TODAY - HISTORY_START).days + 1)]
+    def _summary(self) -> dict[str, Any]:
+        def series(number: str) -> list[dict[str, Any]]:
+            # newest first, and zeros before the first contribution (sboehler/fin viac.rs)
+            before = [HISTORY_START - timedelta(n) for n in (1, 2)]
+            values = [{"date": d.isoformat(), "value": daily_value(number, d)} for d in days()]
+            return values[::-1] + [{"date": d.isoformat(), "value": 0} for d in before]
+
+        def summary(number: str) -> dict[str, Any]:
+            return {
+                "portfolioNumber": number,
+                "dailyWealth": series(number),
+                "dailyInvestedAmounts": [
+                    {"date": d.isoformat(), "value": Decimal("20000.5") + d.day} for d in days()
+                ],
+            }
+
         return {
-            "date": TODAY.isoformat(),
-            "currency": "CHF",
-            "totalValue": sum(map(portfolio_value, POSITIONS), Decimal("0.00")),
-            "totalInvested": Decimal("52000.00"),
-            "portfolios": [
-                {"id": pid, "name": NAMES[pid], "type": "PILLAR_3A", "value": portfolio_value(pid)}
-                for pid in POSITIONS
-            ],
+            "totalValue": sum(LAST_VALUE.values(), Decimal(0)),
             "dailyWealth": [
                 {
-                    "date": day.isoformat(),
-                    "value": sum((daily_value(pid, day) for pid in POSITIONS), Decimal("0.00")),
-                    "byPortfolio": {pid: daily_value(pid, day) for pid in POSITIONS},
+                    "date": d.isoformat(),
+                    "value": sum((daily_value(n, d) for n in LAST_VALUE), Decimal(0)),
                 }
-                for day in days
+                for d in days()
             ],
-        }
-
-    def positions(self, portfolio_id: str) -> dict:
-        return {
-            "portfolioId": portfolio_id,
-            "date": TODAY.isoformat(),
-            "currency": "CHF",
-            "positions": [
-                {
-                    "isin": isin,
-                    "name": name,
-                    "assetClass": asset_class,
-                    "quantity": Decimal(quantity),
-                    "price": Decimal(price),
-                    "value": position_value(quantity, price),
-                }
-                for isin, name, asset_class, quantity, price in POSITIONS[portfolio_id]
-            ],
+            "p3aSummary": {"portfolioWealthSummaries": {n: summary(n) for n in (BIG, SMALL)}},
+            "pvbSummary": {"portfolioWealthSummaries": {VESTED: summary(VESTED)}},
         }

@@ -1,29 +1,55 @@
-"""Morgan Stanley at Work (equity compensation) through its GraphQL API, in USD.
+"""Morgan Stanley at Work (equity compensation) through the GraphQL API of its web app.
 
-The login is guarded by bot protection, so the credential is the session JWT a person copies
-from a logged-in browser, sent as `Authorization: Bearer <jwt>` with an `employeeid` header.
-Such a token lives hours, not months: when it has expired (its `exp` claim, checked here
-before anything is sent, or the service's 401 / GraphQL `UNAUTHENTICATED`) the sync raises
-`SessionExpired`, an `AuthenticationFailed` with `needs_person = True` and an
-`auth = AuthResult(success=False, error_message=...)`, so the pipeline can mark the account
-`pending_auth` and ask for a fresh token instead of recording a plain error.
+What the evidence says (`brokers.md`; schulluk/WealthTracker
+`docs/morgan-stanley-integration.md`, a fork that automated the live login; lsgd/WealthTracker
+`backend/brokers/integrations/morganstanley.py`, the original app;
+sebastianstarke-asot/morganstanley-moneymoney `MorganStanley.lua`):
+- `POST {base}/graphql` with header `authorization: <JWT>`, the raw token (no `Bearer `), and
+  header `employeeid: <employeePK>`: the employee key of the web session
+  (`SW.initialData.activeAccount.employeePK`), not the JWT's `sub`. A wrong employee id
+  answers 500 (reported here as "check the employee id", never retried as an outage), a
+  missing one 400;
+- the login itself sits behind Akamai bot protection, so the credential is the token a person
+  copies from a logged-in browser (developer tools, a /graphql request's `authorization` and
+  `employeeid` headers); the token (RS256) lives 900 seconds;
+- the token's own `exp` is read without verifying the signature (only the service can): a
+  token that ends before a sync could finish asks for a fresh one at once, without a request;
+- while a sync runs, a token close to its end is renewed like the web app does:
+  `POST {base}/rest/participant/v2/auth/tokens {authType: "ACCESS_TOKEN", accessToken: <old>}`
+  with `Authorization: Bearer <old>` (the one place the prefix is used). Sources disagree on
+  the answer: `{accessToken: {accessToken, expiresIn, ...}}` (schulluk) or `{accessToken:
+  "<jwt>"}` (the MoneyMoney extension, for the mint): both are read. The renewed token is
+  handed out by `export_state()` so the caller can keep it (encrypted) for a run that starts
+  within its 15 minutes; it is never good for tonight's unattended run;
+- the portfolio: `portfolio { availableValue { amount currency } unavailableValue { amount
+  currency } totalValue { amount currency } }` with `operationName: null, variables: {}`;
+  amounts are strings inside money objects, read as Decimal (raw_data keeps them exactly).
+  The balance is the vested value (`availableValue`), plus the unvested awards
+  (`unavailableValue`) when `include_unvested` is set. No balance history exists;
+- an expired or foreign token is answered with "invalid token signature".
 
-One account per employee: the vested value (`availableValue`) is the balance, plus the
-unvested awards (`unavailableValue`) when `include_unvested` is set. The API has no balance
-history. GraphQL reports errors in an HTTP 200 answer; they are mapped like HTTP ones.
+What is a guess (no source shows it):
+- the holdings. No source confirms a holdings query: the original's top-level `holdings
+  { symbol name quantity currentPrice {amount currency} marketValue {amount currency}
+  costBasis {amount currency} grantType vestingStatus }` is tried in a query of its own, and
+  any refusal gives no positions (logged), never a failed balance;
+- the HTTP status of a refused token (401 here, and a 200 with `errors` is read the same way)
+  and of a refused renewal (401);
+- that a renewal answers like the mint.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
+import jwt
 
 from wealth_pipeline import http, money
 from wealth_pipeline.brokers import webapi
@@ -41,152 +67,164 @@ from wealth_pipeline.brokers.base import (
 )
 from wealth_pipeline.brokers.registry import register
 
+log = logging.getLogger(__name__)
+
 SERVICE = "Morgan Stanley at Work"
-DEFAULT_URL = "https://atwork.morganstanley.com/graphql"
-EXPIRY_MARGIN_SECONDS = 60  # a token this close to its end would expire during the sync
+DEFAULT_BASE_URL = "https://atwork.morganstanley.com"
+TOKENS_PATH = "/rest/participant/v2/auth/tokens"
+# A sync needs well under a minute; a token with less left could end in the middle of it.
+MIN_LIFETIME_SECONDS = 60
+# A token with less than this left is renewed before the next request.
+RENEW_BEFORE_SECONDS = 300
 FRESH_TOKEN_HINT = (
-    "log in at atwork.morganstanley.com in a browser and paste the bearer token of a /graphql "
-    "request (developer tools, Network tab) as the account's new session token"
+    "log in at atwork.morganstanley.com, open the browser's developer tools (Network tab, "
+    "filter 'graphql'), copy the 'authorization' request header of a /graphql request as the "
+    "account's new session token, and sync right away (`wealth accounts auth`): the token "
+    "lives 15 minutes"
 )
-PORTFOLIO_QUERY = """
-query WealthPipelinePortfolio {
-  portfolio {
-    asOfDate
-    currency
-    availableValue
-    unavailableValue
-    holdings { symbol name quantity price value vested }
-  }
-}
-""".strip()
-TEMPORARY_CODES = {"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE", "TIMEOUT", "RATE_LIMITED"}
+PORTFOLIO_QUERY = (
+    "{ portfolio { availableValue { amount currency } unavailableValue { amount currency } "
+    "totalValue { amount currency } } }"
+)
+# GUESS (see the module docstring): the original's holdings query, unconfirmed.
+HOLDINGS_QUERY = (
+    "{ holdings { symbol name quantity currentPrice { amount currency } marketValue { amount "
+    "currency } costBasis { amount currency } grantType vestingStatus } }"
+)
 
 
-class SessionExpired(AuthenticationFailed):
-    """The session token expired or was refused: only a person can paste a fresh one.
-
-    `needs_person` tells the pipeline to mark the account pending_auth rather than error;
-    `auth` is the failed AuthResult carrying the same message.
-    """
-
-    needs_person: ClassVar[bool] = True
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.auth = AuthResult(success=False, error_message=message)
+class SessionExpired(webapi.PersonNeeded):
+    """The session token ended or was refused: only a person can paste a fresh one."""
 
 
 # --- the token, read locally (no signature check: the service does that) -------------------
 
 
-def token_expiry(token: str) -> int | None:
+def token_expiry(token: str) -> float | None:
     """The `exp` claim (Unix seconds) of a JWT, None when it has none."""
-    parts = token.strip().split(".")
-    if len(parts) != 3:
-        raise SessionExpired(
-            f"The {SERVICE} session token is not a JWT (three dot-separated parts): "
-            + FRESH_TOKEN_HINT
-        )
     try:
-        payload = money.loads_json(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
+    except jwt.PyJWTError:
         raise SessionExpired(
-            f"The {SERVICE} session token cannot be read: " + FRESH_TOKEN_HINT
+            f"The {SERVICE} session token is not a readable JWT: {FRESH_TOKEN_HINT}"
         ) from None
-    exp = payload.get("exp") if isinstance(payload, Mapping) else None
-    if isinstance(exp, bool) or not isinstance(exp, (int, Decimal)):
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
         return None
-    return int(exp)
+    return float(exp)
 
 
 def check_token(token: str, now: float) -> None:
-    """Raise SessionExpired when the token has expired (or will within a minute)."""
+    """Raise SessionExpired when the token ends before a sync could finish."""
     expiry = token_expiry(token)
-    if expiry is not None and expiry <= now + EXPIRY_MARGIN_SECONDS:
-        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expiry))
-        raise SessionExpired(f"The {SERVICE} session token expired at {when}: {FRESH_TOKEN_HINT}")
+    if expiry is not None and expiry <= now + MIN_LIFETIME_SECONDS:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expiry))
+        state = "expired" if expiry <= now else "expires too soon for a sync"
+        raise SessionExpired(f"The {SERVICE} session token {state} ({when}): {FRESH_TOKEN_HINT}")
+
+
+def bare_token(value: str) -> str:
+    """The raw JWT, without a `Bearer ` prefix pasted with it (the service refuses one)."""
+    token = value.strip()
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    return token
+
+
+def renewed_token(payload: Any) -> str:
+    """The token of a tokens-endpoint answer, in either shape the sources show."""
+    body = webapi.mapping(payload, "the token answer")
+    token = body["accessToken"]
+    if isinstance(token, Mapping):
+        token = token["accessToken"]
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise ValueError("the token answer holds no JWT")
+    return token
 
 
 # --- mapping answers (pure) ---------------------------------------------------------------
 
 
-def error_codes(errors: Any) -> list[str]:
-    """The `extensions.code` of each GraphQL error, in order ('' where there is none)."""
-    codes = []
-    for error in errors if isinstance(errors, list) else []:
-        extensions = error.get("extensions") if isinstance(error, Mapping) else None
-        code = extensions.get("code") if isinstance(extensions, Mapping) else None
-        codes.append(str(code or "").upper())
-    return codes
+def money_value(value: Any, what: str) -> tuple[Decimal, str]:
+    """(amount, currency) of a money object `{amount: "123.45", currency: "USD"}`."""
+    obj = webapi.mapping(value, what)
+    return webapi.exact(obj["amount"]), webapi.currency(obj.get("currency"), "USD")
 
 
 def graphql_error(errors: Any, scrub: Callable[[str], str] = str) -> BrokerError:
-    """The typed error for a GraphQL `errors` list (sent with HTTP 200 or 400)."""
-    codes = error_codes(errors)
-    first = errors[0] if isinstance(errors, list) and errors else None
-    text = first.get("message") if isinstance(first, Mapping) else None
-    message = scrub(str(text or "no message"))[:200]
-    code = next((c for c in codes if c), "no code")
-    if "UNAUTHENTICATED" in codes:
+    """The typed error for a GraphQL `errors` list."""
+    items = errors if isinstance(errors, list) else []
+    messages = [str(e.get("message") or "") for e in items if isinstance(e, Mapping)]
+    codes = []
+    for error in items:
+        extensions = error.get("extensions") if isinstance(error, Mapping) else None
+        if isinstance(extensions, Mapping) and extensions.get("code"):
+            codes.append(str(extensions["code"]).upper())
+    text = " ".join(messages).lower()
+    if "UNAUTHENTICATED" in codes or (
+        "token" in text and any(w in text for w in ("signature", "expired", "invalid"))
+    ):
         return SessionExpired(f"{SERVICE} no longer accepts the session token: {FRESH_TOKEN_HINT}")
-    if "FORBIDDEN" in codes:
-        return AuthenticationFailed(
-            f"{SERVICE} refused the employee ID for this session token: check the employee ID"
-        )
-    if TEMPORARY_CODES.intersection(codes):
-        return TemporarilyUnavailable(f"{SERVICE} failed to answer ({code}): {message}")
+    message = scrub(messages[0] if messages else "no message")[:200]  # scrub whole, then cut
     if "GRAPHQL_VALIDATION_FAILED" in codes:
-        return MalformedAnswer(
-            f"{SERVICE} no longer understands our query (the API changed): {message}"
-        )
+        return MalformedAnswer(f"{SERVICE} does not know a field we asked for: {message}")
+    code = codes[0] if codes else "no code"
     return MalformedAnswer(f"{SERVICE} answered with an error ({code}): {message}")
 
 
-def parse_portfolio(payload: Any, scrub: Callable[[str], str] = str) -> Mapping[str, Any]:
-    """The `portfolio` object of a GraphQL answer; its errors raised as typed errors."""
-    body = webapi.mapping(payload, "the GraphQL answer")
-    if body.get("errors"):
-        raise graphql_error(body["errors"], scrub)
-    data = webapi.mapping(body["data"], "data")
-    return webapi.mapping(data["portfolio"], "the portfolio")
-
-
-def parse_balance(portfolio: Mapping[str, Any], include_unvested: bool, today: date) -> BalanceInfo:
-    vested = webapi.amount(portfolio["availableValue"])
-    unvested = webapi.amount(portfolio.get("unavailableValue") or 0)
-    day = portfolio.get("asOfDate")
+def parse_portfolio(
+    portfolio: Mapping[str, Any], include_unvested: bool, today: date
+) -> BalanceInfo:
+    vested, currency = money_value(portfolio["availableValue"], "availableValue")
+    unvested = Decimal(0)
+    if portfolio.get("unavailableValue") is not None:
+        unvested, other = money_value(portfolio["unavailableValue"], "unavailableValue")
+        if other != currency and unvested != 0:
+            raise ValueError(f"vested value in {currency}, unvested in {other}")
+    raw = {
+        "availableValue": {"amount": vested, "currency": currency},
+        "unavailableValue": {"amount": unvested, "currency": currency},
+        "includeUnvested": include_unvested,
+    }
+    if portfolio.get("totalValue") is not None:
+        total, total_currency = money_value(portfolio["totalValue"], "totalValue")
+        raw["totalValue"] = {"amount": total, "currency": total_currency}
     return BalanceInfo(
-        balance=vested + unvested if include_unvested else vested,
-        currency=webapi.currency(portfolio.get("currency"), "USD"),
-        balance_date=webapi.parse_day(day) if day else today,
-        available_balance=vested,
+        balance=webapi.amount(vested + unvested if include_unvested else vested),
+        currency=currency,
+        balance_date=today,
+        available_balance=webapi.amount(vested),
+        raw_data=raw,
     )
 
 
-def parse_positions(portfolio: Mapping[str, Any], include_unvested: bool) -> list[PositionInfo]:
-    """One position per symbol: vested lots, plus unvested ones when they count."""
-    currency = webapi.currency(portfolio.get("currency"), "USD")
+def parse_holdings(payload: Any, include_unvested: bool) -> list[PositionInfo]:
+    """GUESS-shaped holdings, merged per symbol; unvested ones only when they count."""
     merged: dict[str, dict[str, Any]] = {}
-    for item in webapi.items(portfolio.get("holdings") or [], "the holdings"):
+    for item in webapi.items(payload, "the holdings"):
         row = webapi.mapping(item, "a holding")
-        if row.get("vested") is False and not include_unvested:
+        status = str(row.get("vestingStatus") or "").upper()
+        if "UNVESTED" in status and not include_unvested:
             continue
         symbol = str(row["symbol"]).strip().upper()
+        value, currency = money_value(row["marketValue"], "marketValue")
         entry = merged.setdefault(
             symbol,
             {"name": str(row.get("name") or symbol), "quantity": Decimal(0), "value": Decimal(0)},
         )
-        entry["quantity"] += money.to_decimal(row["quantity"])
-        entry["value"] += money.to_decimal(row["value"])
-        entry["price"] = row.get("price")
+        entry["quantity"] += webapi.exact(row["quantity"])
+        entry["value"] += value
+        entry["currency"] = currency
+        if row.get("currentPrice") is not None:
+            entry["price"] = money_value(row["currentPrice"], "currentPrice")[0]
     return [
         PositionInfo(
             symbol=symbol,
             name=entry["name"],
             quantity=webapi.quantity(entry["quantity"]),
-            price_per_unit=webapi.price(entry["price"]),
+            price_per_unit=webapi.price(entry.get("price")),
             market_value=webapi.amount(entry["value"]),
-            currency=currency,
+            currency=entry["currency"],
             asset_class="equity",
         )
         for symbol, entry in merged.items()
@@ -204,6 +242,15 @@ class MorganStanleyIntegration(BrokerIntegrationBase):
         super().__init__(*args, **kwargs)
         self._client: httpx.Client | None = None
         self._portfolio: Mapping[str, Any] | None = None
+        self._token = bare_token(str(self.credentials["jwt"]))
+        self._renewed = False
+        self.now: Callable[[], float] = time.time  # the clock (tests move it)
+        self._take_saved_token()
+
+    @property
+    def base_url(self) -> str:
+        base = (self.broker.api_base_url or DEFAULT_BASE_URL).rstrip("/")
+        return base.removesuffix("/graphql")  # catalogue rows from before held the endpoint
 
     @property
     def employee_id(self) -> str:
@@ -213,16 +260,33 @@ class MorganStanleyIntegration(BrokerIntegrationBase):
     def include_unvested(self) -> bool:
         return self.credentials.get("include_unvested") is True
 
+    def scrub(self, text: str) -> str:
+        """Also the renewed token, which is no credential but just as secret."""
+        text = super().scrub(text)
+        return text.replace(self._token, "[redacted]") if self._token else text
+
     def authenticate(self) -> AuthResult:
-        """Check the token's expiry, then read the portfolio once (the service's own check)."""
+        """Refuse a token ending before the sync could finish (no request), then read the
+        portfolio once: the service's own check of the token and the employee id."""
+        check_token(self._token, self.now())
         self._portfolio = None
         self._read_portfolio()
         return AuthResult(success=True)
 
+    def resume_session(self) -> bool:
+        """Whether the token at hand (pasted, or renewed by an earlier run and saved) lives long
+        enough for a sync; reads renew it as they go. Sends nothing: False means the account
+        waits for a person to paste a fresh token."""
+        try:
+            check_token(self._token, self.now())
+        except SessionExpired:
+            return False
+        return True
+
     def get_accounts(self) -> list[AccountInfo]:
         portfolio = self._read_portfolio()
         with webapi.reading(SERVICE, "the portfolio", self.scrub):
-            currency = webapi.currency(portfolio.get("currency"), "USD")
+            _, currency = money_value(portfolio["availableValue"], "availableValue")
         return [
             AccountInfo(
                 identifier=self.employee_id,
@@ -233,25 +297,37 @@ class MorganStanleyIntegration(BrokerIntegrationBase):
         ]
 
     def get_balance(self, account_identifier: str) -> BalanceInfo:
-        portfolio = self._portfolio_of(account_identifier)
+        self._check_account(account_identifier)
+        portfolio = self._read_portfolio()
         with webapi.reading(SERVICE, "the portfolio", self.scrub):
-            balance = parse_balance(portfolio, self.include_unvested, self.context.current_day())
-            raw = webapi.clean_raw(self, {"portfolio": portfolio})
+            balance = parse_portfolio(portfolio, self.include_unvested, self.context.current_day())
         return BalanceInfo(
             balance=balance.balance,
             currency=balance.currency,
             balance_date=balance.balance_date,
             available_balance=balance.available_balance,
-            raw_data=raw,
+            raw_data=webapi.clean_raw(self, balance.raw_data or {}),
         )
 
     def get_positions(self, account_identifier: str) -> list[PositionInfo]:
-        portfolio = self._portfolio_of(account_identifier)
-        with webapi.reading(SERVICE, "the holdings", self.scrub):
-            return parse_positions(portfolio, self.include_unvested)
+        """GUESS: the holdings query is unconfirmed; a refusal gives none (logged)."""
+        self._check_account(account_identifier)
+        try:
+            data = self._query(HOLDINGS_QUERY, "the holdings")
+            with webapi.reading(SERVICE, "the holdings", self.scrub):
+                return parse_holdings(data.get("holdings") or [], self.include_unvested)
+        except MalformedAnswer as exc:
+            log.warning("%s holdings were not read (the query is a guess): %s", SERVICE, exc)
+            return []
 
     def supports_historical_data(self) -> bool:
         return False  # the API answers today's values only
+
+    def export_state(self) -> bytes | None:
+        """A token renewed during this run (secret: encrypt it), for a run within its life."""
+        if not self._renewed:
+            return None
+        return json.dumps({"jwt": self._token, "employee_id": self.employee_id}).encode()
 
     def close(self) -> None:
         """Nothing to log out of (the browser owns the session); close the connections."""
@@ -261,52 +337,134 @@ class MorganStanleyIntegration(BrokerIntegrationBase):
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _portfolio_of(self, account_identifier: str) -> Mapping[str, Any]:
+    def _take_saved_token(self) -> None:
+        """Use a token renewed by an earlier run when it outlives the pasted one."""
+        if not self.context.state:
+            return
+        try:
+            saved = json.loads(self.context.state)
+            token = bare_token(str(saved["jwt"]))
+            if str(saved.get("employee_id")) != self.employee_id:
+                return
+            if (token_expiry(token) or 0) > (token_expiry(self._token) or 0):
+                self._token = token
+        except (ValueError, KeyError, TypeError, AuthenticationFailed):
+            log.warning("the saved %s token could not be read; the pasted one is used", SERVICE)
+
+    def _check_account(self, account_identifier: str) -> None:
         if account_identifier != self.employee_id:
             raise MalformedAnswer(
-                f"{SERVICE} serves one account per employee ID; {account_identifier!r} is not "
-                "this account's employee ID"
+                f"{SERVICE} serves one account per employee id; {account_identifier!r} is not "
+                "this account's employee id"
             )
-        return self._read_portfolio()
 
-    def _read_portfolio(self) -> Mapping[str, Any]:
-        """The portfolio, queried once per run (accounts, balance and positions share it)."""
-        if self._portfolio is not None:
-            return self._portfolio
-        token = str(self.credentials["jwt"]).strip()
-        if token.lower().startswith("bearer "):
-            token = token[len("bearer ") :].strip()
-        check_token(token, time.time())
+    def _http(self) -> httpx.Client:
         if self._client is None:
-            self._client = webapi.new_client("", self.context.timeout_seconds)
-        headers = {"Authorization": f"Bearer {token}", "employeeid": self.employee_id}
+            self._client = webapi.new_client(
+                self.base_url,
+                self.context.timeout_seconds,
+                headers={"Origin": self.base_url, "Referer": f"{self.base_url}/solium/servlet/ui"},
+            )
+        return self._client
+
+    def _fresh_token(self) -> str:
+        """The token, renewed first when it ends within RENEW_BEFORE_SECONDS."""
+        now = self.now()
+        expiry = token_expiry(self._token)
+        if expiry is None or expiry - now > RENEW_BEFORE_SECONDS:
+            return self._token
+        if expiry <= now:
+            raise SessionExpired(f"The {SERVICE} session token expired: {FRESH_TOKEN_HINT}")
+        old = self._token
         try:
             response = http.request(
-                self._client,
+                self._http(),
                 "POST",
-                self.broker.api_base_url or DEFAULT_URL,
-                json={"operationName": "WealthPipelinePortfolio", "query": PORTFOLIO_QUERY},
-                headers=headers,
+                TOKENS_PATH,
+                json={"authType": "ACCESS_TOKEN", "accessToken": old},
+                headers={"Authorization": f"Bearer {old}"},
                 retry=self.context.retry,
             )
+            payload = webapi.parse_json(response, SERVICE, "the token renewal")
+            with webapi.reading(SERVICE, "the token renewal", self.scrub):
+                fresh = renewed_token(payload)
         except http.HttpFailure as exc:
-            raise self._http_failure(exc) from None
-        payload = webapi.parse_json(response, SERVICE, "the portfolio query")
-        with webapi.reading(SERVICE, "the portfolio", self.scrub):
-            self._portfolio = parse_portfolio(payload, self.scrub)
-        return self._portfolio
+            if exc.status in (401, 403):
+                raise SessionExpired(
+                    f"{SERVICE} refused to renew the session token: {FRESH_TOKEN_HINT}"
+                ) from None
+            if expiry - now > MIN_LIFETIME_SECONDS:  # still good for a while: carry on
+                log.warning(
+                    "%s token renewal failed (%s); the old token is used", SERVICE, exc.status
+                )
+                return old
+            raise TemporarilyUnavailable(f"{SERVICE} did not renew the session token") from None
+        self._token, self._renewed = fresh, True
+        log.info("%s session token renewed", SERVICE)
+        return fresh
 
-    def _http_failure(self, exc: http.HttpFailure) -> BrokerError:
-        if exc.status == 401:
-            return SessionExpired(
-                f"{SERVICE} refused the session token (HTTP 401): {FRESH_TOKEN_HINT}"
-            )
-        if isinstance(exc, http.HttpRefused) and exc.status == 400:
+    def _query(self, query: str, what: str) -> Mapping[str, Any]:
+        """POST one GraphQL query; `data` of the answer, its errors raised typed.
+
+        429, 502, 503 and timeouts are retried; a 500 is not: it is how the service answers a
+        wrong employee id."""
+        retry = self.context.retry
+        body = {"operationName": None, "variables": {}, "query": query}
+        for attempt in range(1, retry.max_attempts + 1):
+            headers = {"authorization": self._fresh_token(), "employeeid": self.employee_id}
             try:
-                body = money.loads_json(exc.body)
-            except ValueError:
-                body = None
-            if isinstance(body, Mapping) and body.get("errors"):
-                return graphql_error(body["errors"], self.scrub)
+                response = http.request(
+                    self._http(),
+                    "POST",
+                    "/graphql",
+                    json=body,
+                    headers=headers,
+                    retry=webapi.LOGIN_RETRY,
+                )
+                break
+            except http.HttpGaveUp as exc:
+                if exc.status == 500:
+                    raise AuthenticationFailed(
+                        f"{SERVICE} answered HTTP 500, which is how it refuses an employee id "
+                        "that is not the session's: check the employee id (the 'employeeid' "
+                        "request header of a /graphql request, not the token's 'sub')"
+                    ) from None
+                if attempt == retry.max_attempts:
+                    message = f"{SERVICE} is not answering: gave up after {attempt} attempts"
+                    raise TemporarilyUnavailable(f"{message}, last: {exc}") from None
+                time.sleep(retry.delay(attempt))
+            except http.HttpRefused as exc:
+                raise self._refused(exc) from None
+        payload = webapi.parse_json(response, SERVICE, what)
+        with webapi.reading(SERVICE, what, self.scrub):
+            answer = webapi.mapping(payload, "the GraphQL answer")
+            if answer.get("errors"):
+                raise graphql_error(answer["errors"], self.scrub)
+            return webapi.mapping(answer["data"], "data")
+
+    def _refused(self, exc: http.HttpRefused) -> BrokerError:
+        try:
+            body = money.loads_json(exc.body)
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        errors = body.get("errors") if isinstance(body, Mapping) else None
+        if exc.status == 401 or (errors and isinstance(graphql_error(errors), SessionExpired)):
+            return SessionExpired(
+                f"{SERVICE} refused the session token (HTTP {exc.status}): {FRESH_TOKEN_HINT}"
+            )
+        if errors:
+            return graphql_error(errors, self.scrub)
+        if exc.status == 400:
+            return MalformedAnswer(
+                f"{SERVICE} refused the request (HTTP 400), as it does without an employee id"
+            )
         error = http_error(exc, SERVICE)
         return type(error)(self.scrub(str(error)))
+
+    def _read_portfolio(self) -> Mapping[str, Any]:
+        """The portfolio, queried once per run (accounts and balance share it)."""
+        if self._portfolio is None:
+            data = self._query(PORTFOLIO_QUERY, "the portfolio")
+            with webapi.reading(SERVICE, "the portfolio", self.scrub):
+                self._portfolio = webapi.mapping(data["portfolio"], "the portfolio")
+        return self._portfolio
