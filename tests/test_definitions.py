@@ -218,6 +218,7 @@ def test_definitions_load() -> None:
         "mart_breakdowns",
         "mart_holdings",
         "weekly_report",
+        "wealth_projection",
     }
     assert {job.name for job in defs.jobs or []} == {
         "exchange_rates_job",
@@ -227,11 +228,13 @@ def test_definitions_load() -> None:
         "history_backfill_job",
         "marts_job",
         "weekly_report_job",
+        "wealth_projection_job",
     }
     assert {schedule.name for schedule in defs.schedules or []} == {
         "exchange_rates_daily",
         "daily_sync",
         "weekly_report_monday",
+        "wealth_projection_weekly",
     }
     assert {sensor.name for sensor in defs.sensors or []} == {
         "conversion_sensor",
@@ -244,6 +247,7 @@ def test_definitions_load() -> None:
         "positions_match_balance",
         "day_over_day_change",
         "accounts_synced_in_time",
+        "projection_bands_sound",
     }
     assert set(defs.resources or {}) == {"fx_source", "warehouse", "sync", "mail"}
 
@@ -259,6 +263,7 @@ def test_module_definitions_are_what_workspace_loads() -> None:
         "mart_breakdowns",
         "mart_holdings",
         "weekly_report",
+        "wealth_projection",
     }
 
 

@@ -68,7 +68,7 @@ def test_the_html_part_renders_the_total_and_every_account(
         images_shown = page.eval_on_selector_all(
             "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth])"
         )
-        assert len(images_shown) == 2
+        assert len(images_shown) == 3  # net worth, allocation, projection
         assert all(complete and width > 0 for complete, width in images_shown)
         screenshot = artifacts("report") / "weekly-report.png"
         page.screenshot(path=str(screenshot), full_page=True)

@@ -86,7 +86,8 @@ def test_preview_prints_the_text_and_writes_a_browsable_html(
     assert html.exit_code == 0, html.output
     content = page.read_text(encoding="utf-8")
     assert "€10.00" in content
-    assert len(re.findall(r'src="data:image/png;base64,', content)) == 2
+    # net worth, allocation, projection
+    assert len(re.findall(r'src="data:image/png;base64,', content)) == 3
     assert "cid:" not in content
     assert "Subject:" not in html.stdout  # only --text prints the text part as well
     assert statuses(engine) == {}  # a preview sends and records nothing

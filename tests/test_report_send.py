@@ -128,8 +128,9 @@ def test_the_report_reaches_the_smtp_server_with_the_marts_numbers(
         assert "wealth users set alice --no-weekly-report" in part
     assert "<script" not in html.lower()
 
-    # The charts: valid PNGs, each referenced from the HTML by its Content-ID.
-    assert len(images) == 2
+    # The charts (net worth, allocation, projection): valid PNGs, each referenced from the
+    # HTML by its Content-ID.
+    assert len(images) == 3
     for cid, png in images.items():
         assert png.startswith(PNG_MAGIC)
         with Image.open(io.BytesIO(png)) as picture:
@@ -215,7 +216,7 @@ def test_without_smtp_the_report_lands_in_the_outbox(
     text, _html, images = parts(message)  # type: ignore[arg-type]
     assert message["To"] == "alice.reports@example.org"
     assert "€15,520.46" in text
-    assert len(images) == 2
+    assert len(images) == 3  # net worth, allocation, projection
 
 
 def test_a_claimed_week_is_not_sent_twice_until_the_claim_expires(

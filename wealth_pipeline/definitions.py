@@ -18,6 +18,11 @@ from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates, RatesSour
 from wealth_pipeline.history.jobs import history_backfill_job, new_account_history_sensor
 from wealth_pipeline.mail import MailResource
 from wealth_pipeline.marts.assets import marts_assets, marts_job, marts_sensor
+from wealth_pipeline.projection.assets import (
+    build_projection_schedule,
+    wealth_projection,
+    wealth_projection_job,
+)
 from wealth_pipeline.report.assets import (
     build_weekly_report_schedule,
     weekly_report,
@@ -76,7 +81,7 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
     return dg.Definitions(
-        assets=[exchange_rates, account_snapshots, marts_assets, weekly_report],
+        assets=[exchange_rates, account_snapshots, marts_assets, weekly_report, wealth_projection],
         asset_checks=sync_checks,
         jobs=[
             exchange_rates_job,
@@ -86,6 +91,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             history_backfill_job,
             marts_job,
             weekly_report_job,
+            wealth_projection_job,
         ],
         schedules=[
             build_exchange_rates_schedule(
@@ -93,6 +99,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             ),
             build_daily_sync_schedule(running=settings.schedules_running),
             build_weekly_report_schedule(running=settings.schedules_running),
+            build_projection_schedule(running=settings.schedules_running),
         ],
         sensors=[
             every(sensor, settings.sensor_interval_seconds)

@@ -9,8 +9,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wealth_pipeline import dashboard
 from wealth_pipeline.api.login_guard import LoginGuard
-from wealth_pipeline.api.routes import accounts, auth, brokers, profile, rates, wealth
+from wealth_pipeline.api.routes import (
+    accounts,
+    auth,
+    brokers,
+    changes,
+    profile,
+    projection,
+    rates,
+    session,
+    wealth,
+)
 from wealth_pipeline.api.tokens import Tokens
 from wealth_pipeline.security.kdf import KdfParams
 from wealth_pipeline.settings import Settings, load_settings
@@ -75,8 +86,9 @@ def create_app(
     app.state.kdf_params = KdfParams.from_settings(settings)
     app.state.login_guard = login_guard or LoginGuard()
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    for module in (auth, profile, brokers, accounts, wealth, rates):
+    for module in (auth, session, profile, brokers, changes, accounts, wealth, projection, rates):
         app.include_router(module.router)
+    dashboard.mount(app)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,6 +13,7 @@ from wealth_pipeline.cli import (
     auth,  # noqa: F401  (registers `wealth accounts auth`)
     brokers,
     conversions,
+    dashboard,
     db,
     demo,
     fx,
@@ -20,6 +21,7 @@ from wealth_pipeline.cli import (
     imports,
     keys,
     marts,
+    projection,
     report,
     snapshots,
     summary,
@@ -65,4 +67,7 @@ main.add_command(demo.demo)
 main.add_command(marts.marts)
 main.add_command(report.report)
 main.add_command(api.api)
+main.add_command(dashboard.dashboard)
+main.add_command(projection.projection)
+main.add_command(projection.goals)
 accounts.accounts.add_command(history.accounts_backfill)

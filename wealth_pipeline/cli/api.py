@@ -61,7 +61,11 @@ def api(
         raise click.ClickException(str(exc)) from None
     host = host or settings.api_host
     port = port or settings.api_port
-    click.echo(f"wealth API on http://{host}:{port}/api/docs ({workers} worker(s))", err=True)
+    click.echo(
+        f"wealth API on http://{host}:{port}/api/docs, dashboard on http://{host}:{port}/ "
+        f"({workers} worker(s); sign in with `wealth dashboard link --user U`)",
+        err=True,
+    )
     uvicorn.run(
         "wealth_pipeline.api:create_app",
         factory=True,

@@ -77,3 +77,5 @@ def demo_setup(days: int, password_env: str | None) -> None:
     click.echo(f"Done: {report.snapshots_written} snapshot(s) written.")
     if report.marts is not None:
         click.echo(f"Marts: {report.marts.describe()}")
+    if report.projection_added:
+        click.echo(f"Projection: added {', '.join(report.projection_added)}")

@@ -58,6 +58,7 @@ class DemoReport:
     rates_loaded: int = 0  # rate rows loaded from the ECB file (0: they were there)
     backfills: list[BackfillReport] = field(default_factory=list)
     marts: BuildReport | None = None
+    projection_added: list[str] = field(default_factory=list)  # the demo goal and settings
 
     @property
     def snapshots_written(self) -> int:
@@ -230,4 +231,31 @@ def setup_demo(
     from wealth_pipeline.marts import build_marts
 
     report.marts = build_marts(engine)
+    report.projection_added = ensure_projection(engine, report.user_id, report.clock)
     return report
+
+
+# The demo's goal and spending, so its projection shows a goal line and a stop-working date.
+DEMO_GOAL = ("Lake house", "1150000.00", date(2030, 6, 30))
+DEMO_YEARLY_SPENDING = "36000.00"
+DEMO_BIRTH_YEAR = 1985
+
+
+def ensure_projection(engine: Engine, user_id: int, clock: date) -> list[str]:
+    """The demo's goal and projection settings, each only when missing (what was added)."""
+    from wealth_pipeline.projection.goals import add_goal, get_settings, list_goals, update_settings
+
+    added = []
+    with engine.begin() as connection:
+        name, target, by = DEMO_GOAL
+        if by > clock and all(goal.name != name for goal in list_goals(connection, user_id)):
+            add_goal(connection, user_id, name, target, by, clock)
+            added.append(f"goal {name} ({target} by {by.isoformat()})")
+        current = get_settings(connection, user_id)
+        if current.yearly_spending is None:
+            update_settings(connection, user_id, clock, yearly_spending=DEMO_YEARLY_SPENDING)
+            added.append(f"yearly spending {DEMO_YEARLY_SPENDING}")
+        if current.birth_year is None:
+            update_settings(connection, user_id, clock, birth_year=DEMO_BIRTH_YEAR)
+            added.append(f"birth year {DEMO_BIRTH_YEAR}")
+    return added

@@ -76,8 +76,15 @@ def net_worth_chart(points: list[tuple[date, Decimal]], currency: str) -> bytes:
         axes.plot(days, values, color=ACCENT, linewidth=1.8)
         axes.fill_between(days, values, bottom, color=FILL, alpha=0.7, linewidth=0)
         axes.plot(days[-1:], values[-1:], "o", color=ACCENT, markersize=4)
+    _time_axes(axes, currency, ticks=(3, 7))
+    figure.tight_layout(pad=0.6)
+    return _png(figure)
+
+
+def _time_axes(axes, currency: str, ticks: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    """Money up the side, dates along the bottom, a light grid: the look of the time charts."""
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, currency)))
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    locator = mdates.AutoDateLocator(minticks=ticks[0], maxticks=ticks[1])
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     for side in ("top", "right", "left"):
@@ -86,8 +93,6 @@ def net_worth_chart(points: list[tuple[date, Decimal]], currency: str) -> bytes:
     axes.grid(axis="y", color=GRID, linewidth=0.8)
     axes.tick_params(colors=MUTED, labelsize=8, length=0)
     axes.margins(x=0.01)
-    figure.tight_layout(pad=0.6)
-    return _png(figure)
 
 
 def _top(slices: list[Slice]) -> list[Slice]:
@@ -128,4 +133,36 @@ def allocation_chart(by_asset_class: list[Slice], by_currency: list[Slice]) -> b
         axes.spines["left"].set_color(GRID)
         axes.tick_params(axis="y", colors=INK, labelsize=8, length=0)
     figure.tight_layout(pad=0.6, w_pad=2.0)
+    return _png(figure)
+
+
+FAN_YEARS = 30  # the projection's fan chart: the next 30 years
+FAN_OUTER = "#dbeafe"
+FAN_INNER = "#93c5fd"
+
+
+def fan_chart(
+    bands: list[tuple[date, tuple[Decimal, ...]]],
+    currency: str,
+    goals: list[tuple[str, date, Decimal]] = (),  # type: ignore[assignment]
+) -> bytes:
+    """The projection's fan: 5-95 % and 25-75 % bands around the median, goals as markers."""
+    figure = _figure(260)
+    axes = figure.add_subplot()
+    days = [day for day, _ in bands]
+    columns = [[float(v) for v in values] for _, values in bands]  # plotted points only
+    p5, p25, p50, p75, p95 = (list(series) for series in zip(*columns, strict=True))
+    axes.fill_between(days, p5, p95, color=FAN_OUTER, linewidth=0, label="5-95 %")
+    axes.fill_between(days, p25, p75, color=FAN_INNER, linewidth=0, label="25-75 %")
+    axes.plot(days, p50, color=ACCENT, linewidth=1.8, label="median")
+    for index, (name, day, target) in enumerate(goals):
+        if days[0] <= day <= days[-1]:
+            color = PALETTE[(index + 2) % len(PALETTE)]
+            axes.plot([day], [float(target)], "D", color=color, markersize=5)
+            axes.annotate(name, (day, float(target)), textcoords="offset points", xytext=(5, 5),
+                          fontsize=8, color=INK)  # fmt: skip
+    axes.set_ylim(bottom=min(0.0, min(p5)))
+    _time_axes(axes, currency, ticks=(4, 8))
+    axes.legend(loc="upper left", fontsize=8, frameon=False)
+    figure.tight_layout(pad=0.6)
     return _png(figure)

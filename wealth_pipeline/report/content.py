@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 CHART_DAYS = 365  # the net-worth chart: the last 12 months, or since the start when shorter
 WEEK = 7
@@ -86,6 +87,8 @@ class WeeklyReport:
     by_currency: list[Slice]
     allocation_as_of: date | None
     warnings: list[Notice] = field(default_factory=list)
+    # This week's projection (`projection.service.Projection`), None when there is none.
+    projection: Any = None
 
     @property
     def weekly(self) -> Change:

@@ -28,6 +28,7 @@ from wealth_pipeline.report.content import (
     slices,
 )
 from wealth_pipeline.report.formatting import short_day
+from wealth_pipeline.report.projection import load_projection
 from wealth_pipeline.sync.checks import Finding, stale_accounts
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -134,6 +135,7 @@ def load_report(
         by_currency=slices(allocation.get("currency", ([], None, None))[0]),
         allocation_as_of=allocation_as_of,
         warnings=warnings,
+        projection=load_projection(connection, user_id, iso_week(today)),
     )
 
 

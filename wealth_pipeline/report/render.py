@@ -20,6 +20,8 @@ import jinja2
 
 from wealth_pipeline.report import formatting as fmt
 from wealth_pipeline.report.content import CHART_DAYS, Change, Notice, Slice, WeeklyReport
+from wealth_pipeline.report.projection import context as projection_context
+from wealth_pipeline.report.projection import fan_points
 
 TEMPLATES = Path(__file__).parent / "templates"
 SUBJECT_PREFIX = "[Wealth Tracker] Weekly Report"
@@ -230,6 +232,7 @@ def context(report: WeeklyReport) -> dict[str, Any]:
         "history": _history_facts(report),
         "stop_command": stop_command(report.username),
         "subject": subject(report),
+        "projection": None if report.projection is None else projection_context(report.projection),
     }
 
 
@@ -282,7 +285,7 @@ def content_id(name: str) -> str:
 
 
 def render(report: WeeklyReport) -> RenderedReport:
-    from wealth_pipeline.report.charts import allocation_chart, net_worth_chart
+    from wealth_pipeline.report.charts import allocation_chart, fan_chart, net_worth_chart
 
     values = context(report)
     images = []
@@ -295,6 +298,12 @@ def render(report: WeeklyReport) -> RenderedReport:
         images.append(
             Image("allocation", content_id("allocation"),
                   allocation_chart(report.by_asset_class, report.by_currency))
+        )  # fmt: skip
+    if report.projection is not None:
+        goals = [(g.goal.name, g.goal.target_date, g.goal.target) for g in report.projection.goals]
+        images.append(
+            Image("projection", content_id("projection"),
+                  fan_chart(fan_points(report.projection), report.base_currency, goals))
         )  # fmt: skip
     template = environment().get_template("report.txt")
     text = template.render(**values, tables=_text_tables(values)).rstrip("\n") + "\n"

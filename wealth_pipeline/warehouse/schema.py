@@ -285,6 +285,20 @@ refresh_tokens = Table(
     Index("ix_refresh_tokens_user_id", "user_id"),
 )
 
+# One-time dashboard sign-in links (`wealth dashboard link`): only a hash of the code is kept,
+# and a link works once, before it expires.
+signin_links = Table(
+    "signin_links",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("credentials_version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Index("ix_signin_links_user_id", "user_id"),
+)
+
 # What the weekly report sent, per user and ISO week, so a re-run never sends twice.
 report_deliveries = Table(
     "report_deliveries",
@@ -397,4 +411,98 @@ mart_builds = Table(
     Column("built_through", Date, nullable=False),
     Column("built_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("rows_written", Integer, nullable=False, server_default="0"),
+)
+
+# --- The projection (wealth_pipeline.projection): goals, settings, and the weekly results. ---
+
+# A person's savings goals: reach `target` (base currency, today's money) by `target_date`.
+goals = Table(
+    "goals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("target", Amount(), nullable=False),
+    Column("target_date", Date, nullable=False),
+    *_timestamps(),
+    CheckConstraint("target > 0", name="target_positive"),
+    UniqueConstraint("user_id", "name"),
+)
+
+# What the projection assumes for one user, beyond the defaults (NULL: the default applies).
+projection_settings = Table(
+    "projection_settings",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # Yearly spending in today's money: the "when can I stop working?" question.
+    Column("yearly_spending", Amount()),
+    Column("birth_year", Integer),
+    Column("plan_until_age", Integer),
+    # Monthly saving instead of the median net external flow of the last 12 months.
+    Column("monthly_saving", Amount()),
+    # From this day on the monthly saving becomes `saving_after_change` (negative: withdrawals).
+    Column("saving_change_date", Date),
+    Column("saving_after_change", Amount()),
+    *_timestamps(),
+    CheckConstraint("yearly_spending IS NULL OR yearly_spending > 0", name="spending_positive"),
+    CheckConstraint(
+        "plan_until_age IS NULL OR (plan_until_age > 0 AND plan_until_age <= 130)",
+        name="plan_until_age_range",
+    ),
+)
+
+# One row per user and ISO week: the projection's inputs and answers (method, parameters,
+# seed, start wealth, saving, the stop-working answer) as the weekly asset computed them.
+projection_runs = Table(
+    "projection_runs",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("week", String(8), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("base_currency", String(3), nullable=False),
+    Column("start_wealth", Amount(), nullable=False),
+    Column("monthly_saving", Amount(), nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("seed", String(40), nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("stop_working", JSON),
+    Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Percentile bands of net worth per month (month 0 = today's net worth), in today's money.
+projection_bands = Table(
+    "projection_bands",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("week", String(8), primary_key=True),
+    Column("month", Integer, primary_key=True),
+    Column("day", Date, nullable=False),
+    Column("p5", Amount(), nullable=False),
+    Column("p25", Amount(), nullable=False),
+    Column("p50", Amount(), nullable=False),
+    Column("p75", Amount(), nullable=False),
+    Column("p95", Amount(), nullable=False),
+)
+
+# Per goal and week: the chance of reaching it (paths reaching / paths, exact), the median
+# date it is reached, the monthly saving for 50 % and 80 %, and the bands on its date.
+projection_goal_results = Table(
+    "projection_goal_results",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("week", String(8), primary_key=True),
+    Column("goal_id", ForeignKey("goals.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("target", Amount(), nullable=False),
+    Column("target_date", Date, nullable=False),
+    Column("paths", Integer, nullable=False),
+    Column("paths_reaching", Integer, nullable=False),
+    Column("median_date", Date),
+    Column("saving_for_50", Amount()),
+    Column("saving_for_80", Amount()),
+    Column("p5", Amount(), nullable=False),
+    Column("p25", Amount(), nullable=False),
+    Column("p50", Amount(), nullable=False),
+    Column("p75", Amount(), nullable=False),
+    Column("p95", Amount(), nullable=False),
 )
