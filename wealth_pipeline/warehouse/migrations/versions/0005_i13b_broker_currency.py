@@ -5,7 +5,7 @@ Existing catalogue rows get theirs here; the next catalogue load keeps them in s
 catalogue.json.
 
 Revision ID: i13b_1
-Revises: 0004
+Revises: i18_1
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i13b_1"
-down_revision = "0004"
+down_revision = "i18_1"
 branch_labels = None
 depends_on = None
 
