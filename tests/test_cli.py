@@ -108,7 +108,11 @@ def test_commands_never_create_a_warehouse_in_a_new_home(
         assert f"there is no warehouse at {fresh_home / 'warehouse.sqlite'}" in result.output
         assert "`wealth init` creates one there" in result.output
         assert not fresh_home.exists(), args
-    assert run("init").exit_code == 0
+    # `wealth demo setup` may start one, and says so.
+    demo = run("demo", "setup", "--days", "3")
+    assert demo.exit_code == 0, demo.output
+    assert f"New warehouse at {fresh_home / 'warehouse.sqlite'}" in demo.output
+    assert "New warehouse" not in run("demo", "setup", "--days", "3").output
     assert run("users", "list").exit_code == 0
     # The default home holds a warehouse: the message names it.
     monkeypatch.setattr("wealth_pipeline.settings.default_home", lambda: fresh_home)

@@ -70,7 +70,6 @@ def test_the_demo_shows_its_marts(
     monkeypatch.setenv("WEALTH_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("WEALTH_ARGON2_MEMORY_KIB", "1024")
     monkeypatch.setenv("WEALTH_ARGON2_PARALLELISM", "1")
-    assert run("init").exit_code == 0
     result = run("demo", "setup", "--days", "30")
     assert result.exit_code == 0, result.output
     assert "Marts: rebuilt 1 user(s)" in result.output

@@ -39,8 +39,9 @@ def settings_or_usage_error(*, needs_warehouse: bool = True) -> Settings:
 
     A command that `needs_warehouse` stops when the configured SQLite file is missing, so a
     mistyped or forgotten WEALTH_HOME says so instead of silently starting an empty
-    warehouse: only `wealth init` and `wealth db upgrade` create one (and commands that never
-    open it, `keys` and `api token`, pass False too).
+    warehouse: only `wealth init`, `wealth db upgrade` and `wealth demo setup` (which says so,
+    `new_warehouse`) create one; commands that never open it, `keys` and `api token`, pass
+    False too.
     """
     try:
         settings = load_settings()
@@ -51,6 +52,15 @@ def settings_or_usage_error(*, needs_warehouse: bool = True) -> Settings:
         if missing is not None:
             raise click.ClickException(missing)
     return settings
+
+
+def new_warehouse(settings: Settings) -> None:
+    """Say so when a command that may create the warehouse (`demo setup`) is about to."""
+    from sqlalchemy.engine import make_url
+
+    if missing_warehouse(settings) is not None:
+        path = make_url(settings.database_url).database
+        click.echo(f"New warehouse at {path} (WEALTH_HOME={settings.home}).")
 
 
 def missing_warehouse(settings: Settings) -> str | None:
