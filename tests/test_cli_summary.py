@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
@@ -64,3 +65,32 @@ def test_summary_of_everyone_and_the_edges(world: tuple[Engine, World]) -> None:
     assert bad_day.exit_code == 2 and "not a date" in bad_day.output
     before = run("summary", "--user", "bob", "--date", date(2026, 11, 1).isoformat())
     assert before.exit_code == 0 and "bob has no figures up to 2026-11-01" in before.output
+
+
+def test_a_drop_in_coverage_is_no_loss(
+    warehouse_url: str, tmp_path, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """An account losing its rate this week is left out of the week's change, which says so,
+    instead of showing its whole value as a loss (`marts.coverage.like_for_like`)."""
+    pytest.importorskip("wealth_pipeline.marts.coverage")  # arrives with the like-for-like work
+    from datetime import timedelta
+
+    from tests.report_support import AS_OF, build, daily, snapshot
+    from wealth_pipeline.warehouse.engine import get_engine
+
+    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
+    engine = get_engine(warehouse_url)
+    fred = add_person(engine, "fred")
+    giro = add_account(engine, fred, "Giro")
+    savings = add_account(engine, fred, "Savings", currency="CHF")
+    daily(engine, giro, AS_OF - timedelta(days=26), AS_OF, "1000.00", "10.00")
+    snapshot(engine, savings, AS_OF - timedelta(days=26), "5000.00", "CHF", "5300.00")
+    snapshot(engine, savings, AS_OF - timedelta(days=2), "5100.00", "CHF", None,
+             note="no CHF rate within 14 days")  # fmt: skip
+    build(engine, AS_OF)
+    result = run("summary", "--user", "fred", "--date", AS_OF.isoformat())
+    assert result.exit_code == 0, result.output
+    assert "This week: +€70.00" in result.output  # the Giro alone: 7 days of +10.00
+    assert "1 account has no rate since 1 Nov: this week's change leaves it out" in result.output
+    assert "-€5,2" not in result.output
