@@ -266,6 +266,34 @@ def test_schema_and_docs(api: Api) -> None:
     docs = api.client.get("/api/docs")
     assert docs.status_code == 200
     assert "/api/wealth/history/" in docs.text and "<script" not in docs.text
+    assert "http://" not in docs.text and "https://" not in docs.text  # nothing from elsewhere
+
+
+def test_the_docs_page_shows_parameters_bodies_and_answers(api: Api) -> None:
+    """Each operation's parameters with their limits, the request body's fields and the
+    answer's shape; Markdown descriptions rendered, never raw (and never raw HTML)."""
+    from wealth_pipeline.api.docs import docs_page
+
+    page = api.client.get("/api/docs").text
+    history = page.split("id='history_api_wealth_history__get'")[1].split("</section>")[0]
+    assert "<td><code>days</code></td><td>query</td><td>integer</td><td>no</td>" in history
+    assert "(1 to 36600, default <code>30</code>)" in history
+    assert "one of <code>daily</code>, <code>monthly</code>" in history
+    assert "over the last <code>days</code> days" in history  # Markdown, rendered
+    assert "<td><code>history</code></td><td>list of <a href='#schema-HistoryPoint'>" in history
+    assert "id='schema-HistoryPoint'" in page
+    login = page.split("id='login_api_auth_login__post'")[1].split("</section>")[0]
+    assert "Request body (JSON)" in login and "<code>auth_hash</code>" in login
+    assert "<td><code>expires_in</code></td><td>integer</td>" in login
+    assert "<b>429</b>" in login and "No token needed." in login
+    assert "`" not in page.split("<h2>Schemas</h2>")[0].split("</nav>")[1]  # no raw Markdown
+    hostile = {
+        "info": {"title": "t", "description": "<script>alert(1)</script> *ok*"},
+        "paths": {},
+    }
+    rendered = docs_page(hostile)
+    assert "<script>" not in rendered and "&lt;script&gt;" in rendered
+    assert "<em>ok</em>" in rendered
 
 
 def test_the_api_writes_nothing_but_tokens(api: Api) -> None:

@@ -260,6 +260,7 @@ def test_no_token_is_refused_everywhere(api: Api) -> None:
 def test_access_token_is_no_refresh_token(api: Api) -> None:
     answer = api.client.post("/api/auth/refresh/", json={"refresh": api.login()["access"]})
     assert answer.status_code == 401
+    assert answer.json()["detail"] == "not a refresh token"  # in English ("an refresh" was not)
 
 
 def test_refresh_token_is_no_access_token(api: Api) -> None:

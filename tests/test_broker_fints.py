@@ -39,6 +39,7 @@ from wealth_pipeline.brokers import base
 from wealth_pipeline.brokers.base import (
     AuthenticationFailed,
     BrokerConfig,
+    ConfigurationProblem,
     IntegrationContext,
     MalformedAnswer,
     TemporarilyUnavailable,
@@ -132,8 +133,10 @@ def test_dkb_and_commerzbank_are_served_by_the_fints_integration() -> None:
 
 
 def test_a_missing_product_id_says_what_to_set_and_sends_nothing(bank: FakeFinTSBank) -> None:
-    with pytest.raises(AuthenticationFailed) as caught:
+    """A local setting is missing: a configuration problem, not a refused login."""
+    with pytest.raises(ConfigurationProblem) as caught:
         integration(bank, fints_product_id=None).authenticate()
+    assert not isinstance(caught.value, AuthenticationFailed)
     assert "set WEALTH_FINTS_PRODUCT_ID to your FinTS product registration" in str(caught.value)
     assert bank.requests == []
 

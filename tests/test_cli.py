@@ -13,7 +13,8 @@ from wealth_pipeline.warehouse.schema import exchange_rates
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A WEALTH_HOME with nothing in it yet."""
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("WEALTH_DATABASE_URL", raising=False)
     # Set (not deleted) so the CLI's export of DAGSTER_HOME is undone after each test.
@@ -23,11 +24,19 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
+@pytest.fixture
+def home(fresh_home: Path) -> Path:
+    """A WEALTH_HOME after `wealth init`."""
+    assert run("init").exit_code == 0
+    return fresh_home
+
+
 def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def test_db_upgrade_then_current(home: Path) -> None:
+def test_db_upgrade_then_current(fresh_home: Path) -> None:
+    home = fresh_home
     first = run("db", "upgrade")
     assert first.exit_code == 0 and "upgraded empty -> " in first.output
     assert (home / "warehouse.sqlite").exists()
@@ -44,7 +53,8 @@ def test_db_upgrade_on_postgres(postgres_server_url: str, monkeypatch: pytest.Mo
     assert "postgresql" in result.output and head_revision() in result.output
 
 
-def test_init_creates_dagster_home(home: Path) -> None:
+def test_init_creates_dagster_home(fresh_home: Path) -> None:
+    home = fresh_home
     result = run("init")
     assert result.exit_code == 0
     assert (home / "dagster" / "dagster.yaml").read_text().count("telemetry") == 1
@@ -88,3 +98,29 @@ def test_rate_errors_are_explicit(home: Path) -> None:
     assert unknown.exit_code == 1 and "unknown currency XYZ" in unknown.output
     bad_date = CliRunner().invoke(main, ["fx", "rate", "USD", "CHF", "--date", "12.01.2024"])
     assert bad_date.exit_code == 2 and "not a date" in bad_date.output
+
+
+def test_commands_never_create_a_warehouse_in_a_new_home(
+    fresh_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped or forgotten WEALTH_HOME says so instead of starting an empty warehouse;
+    `wealth init` is what creates one."""
+    for args in (("summary",), ("users", "list"), ("fx", "rate", "USD", "CHF"), ("db", "current")):
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert f"there is no warehouse at {fresh_home / 'warehouse.sqlite'}" in result.output
+        assert "`wealth init` creates one there" in result.output
+        assert not fresh_home.exists(), args
+    # `wealth demo setup` may start one, and says so.
+    demo = run("demo", "setup", "--days", "3")
+    assert demo.exit_code == 0, demo.output
+    assert f"New warehouse at {fresh_home / 'warehouse.sqlite'}" in demo.output
+    assert "New warehouse" not in run("demo", "setup", "--days", "3").output
+    assert run("users", "list").exit_code == 0
+    # The default home holds a warehouse: the message names it.
+    monkeypatch.setattr("wealth_pipeline.settings.default_home", lambda: fresh_home)
+    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "typo"))
+    result = run("summary")
+    assert result.exit_code == 1
+    assert f"your default WEALTH_HOME {fresh_home} holds one" in result.output
+    assert not (tmp_path / "typo").exists()

@@ -96,6 +96,12 @@ def test_accounts_end_to_end(env: str, tmp_path: Path) -> None:
     # The catalogue loaded itself on first use; the PIN was asked without echo.
     listing = wealth_ok("brokers", "list").output
     assert "dkb" in listing and "morganstanley" in listing
+    # Each broker's credential schema and usual currency, as the README says.
+    lines = {line.split()[0]: line for line in listing.splitlines() if line.strip()}
+    assert lines["dkb"].endswith("EUR       yes  yes        username, pin*")
+    assert lines["truewealth"].endswith("username, password*, totp_secret*")
+    assert lines["morganstanley"].endswith("jwt*, employee_id, [include_unvested]")
+    assert " base " in lines["manual"] and lines["manual"].endswith(" -")
     with get_engine(env).connect() as connection:
         row = connection.execute(
             select(financial_accounts).where(financial_accounts.c.id == dkb)
@@ -141,10 +147,16 @@ def test_accounts_end_to_end(env: str, tmp_path: Path) -> None:
         "--balance", "-1.5", "--replace",
     )  # fmt: skip
     shown = wealth_ok("snapshots", "list", str(manual), "--user", "alice", "--limit", "2").output
-    assert "2024-02-29  -1.5000" in shown and "manual" in shown and "2024-01-31" in shown
+    # Amounts at the currency's minor unit (cents), the stored 4 places with --exact.
+    assert "2024-02-29  -1.50 USD" in shown and "manual" in shown and "2024-01-31" in shown
+    assert "2024-01-31  1,083.70 USD  1,000.00 EUR  import" in shown
     assert "2023-06-30" not in shown
+    exact = wealth_ok("snapshots", "list", str(manual), "--user", "alice", "--exact").output
+    assert "2024-01-31  1083.7000 USD  1000.0000 EUR" in exact
     accounts = wealth_ok("accounts", "list", "--user", "alice").output
-    assert "DKB Giro" in accounts and "-1.5000 USD on 2024-02-29" in accounts
+    assert "DKB Giro" in accounts and "-1.50 USD on 2024-02-29" in accounts
+    exact = wealth_ok("accounts", "list", "--user", "alice", "--exact").output
+    assert "-1.5000 USD on 2024-02-29" in exact
 
     # Credentials masked: the login in clear, the PIN never.
     creds = run(
@@ -448,3 +460,40 @@ def test_brokers_show_and_load(env: str) -> None:
     assert missing.exit_code == 1 and "unknown broker 'nope'" in missing.output
     usage = run("accounts", "sync", "maybe", "1", "--user", "alice")
     assert usage.exit_code == 2
+
+
+def test_a_broker_names_its_usual_currency_and_missing_settings_are_warned_about(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bob's base currency is CHF, but a DKB account is in EUR; a manual one takes his base
+    currency. A missing FinTS registration is a warning about this machine, up front."""
+    monkeypatch.setenv("BOB_PW", "bobs password")
+    monkeypatch.delenv("WEALTH_FINTS_PRODUCT_ID", raising=False)
+    dkb = wealth_ok(
+        "accounts", "add", "--user", "bob", "--broker", "dkb", "--name", "Giro",
+        "--password-env", "BOB_PW", input=f"bob.dkb\n{PIN}\n",
+    )  # fmt: skip
+    assert "Currency EUR, the usual currency at DKB (Deutsche Kreditbank)" in dkb.output
+    warning = dkb.output.split("Warning: ")[1]
+    assert warning.startswith(
+        "this machine cannot sync DKB (Deutsche Kreditbank) yet: set WEALTH_FINTS_PRODUCT_ID"
+    )
+    assert dkb.output.index("Warning: ") < dkb.output.index("Username:")  # before the login
+    cash = wealth_ok("accounts", "add", "--user", "bob", "--broker", "manual", "--name", "Cash")
+    assert "Currency CHF, the base currency of bob" in cash.output
+    assert "Warning" not in cash.output
+    with get_engine(env).connect() as connection:
+        currencies = {
+            row.name: row.currency
+            for row in connection.execute(
+                select(financial_accounts.c.name, financial_accounts.c.currency)
+            )
+        }
+    assert currencies == {"Giro": "EUR", "Cash": "CHF"}
+
+    monkeypatch.setenv("WEALTH_FINTS_PRODUCT_ID", "9FA6681DEC0CF3046BFC2F8A6")
+    again = wealth_ok(
+        "accounts", "add", "--user", "bob", "--broker", "dkb", "--name", "Giro 2",
+        "--currency", "CHF", "--password-env", "BOB_PW", input=f"bob.dkb\n{PIN}\n",
+    )  # fmt: skip
+    assert "Warning" not in again.output and "Currency" not in again.output

@@ -374,3 +374,22 @@ def test_interrupted_tan_prompt_aborts_cleanly(env: str) -> None:
     result = test_account(account_id, input="")  # end of input at the TAN prompt
     assert result.exit_code == 1
     assert "Aborted" in result.output and "unexpectedly" not in result.output
+
+
+def test_a_missing_fints_registration_is_a_configuration_problem(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DKB without WEALTH_FINTS_PRODUCT_ID: this machine is not set up, no bank was asked,
+    and nothing says the login was refused."""
+    monkeypatch.delenv("WEALTH_FINTS_PRODUCT_ID", raising=False)
+    added = wealth_ok(
+        "accounts", "add", "--user", "alice", "--broker", "dkb", "--name", "DKB Giro",
+        "--identifier", "DE02120300000000202051", "--password-env", "TEST_WEALTH_PASSWORD",
+        input=f"alice.dkb\n{PIN}\n",
+    )  # fmt: skip
+    assert "Warning: this machine cannot sync DKB" in added.output
+    result = test_account(account_id_in(added))
+    assert result.exit_code == 1
+    assert "this machine is not set up for it (no service was contacted)" in result.output
+    assert "WEALTH_FINTS_PRODUCT_ID" in result.output
+    assert "refused" not in result.output and PIN not in result.output

@@ -85,8 +85,11 @@ def test_users_and_keys_end_to_end(home: Path, warehouse_url: str) -> None:
     assert init.exit_code == 0, init.output
     key_file = home / "keys" / "sync_key.pem"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    # Again (as after the demo made the key): not a dead end, the key is shown and kept.
     again = run("keys", "init")
-    assert again.exit_code == 1 and "--force" in again.output
+    assert again.exit_code == 0 and "exists already" in again.output, again.output
+    assert "--force" in again.output and "--auto-sync" in again.output
+    assert init.output.split("key id")[1].split()[0] in again.output
     shown = run("keys", "show")
     assert shown.exit_code == 0 and str(key_file) in shown.output and "(mode 0600)" in shown.output
     assert "PRIVATE KEY" not in shown.output + init.output

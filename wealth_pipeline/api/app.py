@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 
 from fastapi import FastAPI, Request
@@ -154,6 +153,8 @@ def create_app(
 
     @app.get("/api/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
+        from wealth_pipeline.api.docs import docs_page
+
         return HTMLResponse(docs_page(app.openapi()))
 
     return app
@@ -201,45 +202,3 @@ class BodyLimit:
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the request body is larger than {self.limit} bytes"
         await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
-
-
-def docs_page(schema: dict) -> str:
-    """A self-contained page listing every operation (no scripts from a CDN: works offline)."""
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(schema['info']['title'])}</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-        "padding:0 1rem;line-height:1.4}code{background:#f3f3f3;padding:0 .2rem}"
-        "section{border-top:1px solid #ddd;padding:.5rem 0}.m{font-weight:bold;color:#064}"
-        "</style></head><body>",
-        f"<h1>{html.escape(schema['info']['title'])}</h1>",
-        f"<p>{html.escape(schema['info'].get('description', ''))}</p>",
-        "<p>The machine-readable document: <a href='/api/schema'><code>/api/schema</code></a>"
-        " (OpenAPI).</p>",
-    ]
-    for path, operations in schema.get("paths", {}).items():
-        for method, operation in operations.items():
-            parts.append(
-                f"<section><p><span class='m'>{method.upper()}</span> "
-                f"<code>{html.escape(path)}</code> — {html.escape(operation.get('summary', ''))}"
-                "</p>"
-            )
-            if operation.get("description"):
-                parts.append(f"<p>{html.escape(operation['description'])}</p>")
-            parameters = operation.get("parameters", [])
-            if parameters:
-                parts.append("<ul>")
-                for parameter in parameters:
-                    description = parameter.get("description", "")
-                    parts.append(
-                        f"<li><code>{html.escape(parameter['name'])}</code> "
-                        f"({html.escape(parameter['in'])}"
-                        f"{', required' if parameter.get('required') else ''})"
-                        f" {html.escape(description)}</li>"
-                    )
-                parts.append("</ul>")
-            codes = ", ".join(html.escape(code) for code in operation.get("responses", {}))
-            auth = "token required" if operation.get("security") else "no token"
-            parts.append(f"<p>Answers: {codes}; {auth}.</p></section>")
-    parts.append("</body></html>")
-    return "".join(parts)

@@ -85,6 +85,9 @@ class BrokerOut(BaseModel):
     name: str
     integration_type: str
     country: str
+    default_currency: str = Field(
+        description="the usual currency of its accounts; empty: the owner's base currency"
+    )
     website_url: str
     is_active: bool
     supports_2fa: bool

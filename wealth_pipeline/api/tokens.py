@@ -50,6 +50,8 @@ ACCESS, REFRESH = "access", "refresh"
 # made with this key, nor one kind for the other, passes for a token of ours.
 HEADER_TYPES = {ACCESS: "at+jwt", REFRESH: "rt+jwt"}
 SECRET_KEY_ENV = "WEALTH_API_SECRET_KEY"
+# What the refusal says: "not an access token", "not a refresh token".
+KIND_NAMES = {ACCESS: "an access token", REFRESH: "a refresh token"}
 
 
 class TokenError(Exception):
@@ -194,7 +196,7 @@ class Tokens:
         if payload.get("typ") != expected_type or not (
             isinstance(header_type, str) and header_type.lower() == HEADER_TYPES[expected_type]
         ):
-            raise TokenError(f"not an {expected_type} token")
+            raise TokenError(f"not {KIND_NAMES[expected_type]}")
         subject, version = payload["sub"], payload["ver"]
         # An id in range before any query: 2**63 overflows SQLite, 2**31 PostgreSQL's integer.
         if not (isinstance(subject, str) and TOKEN_SUBJECT.fullmatch(subject)):

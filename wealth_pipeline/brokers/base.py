@@ -108,6 +108,12 @@ class AuthenticationFailed(BrokerError):
     """Wrong or blocked credentials, an expired token: never retried (banks lock accounts)."""
 
 
+class ConfigurationProblem(BrokerError):
+    """This installation is not set up for the broker (a setting such as
+    WEALTH_FINTS_PRODUCT_ID, or the catalogue entry): fixed on this machine, not at the
+    bank. Raised before any service is contacted; never retried."""
+
+
 class TwoFactorRequired(BrokerError):
     """A person has to approve or enter a code; `auth` says how and holds the state to resume."""
 
@@ -199,6 +205,15 @@ class BrokerIntegrationBase(ABC):
 
     def __repr__(self) -> str:  # never the credentials
         return f"{type(self).__name__}(broker={self.broker.code!r})"
+
+    @classmethod
+    def configuration_problems(
+        cls, broker: BrokerConfig, context: IntegrationContext
+    ) -> list[str]:
+        """What this machine's settings or the catalogue entry lack for `broker`, one
+        sentence each (empty: ready). Warned about at `wealth accounts add`; an integration
+        raises `ConfigurationProblem` with them before its first request."""
+        return []
 
     @abstractmethod
     def authenticate(self) -> AuthResult: ...

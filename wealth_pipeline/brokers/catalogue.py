@@ -50,6 +50,9 @@ FIELD_TYPES = ("string", "boolean", "integer")
 _STRING_FIELDS = {
     "code": 40,
     "name": 200,
+    # The usual currency of its accounts, taken when `accounts add` gets no --currency
+    # (empty: the owner's base currency, as for manual accounts).
+    "default_currency": 3,
     "integration_type": 20,
     "bank_identifier": 20,
     "fints_server": 500,
@@ -174,6 +177,9 @@ def _entry_problems(entry: dict[str, Any]) -> list[str]:
     country = entry.get("country", "")
     if isinstance(country, str) and country and not re.fullmatch(r"[A-Z]{2}", country):
         problems.append("country must be an ISO 3166 code (two capital letters) or empty")
+    currency = entry.get("default_currency", "")
+    if isinstance(currency, str) and currency and not re.fullmatch(r"[A-Z]{3}", currency):
+        problems.append("default_currency must be an ISO 4217 code (three capitals) or empty")
     if "credential_schema" in entry:
         problems.extend(schema_problems(entry["credential_schema"]))
     return problems

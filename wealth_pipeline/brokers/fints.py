@@ -66,9 +66,12 @@ from wealth_pipeline.brokers.base import (
     AuthenticationFailed,
     AuthResult,
     BalanceInfo,
+    BrokerConfig,
     BrokerError,
     BrokerIntegrationBase,
     CashFlowInfo,
+    ConfigurationProblem,
+    IntegrationContext,
     MalformedAnswer,
     PositionInfo,
     TemporarilyUnavailable,
@@ -1015,14 +1018,23 @@ class FinTSIntegration(BrokerIntegrationBase):
 
     # --- internals -------------------------------------------------------------------------
 
+    @classmethod
+    def configuration_problems(
+        cls, broker: BrokerConfig, context: IntegrationContext
+    ) -> list[str]:
+        problems = []
+        if not (context.fints_product_id or "").strip():
+            problems.append(PRODUCT_ID_MISSING)
+        if not broker.bank_identifier or not broker.fints_server:
+            problems.append("the catalogue entry needs bank_identifier and fints_server")
+        return problems
+
     def _new_client(self, state: bytes | None) -> _Client:
+        problems = self.configuration_problems(self.broker, self.context)
+        if problems:
+            # Nothing was sent: the bank did not refuse anything, this machine is not set up.
+            raise ConfigurationProblem(f"{self.service}: {'; '.join(problems)}")
         product_id = (self.context.fints_product_id or "").strip()
-        if not product_id:
-            raise AuthenticationFailed(f"{self.service}: {PRODUCT_ID_MISSING}")
-        if not self.broker.bank_identifier or not self.broker.fints_server:
-            raise AuthenticationFailed(
-                f"{self.service}: the catalogue entry needs bank_identifier and fints_server"
-            )
         username = str(self.credentials.get("username") or "").strip()
         pin = str(self.credentials.get("pin") or "")
         if not username or not pin:

@@ -62,3 +62,15 @@ def build_integration(
 ) -> BrokerIntegrationBase:
     config = broker if isinstance(broker, BrokerConfig) else BrokerConfig.from_row(broker)
     return integration_class(config.code)(config, credentials, context)
+
+
+def configuration_problems(
+    broker: BrokerConfig | Mapping[str, Any], context: IntegrationContext
+) -> list[str]:
+    """What this machine lacks to sync accounts at `broker` (empty: ready, or no integration)."""
+    config = broker if isinstance(broker, BrokerConfig) else BrokerConfig.from_row(broker)
+    try:
+        cls = integration_class(config.code)
+    except LookupError:
+        return []
+    return cls.configuration_problems(config, context)

@@ -25,6 +25,7 @@ from wealth_pipeline.cli import (
     projection,
     report,
     snapshots,
+    summary,
     users,
 )
 from wealth_pipeline.cli.common import WealthGroup, ensure_dagster_home, settings_or_usage_error
@@ -42,7 +43,7 @@ def init() -> None:
     from wealth_pipeline.files import private_folder
     from wealth_pipeline.warehouse.engine import current_revision, get_engine
 
-    settings = settings_or_usage_error()
+    settings = settings_or_usage_error(needs_warehouse=False)
     private_folder(settings.home)
     dagster_home = ensure_dagster_home(settings)
     engine = get_engine(settings.database_url)
@@ -58,6 +59,7 @@ main.add_command(db.db)
 main.add_command(fx.fx)
 main.add_command(flows.flows)
 main.add_command(brokers.brokers)
+main.add_command(summary.summary)
 main.add_command(accounts.accounts)
 main.add_command(snapshots.snapshots)
 main.add_command(imports.import_group)

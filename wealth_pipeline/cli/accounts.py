@@ -21,7 +21,7 @@ from wealth_pipeline.cli.common import (
     read_password,
     settings_or_usage_error,
 )
-from wealth_pipeline.cli.tables import echo_table
+from wealth_pipeline.cli.tables import amount, echo_table, exact_option
 from wealth_pipeline.warehouse.schema import ACCOUNT_TYPES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,7 +85,9 @@ def accounts() -> None:
     help="Kind of account.",
 )
 @click.option(
-    "--currency", help="The account's currency (3-letter code). Default: your base currency."
+    "--currency",
+    help="The account's currency (3-letter code). Default: the broker's usual one "
+    "(wealth brokers list), else your base currency.",
 )
 @click.option("--identifier", default="", help="IBAN, account number or the broker's id.")
 @click.option(
@@ -127,9 +129,12 @@ def accounts_add(
             broker = get_broker(connection, broker_code)
             if broker is None:
                 raise AccountError(f"unknown broker {broker_code!r} (see `wealth brokers list`)")
-            code = check_currency(currency or owner.base_currency, known_currency)
+            code = check_currency(
+                currency or broker["default_currency"] or owner.base_currency, known_currency
+            )
         except AccountError as exc:
             raise failing(exc) from None
+    warn_configuration(broker)
     schema = broker["credential_schema"] or {}
     if credentials_file is not None:
         given = read_credentials_file(credentials_file)
@@ -171,8 +176,29 @@ def accounts_add(
         f"Added account {account_id}: {name.strip()} ({broker['code']}, {account_type}, "
         f"{code}; {stored})."
     )
+    if currency is None:
+        whose = (
+            f"the usual currency at {broker['name']}"
+            if broker["default_currency"]
+            else f"the base currency of {username}"
+        )
+        click.echo(f"Currency {code}, {whose}; --currency sets another.")
     if credentials_file is not None:
         click.echo(f"{credentials_file} still holds the login in plain text: delete it.")
+
+
+def warn_configuration(broker: Mapping[str, Any]) -> None:
+    """Say before the login is typed in when this machine cannot sync the broker yet."""
+    from wealth_pipeline.brokers.base import context_from_settings
+    from wealth_pipeline.brokers.registry import configuration_problems
+
+    context = context_from_settings(settings_or_usage_error())
+    for problem in configuration_problems(broker, context):
+        click.echo(
+            f"Warning: this machine cannot sync {broker['name']} yet: {problem}. "
+            "The account is added all the same.",
+            err=True,
+        )
 
 
 def read_credentials_file(path: Path) -> Any:
@@ -231,7 +257,8 @@ def _sync_text(row: Mapping[str, Any]) -> str:
 
 @accounts.command("list")
 @user_option
-def accounts_list(username: str) -> None:
+@exact_option
+def accounts_list(username: str, exact: bool) -> None:
     """List a user's accounts with their latest balance."""
     from wealth_pipeline.accounts import AccountError, find_user, list_accounts
 
@@ -249,7 +276,8 @@ def accounts_list(username: str) -> None:
     ]
     for row in rows:
         latest = (
-            f"{row['latest_balance']} {row['latest_currency']} on {row['latest_date']}"
+            f"{amount(row['latest_balance'], row['latest_currency'], exact=exact)} "
+            f"on {row['latest_date']}"
             if row["latest_date"] is not None
             else "-"
         )
@@ -359,6 +387,7 @@ def accounts_remove(account_id: int, username: str, yes: bool) -> None:
 # --- accounts test ----------------------------------------------------------------------------
 
 FAILURE_LABELS = {
+    "ConfigurationProblem": "this machine is not set up for it (no service was contacted)",
     "AuthenticationFailed": "the login was refused",
     "TwoFactorRequired": "a second factor is needed",
     "TemporarilyUnavailable": "the service is unavailable for now (try again later)",

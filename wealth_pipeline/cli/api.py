@@ -1,13 +1,17 @@
-"""`wealth api`: serve the read-only JSON API with uvicorn."""
+"""`wealth api`: serve the read-only JSON API with uvicorn; `wealth api token`: log in to it."""
 
 from __future__ import annotations
 
 import click
 
-from wealth_pipeline.cli.common import settings_or_usage_error
+from wealth_pipeline.cli.common import (
+    password_env_option,
+    read_password,
+    settings_or_usage_error,
+)
 
 
-@click.command("api")
+@click.group("api", invoke_without_command=True)
 @click.option(
     "--host",
     default=None,
@@ -39,15 +43,25 @@ from wealth_pipeline.cli.common import settings_or_usage_error
         "is the connection's address. The login limits count per client address."
     ),
 )
+@click.pass_context
 def api(
-    host: str | None, port: int | None, workers: int, access_log: bool, forwarded_allow_ips: str
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    access_log: bool,
+    forwarded_allow_ips: str,
 ) -> None:
     """Serve the read-only API (OpenAPI at /api/schema, docs at /api/docs).
+
+    `wealth api token --user U` logs in to a running API and prints an access token.
 
     It reads the warehouse and its marts and writes only its own refresh-token
     bookkeeping. It never loads the sync key. The signing key comes from
     WEALTH_API_SECRET_KEY (at least 32 bytes) or a key file generated under WEALTH_HOME.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     import uvicorn
 
     from wealth_pipeline.api.app import SchemaNotCurrent, create_app
@@ -93,3 +107,47 @@ def proxy_options(forwarded_allow_ips: str) -> dict[str, object]:
     if not trusted:
         return {"proxy_headers": False, "forwarded_allow_ips": ""}
     return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+
+@api.command("token")
+@click.option("--user", "username", required=True, metavar="USERNAME", help="Who logs in.")
+@click.option(
+    "--url",
+    metavar="URL",
+    help="The API's address (default: http://WEALTH_API_HOST:WEALTH_API_PORT).",
+)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(0, 300),
+    default=10,
+    show_default=True,
+    help="Seconds to wait for an API that is still starting.",
+)
+@password_env_option
+def api_token(
+    username: str, url: str | None, wait_seconds: float, password_env: str | None
+) -> None:
+    """Log in to the running API and print a short-lived access token (for curl).
+
+    The password is asked here and never sent: like every client, this derives the login
+    hash from it with the salts the API gives. The token lives WEALTH_API_ACCESS_TOKEN_MINUTES
+    (10 by default); use it as `Authorization: Bearer TOKEN`.
+    """
+    import httpx
+
+    from wealth_pipeline.api.client import LoginFailed, login
+
+    settings = settings_or_usage_error(needs_warehouse=False)  # it only talks to the API
+    if url is None:
+        host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
+        host = f"[{host}]" if ":" in host else host
+        url = f"http://{host}:{settings.api_port}"
+    password = read_password(password_env, prompt=f"Password for {username}", err=True)
+    try:
+        with httpx.Client(base_url=url, timeout=settings.http_timeout_seconds) as client:
+            answer = login(client, username, password, wait_seconds=wait_seconds)
+    except LoginFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(answer["access"])
+    click.echo(f"(valid {answer.get('expires_in', '?')} s)", err=True)

@@ -27,7 +27,7 @@ def brokers_list(show_all: bool) -> None:
     with get_engine(settings_or_usage_error().database_url).begin() as connection:
         ensure_catalogue(connection)
         rows = list_brokers(connection, active_only=not show_all)
-    table = [("CODE", "NAME", "TYPE", "COUNTRY", "2FA", "SYNC")]
+    table = [("CODE", "NAME", "TYPE", "COUNTRY", "CURRENCY", "2FA", "SYNC", "CREDENTIALS")]
     for row in rows:
         name = row["name"] + ("" if row["is_active"] else " (not offered)")
         table.append(
@@ -36,8 +36,10 @@ def brokers_list(show_all: bool) -> None:
                 name,
                 row["integration_type"],
                 row["country"] or "-",
+                row["default_currency"] or "base",
                 _yes(row["supports_2fa"]),
                 row["sync_mode"],
+                credential_summary(row["credential_schema"] or {}),
             )
         )
     echo_table(table)
@@ -51,6 +53,23 @@ def brokers_list(show_all: bool) -> None:
             width=88,
         )
     )
+    click.echo(
+        "\nCURRENCY: what `accounts add` takes without --currency (base: your base currency). "
+        "CREDENTIALS: the login fields of the broker's schema (* secret, asked without echo; "
+        "[optional]); `wealth brokers show CODE` explains each."
+    )
+
+
+def credential_summary(schema: dict) -> str:
+    """`username, pin*, [sms_code]`: the schema's fields in order; `-` when it has none."""
+    from wealth_pipeline.brokers.catalogue import credential_fields
+
+    names = [
+        (field.name + ("*" if field.secret else "")) if field.required
+        else f"[{field.name}{'*' if field.secret else ''}]"
+        for field in credential_fields(schema)
+    ]  # fmt: skip
+    return ", ".join(names) or "-"
 
 
 @brokers.command("load")
@@ -91,6 +110,7 @@ def brokers_show(code: str) -> None:
         ("name", broker["name"]),
         ("integration", broker["integration_type"]),
         ("country", broker["country"] or "-"),
+        ("currency", broker["default_currency"] or "your base currency"),
         ("bank identifier", broker["bank_identifier"]),
         ("FinTS server", broker["fints_server"]),
         ("API", broker["api_base_url"]),

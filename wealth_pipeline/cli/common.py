@@ -39,11 +39,57 @@ class WealthGroup(click.Group):
             raise click.ClickException(str(unavailable)) from None
 
 
-def settings_or_usage_error() -> Settings:
+def settings_or_usage_error(*, needs_warehouse: bool = True) -> Settings:
+    """The settings; a bad one is a usage error (exit 2).
+
+    A command that `needs_warehouse` stops when the configured SQLite file is missing, so a
+    mistyped or forgotten WEALTH_HOME says so instead of silently starting an empty
+    warehouse: only `wealth init`, `wealth db upgrade` and `wealth demo setup` (which says so,
+    `new_warehouse`) create one; commands that never open it, `keys` and `api token`, pass
+    False too.
+    """
     try:
-        return load_settings()
+        settings = load_settings()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if needs_warehouse:
+        missing = missing_warehouse(settings)
+        if missing is not None:
+            raise click.ClickException(missing)
+    return settings
+
+
+def new_warehouse(settings: Settings) -> None:
+    """Say so when a command that may create the warehouse (`demo setup`) is about to."""
+    from sqlalchemy.engine import make_url
+
+    if missing_warehouse(settings) is not None:
+        path = make_url(settings.database_url).database
+        click.echo(f"New warehouse at {path} (WEALTH_HOME={settings.home}).")
+
+
+def missing_warehouse(settings: Settings) -> str | None:
+    """Why the configured SQLite warehouse is not there (None: it exists, or is no file)."""
+    from sqlalchemy.engine import make_url
+
+    from wealth_pipeline.settings import default_home
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database).expanduser()
+    if path.exists():
+        return None
+    message = (
+        f"there is no warehouse at {path} (WEALTH_HOME={settings.home}); nothing was created. "
+        "`wealth init` creates one there"
+    )
+    default = default_home()
+    if settings.home.resolve() != default.resolve() and (default / "warehouse.sqlite").exists():
+        message += f"; your default WEALTH_HOME {default} holds one (unset WEALTH_HOME to use it)"
+    elif os.environ.get("WEALTH_HOME"):
+        message += ", or set WEALTH_HOME to the folder that holds your warehouse.sqlite"
+    return message + "."
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
@@ -99,10 +145,12 @@ def read_password(
     prompt: str = "Password",
     confirm: bool = False,
     option_name: str = "--password-env",
+    err: bool = False,
 ) -> str:
     """The password from the environment variable named `password_env`, else a hidden prompt.
 
-    `confirm` asks twice when prompting. A named variable that is unset or empty is a usage
+    `confirm` asks twice when prompting; `err` prompts on stderr (when stdout is the answer,
+    as in `TOKEN=$(wealth api token ...)`). A named variable that is unset or empty is a usage
     error (exit 2).
     """
     if password_env is not None:
@@ -114,7 +162,7 @@ def read_password(
                 param_hint=f"'{option_name}'",
             )
         return value
-    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=err)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ def db_upgrade(revision: str) -> None:
     """Apply the warehouse migrations (WEALTH_DATABASE_URL)."""
     from wealth_pipeline.warehouse.engine import create_warehouse_engine, current_revision, upgrade
 
-    settings = settings_or_usage_error()
+    settings = settings_or_usage_error(needs_warehouse=False)
     engine = create_warehouse_engine(settings.database_url)
     before = current_revision(engine)
     after = upgrade(engine, revision)

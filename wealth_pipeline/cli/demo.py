@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import click
 
-from wealth_pipeline.cli.common import days_option, settings_or_usage_error, vault_errors
+from wealth_pipeline.cli.common import (
+    days_option,
+    new_warehouse,
+    settings_or_usage_error,
+    vault_errors,
+)
 
 
 @click.group()
@@ -71,8 +76,9 @@ def run_setup(days: int, password_env: str | None, command: str) -> None:
     )
     from wealth_pipeline.warehouse.engine import get_engine
 
-    settings = settings_or_usage_error()
+    settings = settings_or_usage_error(needs_warehouse=False)  # the demo may start one
     password = DEMO_PASSWORD if password_env is None else read_password(password_env)
+    new_warehouse(settings)
     engine = get_engine(settings.database_url)
     try:
         with vault_errors():

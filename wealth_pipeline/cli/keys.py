@@ -8,6 +8,7 @@ beside it (`.pub`).
 from __future__ import annotations
 
 import stat
+from pathlib import Path
 
 import click
 
@@ -29,7 +30,18 @@ def keys_init(force: bool) -> None:
     """Create the sync key pair at WEALTH_SYNC_KEY_FILE (private key mode 0600)."""
     from wealth_pipeline.security.sync_keys import generate_key_pair
 
-    path = settings_or_usage_error().sync_key_file
+    path = settings_or_usage_error(needs_warehouse=False).sync_key_file
+    if path.exists() and not force:
+        # Not a dead end: the demo set-up (or an earlier init) made it, and it is the one
+        # every user's auto-sync is sealed to. Show it and say what to do next.
+        show_key(path)
+        click.echo(
+            "This sync key pair exists already (made by `wealth demo setup` or an earlier "
+            "`wealth keys init`): nothing to do. Turn on unattended sync with "
+            "`wealth users set USERNAME --auto-sync`; `wealth keys init --force` replaces the "
+            "key (users with auto-sync must then enable it again)."
+        )
+        return
     replaced = force and path.exists()
     with vault_errors():
         info = generate_key_pair(path, force=force)
@@ -47,6 +59,10 @@ def keys_init(force: bool) -> None:
 @keys.command("show")
 def keys_show() -> None:
     """Show where the sync key pair is and its id (never the private key)."""
+    show_key(settings_or_usage_error(needs_warehouse=False).sync_key_file)
+
+
+def show_key(path: Path) -> None:
     from wealth_pipeline.security.sync_keys import (
         key_id,
         load_private_key,
@@ -54,7 +70,6 @@ def keys_show() -> None:
         public_key_path,
     )
 
-    path = settings_or_usage_error().sync_key_file
     pub_path = public_key_path(path)
     if not path.exists() and not pub_path.exists():
         raise click.ClickException(f"no sync key at {path}: run `wealth keys init`")

@@ -7,6 +7,7 @@ from datetime import date
 
 import click
 
+from wealth_pipeline.cli import tables
 from wealth_pipeline.cli.accounts import engine, failing, owned_account, user_option
 from wealth_pipeline.cli.common import ROW_ID
 from wealth_pipeline.cli.tables import echo_table
@@ -103,7 +104,8 @@ def describe(stored) -> str:  # type: ignore[no-untyped-def]
 @click.option(
     "--limit", type=click.IntRange(min=1), default=30, show_default=True, help="Newest N days."
 )
-def snapshots_list(account_id: int, username: str, limit: int) -> None:
+@tables.exact_option
+def snapshots_list(account_id: int, username: str, limit: int, exact: bool) -> None:
     """List an account's snapshots, newest first."""
     from sqlalchemy import select
 
@@ -120,14 +122,15 @@ def snapshots_list(account_id: int, username: str, limit: int) -> None:
     if not rows:
         click.echo(f"Account {account_id} has no snapshots yet.")
         return
-    lines: list[Sequence[object]] = [("DATE", "BALANCE", "CURRENCY", "BASE AMOUNT", "SOURCE")]
+    lines: list[Sequence[object]] = [("DATE", "BALANCE", "BASE AMOUNT", "SOURCE")]
     for row in rows:
         base = (
-            f"{row.balance_base_currency} {row.base_currency}"
+            tables.amount(row.balance_base_currency, row.base_currency, exact=exact)
             if row.balance_base_currency is not None
             else "(no rate)"
         )
-        lines.append((row.snapshot_date, row.balance, row.currency, base, row.snapshot_source))
+        balance = tables.amount(row.balance, row.currency, exact=exact)
+        lines.append((row.snapshot_date, balance, base, row.snapshot_source))
     echo_table(lines)
 
 

@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def exact_option(function: F) -> F:
+    """Add `--exact`: amounts as stored (4 places) instead of at the currency's minor unit."""
+    return click.option(
+        "--exact",
+        is_flag=True,
+        help="Amounts as stored (4 decimal places) instead of rounded to the currency's "
+        "minor unit (cents).",
+    )(function)
+
+
+def amount(value: Decimal, currency: str, *, exact: bool = False) -> str:
+    """`1,200.25 EUR` (half-even at the currency's minor unit, for display only), or the
+    stored `1200.2500 EUR` with `exact`."""
+    if exact:
+        return f"{value} {currency}"
+    from wealth_pipeline.report.formatting import number
+
+    return f"{number(value, currency)} {currency}"
 
 
 def echo_table(rows: Sequence[Sequence[object]]) -> None:

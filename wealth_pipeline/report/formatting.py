@@ -54,6 +54,13 @@ def _grouped(value: Decimal, places: int) -> str:
     return f"{rounded:,f}"
 
 
+def number(value: Decimal, currency: str) -> str:
+    """`1,234.56`, `-12.00`, `1,235` (JPY): half-even at the currency's minor unit, no symbol
+    (the command line's tables, where the code stands beside it)."""
+    places = currency_places(currency)
+    return ("-" if quantize(value, places) < 0 else "") + _grouped(value, places)
+
+
 def money(value: Decimal, currency: str) -> str:
     """`€1,234.56`, `-€12.00`, `CHF 1,234.56`, `¥1,235`."""
     places = currency_places(currency)

@@ -136,6 +136,8 @@ brokers = Table(
     Column("api_base_url", String(500), nullable=False, server_default=""),
     Column("website_url", String(500), nullable=False, server_default=""),
     Column("country", String(2), nullable=False, server_default=""),
+    # The usual currency of its accounts ("": the owner's base currency).
+    Column("default_currency", String(3), nullable=False, server_default=""),
     Column("is_active", Boolean, nullable=False, server_default=true()),
     Column("supports_2fa", Boolean, nullable=False, server_default=false()),
     Column("supports_auto_sync", Boolean, nullable=False, server_default=false()),

@@ -24,6 +24,7 @@ def broker_body(row: Mapping[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "integration_type": row["integration_type"],
         "country": row["country"],
+        "default_currency": row["default_currency"],
         "website_url": row["website_url"],
         "is_active": bool(row["is_active"]),
         "supports_2fa": bool(row["supports_2fa"]),
