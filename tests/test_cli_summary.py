@@ -44,7 +44,7 @@ def test_summary_of_one_user(world: tuple[Engine, World]) -> None:
     assert " - " in rows[str(savings)] and "pending_auth" in rows[str(savings)]
     assert rows[str(empty)].endswith("no data yet")
     attention = text.split("Needs attention:")[1]
-    assert "Needs your approval (Sparkonto)" in attention
+    assert "Waits for you (Sparkonto)" in attention
     assert f"run: wealth accounts auth {savings} --user alice" in attention
     assert "Not converted (Sparkonto)" in attention
 

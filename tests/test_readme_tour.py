@@ -158,10 +158,10 @@ def test_the_first_ten_minutes_work_as_written(fresh_home: Path) -> None:
             api.stop()
 
     demo = outputs["summary demo"]
-    assert "demo: net worth €876,343.63" in demo and "Needs attention" in demo
-    assert "Demo Brokerage Account" in demo and "$558,506.89" in demo
+    assert "demo: net worth €910,308.32" in demo and "Needs attention" in demo
+    assert "Demo Brokerage Account" in demo and "$596,452.24" in demo
     assert "<html" in (fresh_home.parent / "demo-report.html").read_text(encoding="utf-8")
-    assert '"total_wealth":"876343.6327"' in outputs["curl"]
+    assert '"total_wealth":"910308.3240"' in outputs["curl"]
     alice = outputs["summary alice"]
     assert "alice: net worth CHF " in alice and "Cash box" in alice and "€1,290.00" in alice
 
