@@ -230,6 +230,14 @@ def test_each_page_shows_the_apis_figures_as_the_report_formats_them(browser, se
         assert _shown(holding["value_base_currency"], base) in text
     _shoot(page, "holdings")
 
+    _go(page, f"{server.url}/#/returns/max")
+    performance = server.get("/api/wealth/performance/?period=max")
+    total = performance["total"]
+    assert total is not None
+    change = page.locator("[data-figure='change'] .value").inner_text()
+    assert change.lstrip("+") == _shown(total["change"], base)
+    _shoot(page, "returns")
+
     _go(page, f"{server.url}/#/projection")
     page.wait_for_selector("#projection-chart canvas")
     projection = server.get("/api/wealth/projection/")
