@@ -149,6 +149,13 @@ def test_the_first_ten_minutes_work_as_written(fresh_home: Path) -> None:
                 outputs[" ".join(args[:2])] = result.output
                 if args[:2] == ["accounts", "add"]:
                     added = args[args.index("--name") + 1]
+                if args[:2] == ["dashboard", "link"]:
+                    code = result.stdout.strip().rsplit("#code=", 1)[1]
+                    signed = httpx.post(
+                        f"http://127.0.0.1:{port}/api/session/", json={"code": code}, timeout=30
+                    )
+                    assert signed.status_code == 200, signed.text
+                    assert signed.json()["user"]["username"] == "demo"
                 if args[:2] == ["summary", "--user"]:
                     outputs[f"summary {args[2]}"] = result.output
             else:
@@ -157,6 +164,10 @@ def test_the_first_ten_minutes_work_as_written(fresh_home: Path) -> None:
         if api is not None:
             api.stop()
 
+    # The dashboard's link works once, against the API the tour started.
+    link = next(line for line in outputs["dashboard link"].splitlines() if "#code=" in line)
+    assert link.startswith(f"http://127.0.0.1:{port}/signin#code="), link
+    assert "dashboard link" in outputs and "api token" not in outputs["dashboard link"]
     demo = outputs["summary demo"]
     assert "demo: net worth €910,308.32" in demo and "Needs attention" in demo
     assert "Demo Brokerage Account" in demo and "$596,452.24" in demo

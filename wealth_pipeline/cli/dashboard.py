@@ -49,7 +49,7 @@ def link(username: str, minutes: int, base_url: str | None, password_env: str | 
     from wealth_pipeline.warehouse.schema import users
 
     settings = settings_or_usage_error()
-    password = read_password(password_env, prompt=f"Password for {username}")
+    password = read_password(password_env, prompt=f"Password for {username}", err=True)
     with vault_errors(), get_engine(settings.database_url, readonly=True).connect() as connection:
         unlocked = unlock(connection, username, password)
     with get_engine(settings.database_url).begin() as connection:
