@@ -171,6 +171,11 @@ def test_the_first_ten_minutes_work_as_written(fresh_home: Path) -> None:
     demo = outputs["summary demo"]
     assert "demo: net worth €910,308.32" in demo and "Needs attention" in demo
     assert "Demo Brokerage Account" in demo and "$596,452.24" in demo
+    # This year's split, as the weekly report words it: saved, markets, currencies, returns.
+    year = demo.split("Where the change came from since ", 1)[1]
+    total = next(line for line in year.splitlines() if line.startswith("  Total: "))
+    assert " you saved " in total and " markets " in total and " currencies" in total
+    assert "time-weighted" in total and "money-weighted" in total
     assert "<html" in (fresh_home.parent / "demo-report.html").read_text(encoding="utf-8")
     assert '"total_wealth":"910308.3240"' in outputs["curl"]
     alice = outputs["summary alice"]

@@ -102,6 +102,7 @@ def render_summary(connection, user_id: int, username: str, today: date | None) 
                "STATUS", "LAST DATA"]  # fmt: skip
     lines.append(text_table(columns, rows, "lllrrrll"))
     lines.append("")
+    lines.extend(year_lines(report, currency))
     if not report.warnings:
         lines.append("Needs attention: nothing.")
     else:
@@ -114,6 +115,19 @@ def render_summary(connection, user_id: int, username: str, today: date | None) 
             if notice.action:
                 lines.append(f"      run: {notice.action}")
     return "\n".join(lines)
+
+
+def year_lines(report, currency: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The report's "where the change came from" for this year, total first, then a blank."""
+    from wealth_pipeline.report.render import where_from_view
+
+    if not report.where_from:
+        return []
+    lines = [f"Where the change came from since {where_from_view(*report.where_from[0], currency)['since']}:"]
+    for name, figures in report.where_from:
+        view = where_from_view(name, figures, currency)
+        lines.append(f"  {view['name']}: {view['change']} = {view['parts']}; {view['returns']}")
+    return [*lines, ""]
 
 
 def weekly_line(report, currency: str) -> str:  # type: ignore[no-untyped-def]
