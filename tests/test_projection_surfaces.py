@@ -222,3 +222,62 @@ def test_saving_and_returns_come_from_the_cash_flows_work(
     assert ("flows", api.ids.alice) in calls and ("returns", api.ids.alice) in calls
     parametric = api.get("/api/wealth/projection/", params={"method": "parametric"}).json()
     assert parametric["inputs"]["method"] == "parametric"
+
+
+def test_spending_comes_from_a_years_bank_statements_when_not_set(api: Api) -> None:
+    """Without a spending figure, a current account whose statements cover the whole last
+    year gives one: its outflows, less transfers to the user's own accounts."""
+    from wealth_pipeline.warehouse.schema import cash_flow_coverage, cash_flows
+
+    def flow(account: int, day: date, amount: str, kind: str, base: str | None = "x") -> dict:
+        return {
+            "account_id": account, "flow_date": day, "amount": Decimal(amount),
+            "currency": "EUR", "kind": kind, "source": "import", "base_currency": "EUR",
+            "amount_base_currency": Decimal(amount) if base else None,
+        }  # fmt: skip
+
+    giro, savings = api.ids.giro, api.ids.savings
+    with api.engine.begin() as connection:
+        connection.execute(
+            cash_flow_coverage.insert().values(
+                account_id=giro, covered_from=date(2024, 1, 1), covered_through=LAST
+            )
+        )
+        connection.execute(
+            cash_flows.insert(),
+            [
+                flow(giro, date(2024, 3, 1), "-1000", "withdrawal"),
+                flow(giro, date(2024, 9, 1), "-1500.25", "withdrawal"),
+                flow(giro, date(2024, 12, 1), "-9.75", "fee"),
+                flow(giro, date(2024, 12, 2), "3000", "deposit"),  # income, not spending
+                flow(giro, date(2023, 12, 1), "-7777", "withdrawal"),  # before the year
+            ],
+        )
+        out = connection.execute(
+            cash_flows.insert().values(**flow(giro, date(2024, 6, 1), "-500", "transfer_out"))
+        ).inserted_primary_key[0]
+        into = connection.execute(
+            cash_flows.insert().values(**flow(savings, date(2024, 6, 2), "500", "transfer_in"))
+        ).inserted_primary_key[0]
+        connection.execute(
+            update(cash_flows).where(cash_flows.c.id == out).values(paired_flow_id=into)
+        )
+        connection.execute(
+            update(cash_flows).where(cash_flows.c.id == into).values(paired_flow_id=out)
+        )
+    stop = api.get("/api/wealth/projection/").json()["stop_working"]
+    assert stop["yearly_spending"] == "2510.00"
+    assert stop["spending_source"] == "your bank statements, the last 12 months"
+    # A figure of the person's own wins over the statements.
+    with api.engine.begin() as connection:
+        update_settings(connection, api.ids.alice, LAST, yearly_spending=Decimal("9000"))
+    stop = api.get("/api/wealth/projection/").json()["stop_working"]
+    assert stop["yearly_spending"] == "9000.00"
+    assert stop["spending_source"] == "your projection settings"
+    # Without it, an outflow without a rate leaves no figure rather than too low a one.
+    with api.engine.begin() as connection:
+        update_settings(connection, api.ids.alice, LAST, yearly_spending=None)
+        connection.execute(
+            cash_flows.insert().values(**flow(giro, date(2024, 10, 1), "-50", "other", base=None))
+        )
+    assert api.get("/api/wealth/projection/").json()["stop_working"] is None

@@ -165,3 +165,50 @@ def load_series(connection: Connection, user_id: int):  # type: ignore[no-untype
         monthly_net_external_flows(connection, user_id),
         monthly_time_weighted_returns(connection, user_id),
     )
+
+
+# Outflows that leave the user's wealth: what a bank statement shows as spending. A transfer
+# to one of the user's own accounts is paired (`paired_flow_id`) and is not spending.
+SPENDING_KINDS = ("withdrawal", "transfer_out", "fee", "tax", "other")
+STATEMENT_ACCOUNT_TYPES = ("checking",)
+
+
+def spending_from_statements(connection: Connection, user_id: int, as_of: date) -> Decimal | None:
+    """The last 12 months' spending from bank statements, in the base currency, or None.
+
+    Only current accounts whose statements (their flows' coverage) span the whole year up to
+    `as_of` count, and only when every one of their outflows has its rate: a partial year or
+    an unconverted flow would understate the spending, so then there is no figure at all.
+    """
+    from sqlalchemy import and_, func, select
+
+    from wealth_pipeline.warehouse.schema import cash_flow_coverage, cash_flows, financial_accounts
+
+    start = as_of - relativedelta(years=1) + relativedelta(days=1)
+    covered = select(financial_accounts.c.id).join(
+        cash_flow_coverage, cash_flow_coverage.c.account_id == financial_accounts.c.id
+    ).where(
+        financial_accounts.c.user_id == user_id,
+        financial_accounts.c.account_type.in_(STATEMENT_ACCOUNT_TYPES),
+        cash_flow_coverage.c.covered_from <= start,
+        cash_flow_coverage.c.covered_through >= as_of,
+    )
+    accounts = list(connection.execute(covered).scalars())
+    if not accounts:
+        return None
+    outflows = and_(
+        cash_flows.c.account_id.in_(accounts),
+        cash_flows.c.flow_date.between(start, as_of),
+        cash_flows.c.kind.in_(SPENDING_KINDS),
+        cash_flows.c.amount < 0,
+        cash_flows.c.paired_flow_id.is_(None),
+    )
+    total, unconverted = connection.execute(
+        select(
+            func.sum(cash_flows.c.amount_base_currency),
+            func.count().filter(cash_flows.c.amount_base_currency.is_(None)),
+        ).where(outflows)
+    ).one()
+    if unconverted or total is None or total >= 0:
+        return None
+    return money.quantize(-total, 2)

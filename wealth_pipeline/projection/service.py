@@ -40,6 +40,7 @@ from wealth_pipeline.projection.inputs import (
     load_series,
     median_saving,
     real_monthly_returns,
+    spending_from_statements,
 )
 from wealth_pipeline.warehouse.schema import (
     mart_breakdowns,
@@ -124,10 +125,12 @@ class StopWorking:
     age: int | None
     rule_target: Decimal  # 25 x yearly spending
     rule_median_date: date | None  # when the median path reaches it
+    spending_source: str = "your projection settings"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "yearly_spending": str(self.yearly_spending),
+            "spending_source": self.spending_source,
             "monte_carlo": {
                 "label": f"Monte Carlo: withdrawals last until {self.horizon_date.isoformat()} "
                 f"in at least {self.success * 100:.0f} % of paths",
@@ -277,6 +280,7 @@ class Inputs:
     real_return: float | None = None
     volatility: float | None = None
     spending: Decimal | None = None
+    spending_source: str = "none"
     paths: int = PATHS
     months: int = MAX_MONTHS
 
@@ -309,6 +313,13 @@ def gather(
         raise ProjectionInputError("a yearly spending must be above zero")
     settings = get_settings(connection, user_id)
     flows, twr = load_series(connection, user_id)
+    if spending is not None:
+        source = "given for this projection"
+    elif settings.yearly_spending is not None:
+        spending, source = settings.yearly_spending, "your projection settings"
+    else:
+        spending = spending_from_statements(connection, user_id, as_of)
+        source = "none" if spending is None else "your bank statements, the last 12 months"
     return Inputs(
         user_id=user_id,
         week=week,
@@ -323,7 +334,8 @@ def gather(
         inflation=inflation,
         real_return=real_return,
         volatility=volatility,
-        spending=spending if spending is not None else settings.yearly_spending,
+        spending=spending,
+        spending_source=source,
         paths=paths,
         months=months,
     )
@@ -377,7 +389,7 @@ def simulate(inputs: Inputs) -> Projection:
     if inputs.spending is not None:
         projection.stop_working = _stop_working(
             money.quantize(inputs.spending, CENT), settings, drawn, start_float, inputs.saving,
-            band_list, as_of,
+            band_list, as_of, inputs.spending_source,
         )  # fmt: skip
     return projection
 
@@ -405,7 +417,8 @@ def _goal(goal: Goal, drawn: model.Paths, wealth, start: float, schedule: model.
 
 
 def _stop_working(spending: Decimal, settings: ProjectionSettings, drawn: model.Paths,  # type: ignore[no-untyped-def]
-                  start: float, saving: Saving, bands: list[Band], as_of: date) -> StopWorking:  # fmt: skip
+                  start: float, saving: Saving, bands: list[Band], as_of: date,
+                  source: str) -> StopWorking:  # fmt: skip
     until_age = settings.plan_until_age or DEFAULT_PLAN_UNTIL_AGE
     if settings.birth_year is not None:
         end = date(settings.birth_year + until_age, 12, 31)
@@ -436,6 +449,7 @@ def _stop_working(spending: Decimal, settings: ProjectionSettings, drawn: model.
         age=age,
         rule_target=rule,
         rule_median_date=median_reached,
+        spending_source=source,
     )
 
 

@@ -455,7 +455,7 @@ async function projectionPage() {
       goals.length ? el("ul", { class: "attention" }, goals)
         : el("p", { class: "muted" }, "No goals yet: ", el("code", { text: 'wealth goals add --name "House" --target 250000 --by 2030-06-30' }))),
     stop ? el("section", { class: "panel", "data-stop-working": "" }, el("h2", { text: "When could you stop working?" }),
-      el("p", {}, `Spending ${formatMoney(stop.yearly_spending, base)} a year (today's money).`),
+      el("p", {}, `Spending ${formatMoney(stop.yearly_spending, base)} a year (today's money), from ${stop.spending_source}.`),
       el("ul", {},
         el("li", {}, `${stop.monte_carlo.label}: `, el("strong", { text: stop.monte_carlo.earliest_date ? monthYear(stop.monte_carlo.earliest_date) : "not before the horizon" })),
         el("li", {}, `${stop.rule_of_25.label} (${formatMoney(stop.rule_of_25.target, base)}): `, el("strong", { text: monthYear(stop.rule_of_25.median_date) }))))
