@@ -399,7 +399,7 @@ report_deliveries = Table(
 # (percentages) and averages are computed exactly when read.
 
 # The two large marts have no foreign keys (their per-row checks cost more than half of a
-# full PostgreSQL build): triggers of migration i19_1 delete a removed user's or account's
+# full PostgreSQL build): triggers of migration 0008 delete a removed user's or account's
 # rows instead. On SQLite they are WITHOUT ROWID tables: one B-tree in key order.
 
 # Each account's value on every day from its first snapshot on: the latest snapshot on or

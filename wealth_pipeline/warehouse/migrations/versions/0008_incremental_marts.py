@@ -10,8 +10,8 @@
   deleted user's or account's rows instead, as the cascades did. Both are derived data: the
   migration forgets what was built (`mart_builds`), so the next build makes them anew.
 
-Revision ID: i19_1
-Revises: i12b_1
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 
 import wealth_pipeline.warehouse.types
 
-revision = "i19_1"
-down_revision = "i12b_1"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

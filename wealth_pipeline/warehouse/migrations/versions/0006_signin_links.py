@@ -1,15 +1,15 @@
 """one-time dashboard sign-in links
 
-Revision ID: i18_1
-Revises: i17_1
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "i18_1"
-down_revision = "i17_1"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -4,16 +4,16 @@ without --currency
 Existing catalogue rows get theirs here; the next catalogue load keeps them in step with
 catalogue.json.
 
-Revision ID: i13b_1
-Revises: i16_1
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "i13b_1"
-down_revision = "i16_1"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """the projection: goals, projection settings, and the weekly projection's results
 
-Revision ID: i17_1
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-03
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 import wealth_pipeline.warehouse.types
 
-revision = "i17_1"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

@@ -1,6 +1,6 @@
 """cash flows, their coverage, and the returns marts (per account and total, per day)
-Revision ID: i16_1
-Revises: i19_1
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -9,8 +9,8 @@ from alembic import op
 
 import wealth_pipeline.warehouse.types
 
-revision = "i16_1"
-down_revision = "i19_1"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

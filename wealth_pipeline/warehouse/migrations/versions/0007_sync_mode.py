@@ -3,16 +3,16 @@
 Existing rows get their mode here (VIAC, Morgan Stanley and Commerzbank need a person at
 every fresh login); the next catalogue load (`wealth brokers load`) fills in the notes.
 
-Revision ID: i12b_1
-Revises: i18_1
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "i12b_1"
-down_revision = "i18_1"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
