@@ -10,9 +10,12 @@ themselves) by REDACTED, wherever it appears.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from wealth_pipeline import money
 
 REDACTED = "[redacted]"
 # Whole key names (normalised: lowercase, without - and _) that are always secret.
@@ -91,3 +94,17 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if isinstance(s, str) and s}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text
+
+
+def storable(
+    raw: Mapping[str, Any] | None,
+    secret_keys: Iterable[str] = (),
+    *,
+    secret_values: Iterable[str] = (),
+) -> Any:
+    """Raw service data as a JSON column keeps it: redacted, Decimals and dates as strings
+    (exact), so every writer stores the same shape and no Decimal reaches the JSON encoder."""
+    if raw is None:
+        return None
+    cleaned = redact(raw, secret_keys, secret_values=secret_values)
+    return json.loads(json.dumps(cleaned, default=money.json_default))

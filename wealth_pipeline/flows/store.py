@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from wealth_pipeline import money
-from wealth_pipeline.brokers.redact import redact
+from wealth_pipeline.brokers.redact import storable
 from wealth_pipeline.fx.lookup import RateBook
 from wealth_pipeline.snapshots.store import base_currency_of, record_mart_change
 from wealth_pipeline.warehouse.schema import (
@@ -199,7 +199,7 @@ def write_flows(
             "source": source,
             "external_id": flow.external_id,
             "description": flow.description,
-            "raw_data": redact(dict(flow.raw_data), secrets) if flow.raw_data else None,
+            "raw_data": storable(dict(flow.raw_data), secrets) if flow.raw_data else None,
             **_conversion(book, flow.amount, flow.currency, base, flow.flow_date, report),  # type: ignore[arg-type]
         }
         old = existing.get(flow.external_id) if flow.external_id else None

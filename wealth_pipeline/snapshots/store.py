@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,7 +26,7 @@ from sqlalchemy import Connection, and_, case, delete, func, insert, select
 
 from wealth_pipeline import money
 from wealth_pipeline.brokers.catalogue import secret_fields
-from wealth_pipeline.brokers.redact import redact
+from wealth_pipeline.brokers.redact import storable
 from wealth_pipeline.fx.lookup import RateBook
 from wealth_pipeline.snapshots.values import check_day
 from wealth_pipeline.warehouse.schema import (
@@ -173,7 +172,7 @@ def write_snapshots(
                 "rate_date": found.rate_date if found else None,
                 "conversion_note": None if found else found.reason,  # type: ignore[union-attr]
                 "snapshot_source": source,
-                "raw_data": _storable(snapshot.raw_data, secret_keys, secret_values),
+                "raw_data": storable(snapshot.raw_data, secret_keys, secret_values=secret_values),
             }
         )
         results.append((snapshot, found, converted))
@@ -306,16 +305,6 @@ def _check(snapshots: Sequence[NewSnapshot]) -> None:
                     f"{value} has more than {money.AMOUNT_PLACES} decimal places; "
                     "round it where it is produced (money.quantize)"
                 )
-
-
-def _storable(
-    raw: Mapping[str, Any] | None, secret_keys: Iterable[str], secret_values: Iterable[str]
-) -> Any:
-    """Raw data redacted and made JSON-safe (Decimals and dates as strings)."""
-    if raw is None:
-        return None
-    cleaned = redact(raw, secret_keys, secret_values=secret_values)
-    return json.loads(json.dumps(cleaned, default=money.json_default))
 
 
 def _upsert(connection: Connection, table: Any):  # type: ignore[no-untyped-def]
