@@ -229,3 +229,42 @@ def test_a_transfer_between_own_accounts_is_not_saving(warehouse_url: str) -> No
     assert days[d1].internal_transfers == Decimal("-500") and days[d1].market_result == 0
     assert days[d2].internal_transfers == 0 and days[d3].internal_transfers == Decimal("500")
     assert week.time_weighted_return == 0.0
+
+
+def test_account_returns_are_the_same_computed_in_small_batches(
+    warehouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Python step streams the rows in batches (memory flat whatever the history's
+    length): batches of 7 rows, cutting accounts and indexes mid-way, give the same returns,
+    currency effects and index as one batch."""
+    from wealth_pipeline.marts import build_marts
+    from wealth_pipeline.returns import daily
+
+    engine = get_engine(warehouse_url)
+    rng = random.Random(19)
+    days = [date(2024, 5, 1) + timedelta(days=i) for i in range(20)]
+    add_rates(engine, "USD", {d: f"1.{rng.randint(5000, 9999)}" for d in days})
+    user, broker = setup_user(engine)
+    for name, currency in (("A", "EUR"), ("B", "USD")):
+        acc = account(engine, user, broker, name, currency)
+        by_day = {day: str(Decimal(rng.randint(1000, 9000))) for day in days}
+        values(engine, acc, currency, by_day)
+        items = [(day, str(rng.randint(1, 90)), "deposit") for day in days[1::3]]
+        flows(engine, acc, items, covered=(days[1], days[-1]))
+    t = mart_account_returns_daily
+    query = select(t.c.account_id, t.c.day, t.c.currency_effect, t.c.daily_return, t.c.twr_index)
+
+    def returns() -> list:
+        with engine.connect() as c:
+            return c.execute(
+                query.where(t.c.user_id == user).order_by(t.c.account_id, t.c.day)
+            ).all()
+
+    monkeypatch.setattr(daily, "BATCH", 7)
+    build(engine, days[-1])
+    batched = returns()
+    monkeypatch.setattr(daily, "BATCH", 20_000)
+    build_marts(engine, as_of=days[-1], full=True)
+    assert len(batched) == 40
+    assert any(row.currency_effect for row in batched)
+    assert batched == returns()

@@ -19,7 +19,7 @@ double (relative error < 1e-16 per day); the index compounds that.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -37,6 +37,8 @@ from wealth_pipeline import money
 from wealth_pipeline.marts.models import SCOPE_TABLE
 from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily
 
+# Rows read, computed and written back at a time (`fill_account_returns`).
+BATCH = 20_000
 _scratch = MetaData()
 _scope = Table(
     SCOPE_TABLE,
@@ -98,13 +100,16 @@ def _effect_units(start_own: int, rate_start: int | None, rate_end: int | None) 
 
 
 def _write_back(
-    connection: Connection, table: str, keys: tuple[str, ...], columns: tuple[str, ...], rows: list
-) -> None:
-    """Set `columns` of `table`'s rows (matched on `keys`) from `rows`, through a temporary
-    table filled in one driver-level executemany and one UPDATE ... FROM (SQLite 3.33+, and
-    PostgreSQL): per-row UPDATEs cost more than computing the values."""
-    if not rows:
-        return
+    connection: Connection,
+    table: str,
+    keys: tuple[str, ...],
+    columns: tuple[str, ...],
+    batches: Iterable[list],
+) -> int:
+    """Set `columns` of `table`'s rows (matched on `keys`) from the rows of `batches`, through
+    a temporary table filled batch by batch (driver-level executemany, or COPY) and one
+    UPDATE ... FROM (SQLite 3.33+, and PostgreSQL): per-row UPDATEs cost more than computing
+    the values, and batches keep memory flat whatever the history's length. The count."""
     scratch = f"{table}_update"
     sqlite = connection.dialect.name == "sqlite"
     types = {
@@ -121,21 +126,37 @@ def _write_back(
         + ", ".join(f"{name} {types[name]}" for name in names)
         + ")"
     )
-    if sqlite:
-        marks = ", ".join("?" for _ in names)
-        insert = f"INSERT INTO {scratch} ({', '.join(names)}) VALUES ({marks})"
-        connection.exec_driver_sql(insert, rows)
-    else:  # psycopg: COPY, in the build's transaction; then statistics for the join
+    count = 0
+    for rows in batches:
+        count += len(rows)
+        if sqlite:
+            marks = ", ".join("?" for _ in names)
+            insert = f"INSERT INTO {scratch} ({', '.join(names)}) VALUES ({marks})"
+            connection.exec_driver_sql(insert, rows)
+            continue
+        # psycopg: COPY, in the build's transaction
         raw = connection.connection.driver_connection
         statement = f"COPY {scratch} ({', '.join(names)}) FROM STDIN"
         with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             for row in rows:
                 copy.write_row(row)
+    if not count:
+        connection.exec_driver_sql(f"DROP TABLE {scratch}")
+        return 0
+    if not sqlite:  # statistics for the join
         connection.exec_driver_sql(f"ANALYZE {scratch}")
     assignments = ", ".join(f"{name} = u.{name}" for name in columns)
     matches = " AND ".join(f"{table}.{key} = u.{key}" for key in keys)
     connection.exec_driver_sql(f"UPDATE {table} SET {assignments} FROM {scratch} u WHERE {matches}")
     connection.exec_driver_sql(f"DROP TABLE {scratch}")
+    return count
+
+
+def _batches(connection: Connection, sql: str) -> Iterator[list]:
+    """The rows of `sql` in batches of `BATCH`, streamed (a server-side cursor on PostgreSQL):
+    never the whole result in memory."""
+    result = connection.exec_driver_sql(sql, execution_options={"stream_results": True})
+    yield from result.partitions(BATCH)
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -156,49 +177,53 @@ def fill_account_returns(connection: Connection) -> int:
             "ON k.user_id = sc.user_id AND k.day = sc.kept_through"
         )
     }
-    rows = connection.exec_driver_sql(
+    sql = (
         "SELECT r.user_id, r.account_id, r.day, r.covered, r.currency = r.base_currency, "
         "r.value_start, r.value_start_own, r.rate_start, r.rate_end, r.external_flow, "
         f"r.market_result FROM {SCOPE_TABLE} sc JOIN mart_account_returns_daily r "
         "ON r.user_id = sc.user_id AND r.day >= sc.from_day "
         "ORDER BY r.user_id, r.account_id, r.day"
-    ).all()
+    )
     amount, rate = money.AMOUNT_PLACES, money.RATE_PLACES
-    updates = []
     key = None
     index = 1.0
-    for user, account, day, covered, same, start, start_own, r0, r1, flow, result in rows:
-        if (user, account) != key:
-            key = (user, account)
-            index = seeds.get(key) or 1.0
-        effect = r = None
-        if covered:
-            effect = (
-                0
-                if same
-                else _effect_units(
-                    _units(start_own, amount, sqlite) or 0,
-                    _units(r0, rate, sqlite),
-                    _units(r1, rate, sqlite),
+
+    def computed(rows: list) -> list:
+        nonlocal key, index
+        updates = []
+        for user, account, day, covered, same, start, start_own, r0, r1, flow, result in rows:
+            if (user, account) != key:
+                key = (user, account)
+                index = seeds.get(key) or 1.0
+            effect = r = None
+            if covered:
+                effect = (
+                    0
+                    if same
+                    else _effect_units(
+                        _units(start_own, amount, sqlite) or 0,
+                        _units(r0, rate, sqlite),
+                        _units(r1, rate, sqlite),
+                    )
                 )
-            )
-            r = _ratio(
-                _units(result, amount, sqlite) or 0,
-                (_units(start, amount, sqlite) or 0) + (_units(flow, amount, sqlite) or 0),
-            )
-            if r is not None:
-                index *= 1.0 + r
-            if effect is not None and not sqlite:
-                effect = Decimal(effect).scaleb(-amount)
-        updates.append((user, day, account, effect, r, index))
-    _write_back(
+                r = _ratio(
+                    _units(result, amount, sqlite) or 0,
+                    (_units(start, amount, sqlite) or 0) + (_units(flow, amount, sqlite) or 0),
+                )
+                if r is not None:
+                    index *= 1.0 + r
+                if effect is not None and not sqlite:
+                    effect = Decimal(effect).scaleb(-amount)
+            updates.append((user, day, account, effect, r, index))
+        return updates
+
+    return _write_back(
         connection,
         "mart_account_returns_daily",
         ("user_id", "day", "account_id"),
         ("currency_effect", "daily_return", "twr_index"),
-        updates,
+        (computed(rows) for rows in _batches(connection, sql)),
     )
-    return len(updates)
 
 
 def fill_total_returns(connection: Connection) -> int:
@@ -230,14 +255,13 @@ def fill_total_returns(connection: Connection) -> int:
             if r is not None:
                 index *= 1.0 + r
         updates.append((row_user, day, r, index))
-    _write_back(
+    return _write_back(
         connection,
         "mart_returns_daily",
         ("user_id", "day"),
         ("daily_return", "twr_index"),
-        updates,
+        [updates],
     )
-    return len(updates)
 
 
 POST_STEPS = {
