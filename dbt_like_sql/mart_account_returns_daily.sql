@@ -4,6 +4,8 @@
 -- (change in value - net external flow) on days whose flows are known (covered); otherwise
 -- the whole change is unexplained. The currency effect and the daily return and its index are
 -- added by returns.daily (Python: SQL never multiplies or divides money).
+-- Rebuilt per account (`scope_accounts`), as `mart_account_daily`: each row depends on its
+-- own account's values, flows and coverage only, so a change to one account rebuilds its rows.
 {{ config(rebuild='day') }}
 WITH
 flows AS (
@@ -21,12 +23,10 @@ flows AS (
            SUM(CASE WHEN f.amount_base_currency IS NULL
                       OR f.base_currency <> COALESCE(p.base_currency, {{ default_base_currency }})
                     THEN 1 ELSE 0 END) AS unconverted
-      FROM {{ scope }} sc
-     CROSS JOIN {{ source('financial_accounts') }} a
-      JOIN {{ source('cash_flows') }} f ON f.account_id = a.id
-      LEFT JOIN {{ source('profiles') }} p ON p.user_id = a.user_id
-     WHERE a.user_id = sc.user_id
-       AND f.flow_date >= sc.from_day
+      FROM {{ scope_accounts }} sa
+      JOIN {{ source('cash_flows') }} f ON f.account_id = sa.account_id
+      LEFT JOIN {{ source('profiles') }} p ON p.user_id = sa.user_id
+     WHERE f.flow_date >= sa.from_day
        AND f.flow_date <= {{ end_day }}
      GROUP BY f.account_id, f.flow_date
 ),
@@ -40,13 +40,13 @@ daily AS (
            ad.balance,
            ad.balance_base_currency,
            s.exchange_rate_used AS rate,
-           sc.from_day
-      FROM {{ scope }} sc
-     CROSS JOIN {{ ref('mart_account_daily') }} ad
+           sa.from_day
+      FROM {{ scope_accounts }} sa
+      JOIN {{ ref('mart_account_daily') }} ad
+        ON ad.user_id = sa.user_id AND ad.account_id = sa.account_id
+       AND ad.day >= sa.kept_through
       LEFT JOIN {{ source('account_snapshots') }} s
         ON s.account_id = ad.account_id AND s.snapshot_date = ad.snapshot_date
-     WHERE ad.user_id = sc.user_id
-       AND ad.day >= sc.kept_through
 ),
 lagged AS (
     SELECT d.*,

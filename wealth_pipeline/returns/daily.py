@@ -2,9 +2,9 @@
 chain-linked time-weighted index, for the rows a marts build just wrote.
 
 Run by the marts build right after the SQL of `mart_account_returns_daily` (so the total's SQL
-sums the accounts' currency effects) and of `mart_returns_daily`, in its transaction, for the
-users in scope from their first rebuilt day; the index continues from the kept row of the day
-before.
+sums the accounts' currency effects) and of `mart_returns_daily`, in its transaction: for the
+accounts in scope from their first rebuilt day, and the users in scope from theirs; each index
+continues from the kept row of the day before.
 
 Conventions (the README's "Returns" section):
 - flows at the start of the day: r = market_result / (value_start + external_flow); a day
@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from wealth_pipeline import money
-from wealth_pipeline.marts.models import SCOPE_TABLE
+from wealth_pipeline.marts.models import SCOPE_ACCOUNTS_TABLE, SCOPE_TABLE
 from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily
 
 # Rows read, computed and written back at a time (`fill_account_returns`).
@@ -128,6 +128,8 @@ def _write_back(
     )
     count = 0
     for rows in batches:
+        if not rows:
+            continue
         count += len(rows)
         if sqlite:
             marks = ", ".join("?" for _ in names)
@@ -172,16 +174,16 @@ def fill_account_returns(connection: Connection) -> int:
     seeds = {
         (user, account): index
         for user, account, index in connection.exec_driver_sql(
-            f"SELECT k.user_id, k.account_id, k.twr_index FROM {SCOPE_TABLE} sc "
-            "JOIN mart_account_returns_daily k "
-            "ON k.user_id = sc.user_id AND k.day = sc.kept_through"
+            f"SELECT k.user_id, k.account_id, k.twr_index FROM {SCOPE_ACCOUNTS_TABLE} sa "
+            "JOIN mart_account_returns_daily k ON k.user_id = sa.user_id "
+            "AND k.day = sa.kept_through AND k.account_id = sa.account_id"
         )
     }
     sql = (
         "SELECT r.user_id, r.account_id, r.day, r.covered, r.currency = r.base_currency, "
         "r.value_start, r.value_start_own, r.rate_start, r.rate_end, r.external_flow, "
-        f"r.market_result FROM {SCOPE_TABLE} sc JOIN mart_account_returns_daily r "
-        "ON r.user_id = sc.user_id AND r.day >= sc.from_day "
+        f"r.market_result FROM {SCOPE_ACCOUNTS_TABLE} sa JOIN mart_account_returns_daily r "
+        "ON r.user_id = sa.user_id AND r.account_id = sa.account_id AND r.day >= sa.from_day "
         "ORDER BY r.user_id, r.account_id, r.day"
     )
     amount, rate = money.AMOUNT_PLACES, money.RATE_PLACES

@@ -150,7 +150,7 @@ def fast_render(path: str, query: bytes) -> Render | None:
     if parse is None:
         return None
     try:
-        pairs = parse_qsl(query.decode("ascii"), strict_parsing=True)
+        pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, strict_parsing=True)
     except ValueError:
         return None
     params = dict(pairs)
