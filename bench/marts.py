@@ -352,7 +352,8 @@ def change_base_currency(url: str, user_id: int) -> tuple[float, float]:
         figures = pool.apply(_change_base_currency, (url, user_id))
     print(
         f"  base change    {figures['seconds']:8.2f} s (cpu {figures['cpu']:.2f} s; reconversion "
-        f"{figures['converted']:.2f} s: {figures['fixed']:,} snapshots, "
+        f"{figures['converted']:.2f} s, cpu {figures['converted_cpu']:.2f} s: "
+        f"{figures['fixed']:,} snapshots, "
         f"{figures['positions']:,} positions, {figures['skipped']:,} without a rate; marts "
         f"{figures['seconds'] - figures['converted']:.2f} s, {figures['mart_rows']:,} rows)",
         flush=True,
@@ -388,6 +389,7 @@ def _change_base_currency(url: str, user_id: int) -> dict[str, float]:
         update_profile(connection, user_id, base_currency="CHF")
         report = reconvert_user(connection, user_id)
     converted = time.perf_counter() - started
+    converted_cpu = time.process_time() - cpu + server_cpu() - server
     converted_peak = _peak_rss_mib()
     built = build_marts(engine, as_of=END + timedelta(days=1))
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -396,6 +398,7 @@ def _change_base_currency(url: str, user_id: int) -> dict[str, float]:
         "seconds": seconds,
         "cpu": cpu,
         "converted": converted,
+        "converted_cpu": converted_cpu,
         "fixed": report.fixed,
         "positions": report.positions_fixed,
         "skipped": len(report.skipped),
