@@ -10,10 +10,18 @@ set-based. Then:
 
 1. `build_marts(full=True)`: the marts from scratch for that user;
 2. one new day of snapshots for every account, then `build_marts()`: the incremental refresh;
-3. `wealth api --workers 2` in its own processes, and `wrk` (10 connections, `--latency`)
-   against /api/wealth/history/?days=3650, /api/wealth/summary/ and
-   /api/wealth/breakdown/?by=broker with a valid access token (signed with the server's key:
-   logging in is not what is measured): requests/s and latency percentiles. Targets: history p99 < 80 ms and >= 300 requests/s on a 2-core machine.
+3. three servers side by side, each with `--workers 2` in its own processes: the floor
+   (`bench.api_floor`: a raw ASGI app running the history's own SQL on the bare driver, its
+   body checked byte-identical), the API without its answer cache (every request runs its
+   queries: the per-request cost) and the API as shipped; then, per endpoint
+   (/api/wealth/history/?days=3650 and 7300, /summary/, /breakdown/?by=broker, and the
+   history with a current `If-None-Match`), `--rounds` rounds of `wrk` (10 connections,
+   `--latency`) against each server in turn, the order turning each round, with a valid
+   access token (signed with the server's key: logging in is not what is measured):
+   requests/s, latency percentiles and the server processes' CPU per request (read from
+   /proc: it barely moves with the machine's load, unlike throughput). The ratios are of the
+   medians. Targets (history, 3,650 days, no answer cache): >= 0.8x the floor's throughput
+   with p99 < 80 ms; a 304 at >= 3x a full answer.
 
 wrk and the server share the machine: the figures include wrk's own CPU. Everything it creates
 (a temporary folder, the PostgreSQL scratch database, the server processes) is removed.
