@@ -97,18 +97,26 @@ def start_floor(url: str, user_id: int, port: int, workers: int) -> subprocess.P
     return server
 
 
-def _wait(server: subprocess.Popen, url: str) -> None:
-    deadline = time.monotonic() + 60
+def _wait(server: subprocess.Popen, url: str, headers: dict[str, str] | None = None) -> None:
+    """Until `url` answers 200 (a loaded machine can take a minute to start two workers);
+    a server that does not is stopped and its last words shown."""
+    deadline = time.monotonic() + 180
+    answer = None
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"server exited: {server.stderr.read().decode()[-2000:]}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            answer = httpx.get(url, timeout=5, headers=headers)
+            if answer.status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not answer within 60 s")
+        time.sleep(0.5)
+    stop(server)
+    said = "" if answer is None else f" (last answer {answer.status_code}: {answer.text[:300]})"
+    raise RuntimeError(
+        f"the server did not answer 200 within 180 s{said}: {server.stderr.read().decode()[-2000:]}"
+    )
 
 
 def start_api(
