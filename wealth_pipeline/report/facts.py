@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, func, select
 
 from wealth_pipeline.brokers.connection import sync_command
-from wealth_pipeline.marts.coverage import like_for_like
+from wealth_pipeline.marts.coverage import figures_days, like_for_like
 from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.report.content import (
     CHART_DAYS,
@@ -81,23 +81,16 @@ def load_report(
     ).first()
     if person is None:
         raise NoFigures(f"no user with id {user_id}")
-    nw = mart_net_worth_daily
-    mart_day = connection.execute(
-        select(func.max(nw.c.day)).where(nw.c.user_id == user_id, nw.c.day <= today)
-    ).scalar()
-    if mart_day is None:
+    days = figures_days(connection, user_id, today)
+    if days is None:
         raise NoFigures(
             f"the marts hold no figures for {person.username} up to {today.isoformat()}: "
             "add an account with a snapshot and build the marts (`wealth marts build`)"
         )
-    # The newest snapshot carried on that day: changes are measured from real data, not from
-    # days the marts only carried forward (and stale figures are called out below).
-    newest = connection.execute(
-        select(func.max(mart_account_daily.c.snapshot_date)).where(
-            mart_account_daily.c.user_id == user_id, mart_account_daily.c.day == mart_day
-        )
-    ).scalar()
-    as_of = min(mart_day, newest or mart_day)
+    # Changes are measured from real data, not from days the marts only carried forward
+    # (and figures that stopped are called out below).
+    mart_day, as_of = days
+    nw = mart_net_worth_daily
     window_start = as_of - timedelta(days=CHART_DAYS + 1)
     rows = connection.execute(
         select(nw.c.day, nw.c.total_wealth, nw.c.base_currency, nw.c.account_count,
