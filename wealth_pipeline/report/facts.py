@@ -36,6 +36,7 @@ from wealth_pipeline.report.content import (
 from wealth_pipeline.report.formatting import short_day
 from wealth_pipeline.report.projection import load_projection
 from wealth_pipeline.sync.checks import Finding, stale_accounts
+from wealth_pipeline.sync.demo_guard import demo_accounts_waiting, figures_as_of_sentence
 from wealth_pipeline.sync.waiting import why_of
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -241,7 +242,17 @@ def _warnings(
 ) -> list[Notice]:
     fa = financial_accounts
     notices: list[Notice] = []
-    if (today - as_of).days > OUTDATED_AFTER_DAYS:
+    # The demo offline, after the rates stop: its figures end on their last day by design,
+    # and its sync skips later days (no sync is late). One sentence says so, and how to
+    # bring it up to today, instead of "N days old" and "never synced".
+    waiting = demo_accounts_waiting(connection, user_id, today)
+    if waiting and (today - as_of).days > OUTDATED_AFTER_DAYS:
+        from wealth_pipeline.settings import load_settings
+
+        notices.append(
+            Notice("rates", "", figures_as_of_sentence(short_day(as_of), load_settings()))
+        )
+    elif (today - as_of).days > OUTDATED_AFTER_DAYS:
         notices.append(
             Notice(
                 "outdated",
@@ -295,9 +306,11 @@ def _warnings(
             )
     flagged = {n.subject for n in notices}
     stale = [
-        f"{names[f.account_id]}: {_last_synced(accounts[f.account_id].last_synced_at)}"
+        f"{names[f.account_id]}: {_last_synced(accounts[f.account_id].last_synced_at)}, "
+        + _last_data(last_data.get(f.account_id))
         for f in stale_findings
         if f.account_id in names and names[f.account_id] not in flagged
+        and f.account_id not in waiting
     ]
     if stale:
         hours = connection.execute(
@@ -324,6 +337,10 @@ def _last_synced(moment: datetime | None) -> str:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(ZoneInfo(TIMEZONE))
     return f"last synced {short_day(local.date())} {local:%H:%M}"
+
+
+def _last_data(day: date | None) -> str:
+    return f"last data {short_day(day)}" if day else "no data yet"
 
 
 def _unconverted(

@@ -158,14 +158,17 @@ async def summary(request: Request, claims: Authenticated) -> Response:
 
 def _summary(connection: Connection, user: Principal) -> Response:
     rows = connection.execute(_summary_query(user.id)).all()
-    week = _week_change(connection, user.id, rows[0].day) if rows else None
+    # As of the newest snapshot carried on the marts' last day (`marts.coverage.figures_days`):
+    # the days after it carry the same values, and a week's change across them is no change.
+    as_of = min(rows[0].day, max(row.snapshot_date for row in rows)) if rows else None
+    week = _week_change(connection, user.id, as_of) if as_of else None
     total = sum(
         (row.balance_base_currency for row in rows if row.balance_base_currency is not None), ZERO
     )
     base = next((row.base_currency for row in rows if row.base_currency), user.base_currency)
     return json_response(
         {
-            "as_of": day(rows[0].day) if rows else None,
+            "as_of": day(as_of),
             "total_wealth": str(total),
             "base_currency": base,
             "account_count": len(rows),
@@ -251,7 +254,7 @@ _DAILY_SERIES = {
                    ELSE printf('{_POINT}', day, '', total_wealth / {_UNIT}, total_wealth % {_UNIT})
                    END AS point
               FROM mart_net_worth_daily
-             WHERE user_id = :user_id AND day >= :start
+             WHERE user_id = :user_id AND day BETWEEN :start AND :end
                AND (:step = 1 OR CAST(julianday(:end) - julianday(day) AS INTEGER) % :step = 0)
              ORDER BY day)
         """
@@ -261,7 +264,7 @@ _DAILY_SERIES = {
         SELECT string_agg('{"date":"' || to_char(day, 'YYYY-MM-DD') || '","total_wealth":"'
                           || total_wealth::text || '"}', ',' ORDER BY day)
           FROM mart_net_worth_daily
-         WHERE user_id = :user_id AND day >= :start
+         WHERE user_id = :user_id AND day BETWEEN :start AND :end
            AND (:step = 1 OR (CAST(:end AS date) - day) % :step = 0)
         """
     ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date)),
@@ -292,7 +295,8 @@ async def history(
     ] = None,
 ) -> Response:
     """Each account counts with its latest snapshot on or before each day. The window ends
-    on the marts' last day. Monthly points are the whole months the window touches, dated
+    on the day the figures are as of (the newest snapshot: later days would only carry it
+    forward). Monthly points are the whole months the window touches, dated
     on their first day and aggregated as your profile chooses (last, min, max or avg of the
     month's days). With `points`, a long window is thinned to evenly spaced points that end
     on the last day; each keeps its day's (month's) exact value."""
@@ -332,19 +336,27 @@ def _daily_history(
     ).first()
     if last is None:
         return _history_body(user.base_currency, None, None, "daily", None, [])
-    start = _window_start(last.day, days)
+    # The window ends on the day the figures are as of (`marts.coverage.figures_days`): the
+    # days after the newest snapshot only carry it forward, a flat line of nothing new.
+    newest = connection.execute(
+        select(func.max(mart_account_daily.c.snapshot_date)).where(
+            mart_account_daily.c.user_id == user.id, mart_account_daily.c.day == last.day
+        )
+    ).scalar()
+    end = min(last.day, newest or last.day)
+    start = _window_start(end, days)
     step = 1
     if points is not None:
         first = connection.execute(
             select(func.min(table.c.day)).where(table.c.user_id == user.id, table.c.day >= start)
         ).scalar_one()
-        step = thinning_step((last.day - first).days + 1, points)
+        step = thinning_step((end - first).days + 1, points)
     joined = connection.execute(
         _DAILY_SERIES[connection.dialect.name],
-        {"user_id": user.id, "start": start, "end": last.day, "step": step},
+        {"user_id": user.id, "start": start, "end": end, "step": step},
     ).scalar_one()
     return _history_body(
-        last.base_currency, start.isoformat(), last.day.isoformat(), "daily", None, [joined]
+        last.base_currency, start.isoformat(), end.isoformat(), "daily", None, [joined]
     )
 
 
