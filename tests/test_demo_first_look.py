@@ -50,9 +50,8 @@ def run(*args: str) -> Result:
     return result
 
 
-def last_days(days: int) -> list[tuple[date, Decimal]]:
-    """The demo's net worth as the API charts it (`/api/wealth/history/?days=N`, what the
-    dashboard's 30-day range asks for), signed in as a client signs in."""
+def api_get(path: str) -> dict:
+    """`path` of the API as the demo, signed in as a client signs in."""
     from fastapi.testclient import TestClient
 
     from tests.api_support import auth_hash
@@ -64,15 +63,15 @@ def last_days(days: int) -> list[tuple[date, Decimal]]:
             json={"username": "demo", "auth_hash": auth_hash(client, "demo", "demo-password")},
         )
         assert login.status_code == 200, login.text
-        answer = client.get(
-            f"/api/wealth/history/?days={days}",
-            headers={"Authorization": f"Bearer {login.json()['access']}"},
-        )
+        answer = client.get(path, headers={"Authorization": f"Bearer {login.json()['access']}"})
     assert answer.status_code == 200, answer.text
-    return [
-        (date.fromisoformat(p["date"]), Decimal(p["total_wealth"]))
-        for p in answer.json()["history"]
-    ]
+    return answer.json()
+
+
+def last_days(days: int) -> list[tuple[date, Decimal]]:
+    """The demo's net worth as the API charts it: what the dashboard's 30-day range asks for."""
+    history = api_get(f"/api/wealth/history/?days={days}")["history"]
+    return [(date.fromisoformat(p["date"]), Decimal(p["total_wealth"])) for p in history]
 
 
 def assert_moves_day_by_day(history: list[tuple[date, Decimal]], end: date) -> None:
@@ -104,6 +103,13 @@ def test_offline_the_figures_are_as_of_the_last_day_with_rates(env: str, tmp_pat
     assert "WEALTH_OFFLINE is on, so no later ones are fetched" in page
 
     assert_moves_day_by_day(last_days(30), CLOCK)  # not the carried-forward days after it
+    # The API (and the dashboard's overview, which shows it under "What needs attention")
+    # says the same: as of 30 Oct, the week measured up to it.
+    summary = api_get("/api/wealth/summary/")
+    assert summary["as_of"] == CLOCK.isoformat() and sentence in summary["figures_note"]
+    assert summary["week_change"]["since"] == (CLOCK - timedelta(days=7)).isoformat()
+    changes = api_get("/api/wealth/changes/")
+    assert changes["as_of"] == CLOCK.isoformat()
 
 
 def today_rates(first: date, last: date) -> FakeFrankfurter:
@@ -142,6 +148,7 @@ def test_online_setup_again_brings_the_demo_up_to_today_and_today_still_syncs(
         assert f"{today.day} {today:%b %Y} (4 accounts" in summary, summary
         assert "Needs attention: nothing." in summary, summary
         assert_moves_day_by_day(last_days(30), today)
+        assert api_get("/api/wealth/summary/")["figures_note"] is None
 
         # The daily sync of today still runs for the demo: a rate converts it, and filling
         # its history is no sync that would make today's wait for the sync frequency.

@@ -187,8 +187,26 @@ def _summary(connection: Connection, user: Principal) -> Response:
                 for row in rows
             ],
             "week_change": week,
+            "figures_note": _figures_note(connection, user.id, as_of),
         }
     )
+
+
+def _figures_note(connection: Connection, user_id: int, as_of: date | None) -> str | None:
+    """The report's sentence when the demo's figures stop where the rates stop (offline):
+    as of when they are and how to get later ones (None otherwise; no query for figures of
+    the last few days)."""
+    from wealth_pipeline.report.facts import OUTDATED_AFTER_DAYS, today_in_berlin
+    from wealth_pipeline.report.formatting import short_day
+    from wealth_pipeline.settings import load_settings
+    from wealth_pipeline.sync.demo_guard import demo_accounts_waiting, figures_as_of_sentence
+
+    today = today_in_berlin()
+    if as_of is None or (today - as_of).days <= OUTDATED_AFTER_DAYS:
+        return None
+    if not demo_accounts_waiting(connection, user_id, today):
+        return None
+    return figures_as_of_sentence(short_day(as_of), load_settings())
 
 
 def _week_change(connection: Connection, user_id: int, as_of: date) -> dict | None:
