@@ -1,8 +1,8 @@
 """Work done from the command line, recorded in Dagster as materializations of what it filled.
 
-`wealth demo setup`, `wealth marts build`, imports, history backfills: each writes warehouse
-tables that Dagster assets own. Without a record the UI would say "Never materialized" about
-data that exists, and a person would materialize it again. So each command reports a runless
+`wealth demo setup`, `wealth marts build`, imports, history backfills, `wealth report send`:
+each writes warehouse tables that Dagster assets own. Without a record the UI would say "Never
+materialized" about data that exists, and a person would materialize it again. So each command reports a runless
 materialization of every asset partition it filled (as of the day it filled), with that day's
 own metadata, tagged with the command. Recording never fails the command: the data is written
 either way, and a failure to record is said in one line.
@@ -21,6 +21,7 @@ from wealth_pipeline.settings import Settings
 
 SNAPSHOTS_ASSET = "account_snapshots"
 RATES_ASSET = "exchange_rates"
+REPORT_ASSET = "weekly_report"
 
 
 def record(
