@@ -20,28 +20,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.demo_support import CLOCK, SHIPPED, env_fixture  # noqa: F401 (the env fixture)
 from tests.fakes.frankfurter import FakeFrankfurter
 from wealth_pipeline.cli import main
 from wealth_pipeline.history.backfill import berlin_today
 from wealth_pipeline.warehouse.engine import get_engine
 
-CLOCK = date(2026, 10, 30)  # the shipped ECB excerpt's last day: the demo's day offline
-SHIPPED = Path(__file__).parent.parent / "wealth_pipeline" / "fx" / "data" / "eurofxref-excerpt.csv"
 
-
-@pytest.fixture
-def env(warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
-    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    monkeypatch.setenv("WEALTH_OFFLINE", "true")
-    for name in ("WEALTH_ECB_FILE", "WEALTH_FX_SOURCE", "WEALTH_SYNC_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("WEALTH_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("WEALTH_ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("WEALTH_ARGON2_PARALLELISM", "1")
+@pytest.fixture(autouse=True)
+def api_key(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEALTH_API_SECRET_KEY", "test-only signing key, 48 bytes long...........!")
-    return warehouse_url
 
 
 def run(*args: str) -> Result:

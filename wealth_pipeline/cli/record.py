@@ -20,6 +20,7 @@ from wealth_pipeline.cli.common import ensure_dagster_home
 from wealth_pipeline.settings import Settings
 
 SNAPSHOTS_ASSET = "account_snapshots"
+FLOWS_ASSET = "account_cash_flows"
 RATES_ASSET = "exchange_rates"
 REPORT_ASSET = "weekly_report"
 
@@ -63,16 +64,21 @@ def record(
 
 
 def snapshot_days(
-    settings: Settings, command: str, days: Mapping[date, int], accounts: int | None = None
+    settings: Settings,
+    command: str,
+    days: Mapping[date, int],
+    accounts: int | None = None,
+    asset: str = SNAPSHOTS_ASSET,
 ) -> int:
-    """Record the `account_snapshots` days a command wrote (rows per day)."""
+    """Record the `account_snapshots` days a command wrote (rows per day), or those of
+    another daily asset it filled (`account_cash_flows`: a history fill writes flows too)."""
     partitions = {
         day.isoformat(): {"dagster/row_count": rows, "rows_written": rows}
         for day, rows in days.items()
         if rows
     }
     extra = {"accounts": accounts} if accounts is not None else None
-    return record(settings, command, SNAPSHOTS_ASSET, partitions, extra) if partitions else 0
+    return record(settings, command, asset, partitions, extra) if partitions else 0
 
 
 def marts(settings: Settings, command: str, rows: Mapping[str, int], summary: str) -> int:
