@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import Connection, Date, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Date, String, and_, bindparam, func, select, text
 from starlette.concurrency import run_in_threadpool
 
 from wealth_pipeline import money
@@ -41,6 +41,7 @@ from wealth_pipeline.api.schemas import (
 )
 from wealth_pipeline.api.tokens import Claims
 from wealth_pipeline.marts.coverage import like_for_like
+from wealth_pipeline.sync.demo_guard import DEMO_BROKER
 from wealth_pipeline.warehouse.schema import (
     brokers,
     financial_accounts,
@@ -187,24 +188,26 @@ def _summary(connection: Connection, user: Principal) -> Response:
                 for row in rows
             ],
             "week_change": week,
-            "figures_note": _figures_note(connection, user.id, as_of),
+            "figures_note": _figures_note(
+                connection, as_of, [row.account_id for row in rows if row.code == DEMO_BROKER]
+            ),
         }
     )
 
 
-def _figures_note(connection: Connection, user_id: int, as_of: date | None) -> str | None:
+def _figures_note(connection: Connection, as_of: date | None, demo: list[int]) -> str | None:
     """The report's sentence when the demo's figures stop where the rates stop (offline):
-    as of when they are and how to get later ones (None otherwise; no query for figures of
-    the last few days)."""
+    as of when they are and how to get later ones. None otherwise, without a query for
+    users without demo accounts or with figures of the last few days."""
+    if not demo or as_of is None:
+        return None
     from wealth_pipeline.report.facts import OUTDATED_AFTER_DAYS, today_in_berlin
     from wealth_pipeline.report.formatting import short_day
     from wealth_pipeline.settings import load_settings
-    from wealth_pipeline.sync.demo_guard import demo_accounts_waiting, figures_as_of_sentence
+    from wealth_pipeline.sync.demo_guard import converts_on, figures_as_of_sentence
 
     today = today_in_berlin()
-    if as_of is None or (today - as_of).days <= OUTDATED_AFTER_DAYS:
-        return None
-    if not demo_accounts_waiting(connection, user_id, today):
+    if (today - as_of).days <= OUTDATED_AFTER_DAYS or converts_on(connection, demo, today):
         return None
     return figures_as_of_sentence(short_day(as_of), load_settings())
 
@@ -342,26 +345,30 @@ def _window_start(end: date, days: int) -> date:
     return end - timedelta(days=min(days - 1, (end - date.min).days))
 
 
+# The marts' last day for the user, its base currency and the newest snapshot carried on it.
+_LAST_DAY = text(
+    """
+    SELECT day, base_currency,
+           (SELECT max(snapshot_date) FROM mart_account_daily AS a
+             WHERE a.user_id = n.user_id AND a.day = n.day) AS newest
+      FROM mart_net_worth_daily AS n
+     WHERE user_id = :user_id
+     ORDER BY day DESC
+     LIMIT 1
+    """
+).columns(day=Date, base_currency=String, newest=Date)
+
+
 def _daily_history(
     connection: Connection, user: Principal, days: int, points: int | None = None
 ) -> str:
     table = mart_net_worth_daily
-    last = connection.execute(
-        select(table.c.day, table.c.base_currency)
-        .where(table.c.user_id == user.id)
-        .order_by(table.c.day.desc())
-        .limit(1)
-    ).first()
+    last = connection.execute(_LAST_DAY, {"user_id": user.id}).first()
     if last is None:
         return _history_body(user.base_currency, None, None, "daily", None, [])
     # The window ends on the day the figures are as of (`marts.coverage.figures_days`): the
     # days after the newest snapshot only carry it forward, a flat line of nothing new.
-    newest = connection.execute(
-        select(func.max(mart_account_daily.c.snapshot_date)).where(
-            mart_account_daily.c.user_id == user.id, mart_account_daily.c.day == last.day
-        )
-    ).scalar()
-    end = min(last.day, newest or last.day)
+    end = min(last.day, last.newest or last.day)
     start = _window_start(end, days)
     step = 1
     if points is not None:
