@@ -298,9 +298,12 @@ def _build_sqlite(
     write meanwhile), then one short write transaction replaces the rows from the stages and
     builds the small models. If another build committed in between (`mart_builds` moved),
     the write transaction plans and builds everything itself instead."""
+    from wealth_pipeline.returns.daily import register_sqlite_functions
+
     with engine.connect() as connection:
         connection.execution_options(sqlite_begin="BEGIN")  # deferred: no write lock
         _sqlite_cache(connection, SQLITE_BUILD_CACHE_KIB)
+        register_sqlite_functions(connection.connection.driver_connection)  # type: ignore[arg-type]
         try:
             staged: set[str] = set()
             with connection.begin():
@@ -627,10 +630,6 @@ def _build_model(connection: Connection, model: Model, plan: _Plan, *, from_stag
     written = max(connection.execute(insert, parameters).rowcount, 0)
     if model.name == mart_holdings.name:
         _price_by_value(connection)
-    from wealth_pipeline.returns.daily import POST_STEPS
-
-    if model.name in POST_STEPS:
-        POST_STEPS[model.name](connection)
     if connection.dialect.name == "postgresql" and written >= ANALYZE_AFTER_ROWS:
         # The models after this one read what it wrote: plan them on its new size (the
         # statistics count this transaction's own rows), not on autovacuum's last visit.
