@@ -76,8 +76,9 @@ class Model:
     per_account: bool = False  # reads `scope_accounts`: rows replaced per account
 
     def render(self, dialect: str) -> str:
-        """The model's SELECT for `dialect` (`sqlite` or `postgresql`)."""
-        return _render(self.path, self.template, _Context(dialect, self.name))[0]
+        """The model's SELECT for `dialect` (`sqlite` or `postgresql`), rendered once: jinja
+        compiles a template in milliseconds, as long as building a day's rows."""
+        return _rendered(self.path, self.template, self.name, dialect)
 
 
 def models_folder(package_root: Path | None = None) -> Path:
@@ -196,6 +197,11 @@ def _render(path: Path, template: str, context: _Context) -> tuple[str, _Context
         where = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
         raise ModelError(f"{path.name}{where}: {error}") from None
     return sql, context
+
+
+@cache
+def _rendered(path: Path, template: str, name: str, dialect: str) -> str:
+    return _render(path, template, _Context(dialect, name))[0]
 
 
 def _description(template: str) -> str:
