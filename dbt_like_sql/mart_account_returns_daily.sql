@@ -157,6 +157,7 @@ daily AS (
         ON s.account_id = ad.account_id AND s.snapshot_date = ad.snapshot_date
      WHERE ad.user_id = sc.user_id
        AND ad.day >= sc.kept_through
+       AND ad.day >= {{ earliest_kept_day }}  -- known when planning
 ),
 lagged AS (
     SELECT d.*,

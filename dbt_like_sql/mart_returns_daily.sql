@@ -10,7 +10,7 @@ WITH
 totals AS (
     SELECT r.user_id,
            r.day,
-           r.base_currency,
+           MIN(r.base_currency) AS base_currency,  -- the user's: one per day
            COALESCE(SUM(r.value_start), 0) AS value_start,
            COALESCE(SUM(r.value_end), 0) AS value_end,
            COALESCE(SUM(CASE WHEN r.covered THEN r.value_start ELSE 0 END), 0) AS covered_value_start,
@@ -32,7 +32,8 @@ totals AS (
      CROSS JOIN {{ ref('mart_account_returns_daily') }} r
      WHERE r.user_id = sc.user_id
        AND r.day >= sc.from_day
-     GROUP BY r.user_id, r.day, r.base_currency
+       AND r.day > {{ earliest_kept_day }}  -- known when planning
+     GROUP BY r.user_id, r.day  -- the key's order: no sort
 ),
 returned AS (
     SELECT t.*,

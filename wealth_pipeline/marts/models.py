@@ -18,6 +18,9 @@ sees:
   `from_day`, `kept_through`); it may list an account that no longer exists (removed: its
   rows are deleted, none inserted);
 - `end_day`: the marts' last day (a bind parameter);
+- `earliest_kept_day`: the earliest `kept_through` in `scope` (a bind parameter): a redundant
+  bound that lets PostgreSQL plan a one-day build as the few rows it reads, not a third of
+  the table;
 - dialect helpers (`next_day`, `month_start`, `json_object`, `json_agg`, `greatest`) and
   `dialect` (`sqlite` or `postgresql`) for what differs between the two databases;
 - for the returns: `ratio(num, den)`, two amounts' quotient as a double, rounded once (as
@@ -160,6 +163,7 @@ class _Context:
             "scope": SCOPE_TABLE,
             "scope_accounts": SCOPE_ACCOUNTS_TABLE,
             "end_day": ":end_day",
+            "earliest_kept_day": ":earliest_kept_day",
             "dialect": self.dialect,
             "default_base_currency": f"'{DEFAULT_BASE_CURRENCY}'",
             "chain_product": CHAIN_PRODUCT_AGGREGATE,
