@@ -26,7 +26,7 @@ from typing import Annotated, Literal, get_args
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import Connection, Date, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Date, String, and_, bindparam, func, select, text
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
@@ -43,6 +43,7 @@ from wealth_pipeline.api.schemas import (
 )
 from wealth_pipeline.api.tokens import Claims
 from wealth_pipeline.marts.coverage import like_for_like
+from wealth_pipeline.sync.demo_guard import DEMO_BROKER
 from wealth_pipeline.warehouse.driver import DriverStatement
 from wealth_pipeline.warehouse.schema import (
     brokers,
@@ -230,14 +231,17 @@ async def summary(request: Request, claims: Authenticated) -> Response:
 
 def _summary(connection: Connection, user: Principal) -> Response:
     rows = connection.execute(_summary_query(user.id)).all()
-    week = _week_change(connection, user.id, rows[0].day) if rows else None
+    # As of the newest snapshot carried on the marts' last day (`marts.coverage.figures_days`):
+    # the days after it carry the same values, and a week's change across them is no change.
+    as_of = min(rows[0].day, max(row.snapshot_date for row in rows)) if rows else None
+    week = _week_change(connection, user.id, as_of) if as_of else None
     total = sum(
         (row.balance_base_currency for row in rows if row.balance_base_currency is not None), ZERO
     )
     base = next((row.base_currency for row in rows if row.base_currency), user.base_currency)
     return json_response(
         {
-            "as_of": day(rows[0].day) if rows else None,
+            "as_of": day(as_of),
             "total_wealth": str(total),
             "base_currency": base,
             "account_count": len(rows),
@@ -256,8 +260,28 @@ def _summary(connection: Connection, user: Principal) -> Response:
                 for row in rows
             ],
             "week_change": week,
+            "figures_note": _figures_note(
+                connection, as_of, [row.account_id for row in rows if row.code == DEMO_BROKER]
+            ),
         }
     )
+
+
+def _figures_note(connection: Connection, as_of: date | None, demo: list[int]) -> str | None:
+    """The report's sentence when the demo's figures stop where the rates stop (offline):
+    as of when they are and how to get later ones. None otherwise, without a query for
+    users without demo accounts or with figures of the last few days."""
+    if not demo or as_of is None:
+        return None
+    from wealth_pipeline.report.facts import OUTDATED_AFTER_DAYS, today_in_berlin
+    from wealth_pipeline.report.formatting import short_day
+    from wealth_pipeline.settings import load_settings
+    from wealth_pipeline.sync.demo_guard import converts_on, figures_as_of_sentence
+
+    today = today_in_berlin()
+    if (today - as_of).days <= OUTDATED_AFTER_DAYS or converts_on(connection, demo, today):
+        return None
+    return figures_as_of_sentence(short_day(as_of), load_settings())
 
 
 def _week_change(connection: Connection, user_id: int, as_of: date) -> dict | None:
@@ -323,7 +347,7 @@ _DAILY_SERIES = {
                    ELSE printf('{_POINT}', day, '', total_wealth / {_UNIT}, total_wealth % {_UNIT})
                    END AS point
               FROM mart_net_worth_daily
-             WHERE user_id = :user_id AND day >= :start
+             WHERE user_id = :user_id AND day BETWEEN :start AND :end
                AND (:step = 1 OR CAST(julianday(:end) - julianday(day) AS INTEGER) % :step = 0)
              ORDER BY day)
         """
@@ -333,7 +357,7 @@ _DAILY_SERIES = {
         SELECT string_agg('{"date":"' || to_char(day, 'YYYY-MM-DD') || '","total_wealth":"'
                           || total_wealth::text || '"}', ',' ORDER BY day)
           FROM mart_net_worth_daily
-         WHERE user_id = :user_id AND day >= :start
+         WHERE user_id = :user_id AND day BETWEEN :start AND :end
            AND (:step = 1 OR (CAST(:end AS date) - day) % :step = 0)
         """
     ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date)),
@@ -364,7 +388,8 @@ async def history(
     ] = None,
 ) -> Response:
     """Each account counts with its latest snapshot on or before each day. The window ends
-    on the marts' last day. Monthly points are the whole months the window touches, dated
+    on the day the figures are as of (the newest snapshot: later days would only carry it
+    forward). Monthly points are the whole months the window touches, dated
     on their first day and aggregated as your profile chooses (last, min, max or avg of the
     month's days). With `points`, a long window is thinned to evenly spaced points that end
     on the last day; each keeps its day's (month's) exact value."""
@@ -396,13 +421,21 @@ def _window_start(end: date, days: int) -> date:
     return end - timedelta(days=min(days - 1, (end - date.min).days))
 
 
-# The daily history's two queries run on the driver's cursor (`warehouse.driver`): beside
-# queries this small, SQLAlchemy's own work per execution would show in every answer.
+# The marts' last day for the user, its base currency and the newest snapshot carried on it.
+# It and the series run on the driver's cursor (`warehouse.driver`): beside queries this
+# small, SQLAlchemy's own work per execution would show in every answer.
 _LAST_DAY = DriverStatement(
-    select(mart_net_worth_daily.c.day, mart_net_worth_daily.c.base_currency)
-    .where(mart_net_worth_daily.c.user_id == bindparam("user_id"))
-    .order_by(mart_net_worth_daily.c.day.desc())
-    .limit(1)
+    text(
+        """
+    SELECT day, base_currency,
+           (SELECT max(snapshot_date) FROM mart_account_daily AS a
+             WHERE a.user_id = n.user_id AND a.day = n.day) AS newest
+      FROM mart_net_worth_daily AS n
+     WHERE user_id = :user_id
+     ORDER BY day DESC
+     LIMIT 1
+    """
+    ).columns(day=Date, base_currency=String, newest=Date)
 )
 _SERIES = {dialect: DriverStatement(statement) for dialect, statement in _DAILY_SERIES.items()}
 
@@ -414,18 +447,21 @@ def _daily_history(
     last = _LAST_DAY.first(connection, {"user_id": user.id})
     if last is None:
         return _history_body(user.base_currency, None, None, "daily", None, [])
-    start = _window_start(last.day, days)
+    # The window ends on the day the figures are as of (`marts.coverage.figures_days`): the
+    # days after the newest snapshot only carry it forward, a flat line of nothing new.
+    end = min(last.day, last.newest or last.day)
+    start = _window_start(end, days)
     step = 1
     if points is not None:
         first = connection.execute(
             select(func.min(table.c.day)).where(table.c.user_id == user.id, table.c.day >= start)
         ).scalar_one()
-        step = thinning_step((last.day - first).days + 1, points)
+        step = thinning_step((end - first).days + 1, points)
     (joined,) = _SERIES[connection.dialect.name].first(
-        connection, {"user_id": user.id, "start": start, "end": last.day, "step": step}
+        connection, {"user_id": user.id, "start": start, "end": end, "step": step}
     )
     return _history_body(
-        last.base_currency, start.isoformat(), last.day.isoformat(), "daily", None, [joined]
+        last.base_currency, start.isoformat(), end.isoformat(), "daily", None, [joined]
     )
 
 
