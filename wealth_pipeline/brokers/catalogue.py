@@ -25,7 +25,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from wealth_pipeline.warehouse.schema import brokers
+from wealth_pipeline import clock
+from wealth_pipeline.marts.changes import record_mart_change
+from wealth_pipeline.warehouse.schema import brokers, financial_accounts
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
 INTEGRATION_TYPES = ("fints", "rest", "graphql", "manual", "demo")
@@ -311,10 +313,6 @@ def load_catalogue(connection: Connection, path: Path = CATALOGUE_PATH) -> int:
 
 def _record_renamed(connection: Connection, code: str, name: str) -> None:
     """The breakdowns by broker show its name: rebuild them for everyone banking there."""
-    from wealth_pipeline.marts.build import today
-    from wealth_pipeline.snapshots.store import record_mart_change
-    from wealth_pipeline.warehouse.schema import financial_accounts
-
     owners = (
         connection.execute(
             select(financial_accounts.c.user_id)
@@ -326,7 +324,7 @@ def _record_renamed(connection: Connection, code: str, name: str) -> None:
         .all()
     )
     for user_id in owners:
-        record_mart_change(connection, user_id, today(), f"broker {code} renamed to {name}")
+        record_mart_change(connection, user_id, clock.today(), f"broker {code} renamed to {name}")
 
 
 def _insert_ignoring_conflict(connection: Connection, values: dict[str, Any]):  # type: ignore[no-untyped-def]

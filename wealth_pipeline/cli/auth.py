@@ -12,11 +12,11 @@ account synced once a month still gets every day. The account is active again.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import click
 
+from wealth_pipeline import clock
 from wealth_pipeline.cli.accounts import accounts, engine, open_owned, user_option
 from wealth_pipeline.cli.common import ROW_ID, days_option, password_env_option
 
@@ -36,7 +36,6 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
     from wealth_pipeline.cli.second_factor import SecondFactor, login, run_with_second_factor
     from wealth_pipeline.history.backfill import Fetched as History
     from wealth_pipeline.history.backfill import read_history, write_history
-    from wealth_pipeline.partitions import TIMEZONE
     from wealth_pipeline.sync.account import (
         Fetched,
         Outcome,
@@ -48,7 +47,7 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
     from wealth_pipeline.sync.waiting import waiting_reason
     from wealth_pipeline.warehouse.schema import financial_accounts
 
-    day = datetime.now(ZoneInfo(TIMEZONE)).date()
+    day = clock.today()
     account, conn = open_owned(username, account_id, password_env, today=day, with_paused=True)
     click.echo(f"Account {account_id}: {account['name']} ({conn.broker_name})")
     alive = conn.paused is None and conn.sync_mode == "assisted" and _alive(conn.integration)

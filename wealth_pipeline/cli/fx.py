@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from wealth_pipeline import clock
 from wealth_pipeline.cli.common import ensure_dagster_home, parse_day, settings_or_usage_error
 
 if TYPE_CHECKING:  # Dagster loads on use: the command line starts fast
@@ -51,7 +52,7 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
         published = EcbFileRates(location=settings.ecb_file).fetch(date.max, date.max)
         if published.earliest_day is None or published.latest_day is None:
             raise click.ClickException(f"{settings.ecb_file} holds no rates")
-        today = berlin_today()
+        today = clock.today()
         first = first or published.earliest_day
         last = last or (today if settings.fx_source == "auto" else published.latest_day)
     if first > last:
@@ -98,12 +99,6 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
     }
     for reason in sorted(reasons):
         click.echo(f"Skipped: {reason}")
-
-
-def berlin_today() -> date:
-    from wealth_pipeline.history.backfill import berlin_today as today
-
-    return today()
 
 
 @fx.command("rate")

@@ -49,8 +49,8 @@ def summary(username: str | None, day: str | None) -> None:
 
 def render_summary(connection, user_id: int, username: str, today: date | None) -> str:  # type: ignore[no-untyped-def]
     """The summary of one user as text."""
+    from wealth_pipeline import formatting as fmt
     from wealth_pipeline.accounts import list_accounts
-    from wealth_pipeline.report import formatting as fmt
     from wealth_pipeline.report.facts import NoFigures, load_report
     from wealth_pipeline.report.render import NOTICE_TITLES, text_table
 
@@ -131,7 +131,7 @@ def year_lines(report, currency: str) -> list[str]:  # type: ignore[no-untyped-d
 
 
 def weekly_line(report, currency: str) -> str:  # type: ignore[no-untyped-def]
-    from wealth_pipeline.report import formatting as fmt
+    from wealth_pipeline import formatting as fmt
 
     weekly = report.weekly
     if weekly.absolute is None:

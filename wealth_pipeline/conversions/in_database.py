@@ -20,16 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, text
 
 from wealth_pipeline import money
+from wealth_pipeline.conversions.report import ConversionReport, Skipped
 from wealth_pipeline.fx.lookup import NoRate, RateBook
-from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY
-
-if TYPE_CHECKING:
-    from wealth_pipeline.conversions.convert import ConversionReport
+from wealth_pipeline.money import DEFAULT_BASE_CURRENCY
 
 RATES = "conversion_rates"  # the temporary table: one row per (currency, base, day)
 BASE = "coalesce(pr.base_currency, :default_base)"
@@ -102,8 +100,6 @@ def convert_in_database(
     dry_run: bool,
 ) -> ConversionReport:
     """`convert.convert_snapshots` on PostgreSQL (same arguments, same report)."""
-    from wealth_pipeline.conversions.convert import Skipped
-
     snapshot_ids = None
     if limit is not None:  # the oldest `limit` snapshots, and only their positions
         where, params = _conditions(user_ids, start, end, None)

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
 from wealth_pipeline.fx.lookup import LOOKBACK
-from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.money import DEFAULT_BASE_CURRENCY
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     exchange_rates,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert
+from sqlalchemy import Connection, and_, delete, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
-from wealth_pipeline.fx.sources import PublishedRates
+from wealth_pipeline.fx.published import PublishedRates
 from wealth_pipeline.warehouse.schema import exchange_rates
 
 BATCH = 20_000
@@ -94,12 +94,8 @@ def _copy_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def stored_span(connection: Connection) -> tuple[date | None, date | None]:
-    from sqlalchemy import func, select
-
-    return (
-        connection.execute(
-            select(func.min(exchange_rates.c.rate_date), func.max(exchange_rates.c.rate_date))
-        )
-        .one()
-        ._tuple()
-    )
+    """The first and last day with stored rates (None, None before any)."""
+    first, last = connection.execute(
+        select(func.min(exchange_rates.c.rate_date), func.max(exchange_rates.c.rate_date))
+    ).one()
+    return first, last

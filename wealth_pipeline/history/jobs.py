@@ -9,21 +9,19 @@ account of a broker that delivers history; its evaluation is one query.
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 from sqlalchemy import Connection, and_, func, or_, select
 
+from wealth_pipeline import clock
 from wealth_pipeline.history.backfill import (
     HISTORY_DAYS,
     BackfillReport,
     HistoryError,
     backfill_history,
-    berlin_today,
     history_codes,
 )
-from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.sync.assets import SyncResource
 from wealth_pipeline.warehouse.resource import WarehouseResource
 from wealth_pipeline.warehouse.schema import (
@@ -75,7 +73,7 @@ def _clock(config: HistoryBackfillConfig, broker_code: str, settings, engine=Non
         from wealth_pipeline.history.demo import demo_clock
 
         return demo_clock(settings, engine)
-    return berlin_today()
+    return clock.today()
 
 
 @dg.op(
@@ -158,7 +156,7 @@ def new_account_candidates(
     credentials or with the owner's auto-sync on. One query."""
     since = now - timedelta(days=NEW_ACCOUNT_DAYS)
     if connection.dialect.name == "sqlite":  # naive UTC there
-        since = since.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+        since = since.astimezone(UTC).replace(tzinfo=None)
     earliest = func.min(account_snapshots.c.snapshot_date)
     query = (
         select(financial_accounts.c.id, financial_accounts.c.created_at, earliest)
@@ -195,9 +193,7 @@ def new_account_candidates(
     )
     found = []
     for account_id, created_at, first in connection.execute(query):
-        if created_at.tzinfo is None:
-            created_at = created_at.replace(tzinfo=ZoneInfo("UTC"))
-        found.append((account_id, created_at.astimezone(ZoneInfo(TIMEZONE)).date(), first))
+        found.append((account_id, clock.day_of(created_at), first))
     return found
 
 
@@ -232,7 +228,7 @@ def make_cursor(requested: Sequence[int]) -> str:
 def new_account_history_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SensorResult:
-    now = datetime.now(ZoneInfo("UTC"))
+    now = clock.now()
     with warehouse.engine().connect() as connection:
         candidates = new_account_candidates(connection, history_codes(), now)
     requested = parse_cursor(context.cursor)

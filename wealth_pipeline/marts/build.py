@@ -39,7 +39,7 @@ and builds everything itself. The users and accounts in scope sit in temporary t
 model that wrote many rows is analyzed before the next reads it, so plans follow the real
 sizes.
 
-Why the daily mart scales linearly (issue 19): its rows are inserted in key order (user,
+Why the daily mart scales linearly: its rows are inserted in key order (user,
 day, account) into a key-ordered table (WITHOUT ROWID on SQLite), with no per-row foreign-key
 checks (triggers delete a removed user's or account's rows), in a page cache (SQLite) or
 `work_mem` (PostgreSQL) large enough for a 200-account history: before, rows arrived in
@@ -52,8 +52,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import (
     Boolean,
@@ -70,14 +69,14 @@ from sqlalchemy import (
     update,
 )
 
-from wealth_pipeline import money
+from wealth_pipeline import clock, money
 from wealth_pipeline.marts.models import (
     SCOPE_ACCOUNTS_TABLE,
     SCOPE_TABLE,
     Model,
     default_models,
 )
-from wealth_pipeline.partitions import TIMEZONE
+from wealth_pipeline.marts.returns_daily import POST_STEPS
 from wealth_pipeline.warehouse.schema import (
     financial_accounts,
     mart_builds,
@@ -138,17 +137,6 @@ class BuildReport:
     seconds: float = 0.0
     lock_seconds: float | None = None  # SQLite: how long the write lock was held
 
-    @property
-    def users_rebuilt(self) -> list[int]:
-        return sorted(self.from_days)
-
-    def days_rebuilt(self, user_id: int) -> tuple[date, date] | None:
-        """The user's rebuilt days (first, last), None if the user was not rebuilt."""
-        first = self.from_days.get(user_id)
-        if first is None:
-            return None
-        return (first, self.end_day)
-
     def summary(self) -> str:
         if not self.from_days:
             return f"marts up to date through {self.end_day} ({self.seconds:.2f} s)"
@@ -162,11 +150,6 @@ class BuildReport:
     def describe(self) -> str:
         rows = ", ".join(f"{model} {rows}" for model, rows in self.rows.items())
         return f"{self.summary()}: rows written {rows}" if self.from_days else self.summary()
-
-
-def today() -> date:
-    """Today in the pipeline's time zone (the marts' default end day)."""
-    return datetime.now(ZoneInfo(TIMEZONE)).date()
 
 
 def build_marts(
@@ -184,7 +167,7 @@ def build_marts(
     when the end day moves). All models or none: one transaction.
     """
     started = time.perf_counter()
-    end_day = as_of or today()
+    end_day = as_of or clock.today()
     models = list(models or default_models())
     if engine.dialect.name == "sqlite":
         report = _build_sqlite(engine, end_day, full, users, models)
@@ -627,8 +610,6 @@ def _build_model(connection: Connection, model: Model, plan: _Plan, *, from_stag
     written = max(connection.execute(insert, parameters).rowcount, 0)
     if model.name == mart_holdings.name:
         _price_by_value(connection)
-    from wealth_pipeline.returns.daily import POST_STEPS
-
     if model.name in POST_STEPS:
         POST_STEPS[model.name](connection)
     if connection.dialect.name == "postgresql" and written >= ANALYZE_AFTER_ROWS:
@@ -677,7 +658,7 @@ def _record_builds(
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
     statement = upsert(mart_builds)
-    built_at = datetime.now(UTC)
+    built_at = clock.now()
     statement = statement.on_conflict_do_update(
         index_elements=[mart_builds.c.model],
         set_={

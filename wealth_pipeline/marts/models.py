@@ -40,7 +40,7 @@ import jinja2
 
 import wealth_pipeline
 from wealth_pipeline.marts.categories import account_asset_class_sql, label_sql
-from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.money import DEFAULT_BASE_CURRENCY
 from wealth_pipeline.warehouse.schema import metadata
 
 FOLDER_NAME = "dbt_like_sql"

@@ -19,8 +19,8 @@ import matplotlib.dates as mdates
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from wealth_pipeline.formatting import currency_symbol, percent
 from wealth_pipeline.report.content import Slice
-from wealth_pipeline.report.formatting import currency_symbol, percent
 
 WIDTH_PX = 600  # what the HTML shows; drawn at twice that for sharp screens
 DPI = 200

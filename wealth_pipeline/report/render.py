@@ -19,7 +19,7 @@ from typing import Any
 
 import jinja2
 
-from wealth_pipeline.report import formatting as fmt
+from wealth_pipeline import formatting as fmt
 from wealth_pipeline.report.content import CHART_DAYS, Change, Notice, Slice, WeeklyReport
 from wealth_pipeline.report.projection import context as projection_context
 from wealth_pipeline.report.projection import fan_points

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, select
 
+from wealth_pipeline import clock
 from wealth_pipeline.sync.due import FREQUENCY_GRACE, SYNCED_ACCOUNT_STATUSES
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -150,7 +150,7 @@ def large_changes(connection: Connection, days: Sequence[date]) -> list[Finding]
 
 def stale_accounts(connection: Connection, now: datetime | None = None) -> list[Finding]:
     """Auto-synced accounts whose last successful sync is older than their user's frequency."""
-    now = now or datetime.now(ZoneInfo("UTC"))
+    now = now or clock.now()
     rows = connection.execute(
         select(
             financial_accounts.c.id,
@@ -174,11 +174,9 @@ def stale_accounts(connection: Connection, now: datetime | None = None) -> list[
         .order_by(financial_accounts.c.id)
     )
     found = []
-    today = now.astimezone(ZoneInfo("Europe/Berlin")).date()
+    today = clock.day_of(now)
     for row in rows:
-        last = row.last_synced_at
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=ZoneInfo("UTC"))
+        last = clock.as_utc(row.last_synced_at) if row.last_synced_at is not None else None
         allowed = timedelta(hours=row.sync_frequency_hours) + FREQUENCY_GRACE
         if last is None or now - last > allowed:
             since = (

@@ -16,7 +16,3 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def engine(self) -> Engine:
         return get_engine(self.database_url.strip())
-
-    @property
-    def dialect(self) -> str:
-        return self.engine().dialect.name

@@ -502,7 +502,7 @@ mart_builds = Table(
 # (flows known, values and flows converted) split the change into the net external flow and the
 # market result (change - external flow; it includes income, costs and the currency effect);
 # other days' change is `unexplained`. Filled by `mart_account_returns_daily.sql`; the
-# currency effect and the ratios by `returns.daily` (Python: SQL never multiplies money).
+# currency effect and the ratios by `marts.returns_daily` (Python: SQL never multiplies money).
 mart_account_returns_daily = Table(
     "mart_account_returns_daily",
     metadata,
