@@ -105,8 +105,8 @@ SELECT user_id,
        CASE WHEN is_covered = 1 THEN COALESCE(costs, 0) END AS costs,
        CASE WHEN is_covered = 1
             THEN value_end - value_start - COALESCE(external_flow, 0) END AS market_result,
-       CAST(NULL AS {% if dialect == 'sqlite' %}INTEGER{% else %}NUMERIC{% endif %}) AS currency_effect,
+       CAST(NULL AS {{ amount_type() }}) AS currency_effect,
        CASE WHEN is_covered = 0 THEN value_end - value_start END AS unexplained,
-       CAST(NULL AS {% if dialect == 'sqlite' %}REAL{% else %}DOUBLE PRECISION{% endif %}) AS daily_return,
-       CAST(NULL AS {% if dialect == 'sqlite' %}REAL{% else %}DOUBLE PRECISION{% endif %}) AS twr_index
+       CAST(NULL AS {{ ratio_type() }}) AS daily_return,
+       CAST(NULL AS {{ ratio_type() }}) AS twr_index
   FROM joined

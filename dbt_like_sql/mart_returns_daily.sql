@@ -24,8 +24,8 @@ SELECT r.user_id,
        SUM(CASE WHEN r.covered THEN 1 ELSE 0 END) AS covered_count,
        SUM(CASE WHEN r.value_end IS NULL OR r.value_start IS NULL THEN 1 ELSE 0 END)
            AS unknown_count,
-       CAST(NULL AS {% if dialect == 'sqlite' %}REAL{% else %}DOUBLE PRECISION{% endif %}) AS daily_return,
-       CAST(NULL AS {% if dialect == 'sqlite' %}REAL{% else %}DOUBLE PRECISION{% endif %}) AS twr_index
+       CAST(NULL AS {{ ratio_type() }}) AS daily_return,
+       CAST(NULL AS {{ ratio_type() }}) AS twr_index
   FROM {{ scope }} sc
  CROSS JOIN {{ ref('mart_account_returns_daily') }} r
  WHERE r.user_id = sc.user_id

@@ -102,7 +102,7 @@ class UserSummary:
         return self.report_email or self.email
 
 
-def _summary_query():  # type: ignore[no-untyped-def]
+def _summary_query():
     return (
         select(
             users.c.id,
@@ -123,7 +123,7 @@ def _summary_query():  # type: ignore[no-untyped-def]
     )
 
 
-def _summary(row) -> UserSummary:  # type: ignore[no-untyped-def]
+def _summary(row) -> UserSummary:
     return UserSummary(
         id=row.id,
         username=row.username,

@@ -95,10 +95,10 @@ def load_principal(connection: Connection, claims: Claims) -> Principal:
 def load_principal_and_build(connection: Connection, claims: Claims) -> tuple[Principal, object]:
     """The checked user and the marts' last build time (raw), in one query."""
     row = connection.execute(_PRINCIPAL_AND_BUILD.where(users.c.id == claims.user_id)).first()
-    return _checked(row, claims), row.marts_built_at  # type: ignore[union-attr]
+    return _checked(row, claims), row.marts_built_at
 
 
-def _checked(row, claims: Claims) -> Principal:  # type: ignore[no-untyped-def]
+def _checked(row, claims: Claims) -> Principal:
     if (
         row is None
         or not row.is_active

@@ -39,6 +39,7 @@ from wealth_pipeline.security.vault import (
     decrypt_state,
     encrypt_state,
 )
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.engine import reader
 from wealth_pipeline.warehouse.schema import (
     account_sessions,
@@ -312,11 +313,7 @@ def load_session(connection: Connection, account_id: int, purpose: str) -> bytes
 
 def save_session(connection: Connection, account_id: int, purpose: str, blob: bytes) -> None:
     """Store (insert or replace) the account's encrypted session state for `purpose`."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(account_sessions).values(
+    statement = dialect.insert(connection, account_sessions).values(
         account_id=account_id, purpose=purpose, encrypted_state=blob
     )
     connection.execute(

@@ -146,7 +146,7 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
         click.echo(history_note + ".")
 
 
-def renew_credentials(conn, account, day: date):  # type: ignore[no-untyped-def]
+def renew_credentials(conn, account, day: date):
     """Ask for the credential fields a person gives again at each sync (a session token that
     lives minutes: `x-renewed-at-sync` in the broker's schema), store them encrypted, and
     reopen the account with them. Other brokers are returned as they are."""
@@ -194,7 +194,7 @@ def renew_credentials(conn, account, day: date):  # type: ignore[no-untyped-def]
         raise click.ClickException(str(exc)) from None
 
 
-def _alive(integration) -> bool:  # type: ignore[no-untyped-def]
+def _alive(integration) -> bool:
     from wealth_pipeline.brokers.base import BrokerError
 
     try:
@@ -203,7 +203,7 @@ def _alive(integration) -> bool:  # type: ignore[no-untyped-def]
         return False
 
 
-def _fill(engine, conn, start: date, end: date, history, write_history) -> None:  # type: ignore[no-untyped-def]
+def _fill(engine, conn, start: date, end: date, history, write_history) -> None:
     """Write the missing days of [start, end] that the service delivered (never over a day
     already held, and never over a person's snapshot)."""
     with engine.begin() as connection:

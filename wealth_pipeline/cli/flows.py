@@ -48,7 +48,7 @@ def add(
             report = write_flows(
                 connection,
                 account_id,
-                [NewFlow(when, amount, kind, description=description)],  # type: ignore[arg-type]
+                [NewFlow(when, amount, kind, description=description)],
                 source="manual",
                 covered=(when, when) if covers else None,
             )

@@ -85,7 +85,7 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
     )
     if not result.success:
         failures = [
-            failure_message(event.event_specific_data)  # type: ignore[arg-type]
+            failure_message(event.event_specific_data)
             for event in result.all_events
             if event.is_step_failure
         ]
@@ -93,7 +93,7 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
     written = len(result.get_asset_materialization_events())
     click.echo(f"Done: run {result.run_id} of {exchange_rates_job.name}, {written} day(s) recorded")
     reasons = {
-        event.event_specific_data.asset_observation.metadata["skipped"].value  # type: ignore[union-attr]
+        event.event_specific_data.asset_observation.metadata["skipped"].value
         for event in result.all_events
         if event.event_type_value == "ASSET_OBSERVATION"
     }
@@ -123,7 +123,7 @@ def fx_rate(from_currency: str, to_currency: str, day: str | None, amount: str |
             )
         found = rate(connection, from_currency, to_currency, when)
     if not found:
-        raise click.ClickException(found.reason)  # type: ignore[union-attr]
+        raise click.ClickException(found.reason)
     click.echo(
         f"1 {found.from_currency} = {found.rate} {found.to_currency} "
         f"on {when} (ECB rates of {found.rate_date})"

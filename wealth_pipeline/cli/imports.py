@@ -236,7 +236,7 @@ def import_flows(
             )
         except FlowError as exc:
             raise click.ClickException(f"{name}: {exc}; nothing was imported.") from None
-    first, last = parsed.span  # type: ignore[misc]
+    first, last = parsed.span
     click.echo(
         f"Imported {len(parsed.flows)} flow(s) into account {account_id} ({first} .. {last}): "
         f"{report.describe()}"

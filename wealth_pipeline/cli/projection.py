@@ -38,7 +38,7 @@ def _ratio(value: str | None, what: str) -> float | None:
 
 
 @contextmanager
-def _user(username: str | None, *, write: bool = False) -> Iterator[tuple]:  # type: ignore[type-arg]
+def _user(username: str | None, *, write: bool = False) -> Iterator[tuple]:
     """(connection, user id, username, today) for `--user` (or the only user there is)."""
     from sqlalchemy import select
 

@@ -85,7 +85,7 @@ def snapshots_add(
     click.echo(f"{verb} {when} for account {account_id}: {describe(stored)}")
 
 
-def describe(stored) -> str:  # type: ignore[no-untyped-def]
+def describe(stored) -> str:
     """ "1234.5600 USD = 1100.0000 EUR (rate ..., ECB rates of ...)" or why not converted."""
     text = f"{stored.balance} {stored.currency}"
     if stored.balance_base_currency is None:

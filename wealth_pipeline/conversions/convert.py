@@ -35,13 +35,13 @@ from wealth_pipeline.flows.store import convert_flows
 from wealth_pipeline.fx.lookup import FxRate, NoRate, RateBook
 from wealth_pipeline.marts.changes import record_mart_change
 from wealth_pipeline.money import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     financial_accounts,
     portfolio_positions,
     profiles,
 )
-from wealth_pipeline.warehouse.types import INT64_MAX
 
 
 def convert_amount(amount: Decimal, rate: Decimal) -> Decimal:
@@ -133,7 +133,7 @@ def _scope(user_ids: Sequence[int] | None, start: date | None, end: date | None)
     return conditions
 
 
-def _base_column():  # type: ignore[no-untyped-def]
+def _base_column():
     return func.coalesce(profiles.c.base_currency, DEFAULT_BASE_CURRENCY)
 
 
@@ -258,7 +258,7 @@ def convert_snapshots(
     A dry run computes everything and writes nothing.
     """
     report = ConversionReport(dry_run=dry_run)
-    if connection.dialect.name == "postgresql":
+    if dialect.name(connection) == dialect.POSTGRESQL:
         convert_in_database(
             connection,
             report,
@@ -270,7 +270,7 @@ def convert_snapshots(
             dry_run=dry_run,
         )
     elif (
-        connection.dialect.name == "sqlite"
+        dialect.is_sqlite(connection)
         and not only_missing
         and limit is None
         and fits(connection, user_ids, start, end)
@@ -328,7 +328,7 @@ def write_snapshot_updates(connection: Connection, updates: list[tuple[Any, ...]
     if not updates:
         return
     s = account_snapshots
-    if connection.dialect.name == "sqlite":
+    if dialect.is_sqlite(connection):
         # The driver's executemany with values already in storage form (scaled integers):
         # SQLAlchemy's per-row bind processing would cost more than the UPDATE itself.
         connection.exec_driver_sql(
@@ -338,8 +338,8 @@ def write_snapshot_updates(connection: Connection, updates: list[tuple[Any, ...]
             [
                 (
                     base,
-                    _units(amount, money.AMOUNT_PLACES),
-                    _units(rate, money.RATE_PLACES),
+                    dialect.to_units(amount, money.AMOUNT_PLACES),
+                    dialect.to_units(rate, money.RATE_PLACES),
                     None if rate_day is None else rate_day.isoformat(),
                     note,
                     sid,
@@ -362,19 +362,6 @@ def write_snapshot_updates(connection: Connection, updates: list[tuple[Any, ...]
     connection.execute(
         statement, [dict(zip(_SNAPSHOT_PARAMS, row, strict=True)) for row in updates]
     )
-
-
-def _units(value: Decimal | None, places: int) -> int | None:
-    """SQLite's storage form of an exact column (see `warehouse.types`), checked the same way."""
-    if value is None:
-        return None
-    scaled = value.scaleb(places)
-    units = int(scaled)
-    if units != scaled:
-        raise ValueError(f"{value} has more than {places} decimal places")
-    if abs(units) > INT64_MAX:
-        raise OverflowError(f"{value} is too large to store exactly at {places} places")
-    return units
 
 
 def write_position_updates(connection: Connection, updates: list[tuple[Any, ...]]) -> None:

@@ -201,7 +201,7 @@ def write_flows(
             "external_id": flow.external_id,
             "description": flow.description,
             "raw_data": storable(dict(flow.raw_data), secrets) if flow.raw_data else None,
-            **_conversion(book, flow.amount, flow.currency, base, flow.flow_date, report),  # type: ignore[arg-type]
+            **_conversion(book, flow.amount, flow.currency, base, flow.flow_date, report),
         }
         old = existing.get(flow.external_id) if flow.external_id else None
         if old is None:

@@ -9,7 +9,7 @@ account of a broker that delivers history; its evaluation is one query.
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 from sqlalchemy import Connection, and_, func, or_, select
@@ -23,6 +23,7 @@ from wealth_pipeline.history.backfill import (
     history_codes,
 )
 from wealth_pipeline.sync.assets import SyncResource
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.resource import WarehouseResource
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -66,7 +67,7 @@ def backfill_metadata(report: BackfillReport) -> dict:
     return metadata
 
 
-def _clock(config: HistoryBackfillConfig, broker_code: str, settings, engine=None) -> date:  # type: ignore[no-untyped-def]
+def _clock(config: HistoryBackfillConfig, broker_code: str, settings, engine=None) -> date:
     if config.today:
         return date.fromisoformat(config.today)
     if broker_code == "demo":
@@ -104,7 +105,7 @@ def backfill_account_history(
     if broker_code is None:
         raise dg.Failure(description=f"no such account: {config.account_id}")
 
-    def unlock(connection: Connection, user_id: int):  # type: ignore[no-untyped-def]
+    def unlock(connection: Connection, user_id: int):
         return unlock_for_sync(connection, user_id, settings.sync_key_file)
 
     try:
@@ -154,9 +155,7 @@ def new_account_candidates(
     """(account id, creation day, earliest auto snapshot) of new accounts the worker can
     backfill: active, sync-enabled, at a history broker, owner active, and either holding no
     credentials or with the owner's auto-sync on. One query."""
-    since = now - timedelta(days=NEW_ACCOUNT_DAYS)
-    if connection.dialect.name == "sqlite":  # naive UTC there
-        since = since.astimezone(UTC).replace(tzinfo=None)
+    since = dialect.stored_moment(connection, now - timedelta(days=NEW_ACCOUNT_DAYS))
     earliest = func.min(account_snapshots.c.snapshot_date)
     query = (
         select(financial_accounts.c.id, financial_accounts.c.created_at, earliest)

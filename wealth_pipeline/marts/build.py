@@ -77,6 +77,7 @@ from wealth_pipeline.marts.models import (
     default_models,
 )
 from wealth_pipeline.marts.returns_daily import POST_STEPS
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import (
     financial_accounts,
     mart_builds,
@@ -169,7 +170,7 @@ def build_marts(
     started = time.perf_counter()
     end_day = as_of or clock.today()
     models = list(models or default_models())
-    if engine.dialect.name == "sqlite":
+    if dialect.is_sqlite(engine):
         report = _build_sqlite(engine, end_day, full, users, models)
     else:
         with engine.begin() as connection:
@@ -494,17 +495,14 @@ def _fill_scope(
                 for scope in accounts
             ],
         )
-    if connection.dialect.name == "postgresql":
-        # Temporary tables get no statistics otherwise: the planner would guess ~2,000
-        # users and scan whole marts instead of each user's range.
-        connection.execute(text(f"ANALYZE {SCOPE_TABLE}"))
-        connection.execute(text(f"ANALYZE {SCOPE_ACCOUNTS_TABLE}"))
+    # Temporary tables get no statistics otherwise: the planner would guess ~2,000 users
+    # and scan whole marts instead of each user's range.
+    dialect.analyze(connection, SCOPE_TABLE, SCOPE_ACCOUNTS_TABLE)
 
 
 def _drop_scratch(connection: Connection) -> None:
-    prefix = "temp." if connection.dialect.name == "sqlite" else ""
     for name in (SCOPE_TABLE, SCOPE_ACCOUNTS_TABLE, *(STAGE_PREFIX + m for m in STAGED_MODELS)):
-        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {prefix}{name}")
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {dialect.temporary(connection, name)}")
 
 
 def _insert_sql(connection: Connection, model: Model, end_day: date) -> tuple[str, dict]:
@@ -512,7 +510,7 @@ def _insert_sql(connection: Connection, model: Model, end_day: date) -> tuple[st
     table = metadata.tables[model.name]
     columns = ", ".join(column.name for column in table.columns)
     keys = ", ".join(column.name for column in table.primary_key.columns)
-    sql = model.render(connection.dialect.name)
+    sql = model.render(dialect.name(connection))
     parameters = {"end_day": end_day} if ":end_day" in sql else {}
     return f"SELECT {columns} FROM (\n{sql}\n) model_rows ORDER BY {keys}", parameters
 
@@ -612,10 +610,10 @@ def _build_model(connection: Connection, model: Model, plan: _Plan, *, from_stag
         _price_by_value(connection)
     if model.name in POST_STEPS:
         POST_STEPS[model.name](connection)
-    if connection.dialect.name == "postgresql" and written >= ANALYZE_AFTER_ROWS:
+    if written >= ANALYZE_AFTER_ROWS:
         # The models after this one read what it wrote: plan them on its new size (the
         # statistics count this transaction's own rows), not on autovacuum's last visit.
-        connection.execute(text(f"ANALYZE {table.name}"))
+        dialect.analyze(connection, table.name)
     return written
 
 
@@ -653,11 +651,7 @@ def _price_by_value(connection: Connection) -> None:
 def _record_builds(
     connection: Connection, models: Sequence[Model], end_day: date, rows: dict[str, int]
 ) -> None:
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(mart_builds)
+    statement = dialect.insert(connection, mart_builds)
     built_at = clock.now()
     statement = statement.on_conflict_do_update(
         index_elements=[mart_builds.c.model],

@@ -15,15 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, case, select
 
 from wealth_pipeline import clock
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import financial_accounts, mart_account_changes, mart_changes
-
-
-def _upsert(connection: Connection, table: Any):  # type: ignore[no-untyped-def]
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    return upsert(table)
 
 
 def _changed_now() -> datetime:
@@ -58,7 +51,7 @@ def record_removed_account_change(
 ) -> None:
     """`record_account_change` for an account whose owner is known (also once it is gone)."""
     table = mart_account_changes
-    statement = _upsert(connection, table).values(
+    statement = dialect.insert(connection, table).values(
         account_id=account_id,
         user_id=user_id,
         earliest_changed_day=day,
@@ -88,7 +81,7 @@ def _record_user_change(
     stands only for the accounts of `mart_account_changes` stays True only while every
     change folded into it was an account's."""
     table = mart_changes
-    statement = _upsert(connection, table).values(
+    statement = dialect.insert(connection, table).values(
         user_id=user_id,
         earliest_changed_day=day,
         reason=reason[:200],

@@ -18,8 +18,9 @@ sees:
   `from_day`, `kept_through`); it may list an account that no longer exists (removed: its
   rows are deleted, none inserted);
 - `end_day`: the marts' last day (a bind parameter);
-- dialect helpers (`next_day`, `month_start`, `json_object`, `json_agg`, `greatest`) and
-  `dialect` (`sqlite` or `postgresql`) for what differs between the two databases;
+- `warehouse.dialect.sql_helpers` (`next_day`, `month_start`, `json_object`, `json_agg`,
+  `amount_type()`, `ratio_type()`, ...), `greatest`, and `dialect` (`sqlite` or
+  `postgresql`) for what differs between the two databases;
 - `label(kind, expr)`, `account_asset_class(expr)`: display names and the asset class of an
   account without positions (`marts.categories`); `default_base_currency`.
 
@@ -41,13 +42,13 @@ import jinja2
 import wealth_pipeline
 from wealth_pipeline.marts.categories import account_asset_class_sql, label_sql
 from wealth_pipeline.money import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import metadata
 
 FOLDER_NAME = "dbt_like_sql"
 REBUILD_MODES = ("day", "month", "user")
 SCOPE_TABLE = "mart_scope"
 SCOPE_ACCOUNTS_TABLE = "mart_scope_accounts"
-DIALECTS = ("sqlite", "postgresql")
 
 
 class ModelError(ValueError):
@@ -90,10 +91,10 @@ def models_folder(package_root: Path | None = None) -> Path:
 class _Context:
     """What a template can call; records refs, sources and config while rendering."""
 
-    def __init__(self, dialect: str, name: str) -> None:
-        if dialect not in DIALECTS:
-            raise ModelError(f"unsupported SQL dialect {dialect!r}")
-        self.dialect = dialect
+    def __init__(self, dialect_name: str, name: str) -> None:
+        if dialect_name not in dialect.NAMES:
+            raise ModelError(f"unsupported SQL dialect {dialect_name!r}")
+        self.dialect = dialect_name
         self.name = name
         self.refs: list[str] = []
         self.sources: list[str] = []
@@ -112,23 +113,11 @@ class _Context:
         return ""
 
     def variables(self) -> dict[str, Any]:
-        sqlite = self.dialect == "sqlite"
+        # What the two databases spell differently (`warehouse.dialect`), and `greatest`
+        # (one CASE, the same on both).
         helpers: dict[str, Callable[..., str]] = {
-            "next_day": lambda e: f"date({e}, '+1 day')" if sqlite else f"CAST({e} + 1 AS DATE)",
-            "month_start": lambda e: (
-                f"date({e}, 'start of month')"
-                if sqlite
-                else f"CAST(date_trunc('month', {e}) AS DATE)"
-            ),
+            **dialect.sql_helpers(self.dialect),
             "greatest": lambda a, b: f"(CASE WHEN {a} > {b} THEN {a} ELSE {b} END)",
-            "json_object": lambda *pairs: (
-                ("json_object(" if sqlite else "json_build_object(") + ", ".join(pairs) + ")"
-            ),
-            # SQLite 3.40 has no ORDER BY inside aggregates: it aggregates in input order,
-            # so feed it ordered rows.
-            "json_agg": lambda e, order_by: (
-                f"json_group_array({e})" if sqlite else f"json_agg({e} ORDER BY {order_by})"
-            ),
         }
         return {
             "ref": self.ref,

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy import (
     Column,
@@ -35,6 +36,7 @@ from sqlalchemy import (
 
 from wealth_pipeline import money
 from wealth_pipeline.marts.models import SCOPE_TABLE
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily
 
 _scratch = MetaData()
@@ -76,15 +78,6 @@ def chain(start: float, returns: Iterable[float | None]) -> list[float]:
     return out
 
 
-def _units(value: object, places: int, sqlite: bool) -> int | None:
-    """A raw column value as an integer count of 10**-places (SQLite stores exactly that)."""
-    if value is None:
-        return None
-    if sqlite:
-        return int(value)  # type: ignore[call-overload]
-    return int(Decimal(value).scaleb(places))  # type: ignore[arg-type]
-
-
 def _effect_units(start_own: int, rate_start: int | None, rate_end: int | None) -> int:
     """value (4 places) x rate change (12 places), rounded half-even to 4 places: in integers."""
     if rate_start is None or rate_end is None:
@@ -106,12 +99,11 @@ def _write_back(
     if not rows:
         return
     scratch = f"{table}_update"
-    sqlite = connection.dialect.name == "sqlite"
     types = {
         "user_id": "INTEGER",
         "account_id": "INTEGER",
         "day": "DATE",
-        "currency_effect": "BIGINT" if sqlite else "NUMERIC(28, 4)",
+        "currency_effect": dialect.amount_column(connection, money.AMOUNT_PLACES),
         "daily_return": "DOUBLE PRECISION",
         "twr_index": "DOUBLE PRECISION",
     }
@@ -121,17 +113,8 @@ def _write_back(
         + ", ".join(f"{name} {types[name]}" for name in names)
         + ")"
     )
-    if sqlite:
-        marks = ", ".join("?" for _ in names)
-        insert = f"INSERT INTO {scratch} ({', '.join(names)}) VALUES ({marks})"
-        connection.exec_driver_sql(insert, rows)
-    else:  # psycopg: COPY, in the build's transaction; then statistics for the join
-        raw = connection.connection.driver_connection
-        statement = f"COPY {scratch} ({', '.join(names)}) FROM STDIN"
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
-        connection.exec_driver_sql(f"ANALYZE {scratch}")
+    dialect.copy_rows(connection, scratch, names, rows)
+    dialect.analyze(connection, scratch)  # statistics for the join
     assignments = ", ".join(f"{name} = u.{name}" for name in columns)
     matches = " AND ".join(f"{table}.{key} = u.{key}" for key in keys)
     connection.exec_driver_sql(f"UPDATE {table} SET {assignments} FROM {scratch} u WHERE {matches}")
@@ -147,7 +130,7 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 def fill_account_returns(connection: Connection) -> int:
     """Currency effect, daily return and index of the account rows just written (raw values:
     scaled integers on SQLite, NUMERIC on PostgreSQL, computed in integers)."""
-    sqlite = connection.dialect.name == "sqlite"
+    units = partial(dialect.stored_units, connection.dialect)
     seeds = {
         (user, account): index
         for user, account, index in connection.exec_driver_sql(
@@ -177,19 +160,19 @@ def fill_account_returns(connection: Connection) -> int:
                 0
                 if same
                 else _effect_units(
-                    _units(start_own, amount, sqlite) or 0,
-                    _units(r0, rate, sqlite),
-                    _units(r1, rate, sqlite),
+                    units(start_own, amount) or 0,
+                    units(r0, rate),
+                    units(r1, rate),
                 )
             )
             r = _ratio(
-                _units(result, amount, sqlite) or 0,
-                (_units(start, amount, sqlite) or 0) + (_units(flow, amount, sqlite) or 0),
+                units(result, amount) or 0,
+                (units(start, amount) or 0) + (units(flow, amount) or 0),
             )
             if r is not None:
                 index *= 1.0 + r
-            if effect is not None and not sqlite:
-                effect = Decimal(effect).scaleb(-amount)
+            if effect is not None:
+                effect = dialect.stored_value(connection.dialect, effect, amount)
         updates.append((user, day, account, effect, r, index))
     _write_back(
         connection,
@@ -202,7 +185,7 @@ def fill_account_returns(connection: Connection) -> int:
 
 
 def fill_total_returns(connection: Connection) -> int:
-    sqlite = connection.dialect.name == "sqlite"
+    units = partial(dialect.stored_units, connection.dialect)
     seeds = dict(
         connection.exec_driver_sql(
             f"SELECT k.user_id, k.twr_index FROM {SCOPE_TABLE} sc "
@@ -225,8 +208,8 @@ def fill_total_returns(connection: Connection) -> int:
             index = seeds.get(user) or 1.0
         r = None
         if covered:
-            capital = sum(_units(v, amount, sqlite) or 0 for v in (start, flow, transfers))
-            r = _ratio(_units(result, amount, sqlite) or 0, capital)
+            capital = sum(units(v, amount) or 0 for v in (start, flow, transfers))
+            r = _ratio(units(result, amount) or 0, capital)
             if r is not None:
                 index *= 1.0 + r
         updates.append((row_user, day, r, index))

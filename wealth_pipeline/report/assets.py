@@ -17,7 +17,6 @@ from wealth_pipeline.clock import TIMEZONE, iso_week
 from wealth_pipeline.mail import Mailer
 from wealth_pipeline.report.delivery import Outcome, ReportError, send_reports
 from wealth_pipeline.settings import load_settings
-from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 REPORT_HOUR, REPORT_MINUTE = 19, 0  # Mondays, after the evening sync (17:30) and the marts
@@ -87,7 +86,7 @@ def weekly_report(
             engine, mailer, usernames=config.users or None, today=today,
             resend=config.resend,
             # Reads never take SQLite's write lock, so the evening sync is not held up.
-            reader=get_engine(warehouse.database_url, readonly=True),
+            reader=warehouse.reader(),
         )  # fmt: skip
     except ReportError as exc:
         raise dg.Failure(description=str(exc)) from None

@@ -88,7 +88,7 @@ def _skip_reason(recipient: Recipient) -> str | None:
     return None
 
 
-def delivered(connection: Connection, user_id: int, week: str):  # type: ignore[no-untyped-def]
+def delivered(connection: Connection, user_id: int, week: str):
     rd = report_deliveries
     return connection.execute(select(rd).where(rd.c.user_id == user_id, rd.c.week == week)).first()
 

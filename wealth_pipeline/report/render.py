@@ -311,7 +311,7 @@ class RenderedReport:
         """Fill `message` (headers set by the Mailer) with the text, HTML and images."""
         message.set_content(self.text)
         message.add_alternative(self.html(), subtype="html")
-        html_part = message.get_payload()[1]  # type: ignore[index]
+        html_part = message.get_payload()[1]
         for image in self.images:
             html_part.add_related(
                 image.png,

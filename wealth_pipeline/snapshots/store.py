@@ -30,6 +30,7 @@ from wealth_pipeline.brokers.redact import storable
 from wealth_pipeline.fx.lookup import RateBook
 from wealth_pipeline.marts.changes import record_mart_change, record_removed_account_change
 from wealth_pipeline.snapshots.values import check_day
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import (
     SNAPSHOT_SOURCES,
     account_snapshots,
@@ -168,7 +169,7 @@ def write_snapshots(
                 "balance_base_currency": converted,
                 "exchange_rate_used": found.rate if found else None,
                 "rate_date": found.rate_date if found else None,
-                "conversion_note": None if found else found.reason,  # type: ignore[union-attr]
+                "conversion_note": None if found else found.reason,
                 "snapshot_source": source,
                 "raw_data": storable(snapshot.raw_data, secret_keys, secret_values=secret_values),
             }
@@ -210,7 +211,7 @@ def write_snapshots(
             exchange_rate_used=found.rate if found else None,
             rate_date=found.rate_date if found else None,
             replaced=snapshot.day in existing,
-            no_rate_reason=None if found else found.reason,  # type: ignore[union-attr]
+            no_rate_reason=None if found else found.reason,
         )
         for snapshot_id, (snapshot, found, converted) in zip(ids, results, strict=True)
     ]
@@ -268,7 +269,7 @@ def lock_account(connection: Connection, account_id: int) -> None:
     refused cleanly. SQLite needs nothing: the warehouse's writers take the database lock at
     BEGIN (IMMEDIATE).
     """
-    if connection.dialect.name == "postgresql":
+    if not dialect.is_sqlite(connection):
         connection.execute(
             select(financial_accounts.c.id)
             .where(financial_accounts.c.id == account_id)

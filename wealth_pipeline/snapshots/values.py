@@ -72,7 +72,7 @@ def parse_balance(text: str) -> Decimal:
         raise ValueError(f"balance {value} is too large (at most 14 digits before the point)")
     places = money.AMOUNT_PLACES
     if number != number.quantize(Decimal(1).scaleb(-places)):
-        decimals = -number.normalize().as_tuple().exponent  # type: ignore[operator]
+        decimals = -number.normalize().as_tuple().exponent
         raise ValueError(
             f"balance {value} has {decimals} decimal places; at most {places} are stored "
             "exactly (round it yourself)"

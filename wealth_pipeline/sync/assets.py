@@ -51,7 +51,7 @@ class SyncResource(dg.ConfigurableResource):
     def settings(self) -> Settings:
         settings = load_settings()
 
-        def chosen(value, default):  # type: ignore[no-untyped-def]
+        def chosen(value, default):
             return default if value is None else value
 
         return replace(

@@ -71,7 +71,7 @@ def period_start(period: str, end: date) -> date:
     return date(end.year - 1, 12, 31)  # year to date
 
 
-def change_body(period: str, since: date, start, end) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def change_body(period: str, since: date, start, end) -> dict[str, object]:
     """One period's change; `start`/`end` are mart rows (total, account and unconverted counts)."""
     if start is None or end is None:
         return {
@@ -109,7 +109,7 @@ def change_body(period: str, since: date, start, end) -> dict[str, object]:  # t
     }
 
 
-def _net_worth_on(connection: Connection, user_id: int, on: date):  # type: ignore[no-untyped-def]
+def _net_worth_on(connection: Connection, user_id: int, on: date):
     table = mart_net_worth_daily
     return connection.execute(
         select(table.c.total_wealth, table.c.account_count, table.c.unconverted_count).where(

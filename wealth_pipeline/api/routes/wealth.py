@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import Connection, Date, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Date, TextClause, and_, bindparam, func, select, text
 from starlette.concurrency import run_in_threadpool
 
 from wealth_pipeline import money
@@ -41,6 +41,7 @@ from wealth_pipeline.api.schemas import (
 )
 from wealth_pipeline.api.tokens import Claims
 from wealth_pipeline.marts.coverage import like_for_like
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import (
     brokers,
     financial_accounts,
@@ -113,7 +114,7 @@ async def _answer(
 
     answers = request.app.state.answers
 
-    if request.app.state.reader.dialect.name == "sqlite":
+    if dialect.is_sqlite(request.app.state.reader):
         return work()
     return await run_in_threadpool(work)
 
@@ -121,7 +122,7 @@ async def _answer(
 # --- summary ------------------------------------------------------------------------------
 
 
-def _summary_query(user_id: int):  # type: ignore[no-untyped-def]
+def _summary_query(user_id: int):
     table = mart_account_daily
     latest = select(func.max(table.c.day)).where(table.c.user_id == user_id).scalar_subquery()
     return (
@@ -235,37 +236,24 @@ def _quoted(value: str | None) -> str:
     return "null" if value is None else f'"{value}"'
 
 
-_UNIT = 10**money.AMOUNT_PLACES
-# One day's point: printf(_POINT, day, sign, whole units, remainder), the remainder padded.
-_POINT = '{"date":"%s","total_wealth":"%s%d.%0' + str(money.AMOUNT_PLACES) + 'd"}'
-# The daily series as one JSON text made by the database: one row, no Python object per
-# day. SQLite holds amounts as scaled integers (`warehouse.types`), printed exactly here;
-# PostgreSQL prints NUMERIC(28, 4) with its places. The inner ORDER BY feeds SQLite's
-# group_concat in order (a subquery with ORDER BY under an aggregate is never flattened).
-_DAILY_SERIES = {
-    "sqlite": text(
-        f"""
-        SELECT group_concat(point, ',') FROM (
-            SELECT CASE WHEN total_wealth < 0
-                   THEN printf('{_POINT}', day, '-', -total_wealth / {_UNIT}, -total_wealth % {_UNIT})
-                   ELSE printf('{_POINT}', day, '', total_wealth / {_UNIT}, total_wealth % {_UNIT})
-                   END AS point
-              FROM mart_net_worth_daily
-             WHERE user_id = :user_id AND day >= :start
-               AND (:step = 1 OR CAST(julianday(:end) - julianday(day) AS INTEGER) % :step = 0)
-             ORDER BY day)
-        """
-    ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date)),
-    "postgresql": text(
-        """
-        SELECT string_agg('{"date":"' || to_char(day, 'YYYY-MM-DD') || '","total_wealth":"'
-                          || total_wealth::text || '"}', ',' ORDER BY day)
-          FROM mart_net_worth_daily
-         WHERE user_id = :user_id AND day >= :start
-           AND (:step = 1 OR (CAST(:end AS date) - day) % :step = 0)
-        """
-    ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date)),
-}
+def _daily_series(dialect_name: str) -> TextClause:
+    """The daily series as one JSON text made by the database: one row, no Python object per
+    day; each amount printed exactly from its stored form (`warehouse.dialect`)."""
+    sql = dialect.sql_helpers(dialect_name)
+    amount = dialect.amount_text(dialect_name, "total_wealth", money.AMOUNT_PLACES)
+    point = (
+        f"""'{{"date":"' || {sql["day_text"]("day")} || '","total_wealth":"' || {amount} || '"}}'"""
+    )
+    source = (
+        "mart_net_worth_daily WHERE user_id = :user_id AND day >= :start "
+        f"AND (:step = 1 OR {sql['days_between'](':end', 'day')} % :step = 0)"
+    )
+    return text(dialect.joined_text(dialect_name, point, source, "day")).bindparams(
+        bindparam("start", type_=Date), bindparam("end", type_=Date)
+    )
+
+
+_DAILY_SERIES = {name: _daily_series(name) for name in dialect.NAMES}
 
 
 @router.get(
@@ -340,7 +328,7 @@ def _daily_history(
         ).scalar_one()
         step = thinning_step((last.day - first).days + 1, points)
     joined = connection.execute(
-        _DAILY_SERIES[connection.dialect.name],
+        _DAILY_SERIES[dialect.name(connection)],
         {"user_id": user.id, "start": start, "end": last.day, "step": step},
     ).scalar_one()
     return _history_body(
@@ -384,7 +372,7 @@ def _monthly_history(
     )
 
 
-def _monthly_value(row, aggregation: str | None) -> Decimal:  # type: ignore[no-untyped-def]
+def _monthly_value(row, aggregation: str | None) -> Decimal:
     if aggregation == "min":
         return row.min_value
     if aggregation == "max":
