@@ -211,6 +211,12 @@ def back_date(engine: Engine, user_id: int, day: date) -> None:
 _server_engine: Engine | None = None
 
 
+def watch_server(engine: Engine) -> None:
+    """Count the CPU of `engine`'s PostgreSQL backends in `timed` (nothing on SQLite)."""
+    global _server_engine
+    _server_engine = engine if engine.dialect.name == "postgresql" else None
+
+
 def server_cpu() -> float:
     """CPU seconds used so far by the PostgreSQL backends serving this benchmark's database
     (local server: read from /proc), 0 on SQLite. Unlike wall time, barely moved by other
@@ -266,9 +272,8 @@ def timed(label: str, action, rows_read: int | None = None):  # type: ignore[no-
 def run(
     url: str, accounts: int, years: int, users: int = 1, base_change: bool = False
 ) -> dict[str, tuple[float, float]]:
-    global _server_engine
     engine = get_engine(url)
-    _server_engine = engine if engine.dialect.name == "postgresql" else None
+    watch_server(engine)
     started = time.perf_counter()
     with engine.begin() as connection:
         user_ids = [

@@ -34,13 +34,15 @@ INT64_MAX = 2**63 - 1  # SQLite's integers: the largest count of units a column 
 INSERT_BATCH = 20_000  # rows per executemany where there is no COPY
 
 
-def name(bind: Connection | Engine | Dialect) -> str:
-    """`sqlite` or `postgresql`."""
+def name(bind: Connection | Engine | Dialect | str) -> str:
+    """`sqlite` or `postgresql` (of a connection, an engine, a dialect or its name)."""
+    if isinstance(bind, str):
+        return bind
     dialect = bind if isinstance(bind, Dialect) else bind.dialect
     return dialect.name
 
 
-def is_sqlite(bind: Connection | Engine | Dialect) -> bool:
+def is_sqlite(bind: Connection | Engine | Dialect | str) -> bool:
     return name(bind) == SQLITE
 
 
@@ -168,7 +170,7 @@ def add_days(bind: Connection | Engine, column: Any, days: int) -> ColumnElement
 
 def sql_helpers(dialect: str) -> dict[str, Callable[..., str]]:
     """SQL text for what the two backends spell differently (the mart templates call these):
-    day and month arithmetic, JSON built in SQL, the column types of exact amounts and ratios."""
+    day and month arithmetic, day differences and text, JSON built in SQL."""
     if dialect not in NAMES:
         raise ValueError(f"unsupported SQL dialect {dialect!r}")
     lite = dialect == SQLITE
@@ -191,8 +193,6 @@ def sql_helpers(dialect: str) -> dict[str, Callable[..., str]]:
         "json_agg": lambda e, order_by: (
             f"json_group_array({e})" if lite else f"json_agg({e} ORDER BY {order_by})"
         ),
-        "amount_type": lambda: "INTEGER" if lite else "NUMERIC",
-        "ratio_type": lambda: "REAL" if lite else "DOUBLE PRECISION",
     }
 
 
