@@ -109,11 +109,11 @@ def projection(ctx: click.Context, username: str | None, saving: str | None, met
     `wealth projection settings` shows or changes what it assumes for you."""
     if ctx.invoked_subcommand is not None:
         return
+    from wealth_pipeline.clock import iso_week
     from wealth_pipeline.formatting import short_day
     from wealth_pipeline.projection import present
     from wealth_pipeline.projection.inputs import ProjectionInputError
     from wealth_pipeline.projection.service import NoProjection, describe_class, project
-    from wealth_pipeline.report.content import iso_week
 
     overrides = {
         "saving": _decimal(saving, "--saving"),
