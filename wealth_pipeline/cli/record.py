@@ -19,7 +19,8 @@ import click
 from wealth_pipeline.cli.common import ensure_dagster_home
 from wealth_pipeline.settings import Settings
 
-SNAPSHOTS_ASSET = "account_snapshots"
+# A snapshot day written outside a run: its facts (balances, positions) and their conversion.
+SNAPSHOT_ASSETS = ("account_balances", "account_positions", "converted_snapshots")
 RATES_ASSET = "exchange_rates"
 
 
@@ -64,14 +65,17 @@ def record(
 def snapshot_days(
     settings: Settings, command: str, days: Mapping[date, int], accounts: int | None = None
 ) -> int:
-    """Record the `account_snapshots` days a command wrote (rows per day)."""
+    """Record the snapshot days a command wrote (rows per day), converted as they were
+    written: `account_balances`, `account_positions` and `converted_snapshots`."""
     partitions = {
         day.isoformat(): {"dagster/row_count": rows, "rows_written": rows}
         for day, rows in days.items()
         if rows
     }
+    if not partitions:
+        return 0
     extra = {"accounts": accounts} if accounts is not None else None
-    return record(settings, command, SNAPSHOTS_ASSET, partitions, extra) if partitions else 0
+    return sum(record(settings, command, asset, partitions, extra) for asset in SNAPSHOT_ASSETS)
 
 
 def marts(settings: Settings, command: str, rows: Mapping[str, int], summary: str) -> int:
