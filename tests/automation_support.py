@@ -13,10 +13,13 @@ from wealth_pipeline.partitions import daily_partitions
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 RATES = dg.AssetKey("exchange_rates")
-FACTS = [
-    dg.AssetSpec(key, partitions_def=daily_partitions)
-    for key in ("exchange_rates", "account_balances", "account_positions")
-]
+DAILY = (
+    "exchange_rates",
+    "account_balances",
+    "account_positions",
+    "account_cash_flows",
+    "converted_snapshots",
+)
 
 
 class Automation:
@@ -33,8 +36,12 @@ class Automation:
 
     def tick(self) -> dict[str, list[str | None]]:
         """What this tick requests: asset -> partition keys (oldest first)."""
-        defs = dg.Definitions(  # the facts and rates as daily assets of their own
-            assets=[*FACTS, *self.assets],
+        own = {key.to_user_string() for asset in self.assets for key in asset.keys}
+        upstream = [  # the other daily assets, as what they are to the evaluated ones
+            dg.AssetSpec(key, partitions_def=daily_partitions) for key in DAILY if key not in own
+        ]
+        defs = dg.Definitions(
+            assets=[*upstream, *self.assets],
             resources={"warehouse": WarehouseResource(database_url="sqlite://")},  # unused
         )
         result = dg.evaluate_automation_conditions(
