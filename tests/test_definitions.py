@@ -16,10 +16,10 @@ from sqlalchemy import select
 from tests.conftest import ECB_SAMPLE
 from wealth_pipeline import definitions
 from wealth_pipeline.definitions import build_definitions
-from wealth_pipeline.resources import resources
 from wealth_pipeline.fx.ecb_file import read_ecb_bytes
 from wealth_pipeline.fx.sources import EcbFileRates, ExcerptThenLive, FrankfurterRates
 from wealth_pipeline.partitions import daily_partitions
+from wealth_pipeline.resources import resources
 from wealth_pipeline.settings import (
     FRANKFURTER_PUBLIC_URL,
     SHIPPED_ECB_EXCERPT,
