@@ -31,20 +31,12 @@ import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-DAILY = (
-    "exchange_rates",
-    "account_balances",
-    "account_positions",
-    "account_cash_flows",
-    "converted_snapshots",
-)
 
-
-def populate(instance, keys: list[str], marts: list) -> None:  # type: ignore[no-untyped-def]
+def populate(instance, keys: list[str], daily: list, marts: list) -> None:  # type: ignore[no-untyped-def]
     """Every day of `keys` of every daily asset materialized (runless: the cheapest record)."""
     import dagster as dg
 
-    for asset in DAILY:
+    for asset in daily:
         for key in keys:
             instance.report_runless_asset_event(dg.AssetMaterialization(asset, partition=key))
     for mart in marts:
@@ -104,16 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         if options.days:
             keys = keys[-options.days :]
         defs = build_definitions()
-        marts = [
-            key
-            for key in defs.resolve_asset_graph().get_all_asset_keys()
-            if key.to_user_string().startswith("mart_")
+        graph = defs.resolve_asset_graph()
+        daily = [
+            k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def == daily_partitions
         ]
+        marts = [k for k in graph.get_all_asset_keys() if k.to_user_string().startswith("mart_")]
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.perf_counter()
-            populate(instance, keys[:-1], marts)
+            populate(instance, keys[:-1], daily, marts)
             print(
-                f"instance: {len(keys) - 1:,} days x {len(DAILY)} daily assets "
+                f"instance: {len(keys) - 1:,} days x {len(daily)} daily assets "
                 f"+ {len(marts)} marts materialized in {time.perf_counter() - started:.0f} s"
             )
             ours, floor = Ticker(defs, instance, now), Ticker(stock(defs), instance, now)

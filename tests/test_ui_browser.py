@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser_support import artifacts, chromium
+from tests.browser_support import artifacts, chromium, dagster_page
 from tests.deployment import BIN, ROOT, Deployment, free_port, graphql_request
 from wealth_pipeline.partitions import daily_partitions
 
@@ -35,13 +35,8 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    # The UI's first-visit newsletter dialog would open over the dialogs clicked here.
-    context.add_init_script("window.localStorage.setItem('communityNux', '\"1\"')")
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    yield page
-    context.close()
+    with dagster_page(browser, TIMEOUT_MS) as opened:
+        yield opened
 
 
 def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]

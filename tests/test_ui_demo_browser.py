@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.browser_support import artifacts, chromium
+from tests.browser_support import artifacts, chromium, dagster_page
 from tests.deployment import BIN, ROOT, free_port
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import account_snapshots, mart_net_worth_daily
@@ -115,14 +115,8 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    # The UI's first-visit newsletter dialog opens a second after a page loads, over whatever
-    # is being clicked then; it stays away once dismissed (what Skip stores).
-    context.add_init_script("window.localStorage.setItem('communityNux', '\"1\"')")
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    yield page
-    context.close()
+    with dagster_page(browser, TIMEOUT_MS) as opened:
+        yield opened
 
 
 def open_asset(page, demo_ui: DemoUi, asset: str) -> None:  # type: ignore[no-untyped-def]
