@@ -49,3 +49,20 @@ def chromium() -> Iterator:  # type: ignore[type-arg]
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def dagster_page(browser, timeout_ms: int) -> Iterator:  # type: ignore[no-untyped-def, type-arg]
+    """A page of its own for the Dagster UI, 1440x900, waiting up to `timeout_ms`.
+
+    The UI's first-visit newsletter dialog opens a second after a page loads, over whatever
+    is being clicked then; it stays away once dismissed (what Skip stores).
+    """
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.add_init_script("window.localStorage.setItem('communityNux', '\"1\"')")
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    try:
+        yield page
+    finally:
+        context.close()

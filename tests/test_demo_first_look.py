@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from tests.demo_support import CLOCK, SHIPPED, env_fixture  # noqa: F401 (the env fixture)
 from tests.fakes.frankfurter import FakeFrankfurter
 from wealth_pipeline.cli import main
-from wealth_pipeline.history.backfill import berlin_today
+from wealth_pipeline.clock import today as berlin_today
 from wealth_pipeline.warehouse.engine import get_engine
 
 

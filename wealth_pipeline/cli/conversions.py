@@ -1,7 +1,7 @@
 """`wealth conversions`: convert snapshots whose base-currency amount is missing (or whose
 conversion is provisional), by hand.
 
-The same set-based conversion the `conversion_sensor` launches; useful after loading rates,
+The same set-based conversion `converted_snapshots` runs for its days; useful after loading rates,
 or to see (`--dry-run`) why snapshots stay unconverted.
 """
 

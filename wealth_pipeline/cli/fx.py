@@ -38,9 +38,9 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
     DAGSTER_HOME (each day with its own rows; days without rates are skipped, saying why)."""
     import dagster as dg
 
-    from wealth_pipeline.definitions import resources
     from wealth_pipeline.fx.assets import exchange_rates, exchange_rates_job
     from wealth_pipeline.fx.sources import EcbFileRates
+    from wealth_pipeline.resources import resources
 
     settings = settings_or_usage_error()
     ensure_dagster_home(settings)

@@ -214,19 +214,32 @@ def make_cursor(requested: Sequence[int]) -> str:
     return json.dumps({"requested": sorted(requested)})
 
 
-@dg.sensor(
-    name="new_account_history_sensor",
-    job=history_backfill_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Launches history_backfill_job once for each account added in the last "
-        f"{NEW_ACCOUNT_DAYS} days at a broker that delivers history, when it has none yet."
-    ),
-)
-def new_account_history_sensor(
+def build_new_account_history_sensor(interval_seconds: int | None = None) -> dg.SensorDefinition:
+    """The new-account sensor, evaluated every `interval_seconds` (default
+    SENSOR_INTERVAL_SECONDS; `WEALTH_SENSOR_INTERVAL_SECONDS`)."""
+
+    @dg.sensor(
+        name="new_account_history_sensor",
+        job=history_backfill_job,
+        minimum_interval_seconds=interval_seconds or SENSOR_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Launches history_backfill_job once for each account added in the last "
+            f"{NEW_ACCOUNT_DAYS} days at a broker that delivers history, when it has none yet."
+        ),
+    )
+    def new_account_history_sensor(
+        context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.SensorResult:
+        return new_account_requests(context, warehouse)
+
+    return new_account_history_sensor
+
+
+def new_account_requests(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SensorResult:
+    """One backfill run per new account without history; the cursor remembers them."""
     now = clock.now()
     with warehouse.engine().connect() as connection:
         candidates = new_account_candidates(connection, history_codes(), now)
@@ -250,3 +263,6 @@ def new_account_history_sensor(
         ],
         cursor=make_cursor(sorted(keep)),
     )
+
+
+new_account_history_sensor = build_new_account_history_sensor()
