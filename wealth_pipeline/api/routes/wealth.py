@@ -274,12 +274,13 @@ def _figures_note(connection: Connection, as_of: date | None, demo: list[int]) -
     users without demo accounts or with figures of the last few days."""
     if not demo or as_of is None:
         return None
-    from wealth_pipeline.report.facts import OUTDATED_AFTER_DAYS, today_in_berlin
-    from wealth_pipeline.report.formatting import short_day
+    from wealth_pipeline import clock
+    from wealth_pipeline.formatting import short_day
+    from wealth_pipeline.report.facts import OUTDATED_AFTER_DAYS
     from wealth_pipeline.settings import load_settings
     from wealth_pipeline.sync.demo_guard import converts_on, figures_as_of_sentence
 
-    today = today_in_berlin()
+    today = clock.today()
     if (today - as_of).days <= OUTDATED_AFTER_DAYS or converts_on(connection, demo, today):
         return None
     return figures_as_of_sentence(short_day(as_of), load_settings())
