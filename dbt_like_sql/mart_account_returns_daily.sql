@@ -75,9 +75,7 @@ chain (user_id, account_id, day, known, balance, value_end, rate, twr_index, out
            k.day IS NOT NULL,
            k.balance,
            k.balance_base_currency,
-           (SELECT s.exchange_rate_used
-              FROM {{ source('account_snapshots') }} s
-             WHERE s.account_id = k.account_id AND s.snapshot_date = k.snapshot_date),
+           k.exchange_rate_used,
            COALESCE((SELECT kept.twr_index
                        FROM {{ this }} kept
                       WHERE kept.user_id = k.user_id
@@ -96,7 +94,7 @@ chain (user_id, account_id, day, known, balance, value_end, rate, twr_index, out
            1,
            ad.balance,
            ad.balance_base_currency,
-           s.exchange_rate_used,
+           ad.exchange_rate_used,
            ch.twr_index * COALESCE(1.0 + {{ day_return(
                covered('ad.day', 'ad.balance_base_currency', 'ch.known', 'ch.value_end'),
                'ad.balance_base_currency',
@@ -120,8 +118,6 @@ chain (user_id, account_id, day, known, balance, value_end, rate, twr_index, out
       JOIN {{ ref('mart_account_daily') }} ad
         ON ad.user_id = ch.user_id AND ad.day = {{ next_day('ch.day') }}
        AND ad.account_id = ch.account_id
-      LEFT JOIN {{ source('account_snapshots') }} s
-        ON s.account_id = ad.account_id AND s.snapshot_date = ad.snapshot_date
       LEFT JOIN {{ source('cash_flow_coverage') }} cv ON cv.account_id = ad.account_id
       LEFT JOIN flows fl ON fl.account_id = ad.account_id AND fl.day = ad.day
 ),
@@ -142,7 +138,7 @@ daily AS (
            ad.currency,
            ad.balance,
            ad.balance_base_currency,
-           s.exchange_rate_used AS rate,
+           ad.exchange_rate_used AS rate,
            sc.from_day,
            CASE WHEN ad.day < sc.from_day
                 THEN COALESCE((SELECT kept.twr_index
@@ -153,8 +149,6 @@ daily AS (
            END AS seed
       FROM {{ scope }} sc
      CROSS JOIN {{ ref('mart_account_daily') }} ad
-      LEFT JOIN {{ source('account_snapshots') }} s
-        ON s.account_id = ad.account_id AND s.snapshot_date = ad.snapshot_date
      WHERE ad.user_id = sc.user_id
        AND ad.day >= sc.kept_through
        AND ad.day >= {{ earliest_kept_day }}  -- known when planning
