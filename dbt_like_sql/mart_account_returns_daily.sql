@@ -8,7 +8,7 @@
 -- On SQLite one recursive pass per account walks its days in order, carrying the day
 -- before's values and the index (a window or a join per carried value costs more there); on
 -- PostgreSQL windows do it: LAG and `chain_product`, a running product in day order.
-{{ config(rebuild='day') }}
+{{ config(rebuild='day', analyze='key') }}  {#- mart_returns_daily reads it by user and day #}
 {#- covered: flows known that day, values converted; the first day's change is the opening
     value, explained by flows only when they are known from before it (nothing was there) -#}
 {%- macro covered(day, value_end, known, prev_value) -%}

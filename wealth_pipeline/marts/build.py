@@ -641,7 +641,9 @@ def _build_model(connection: Connection, model: Model, plan: _Plan, *, from_stag
     if connection.dialect.name == "postgresql" and written >= ANALYZE_AFTER_ROWS:
         # The models after this one read what it wrote: plan them on its new size (the
         # statistics count this transaction's own rows), not on autovacuum's last visit.
-        connection.execute(text(f"ANALYZE {table.name}"))
+        keys = ", ".join(column.name for column in table.primary_key.columns)
+        columns_analyzed = f" ({keys})" if model.analyze_key_only else ""
+        connection.execute(text(f"ANALYZE {table.name}{columns_analyzed}"))
     return written
 
 
