@@ -30,6 +30,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("mart_account_daily") as batch:
-        batch.drop_column("exchange_rate_used")
+    op.drop_column("mart_account_daily", "exchange_rate_used")  # SQLite >= 3.35: in place
     op.execute("DELETE FROM mart_builds")
