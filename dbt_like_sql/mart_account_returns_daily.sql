@@ -8,7 +8,9 @@
 -- On SQLite one recursive pass per account walks its days in order, carrying the day
 -- before's values and the index (a window or a join per carried value costs more there); on
 -- PostgreSQL windows do it: LAG and `chain_product`, a running product in day order.
-{{ config(rebuild='day', analyze='key') }}  {#- mart_returns_daily reads it by user and day #}
+-- Rebuilt per account (`scope_accounts`), as `mart_account_daily`: each row depends on its own
+-- account's values, flows and coverage only, so a change to one account rebuilds its rows.
+{{ config(rebuild='day', analyze='key') }}  {#- the total reads it by its key only #}
 {#- covered: flows known that day, values converted; the first day's change is the opening
     value, explained by flows only when they are known from before it (nothing was there) -#}
 {%- macro covered(day, value_end, known, prev_value) -%}
@@ -43,26 +45,23 @@ flows AS (
            SUM(CASE WHEN f.amount_base_currency IS NULL
                       OR f.base_currency <> COALESCE(p.base_currency, {{ default_base_currency }})
                     THEN 1 ELSE 0 END) AS unconverted
-      FROM {{ scope }} sc
-     CROSS JOIN {{ source('financial_accounts') }} a
-      JOIN {{ source('cash_flows') }} f ON f.account_id = a.id
-      LEFT JOIN {{ source('profiles') }} p ON p.user_id = a.user_id
-     WHERE a.user_id = sc.user_id
-       AND f.flow_date >= sc.from_day
+      FROM {{ scope_accounts }} sa
+      JOIN {{ source('cash_flows') }} f ON f.account_id = sa.account_id
+      LEFT JOIN {{ source('profiles') }} p ON p.user_id = sa.user_id
+     WHERE f.flow_date >= sa.from_day
        AND f.flow_date <= {{ end_day }}
      GROUP BY f.account_id, f.flow_date
 ),
 {%- if dialect == 'sqlite' %}
 starts AS (
-    SELECT a.user_id,
-           a.id AS account_id,
-           sc.from_day,
-           sc.kept_through,
+    SELECT sa.user_id,
+           sa.account_id,
+           sa.from_day,
+           sa.kept_through,
            (SELECT MIN(s.snapshot_date)
               FROM {{ source('account_snapshots') }} s
-             WHERE s.account_id = a.id) AS first_day
-      FROM {{ scope }} sc
-      JOIN {{ source('financial_accounts') }} a ON a.user_id = sc.user_id
+             WHERE s.account_id = sa.account_id) AS first_day
+      FROM {{ scope_accounts }} sa
 ),
 -- One row per account and day: the first is the kept day before the rebuilt ones (`known`),
 -- or the day before the account's first (nothing known); each next one is the day after.
@@ -139,18 +138,18 @@ daily AS (
            ad.balance,
            ad.balance_base_currency,
            ad.exchange_rate_used AS rate,
-           sc.from_day,
-           CASE WHEN ad.day < sc.from_day
+           sa.from_day,
+           CASE WHEN ad.day < sa.from_day
                 THEN COALESCE((SELECT kept.twr_index
                                  FROM {{ this }} kept
                                 WHERE kept.user_id = ad.user_id
                                   AND kept.day = ad.day
                                   AND kept.account_id = ad.account_id), 1.0)
            END AS seed
-      FROM {{ scope }} sc
-     CROSS JOIN {{ ref('mart_account_daily') }} ad
-     WHERE ad.user_id = sc.user_id
-       AND ad.day >= sc.kept_through
+      FROM {{ scope_accounts }} sa
+      JOIN {{ ref('mart_account_daily') }} ad
+        ON ad.user_id = sa.user_id AND ad.account_id = sa.account_id
+     WHERE ad.day >= sa.kept_through
        AND ad.day >= {{ earliest_kept_day }}  -- known when planning
 ),
 lagged AS (
