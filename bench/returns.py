@@ -1,4 +1,4 @@
-"""Benchmark: what the returns marts add to the marts build (issue 16).
+"""Benchmark: what the returns marts add to the marts build.
 
     .venv/bin/python -m bench.returns                                # 50 accounts x 10 years, both backends
     .venv/bin/python -m bench.returns --accounts 10 --years 2 --backends sqlite

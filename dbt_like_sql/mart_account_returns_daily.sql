@@ -4,7 +4,7 @@
 -- (change in value - net external flow) on days whose flows are known (covered); otherwise
 -- the whole change is unexplained. Also the currency effect (exact: `currency_effect`), the
 -- day's return (`ratio`, a double) and the chain-linked index, continued from the kept row of
--- the day before (see returns.daily for the conventions).
+-- the day before (see marts.returns_daily for the conventions).
 -- On SQLite one recursive pass per account walks its days in order, carrying the day
 -- before's values and the index (a window or a join per carried value costs more there); on
 -- PostgreSQL windows do it: LAG and `chain_product`, a running product in day order.

@@ -10,8 +10,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from tests.report_support import MONDAY, World, add_account, add_person, world_fixture  # noqa: F401
+from wealth_pipeline import formatting as fmt
 from wealth_pipeline.cli import main
-from wealth_pipeline.report import formatting as fmt
 from wealth_pipeline.report.facts import load_report
 
 

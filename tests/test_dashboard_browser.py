@@ -27,8 +27,8 @@ import pytest
 from tests.api_support import PASSWORD, SECRET_KEY, build, populate
 from tests.browser_support import artifacts, chromium
 from tests.fakes.server import free_port
+from wealth_pipeline.formatting import money
 from wealth_pipeline.projection.goals import add_goal, update_settings
-from wealth_pipeline.report.formatting import money
 from wealth_pipeline.security.kdf import KdfParams, derive_auth_hash
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
 

@@ -13,10 +13,10 @@ from dagster._core.utils import make_new_run_id
 from sqlalchemy import delete, insert, update
 
 from tests.marts_support import END, make_world, marts
+from wealth_pipeline.clock import today
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.marts.assets import breakdowns_add_up, marts_assets, marts_job, marts_sensor
-from wealth_pipeline.marts.build import today
-from wealth_pipeline.snapshots.store import record_mart_change
+from wealth_pipeline.marts.changes import record_mart_change
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.resource import WarehouseResource
 from wealth_pipeline.warehouse.schema import mart_breakdowns, mart_builds

@@ -16,8 +16,8 @@ from tests.browser_support import artifacts, chromium
 from tests.fakes.smtp import FakeSmtp
 from tests.report_support import AS_OF, MONDAY, make_world
 from tests.test_report_send import parts
+from wealth_pipeline import formatting as fmt
 from wealth_pipeline.mail import Mailer
-from wealth_pipeline.report import formatting as fmt
 from wealth_pipeline.report.delivery import send_reports
 from wealth_pipeline.settings import load_settings
 from wealth_pipeline.warehouse.engine import get_engine

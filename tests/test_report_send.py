@@ -20,8 +20,8 @@ from sqlalchemy import Engine, insert, select, update
 
 from tests.fakes.smtp import FakeSmtp
 from tests.report_support import AS_OF, MONDAY, World, make_world, world_fixture  # noqa: F401  (the `world` fixture)
+from wealth_pipeline import formatting as fmt
 from wealth_pipeline.mail import Mailer
-from wealth_pipeline.report import formatting as fmt
 from wealth_pipeline.report.delivery import ReportError, send_reports
 from wealth_pipeline.settings import load_settings
 from wealth_pipeline.warehouse.schema import (

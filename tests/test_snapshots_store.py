@@ -12,11 +12,11 @@ from sqlalchemy import Connection, insert, select, update
 from wealth_pipeline import money
 from wealth_pipeline.accounts import Owner, create_account, remove_account
 from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
+from wealth_pipeline.marts.changes import record_mart_change
 from wealth_pipeline.snapshots.store import (
     NewSnapshot,
     SnapshotError,
     SnapshotExists,
-    record_mart_change,
     write_snapshot,
     write_snapshots,
 )

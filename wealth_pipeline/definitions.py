@@ -21,7 +21,6 @@ from wealth_pipeline.fx.assets import (
 )
 from wealth_pipeline.fx.sources import RatesSource, source_for
 from wealth_pipeline.history.jobs import history_backfill_job, new_account_history_sensor
-from wealth_pipeline.mail import MailResource
 from wealth_pipeline.marts.assets import marts_assets, marts_job, marts_sensor
 from wealth_pipeline.projection.assets import (
     build_projection_schedule,
@@ -29,6 +28,7 @@ from wealth_pipeline.projection.assets import (
     wealth_projection_job,
 )
 from wealth_pipeline.report.assets import (
+    MailResource,
     build_weekly_report_schedule,
     weekly_report,
     weekly_report_job,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from wealth_pipeline.cli.accounts import engine
-from wealth_pipeline.conversions.convert import ConversionReport
+from wealth_pipeline.conversions.report import ConversionReport
 
 
 @click.group()

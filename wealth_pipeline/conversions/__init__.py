@@ -5,11 +5,7 @@ base-currency change), `pending.check_pending` (the sensor's one query) and, in
 `conversions.jobs`, the Dagster job and sensor around them.
 """
 
-from wealth_pipeline.conversions.convert import (
-    ConversionReport,
-    Skipped,
-    convert_snapshots,
-    reconvert_user,
-)
+from wealth_pipeline.conversions.convert import convert_snapshots, reconvert_user
+from wealth_pipeline.conversions.report import ConversionReport, Skipped
 
 __all__ = ["ConversionReport", "Skipped", "convert_snapshots", "reconvert_user"]

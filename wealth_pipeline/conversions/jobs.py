@@ -9,8 +9,9 @@ from typing import Optional
 
 import dagster as dg
 
-from wealth_pipeline.conversions.convert import ConversionReport, convert_snapshots, reconvert_user
+from wealth_pipeline.conversions.convert import convert_snapshots, reconvert_user
 from wealth_pipeline.conversions.pending import Watermark, check_pending
+from wealth_pipeline.conversions.report import ConversionReport
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 SENSOR_INTERVAL_SECONDS = 120

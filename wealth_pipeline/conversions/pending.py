@@ -24,10 +24,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, literal, or_, select
+from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from wealth_pipeline.fx.lookup import LOOKBACK
-from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.money import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     exchange_rates,
@@ -57,18 +58,6 @@ class Watermark:
             return cls()  # an unreadable cursor: look at everything once
 
 
-def _days_before(connection: Connection, column: Any, days: int) -> Any:
-    if connection.dialect.name == "sqlite":
-        return func.date(column, literal(f"-{days} days"))
-    return column - days  # PostgreSQL: date - integer is a date
-
-
-def _days_after(connection: Connection, column: Any, days: int) -> Any:
-    if connection.dialect.name == "sqlite":
-        return func.date(column, literal(f"+{days} days"))
-    return column + days
-
-
 def provisional(base: Any) -> Any:
     """Whether a snapshot (of `account_snapshots`, its owner's base currency `base`) was
     converted at an older rate than one that now exists for its day."""
@@ -95,7 +84,7 @@ def check_pending(connection: Connection, seen: Watermark) -> tuple[Watermark, b
             r.c.base_currency == "EUR",
             r.c.quote_currency.in_([s.c.currency, base]),
             r.c.rate_date <= s.c.snapshot_date,
-            r.c.rate_date >= _days_before(connection, s.c.snapshot_date, LOOKBACK.days),
+            r.c.rate_date >= dialect.add_days(connection, s.c.snapshot_date, -LOOKBACK.days),
             or_(r.c.id > seen.rates, s.c.id > seen.snapshots),
         )
     )
@@ -129,7 +118,7 @@ def check_pending(connection: Connection, seen: Watermark) -> tuple[Watermark, b
             s,
             and_(
                 s.c.snapshot_date >= new_days.c.day,
-                s.c.snapshot_date < _days_after(connection, new_days.c.day, LOOKBACK.days),
+                s.c.snapshot_date < dialect.add_days(connection, new_days.c.day, LOOKBACK.days),
                 s.c.rate_date < s.c.snapshot_date,
                 s.c.rate_date < new_days.c.day,
             ),

@@ -15,7 +15,8 @@ from typing import Optional
 import dagster as dg
 from sqlalchemy import bindparam, text
 
-from wealth_pipeline.marts.build import MartsError, build_marts, today
+from wealth_pipeline.clock import today
+from wealth_pipeline.marts.build import MartsError, build_marts
 from wealth_pipeline.marts.models import Model, default_models
 from wealth_pipeline.warehouse.resource import WarehouseResource
 

@@ -9,12 +9,13 @@ import warnings
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from wealth_pipeline import clock
+from wealth_pipeline.clock import TIMEZONE
 from wealth_pipeline.fx.sources import shipped_excerpt_end
-from wealth_pipeline.partitions import TIMEZONE, daily_partitions
+from wealth_pipeline.partitions import daily_partitions
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync import checks
 from wealth_pipeline.sync.account import Outcome
@@ -50,7 +51,7 @@ class SyncResource(dg.ConfigurableResource):
     def settings(self) -> Settings:
         settings = load_settings()
 
-        def chosen(value, default):  # type: ignore[no-untyped-def]
+        def chosen(value, default):
             return default if value is None else value
 
         return replace(
@@ -303,7 +304,7 @@ daily_sync_job = dg.define_asset_job(
 
 def sync_day(execution_time: datetime) -> str:
     """The partition (Berlin day) a run at `execution_time` syncs."""
-    return execution_time.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    return clock.day_of(execution_time).isoformat()
 
 
 def demo_clock_request(
@@ -361,8 +362,3 @@ def build_daily_sync_schedule(
         return dg.RunRequest(run_key=f"daily_sync:{day}", partition_key=day)
 
     return daily_sync
-
-
-def sync_resources() -> dict:
-    """The resources the sync needs beyond `warehouse` (for the definitions)."""
-    return {"sync": SyncResource()}

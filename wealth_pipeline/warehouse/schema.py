@@ -505,7 +505,7 @@ mart_builds = Table(
 # (flows known, values and flows converted) split the change into the net external flow and the
 # market result (change - external flow; it includes income, costs and the currency effect);
 # other days' change is `unexplained`. Filled by `mart_account_returns_daily.sql` (the exact
-# currency effect and the ratios with the functions of `returns.daily`).
+# currency effect and the ratios with the functions of `marts.returns_daily`).
 # No foreign keys and WITHOUT ROWID, as the other large marts (migration 0011).
 mart_account_returns_daily = Table(
     "mart_account_returns_daily",
