@@ -620,7 +620,10 @@ def _build_model(connection: Connection, model: Model, plan: _Plan, *, from_stag
     if written >= ANALYZE_AFTER_ROWS:
         # The models after this one read what it wrote: plan them on its new size (the
         # statistics count this transaction's own rows), not on autovacuum's last visit.
-        dialect.analyze(connection, table.name)
+        keys = ", ".join(column.name for column in table.primary_key.columns)
+        dialect.analyze(
+            connection, f"{table.name} ({keys})" if model.analyze_key_only else table.name
+        )
     return written
 
 

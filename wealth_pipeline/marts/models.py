@@ -10,7 +10,9 @@ sees:
   from the user's first changed day (`day >= from_day`), from that day's month
   (`month >= from_month`), or all of them. A `day` model that reads `scope_accounts` (a
   table keyed by user, day and `account_id`) is rebuilt per account, from each account's
-  day (`Model.per_account`);
+  day (`Model.per_account`); `config(..., analyze='key')`: on PostgreSQL, after a large
+  build, refresh the statistics of the key columns only (enough when the models after it
+  only filter it by user and day: the other columns' histograms cost more than the plan gains);
 - `this`: the model's own table (its rows before `from_day` are kept, so they can seed it);
 - `scope`: the table of users to rebuild (`user_id`, `from_day`, `from_month`, and
   `kept_through`, the day before `from_day`);
@@ -78,6 +80,7 @@ class Model:
     rebuild: str
     description: str
     per_account: bool = False  # reads `scope_accounts`: rows replaced per account
+    analyze_key_only: bool = False  # config(analyze='key'): see the module's docstring
 
     def render(self, dialect: str) -> str:
         """The model's SELECT for `dialect` (`sqlite` or `postgresql`), rendered once: jinja
@@ -224,6 +227,11 @@ def parse_model(path: Path) -> Model:
             f"{path.name}: config(rebuild=...) must be one of {', '.join(REBUILD_MODES)}, "
             f"not {rebuild!r}"
         )
+    analyze = context.config.get("analyze", "all")
+    if analyze not in ("all", "key"):
+        raise ModelError(
+            f"{path.name}: config(analyze=...) must be 'all' or 'key', not {analyze!r}"
+        )
     return Model(
         name=name,
         path=path,
@@ -233,6 +241,7 @@ def parse_model(path: Path) -> Model:
         rebuild=rebuild,
         description=_description(template),
         per_account=SCOPE_ACCOUNTS_TABLE in sql,
+        analyze_key_only=analyze == "key",
     )
 
 

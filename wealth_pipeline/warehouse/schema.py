@@ -419,6 +419,9 @@ mart_account_daily = Table(
     # The latest snapshot with positions on or before `day` (what breakdowns and holdings
     # use), NULL if none: carried forward like `snapshot_date`.
     Column("positions_snapshot_date", Date),
+    # The rate the carried snapshot was converted at (the returns' currency effect), NULL
+    # while unconverted (migration 0012).
+    Column("exchange_rate_used", Rate()),
     sqlite_with_rowid=False,
 )
 
