@@ -6,11 +6,15 @@
 -- day's return (`ratio`, a double) and the chain-linked index, continued from the kept row of
 -- the day before (see marts.returns_daily for the conventions).
 -- On SQLite one recursive pass per account walks its days in order, carrying the day
--- before's values and the index (a window or a join per carried value costs more there); on
--- PostgreSQL windows do it: LAG and `chain_product`, a running product in day order.
+-- before's values and the index before it (a window or a join per carried value costs more
+-- there); each step works out coverage once, and the day's return from the row's own columns
+-- (the next step chains the index on with it); the queue hands the rows out in key order, so
+-- the build does not sort them. On PostgreSQL windows do it: LAG and `chain_product`, a
+-- running product in day order.
 -- Rebuilt per account (`scope_accounts`), as `mart_account_daily`: each row depends on its own
 -- account's values, flows and coverage only, so a change to one account rebuilds its rows.
-{{ config(rebuild='day', analyze='key') }}  {#- the total reads it by its key only #}
+{#- analyze: the total reads it by its key only -#}
+{{ config(rebuild='day', analyze='key', in_key_order=('sqlite',)) }}
 {#- covered: flows known that day, values converted; the first day's change is the opening
     value, explained by flows only when they are known from before it (nothing was there) -#}
 {%- macro covered(day, value_end, known, prev_value) -%}
@@ -21,9 +25,9 @@
      AND (NOT {{ known }} OR {{ prev_value }} IS NOT NULL)
      AND COALESCE(fl.unconverted, 0) = 0)
 {%- endmacro %}
-{%- macro day_return(is_covered, value_end, value_start) -%}
-{%- set capital = '(' ~ value_start ~ ' + COALESCE(fl.external_flow, 0))' -%}
-{%- set result = '(' ~ value_end ~ ' - ' ~ value_start ~ ' - COALESCE(fl.external_flow, 0))' -%}
+{%- macro day_return(is_covered, value_end, value_start, flow='fl.external_flow') -%}
+{%- set capital = '(' ~ value_start ~ ' + COALESCE(' ~ flow ~ ', 0))' -%}
+{%- set result = '(' ~ value_end ~ ' - ' ~ value_start ~ ' - COALESCE(' ~ flow ~ ', 0))' -%}
 CASE WHEN NOT {{ is_covered }} THEN NULL
      WHEN {{ capital }} > 0 THEN {{ ratio(result, capital) }}
      WHEN {{ capital }} = 0 AND {{ result }} = 0 THEN 0.0
@@ -65,9 +69,9 @@ starts AS (
 ),
 -- One row per account and day: the first is the kept day before the rebuilt ones (`known`),
 -- or the day before the account's first (nothing known); each next one is the day after.
-chain (user_id, account_id, day, known, balance, value_end, rate, twr_index, output,
+chain (user_id, account_id, day, known, balance, value_end, rate, index_before, output,
        base_currency, currency, value_start, value_start_own, rate_start, is_covered,
-       external_flow, paired_transfers, income, costs, daily_return) AS (
+       external_flow, paired_transfers, income, costs) AS (
     SELECT st.user_id,
            st.account_id,
            COALESCE(k.day, date({{ greatest('st.first_day', 'st.from_day') }}, '-1 day')),
@@ -81,7 +85,7 @@ chain (user_id, account_id, day, known, balance, value_end, rate, twr_index, out
                         AND kept.day = k.day
                         AND kept.account_id = k.account_id), 1.0),
            0,
-           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
       FROM starts st
       LEFT JOIN {{ ref('mart_account_daily') }} k
         ON k.user_id = st.user_id AND k.day = st.kept_through AND k.account_id = st.account_id
@@ -94,10 +98,8 @@ chain (user_id, account_id, day, known, balance, value_end, rate, twr_index, out
            ad.balance,
            ad.balance_base_currency,
            ad.exchange_rate_used,
-           ch.twr_index * COALESCE(1.0 + {{ day_return(
-               covered('ad.day', 'ad.balance_base_currency', 'ch.known', 'ch.value_end'),
-               'ad.balance_base_currency',
-               'CASE WHEN ch.known THEN ch.value_end ELSE 0 END') }}, 1.0),
+           ch.index_before * COALESCE(1.0 + {{ day_return(
+               'ch.is_covered', 'ch.value_end', 'ch.value_start', 'ch.external_flow') }}, 1.0),
            1,
            ad.base_currency,
            ad.currency,
@@ -108,24 +110,26 @@ chain (user_id, account_id, day, known, balance, value_end, rate, twr_index, out
            fl.external_flow,
            fl.paired_transfers,
            fl.income,
-           fl.costs,
-           {{ day_return(
-               covered('ad.day', 'ad.balance_base_currency', 'ch.known', 'ch.value_end'),
-               'ad.balance_base_currency',
-               'CASE WHEN ch.known THEN ch.value_end ELSE 0 END') }}
+           fl.costs
       FROM chain ch
       JOIN {{ ref('mart_account_daily') }} ad
         ON ad.user_id = ch.user_id AND ad.day = {{ next_day('ch.day') }}
        AND ad.account_id = ch.account_id
       LEFT JOIN {{ source('cash_flow_coverage') }} cv ON cv.account_id = ad.account_id
       LEFT JOIN flows fl ON fl.account_id = ad.account_id AND fl.day = ad.day
+     ORDER BY 1, 3, 2  -- the queue hands out (user, day, account) in key order
 ),
 figures AS (
-    SELECT user_id, day, account_id, base_currency, currency, is_covered, value_start,
-           value_end, value_start_own, rate_start, rate AS rate_end, external_flow,
-           paired_transfers, income, costs, daily_return, twr_index
-      FROM chain
-     WHERE output = 1
+    SELECT r.*, r.index_before * COALESCE(1.0 + r.daily_return, 1.0) AS twr_index
+      FROM (
+        SELECT user_id, day, account_id, base_currency, currency, is_covered, value_start,
+               value_end, value_start_own, rate_start, rate AS rate_end, external_flow,
+               paired_transfers, income, costs, index_before,
+               {{ day_return('is_covered', 'value_end', 'value_start', 'external_flow') }}
+                   AS daily_return
+          FROM chain
+         WHERE output = 1
+      ) r
 )
 {%- else %}
 daily AS (

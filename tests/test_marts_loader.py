@@ -96,6 +96,11 @@ def test_a_model_refing_itself_is_circular(tmp_path: Path) -> None:
         ("mart_holdings", SELECT + "{{ source('secrets') }}", r"source\('secrets'\) is no"),
         ("mart_holdings", "SELECT 1", r"config\(rebuild=...\) must be one of day, month, user"),
         ("mart_holdings", "{{ config(rebuild='week') }} SELECT 1", r"not 'week'"),
+        (
+            "mart_holdings",
+            "{{ config(rebuild='user', in_key_order=('oracle',)) }} SELECT 1",
+            r"config\(in_key_order=...\) must list dialects of sqlite, postgresql",
+        ),
         ("mart_holdings", SELECT + "{{ ref('x'", r"line 1"),  # a jinja syntax error
         ("mart_holdings", SELECT + "{{ no_such_variable }}", r"no_such_variable"),
         ("mart_whatever", SELECT + "users", r"no warehouse table 'mart_whatever'"),

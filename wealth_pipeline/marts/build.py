@@ -508,18 +508,20 @@ def _drop_scratch(connection: Connection) -> None:
 
 
 def _insert_sql(connection: Connection, model: Model, plan: _Plan) -> tuple[str, dict]:
-    """The model's rows in the table's key order (appended to its B-tree, not scattered), and
-    the day parameters it uses."""
+    """The model's rows in the table's key order (appended to its B-tree, not scattered:
+    sorted here unless the model yields them so), and the day parameters it uses."""
     table = metadata.tables[model.name]
     columns = ", ".join(column.name for column in table.columns)
     keys = ", ".join(column.name for column in table.primary_key.columns)
-    sql = model.render(dialect.name(connection))
+    dialect_name = dialect.name(connection)
+    sql = model.render(dialect_name)
     days = {
         "end_day": plan.end_day,
         "earliest_kept_day": min(plan.from_days.values()) - timedelta(days=1),
     }
     parameters = {name: day for name, day in days.items() if f":{name}" in sql}
-    return f"SELECT {columns} FROM (\n{sql}\n) model_rows ORDER BY {keys}", parameters
+    order = "" if dialect_name in model.in_key_order else f" ORDER BY {keys}"
+    return f"SELECT {columns} FROM (\n{sql}\n) model_rows{order}", parameters
 
 
 def _statement(sql: str, parameters: dict) -> TextClause:

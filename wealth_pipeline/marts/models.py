@@ -13,6 +13,8 @@ sees:
   day (`Model.per_account`); `config(..., analyze='key')`: on PostgreSQL, after a large
   build, refresh the statistics of the key columns only (enough when the models after it
   only filter it by user and day: the other columns' histograms cost more than the plan gains);
+  `config(..., in_key_order=('sqlite',))`: on these dialects the SELECT yields its rows in the
+  table's key order itself, so the build does not sort them again;
 - `this`: the model's own table (its rows before `from_day` are kept, so they can seed it);
 - `scope`: the table of users to rebuild (`user_id`, `from_day`, `from_month`, and
   `kept_through`, the day before `from_day`);
@@ -81,6 +83,7 @@ class Model:
     description: str
     per_account: bool = False  # reads `scope_accounts`: rows replaced per account
     analyze_key_only: bool = False  # config(analyze='key'): see the module's docstring
+    in_key_order: tuple[str, ...] = ()  # dialects whose rows come out in key order
 
     def render(self, dialect: str) -> str:
         """The model's SELECT for `dialect` (`sqlite` or `postgresql`), rendered once: jinja
@@ -232,6 +235,12 @@ def parse_model(path: Path) -> Model:
         raise ModelError(
             f"{path.name}: config(analyze=...) must be 'all' or 'key', not {analyze!r}"
         )
+    in_key_order = tuple(context.config.get("in_key_order", ()))
+    if not set(in_key_order) <= set(dialect.NAMES):
+        raise ModelError(
+            f"{path.name}: config(in_key_order=...) must list dialects of "
+            f"{', '.join(dialect.NAMES)}, not {in_key_order!r}"
+        )
     return Model(
         name=name,
         path=path,
@@ -242,6 +251,7 @@ def parse_model(path: Path) -> Model:
         description=_description(template),
         per_account=SCOPE_ACCOUNTS_TABLE in sql,
         analyze_key_only=analyze == "key",
+        in_key_order=in_key_order,
     )
 
 
