@@ -279,9 +279,15 @@ def test_a_crashed_run_is_failed_and_its_pool_slot_given_back(
     dagster_deployment.wait_for(
         lambda: dagster_deployment.ecb_requests() > seen, 180, "the run to download the ECB file"
     )
-    [run] = dagster_deployment.graphql(BACKFILL, {"id": crashed_backfill})[
-        "partitionBackfillOrError"
-    ]["runs"]
+    [run] = dagster_deployment.wait_for(
+        lambda: dagster_deployment.graphql(BACKFILL, {"id": crashed_backfill})[
+            "partitionBackfillOrError"
+        ]["runs"],
+        60,
+        "the backfill's run (other runs: "
+        + repr([(r["runId"], r["status"], r["jobName"], tag_map(r)) for r in runs(dagster_deployment)])
+        + ")",
+    )
     held = dagster_deployment.graphql(POOL)["instance"]["concurrencyLimit"]
     assert held["slotCount"] == 1
     assert [slot["runId"] for slot in held["claimedSlots"]] == [run["runId"]], (
