@@ -16,17 +16,15 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 
-from tests.api_support import (
+from tests.support.api import (
     BOB_PASSWORD,
     PASSWORD,
     SECRET_KEY,
     Api,
-    api_env_fixture,  # noqa: F401 (fixture)
-    api_fixture,  # noqa: F401 (fixture)
     auth_hash,
     bearer,
 )
-from tests.security_support import CHEAP, cheap_argon2  # noqa: F401
+from tests.support.factories import CHEAP
 from wealth_pipeline.api import create_app
 from wealth_pipeline.api.tokens import KeyConfigurationError
 from wealth_pipeline.security.envelope import open_blob

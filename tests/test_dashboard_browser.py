@@ -10,29 +10,23 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from tests.api_support import PASSWORD, SECRET_KEY, build, populate
-from tests.browser_support import artifacts, chromium
-from tests.fakes.server import free_port
+from tests.support.api import PASSWORD, SECRET_KEY, build, populate
+from tests.support.browser import BIN, artifacts, wealth_api
 from wealth_pipeline.projection.goals import add_goal, update_settings
 from wealth_pipeline.report.formatting import money
 from wealth_pipeline.security.kdf import KdfParams, derive_auth_hash
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
 
-BIN = Path(sys.executable).parent
 CHEAP = KdfParams(time_cost=1, memory_kib=64, parallelism=1)
 
 
@@ -76,14 +70,6 @@ def _post(url: str, body: dict) -> dict:
         return json.load(answer)
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("dashboard-home")
@@ -97,30 +83,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             connection, ids.alice, date.today(), yearly_spending="30000", birth_year=1985
         )
     dispose_engines()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEALTH_", "DAGSTER_"))}
-    env.update(
-        WEALTH_HOME=str(home),
-        WEALTH_DATABASE_URL=url,
-        WEALTH_API_SECRET_KEY=SECRET_KEY,
-        WEALTH_API_PORT=str(port),
-    )
-    log = (home / "api.log").open("wb")
-    process = subprocess.Popen(
-        [str(BIN / "wealth"), "api", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(f"{base}/api/schema"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail((home / "api.log").read_text(errors="replace")[-3000:])
-            time.sleep(0.3)
+    with wealth_api(home, WEALTH_DATABASE_URL=url, WEALTH_API_SECRET_KEY=SECRET_KEY) as (
+        base,
+        env,
+    ):
         with urllib.request.urlopen(f"{base}/api/auth/salt/?username=alice", timeout=30) as a:
             salts = json.load(a)
         auth_hash = derive_auth_hash(
@@ -131,13 +97,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             {"username": "alice", "auth_hash": base64.b64encode(auth_hash).decode()},
         )
         yield Server(base, env, ids, api_token=login["access"])
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @dataclass
@@ -146,12 +105,6 @@ class Watched:
     requests: list = field(default_factory=list)
     console: list = field(default_factory=list)
     responses: dict = field(default_factory=dict)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:  # type: ignore[type-arg]
-    with chromium() as launched:
-        yield launched
 
 
 def _open(browser, server: Server, width: int = 1200) -> Watched:  # type: ignore[no-untyped-def]

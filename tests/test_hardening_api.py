@@ -22,17 +22,14 @@ import uvicorn
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from tests.api_support import (
+from tests.support.api import (
     PASSWORD,
     SECRET_KEY,
     Api,
-    api_env_fixture,  # noqa: F401 (fixture)
-    api_fixture,  # noqa: F401 (fixture)
     auth_hash,
     bearer,
 )
-from tests.fakes.server import free_port
-from tests.security_support import cheap_argon2  # noqa: F401 (fixture)
+from tests.support.fakes.server import free_port
 from wealth_pipeline.api import create_app
 from wealth_pipeline.api.app import SchemaNotCurrent
 from wealth_pipeline.api.login_guard import LoginGuard
@@ -163,7 +160,7 @@ def test_a_username_with_a_trailing_newline_is_not_the_user(api: Api) -> None:
 
 def test_unknown_names_get_the_parameters_most_users_have(
     api: Api,
-    cheap_argon2: KdfParams,  # noqa: F811
+    cheap_argon2: KdfParams,
 ) -> None:
     stronger = replace(cheap_argon2, time_cost=cheap_argon2.time_cost + 1)
     api.client.app.state.kdf_params = stronger  # the defaults were raised since
@@ -312,7 +309,7 @@ def test_the_readme_proxy_example_sets_the_clients_address() -> None:
 
 @pytest.mark.postgres
 def test_the_api_refuses_an_empty_postgres_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.deployment import scratch_database
+    from tests.support.deployment import scratch_database
     from wealth_pipeline.warehouse.engine import get_engine
 
     monkeypatch.setenv("WEALTH_API_SECRET_KEY", SECRET_KEY)

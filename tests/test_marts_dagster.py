@@ -12,7 +12,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
 from sqlalchemy import delete, insert, update
 
-from tests.marts_support import END, make_world, marts
+from tests.support.marts import END, make_world, marts
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.marts.assets import breakdowns_add_up, marts_assets, marts_job, marts_sensor
 from wealth_pipeline.marts.build import today

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.fakes.server import free_port
+from tests.support.fakes.server import free_port
 from wealth_pipeline.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,8 +15,8 @@ import dagster as dg
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select
 
-from tests.fakes.smtp import FakeSmtp
-from tests.report_support import World, make_world, world_fixture  # noqa: F401  (the `world` fixture)
+from tests.support.fakes.smtp import FakeSmtp
+from tests.support.report import World
 from wealth_pipeline.cli import main
 from wealth_pipeline.definitions import build_definitions
 from wealth_pipeline.settings import load_settings

@@ -11,15 +11,14 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from sqlalchemy import Engine, insert, select, update
 
-from tests.fakes.smtp import FakeSmtp
-from tests.report_support import AS_OF, MONDAY, World, make_world, world_fixture  # noqa: F401  (the `world` fixture)
+from tests.support.fakes.smtp import FakeSmtp
+from tests.support.report import AS_OF, MONDAY, World, parts
 from wealth_pipeline.mail import Mailer
 from wealth_pipeline.report import formatting as fmt
 from wealth_pipeline.report.delivery import ReportError, send_reports
@@ -47,21 +46,6 @@ def deliveries(engine: Engine) -> dict[int, tuple]:
         rows = connection.execute(select(rd.c.user_id, rd.c.week, rd.c.recipient, rd.c.status,
                                          rd.c.detail, rd.c.message_id))  # fmt: skip
         return {row.user_id: tuple(row)[1:] for row in rows}
-
-
-def parts(message: EmailMessage) -> tuple[str, str, dict[str, bytes]]:
-    """(text, html, {content-id: png bytes}) as a mail client finds them."""
-    assert message.get_content_type() == "multipart/alternative"
-    text_part, related = message.get_payload()  # type: ignore[misc]
-    assert text_part.get_content_type() == "text/plain"
-    assert related.get_content_type() == "multipart/related"
-    html_part, *images = related.get_payload()
-    assert html_part.get_content_type() == "text/html"
-    found = {}
-    for image in images:
-        assert image.get_content_type() == "image/png"
-        found[image["Content-ID"].strip("<>")] = image.get_content()
-    return text_part.get_content(), html_part.get_content(), found
 
 
 def test_the_report_reaches_the_smtp_server_with_the_marts_numbers(
