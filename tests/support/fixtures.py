@@ -6,6 +6,7 @@ PostgreSQL: each test session works in a scratch database of its own (tests/supp
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,13 +38,25 @@ def empty_tables(url: str) -> None:
             connection.execute(table.delete())
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite warehouse migrated once for the session: each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "warehouse.sqlite"
+    url = f"sqlite:///{path}"
+    get_engine(url).dispose()  # the last connection checkpoints the WAL into the file
+    for suffix in ("-wal", "-shm"):
+        assert not Path(f"{path}{suffix}").exists()
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty warehouse on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
-    else:
-        url = request.getfixturevalue("postgres_server_url")
+        path = tmp_path / "warehouse.sqlite"
+        shutil.copy(request.getfixturevalue("migrated_sqlite"), path)  # 0600, as made
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_server_url")
     empty_tables(url)
     return url
 
