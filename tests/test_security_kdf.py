@@ -47,6 +47,8 @@ def test_lowered_only_by_explicit_configuration(cheap_argon2: KdfParams) -> None
 def test_bad_configuration_is_refused(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
 ) -> None:
+    for other in ("TIME_COST", "MEMORY_KIB", "PARALLELISM"):  # the defaults: 4 lanes
+        monkeypatch.delenv(f"WEALTH_ARGON2_{other}", raising=False)
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
         load_settings()
