@@ -2,22 +2,19 @@
 driven by Playwright (no browser download). Screenshots land in test-artifacts/ui/.
 
 The Dagster UI is the webserver of the shared production-shaped deployment
-(tests/support/deployment.py); the API runs as `wealth api` on a free port.
+(tests/support/deployment.py); the API runs as `wealth api` on a free port (the session's, shared with the dashboard tests).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
-from tests.support.browser import BIN, artifacts, clean_env, wealth_api
+from tests.support.browser import Server, artifacts
 from tests.support.deployment import Deployment
 from wealth_pipeline.partitions import daily_partitions
 
@@ -74,23 +71,8 @@ def test_the_schedules_and_sensors(page, dagster_deployment: Deployment) -> None
 # --- the API's docs page -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`wealth api` on a free port of 127.0.0.1, on an embedded warehouse of its own."""
-    if shutil.which("wealth", path=str(BIN)) is None:
-        pytest.fail("the `wealth` command is not installed in the virtualenv")
-    home = tmp_path_factory.mktemp("api-home")
-    secret = {"WEALTH_API_SECRET_KEY": "browser-test-signing-key-0123456789abcdef"}
-    upgraded = subprocess.run(
-        [str(BIN / "wealth"), "db", "upgrade"], env=clean_env(WEALTH_HOME=str(home), **secret),
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert upgraded.returncode == 0, upgraded.stderr
-    with wealth_api(home, **secret) as (url, _):
-        yield url
-
-
-def test_the_api_docs_page_lists_every_endpoint_of_the_schema(page, api_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_docs_page_lists_every_endpoint_of_the_schema(page, api_server: Server) -> None:  # type: ignore[no-untyped-def]
+    api_url = api_server.url
     with urllib.request.urlopen(f"{api_url}/api/schema", timeout=30) as answer:
         schema = json.load(answer)
     paths = sorted(schema["paths"])

@@ -8,6 +8,8 @@ in CI. Screenshots go under `WEALTH_TEST_ARTIFACTS` (default `test-artifacts/` a
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -17,12 +19,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from tests.support.api import PASSWORD, SECRET_KEY, build, populate
 from tests.support.fakes.server import free_port
 from tests.support.postgres import IN_CI
+from wealth_pipeline.projection.goals import add_goal, update_settings
+from wealth_pipeline.security.kdf import KdfParams, derive_auth_hash
+from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -43,6 +51,7 @@ CHEAP_ARGON2_ENV = {
     "WEALTH_ARGON2_MEMORY_KIB": "64",
     "WEALTH_ARGON2_PARALLELISM": "1",
 }
+CHEAP = KdfParams(time_cost=1, memory_kib=64, parallelism=1)
 
 
 def artifacts(name: str) -> Path:
@@ -166,3 +175,76 @@ def wealth_api(home: Path, **env: str) -> Iterator[tuple[str, dict[str, str]]]:
         log=home / "api.log",
     ):
         yield url, environment
+
+
+@dataclass
+class Server:
+    """A running `wealth api`: its URL and environment, the fixed warehouse's ids, a client."""
+
+    url: str
+    env: dict[str, str]
+    ids: object
+    api_token: str = ""
+    cache: dict[str, dict] = field(default_factory=dict)
+
+    def link(self) -> str:
+        made = subprocess.run(
+            [str(BIN / "wealth"), "dashboard", "link", "--user", "alice", "--password-env", "PW",
+             "--base-url", self.url],
+            env={**self.env, "PW": PASSWORD},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        assert PASSWORD not in made.stdout + made.stderr
+        return made.stdout.strip()
+
+    def get(self, path: str) -> dict:
+        """What the API itself answers (a client that logs in with the auth hash)."""
+        if path not in self.cache:
+            request = urllib.request.Request(
+                self.url + path, headers={"Authorization": f"Bearer {self.api_token}"}
+            )
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                self.cache[path] = json.load(answer)
+        return self.cache[path]
+
+
+def _post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`wealth api` (a real process) over the API tests' fixed warehouse with its marts, a
+    goal and a spending figure; signed in as alice."""
+    home = tmp_path_factory.mktemp("api-server-home")
+    url = f"sqlite:///{home / 'warehouse.sqlite'}"
+    engine = get_engine(url)
+    ids = populate(engine, CHEAP)
+    build(engine)
+    with engine.begin() as connection:  # a goal and a spending figure for the projection page
+        add_goal(connection, ids.alice, "House", "10000", date(2030, 6, 30), today=date.today())
+        update_settings(
+            connection, ids.alice, date.today(), yearly_spending="30000", birth_year=1985
+        )
+    dispose_engines()
+    with wealth_api(home, WEALTH_DATABASE_URL=url, WEALTH_API_SECRET_KEY=SECRET_KEY) as (
+        base,
+        env,
+    ):
+        with urllib.request.urlopen(f"{base}/api/auth/salt/?username=alice", timeout=30) as a:
+            salts = json.load(a)
+        auth_hash = derive_auth_hash(
+            PASSWORD, bytes.fromhex(salts["auth_salt"]), KdfParams.from_json(salts["kdf_params"])
+        )
+        login = _post(
+            f"{base}/api/auth/login/",
+            {"username": "alice", "auth_hash": base64.b64encode(auth_hash).decode()},
+        )
+        yield Server(base, env, ids, api_token=login["access"])
