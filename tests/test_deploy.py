@@ -36,6 +36,8 @@ from tests.support.postgres import IN_CI
 from wealth_pipeline.definitions import build_definitions
 from wealth_pipeline.settings import load_settings
 
+pytestmark = pytest.mark.deploy
+
 DEPLOY = ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 INSTALL_ROOT = "/opt/wealth-pipeline"

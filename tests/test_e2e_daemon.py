@@ -33,7 +33,7 @@ from wealth_pipeline.fx.assets import REFRESH_DAYS, refresh_window
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import account_snapshots, exchange_rates
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
 BACKFILL_START, BACKFILL_END = "2024-01-02", "2024-01-31"
 

@@ -26,6 +26,8 @@ from click.testing import CliRunner, Result
 from tests.support.fakes.server import free_port
 from wealth_pipeline.cli import main
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PASSWORD = "demo-password"  # the README names it
 

@@ -27,6 +27,8 @@ from wealth_pipeline.settings import load_settings
 from wealth_pipeline.sync.runner import run_sync
 from wealth_pipeline.warehouse.schema import account_snapshots
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[1]
 PHONE = "+41791234567"
 VIAC_PASSWORD = "viac-e2e-Pass!7"
