@@ -19,8 +19,8 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
-def test_summary_of_one_user(world: tuple[Engine, World]) -> None:
-    engine, people = world
+def test_summary_of_one_user(report_world: tuple[Engine, World]) -> None:
+    engine, people = report_world
     alice = people.alice
     empty = open_account(engine, alice, "New account")  # no snapshot yet
     result = run("summary", "--user", "alice", "--date", MONDAY.isoformat())
@@ -49,8 +49,8 @@ def test_summary_of_one_user(world: tuple[Engine, World]) -> None:
     assert "Not converted (Sparkonto)" in attention
 
 
-def test_summary_of_everyone_and_the_edges(world: tuple[Engine, World]) -> None:
-    engine, _ = world
+def test_summary_of_everyone_and_the_edges(report_world: tuple[Engine, World]) -> None:
+    engine, _ = report_world
     everyone = run("summary", "--date", MONDAY.isoformat())
     assert everyone.exit_code == 0, everyone.output
     for name in ("alice", "bob", "carol", "dave"):

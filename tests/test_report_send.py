@@ -49,9 +49,9 @@ def deliveries(engine: Engine) -> dict[int, tuple]:
 
 
 def test_the_report_reaches_the_smtp_server_with_the_marts_numbers(
-    world: tuple[Engine, World], smtp: FakeSmtp
+    report_world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     outcomes = send(engine)
 
     assert outcomes["alice"].status == "sent"
@@ -134,9 +134,9 @@ def test_the_report_reaches_the_smtp_server_with_the_marts_numbers(
 
 
 def test_refused_recipients_and_users_without_opt_in_or_address(
-    world: tuple[Engine, World], smtp: FakeSmtp
+    report_world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     outcomes = send(engine)
 
     assert set(outcomes) == {"alice", "bob", "dave"}  # carol did not opt in
@@ -160,9 +160,9 @@ def test_refused_recipients_and_users_without_opt_in_or_address(
 
 
 def test_a_rerun_never_sends_twice_and_resend_does(
-    world: tuple[Engine, World], smtp: FakeSmtp
+    report_world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     send(engine)
     first = deliveries(engine)[people.alice.user_id]
     smtp.reset()
@@ -181,8 +181,8 @@ def test_a_rerun_never_sends_twice_and_resend_does(
     assert deliveries(engine)[people.alice.user_id][4] == received.message["Message-ID"] != first[4]
 
 
-def test_dry_run_sends_and_records_nothing(world: tuple[Engine, World], smtp: FakeSmtp) -> None:
-    engine, _ = world
+def test_dry_run_sends_and_records_nothing(report_world: tuple[Engine, World], smtp: FakeSmtp) -> None:
+    engine, _ = report_world
     outcomes = send(engine, dry_run=True)
     assert outcomes["alice"].status == "dry-run"
     assert outcomes["alice"].subject.startswith("[Wealth Tracker] Weekly Report - €15,520.46")
@@ -191,9 +191,9 @@ def test_dry_run_sends_and_records_nothing(world: tuple[Engine, World], smtp: Fa
 
 
 def test_without_smtp_the_report_lands_in_the_outbox(
-    world: tuple[Engine, World], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    report_world: tuple[Engine, World], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     monkeypatch.delenv("WEALTH_SMTP_HOST", raising=False)
     monkeypatch.setenv("WEALTH_OUTBOX_DIR", str(tmp_path / "outbox"))
     outcomes = send(engine, usernames=["alice", "bob"])
@@ -209,10 +209,10 @@ def test_without_smtp_the_report_lands_in_the_outbox(
 
 
 def test_a_claimed_week_is_not_sent_twice_until_the_claim_expires(
-    world: tuple[Engine, World], smtp: FakeSmtp
+    report_world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
     """Another run holding the week's row (mid-send) is respected; an abandoned claim is not."""
-    engine, people = world
+    engine, people = report_world
     rd = report_deliveries
     with engine.begin() as connection:
         connection.execute(
@@ -236,9 +236,9 @@ def test_a_claimed_week_is_not_sent_twice_until_the_claim_expires(
 
 
 def test_an_unreachable_server_fails_every_message_clearly(
-    world: tuple[Engine, World], monkeypatch: pytest.MonkeyPatch
+    report_world: tuple[Engine, World], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     monkeypatch.setenv("WEALTH_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("WEALTH_SMTP_PORT", "9")  # discard: nothing listens
     monkeypatch.setenv("WEALTH_SMTP_SECURITY", "none")
@@ -253,8 +253,8 @@ def test_an_unreachable_server_fails_every_message_clearly(
     assert all("smtp-secret-4711" not in str(row) for row in rows.values())
 
 
-def test_accounts_not_synced_lately_are_listed(world: tuple[Engine, World], smtp: FakeSmtp) -> None:
-    engine, people = world
+def test_accounts_not_synced_lately_are_listed(report_world: tuple[Engine, World], smtp: FakeSmtp) -> None:
+    engine, people = report_world
     with engine.begin() as connection:
         connection.execute(
             update(profiles).where(profiles.c.user_id == people.alice.user_id)
@@ -267,10 +267,10 @@ def test_accounts_not_synced_lately_are_listed(world: tuple[Engine, World], smtp
         assert "Giro: never synced" in part and "Depot: never synced" in part
 
 
-def test_warnings_show_days_as_the_rest_of_the_report_does(world: tuple[Engine, World]) -> None:
+def test_warnings_show_days_as_the_rest_of_the_report_does(report_world: tuple[Engine, World]) -> None:
     from wealth_pipeline.report.facts import load_report
 
-    engine, people = world
+    engine, people = report_world
     with engine.connect() as connection:
         report = load_report(connection, people.alice.user_id, today=AS_OF + timedelta(days=10))
     texts = {notice.kind: notice.text for notice in report.warnings}
@@ -285,11 +285,11 @@ def test_warnings_show_days_as_the_rest_of_the_report_does(world: tuple[Engine, 
 
 
 def test_a_stale_account_says_when_it_last_synced_in_berlin_time(
-    world: tuple[Engine, World],
+    report_world: tuple[Engine, World],
 ) -> None:
     from wealth_pipeline.report.facts import load_report
 
-    engine, people = world
+    engine, people = report_world
     with engine.begin() as connection:
         connection.execute(
             update(profiles).where(profiles.c.user_id == people.alice.user_id)

@@ -164,8 +164,8 @@ def make_world(engine: Engine) -> World:
     return World(alice, bob, carol, dave)
 
 
-@pytest.fixture(name="world")
-def world_fixture(
+@pytest.fixture(name="report_world")
+def report_world_fixture(
     warehouse_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> tuple[Engine, World]:
     """`make_world` on each backend, with the settings pointing at it."""
