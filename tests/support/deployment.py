@@ -7,9 +7,8 @@ Configuration that only tests need comes through the documented environment vari
 ECB refresh ticks every minute (`WEALTH_FX_REFRESH_CRON`), sensors every few seconds
 (`WEALTH_SENSOR_INTERVAL_SECONDS`), rates from an ECB file that covers the recent days, served
 over HTTP as the ECB serves it (`WEALTH_ECB_FILE=http://...`). In the instance's copy of
-deploy/dagster.yaml only the polls are faster: run monitoring (5 s instead of 60 s, slots of
-crashed runs freed after 5 s instead of 300 s), so the crash drill fits in the test's time,
-and the run queue (1 s instead of 5 s), so each queued run starts sooner.
+deploy/dagster.yaml only run monitoring polls faster (5 s instead of 60 s, slots of crashed
+runs freed after 5 s instead of 300 s), so the crash drill fits in the test's time.
 The processes are always killed (their whole process group), and their logs are attached
 to every timeout.
 """
@@ -55,7 +54,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 RECENT_DAYS = 21  # business days added to the ECB file up to today (the refresh looks back 7)
 SENSOR_INTERVAL_SECONDS = 5
 MONITORING_SECONDS = 5  # run monitoring's poll and slot release in the tests' instance
-DEQUEUE_SECONDS = 1  # the run queue's poll in the tests' instance (production: 5 s)
 ECB_PATH = "/stats/eurofxref/eurofxref-hist.csv"
 
 T = TypeVar("T")
@@ -261,7 +259,7 @@ class Deployment:
                 parts.append(f"--- {name} (last {len(tail)} lines) ---\n" + "\n".join(tail))
         return "\n".join(parts)
 
-    def wait_for(self, check: Callable[[], T], timeout: float, what: str, every: float = 1) -> T:
+    def wait_for(self, check: Callable[[], T], timeout: float, what: str, every: float = 2) -> T:
         """Poll `check` until it returns something truthy; on timeout fail with the logs."""
         deadline = time.monotonic() + timeout
         while True:
@@ -286,7 +284,6 @@ def deployment(root: Path) -> Iterator[Deployment]:
             poll_interval_seconds=MONITORING_SECONDS,
             free_slots_after_run_end_seconds=MONITORING_SECONDS,
         )
-        config["run_coordinator"]["config"]["dequeue_interval_seconds"] = DEQUEUE_SECONDS
         (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         ecb_file = root / "eurofxref-recent.csv"
         recent = write_recent_ecb_file(ecb_file, berlin_today())
