@@ -10,10 +10,18 @@ set-based. Then:
 
 1. `build_marts(full=True)`: the marts from scratch for that user;
 2. one new day of snapshots for every account, then `build_marts()`: the incremental refresh;
-3. `wealth api --workers 2` in its own processes, and `wrk` (10 connections, `--latency`)
-   against /api/wealth/history/?days=3650, /api/wealth/summary/ and
-   /api/wealth/breakdown/?by=broker with a valid access token (signed with the server's key:
-   logging in is not what is measured): requests/s and latency percentiles. Targets: history p99 < 80 ms and >= 300 requests/s on a 2-core machine.
+3. three servers side by side, each with `--workers 2` in its own processes: the floor
+   (`bench.api_floor`: a raw ASGI app running the history's own SQL on the bare driver, its
+   body checked byte-identical), the API without its answer cache (every request runs its
+   queries: the per-request cost) and the API as shipped; then, per endpoint
+   (/api/wealth/history/?days=3650 and 7300, /summary/, /breakdown/?by=broker, and the
+   history with a current `If-None-Match`), `--rounds` rounds of `wrk` (10 connections,
+   `--latency`) against each server in turn, the order turning each round, with a valid
+   access token (signed with the server's key: logging in is not what is measured):
+   requests/s, latency percentiles and the server processes' CPU per request (read from
+   /proc: it barely moves with the machine's load, unlike throughput). The ratios are of the
+   medians. Targets (history, 3,650 days, no answer cache): >= 0.8x the floor's throughput
+   with p99 < 80 ms; a 304 at >= 3x a full answer.
 
 wrk and the server share the machine: the figures include wrk's own CPU. Everything it creates
 (a temporary folder, the PostgreSQL scratch database, the server processes) is removed.
@@ -89,18 +97,26 @@ def start_floor(url: str, user_id: int, port: int, workers: int) -> subprocess.P
     return server
 
 
-def _wait(server: subprocess.Popen, url: str) -> None:
-    deadline = time.monotonic() + 60
+def _wait(server: subprocess.Popen, url: str, headers: dict[str, str] | None = None) -> None:
+    """Until `url` answers 200 (a loaded machine can take a minute to start two workers);
+    a server that does not is stopped and its last words shown."""
+    deadline = time.monotonic() + 180
+    answer = None
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"server exited: {server.stderr.read().decode()[-2000:]}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            answer = httpx.get(url, timeout=5, headers=headers)
+            if answer.status_code == 200:
                 return
         except httpx.HTTPError:
             pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not answer within 60 s")
+        time.sleep(0.5)
+    stop(server)
+    said = "" if answer is None else f" (last answer {answer.status_code}: {answer.text[:300]})"
+    raise RuntimeError(
+        f"the server did not answer 200 within 180 s{said}: {server.stderr.read().decode()[-2000:]}"
+    )
 
 
 def start_api(
@@ -142,6 +158,23 @@ def stop(server: subprocess.Popen) -> None:
 
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def server_cpu(server: subprocess.Popen) -> float:
+    """CPU seconds used so far by a server's processes (uvicorn's parent and its workers,
+    one process group): per request, barely moved by other load on a shared machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == server.pid:  # the process group: the server's session leader
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def run_wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> dict[str, float]:
@@ -201,43 +234,62 @@ def run(url: str, args: argparse.Namespace, home: Path) -> None:
     key = secrets.token_urlsafe(48)
     token = Tokens(key.encode(), access_minutes=120, refresh_days=1).access_token(user_id, 1)
     auth = {"Authorization": f"Bearer {token}"}
-    figures: dict[tuple[str, str], dict[str, float]] = {}
-
-    def measure(kind: str, label: str, url: str, headers: dict[str, str]) -> None:
-        run_wrk(url, headers, 2, args.connections)  # warm-up
-        result = figures[kind, label] = run_wrk(url, headers, args.duration, args.connections)
-        print(
-            f"[{backend}] {kind:<12} {label:<22} {result['rps']:8.1f} req/s  "
-            f"p50 {result['p50']:6.2f} ms  p99 {result['p99']:7.2f} ms  "
-            f"(non-2xx/3xx {int(result['non_2xx'])}, load {os.getloadavg()[0]:.2f})",
-            flush=True,
-        )
-
-    port = free_port()
-    floor = start_floor(url, user_id, port, args.workers)
+    # (kind, label) -> one figure per round
+    figures: dict[tuple[str, str], list[dict[str, float]]] = {}
+    # All three servers run side by side; each round measures every kind one after the other
+    # (the order turning round by round), so a change in the machine's load hits all alike.
+    servers: dict[str, tuple[subprocess.Popen, str]] = {}
     try:
-        for label, _path, floor_path in ENDPOINTS:
-            if floor_path:
-                measure("floor", label, f"http://127.0.0.1:{port}{floor_path}", {})
-    finally:
-        stop(floor)
-    for kind, cache_mib in (("api", 0), ("api+cache", 32)):
         port = free_port()
-        server = start_api(url, home, port, args.workers, key, cache_mib)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for label, path, floor_path in ENDPOINTS:
+        servers["floor"] = (
+            start_floor(url, user_id, port, args.workers),
+            f"http://127.0.0.1:{port}",
+        )
+        for kind, cache_mib in (("api", 0), ("api+cache", 32)):
+            port = free_port()
+            server = start_api(url, home, port, args.workers, key, cache_mib)
+            servers[kind] = (server, f"http://127.0.0.1:{port}")
+        requests: list[tuple[str, str, str, dict[str, str]]] = []  # kind, label, url, headers
+        for label, path, floor_path in ENDPOINTS:
+            if floor_path:
+                requests.append(("floor", label, servers["floor"][1] + floor_path, {}))
+            for kind in ("api", "api+cache"):
+                base = servers[kind][1]
                 answer = httpx.get(f"{base}{path}", headers=auth)
                 assert answer.status_code == 200, (path, answer.status_code, answer.text[:200])
                 if floor_path and floor_path.startswith("/history"):
                     floor_body = _floor_body(url, user_id, floor_path)
                     assert answer.content == floor_body, "the floor's body differs"
-                measure(kind, label, f"{base}{path}", auth)
-            history = f"{base}{ENDPOINTS[0][1]}"
+                requests.append((kind, label, f"{base}{path}", auth))
+        for kind in ("api", "api+cache"):
+            history = servers[kind][1] + ENDPOINTS[0][1]
             tag = httpx.get(history, headers=auth).headers["etag"]
-            assert httpx.get(history, headers={**auth, "If-None-Match": tag}).status_code == 304
-            measure(kind, "history 3,650 (304)", history, {**auth, "If-None-Match": tag})
-        finally:
+            conditional = {**auth, "If-None-Match": tag}
+            assert httpx.get(history, headers=conditional).status_code == 304
+            requests.append((kind, "history 3,650 (304)", history, conditional))
+        labels = list(dict.fromkeys(label for _kind, label, _url, _headers in requests))
+        for label in labels:
+            group = [r for r in requests if r[1] == label]
+            for _kind, _label, target, headers in group:
+                run_wrk(target, headers, 2, args.connections)  # warm-up
+            for round_number in range(args.rounds):
+                ordered = group if round_number % 2 == 0 else group[::-1]
+                for kind, _label, target, headers in ordered:
+                    server = servers[kind][0]
+                    cpu = server_cpu(server)
+                    result = run_wrk(target, headers, args.duration, args.connections)
+                    result["cpu_ms"] = (server_cpu(server) - cpu) * 1000 / result["requests"]
+                    result["load"] = os.getloadavg()[0]
+                    figures.setdefault((kind, label), []).append(result)
+                    print(
+                        f"[{backend}] {kind:<10} {label:<22} round {round_number + 1}: "
+                        f"{result['rps']:8.1f} req/s  p50 {result['p50']:6.2f} ms  "
+                        f"p99 {result['p99']:7.2f} ms  server cpu {result['cpu_ms']:.2f} ms/req "
+                        f"(non-2xx/3xx {int(result['non_2xx'])}, load {result['load']:.2f})",
+                        flush=True,
+                    )
+    finally:
+        for server, _base in servers.values():
             stop(server)
     _ratios(backend, figures)
 
@@ -252,26 +304,42 @@ def _floor_body(url: str, user_id: int, path: str) -> bytes:
     return floor_module.history(int(path.split("days=")[1]))
 
 
-def _ratios(backend: str, figures: dict[tuple[str, str], dict[str, float]]) -> None:
-    print(f"[{backend}] side by side (throughput ratio to the floor; p99):")
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _ratios(backend: str, figures: dict[tuple[str, str], list[dict[str, float]]]) -> None:
+    def median(kind: str, label: str, figure: str) -> float:
+        return _median([result[figure] for result in figures[kind, label]])
+
+    print(
+        f"[{backend}] side by side, medians of the rounds (throughput ratio to the floor, and "
+        "the floor's server CPU per request over ours: CPU barely moves with the load):"
+    )
     for label, _path, floor_path in ENDPOINTS:
         if not floor_path:
             continue
-        floor = figures["floor", label]
+        floor_rps, floor_cpu = median("floor", label, "rps"), median("floor", label, "cpu_ms")
         for kind in ("api", "api+cache"):
-            mine = figures[kind, label]
+            rps, cpu = median(kind, label, "rps"), median(kind, label, "cpu_ms")
+            per_round = " / ".join(
+                f"{mine['rps'] / floor['rps']:.2f}"
+                for mine, floor in zip(figures[kind, label], figures["floor", label], strict=True)
+            )
             print(
-                f"[{backend}]   {label:<22} {kind:<10} {mine['rps'] / floor['rps']:5.2f}x the floor "
-                f"({mine['rps']:.0f} vs {floor['rps']:.0f} req/s), p99 {mine['p99']:.1f} ms "
-                f"(floor {floor['p99']:.1f} ms)"
+                f"[{backend}]   {label:<22} {kind:<10} {rps / floor_rps:5.2f}x the floor "
+                f"({rps:.0f} vs {floor_rps:.0f} req/s; per round {per_round}), "
+                f"p99 {median(kind, label, 'p99'):.1f} ms (floor {median('floor', label, 'p99'):.1f} ms), "
+                f"cpu {cpu:.2f} vs {floor_cpu:.2f} ms/req ({floor_cpu / cpu:.2f}x)"
             )
     for kind in ("api", "api+cache"):
-        full = figures[kind, "history 3,650 days"]
-        conditional = figures[kind, "history 3,650 (304)"]
+        full = median(kind, "history 3,650 days", "rps")
+        conditional = median(kind, "history 3,650 (304)", "rps")
         print(
             f"[{backend}]   304 vs a full history answer, {kind:<10} "
-            f"{conditional['rps'] / full['rps']:5.2f}x ({conditional['rps']:.0f} vs "
-            f"{full['rps']:.0f} req/s)"
+            f"{conditional / full:5.2f}x ({conditional:.0f} vs {full:.0f} req/s)"
         )
 
 
@@ -285,11 +353,14 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=20, help="of daily snapshots (365 days each)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=10)
-    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per endpoint")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per figure")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds per endpoint (the figures are medians)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (Debian package wrk)")
-    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f} at start")
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f} at start", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench_api_") as folder:
         home = Path(folder)
         if not args.postgres:

@@ -66,8 +66,12 @@ def _compiled(statement, dialect_name: str) -> str:  # type: ignore[no-untyped-d
 _SERIES = str(_DAILY_SERIES["sqlite" if SQLITE else "postgresql"])
 _SUMMARY = _compiled(_summary_query(USER), "sqlite" if SQLITE else "postgresql")
 PARAM = "?" if SQLITE else "%s"
-# sqlite3 takes the named parameters as they are; psycopg as %(name)s.
-SERIES_SQL = _SERIES if SQLITE else re.sub(r"(?<!:):(user_id|start|end|step)\b", r"%(\1)s", _SERIES)
+# sqlite3 takes the named parameters as they are; psycopg as %(name)s, with a literal % doubled.
+SERIES_SQL = (
+    _SERIES
+    if SQLITE
+    else re.sub(r"(?<!:):(user_id|start|end|step)\b", r"%(\1)s", _SERIES.replace("%", "%%"))
+)
 
 
 def history(days: int) -> bytes:

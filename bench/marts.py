@@ -23,7 +23,9 @@ load). Everything it creates (a temporary SQLite file, a PostgreSQL scratch data
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -43,6 +45,7 @@ from wealth_pipeline.snapshots.store import record_account_change, record_mart_c
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
+    exchange_rates,
     financial_accounts,
     portfolio_positions,
     profiles,
@@ -211,6 +214,12 @@ def back_date(engine: Engine, user_id: int, day: date) -> None:
 _server_engine: Engine | None = None
 
 
+def watch_server(engine: Engine) -> None:
+    """Count the CPU of `engine`'s PostgreSQL backends in `timed` (nothing on SQLite)."""
+    global _server_engine
+    _server_engine = engine if engine.dialect.name == "postgresql" else None
+
+
 def server_cpu() -> float:
     """CPU seconds used so far by the PostgreSQL backends serving this benchmark's database
     (local server: read from /proc), 0 on SQLite. Unlike wall time, barely moved by other
@@ -266,9 +275,8 @@ def timed(label: str, action, rows_read: int | None = None):  # type: ignore[no-
 def run(
     url: str, accounts: int, years: int, users: int = 1, base_change: bool = False
 ) -> dict[str, tuple[float, float]]:
-    global _server_engine
     engine = get_engine(url)
-    _server_engine = engine if engine.dialect.name == "postgresql" else None
+    watch_server(engine)
     started = time.perf_counter()
     with engine.begin() as connection:
         user_ids = [
@@ -306,36 +314,104 @@ def run(
         "full", lambda: build_marts(engine, as_of=END + timedelta(days=1), full=True), snapshots
     )
     if base_change:
-        figures["base change"] = change_base_currency(engine, user_ids[0])
+        rates = insert_rates(
+            engine, END - timedelta(days=365 * years + 14), END + timedelta(days=1)
+        )
+        print(f"  {rates:,} EUR rates (USD, CHF) inserted for the span", file=sys.stderr)
+        figures["base change"] = change_base_currency(url, user_ids[0])
     return figures
 
 
-def change_base_currency(engine: Engine, user_id: int) -> tuple[float, float]:
-    """EUR -> CHF for one user: the profile change, the reconversion of all its snapshots and
-    positions (one transaction), then the marts; time and the peak of Python's allocations."""
-    import tracemalloc
+def insert_rates(engine: Engine, start: date, end: date) -> int:
+    """ECB-like EUR rates for USD and CHF on every weekday of [start, end] (weekends take
+    Friday's, as with the ECB's own): a base-currency change then converts every row, as a
+    real one does. Exact Decimals, moving a little from day to day."""
+    rows = []
+    day = start
+    while day <= end:
+        if day.weekday() < 5:
+            wobble = Decimal(day.toordinal() % 97) / 10_000
+            for quote, rate in (("USD", Decimal("1.0850")), ("CHF", Decimal("0.9420"))):
+                rows.append(
+                    {
+                        "rate_date": day,
+                        "base_currency": "EUR",
+                        "quote_currency": quote,
+                        "rate": rate + wobble,
+                        "source": "bench",
+                    }
+                )
+        day += timedelta(days=1)
+    with engine.begin() as connection:
+        connection.execute(insert(exchange_rates), rows)
+    return len(rows)
 
+
+def change_base_currency(url: str, user_id: int) -> tuple[float, float]:
+    """EUR -> CHF for one user, in a fresh process (so its peak memory is the change's own):
+    the profile change and the reconversion of all its snapshots and positions in one
+    transaction, as `wealth users update --base-currency` does, then the marts. Prints the
+    time, the CPU and the process's peak RSS (its high-water mark, read from the kernel)."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        figures = pool.apply(_change_base_currency, (url, user_id))
+    print(
+        f"  base change    {figures['seconds']:8.2f} s (cpu {figures['cpu']:.2f} s; reconversion "
+        f"{figures['converted']:.2f} s, cpu {figures['converted_cpu']:.2f} s: "
+        f"{figures['fixed']:,} snapshots, "
+        f"{figures['positions']:,} positions, {figures['skipped']:,} without a rate; marts "
+        f"{figures['seconds'] - figures['converted']:.2f} s, {figures['mart_rows']:,} rows)",
+        flush=True,
+    )
+    print(
+        f"      peak RSS of the process {figures['peak_mib']:.0f} MiB, through the "
+        f"reconversion {figures['converted_peak_mib']:.0f} MiB "
+        f"({figures['before_mib']:.0f} MiB before the change: imports, engine; target 300 MB "
+        f"= {300e6 / 2**20:.0f} MiB), load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    return figures["seconds"], figures["cpu"]
+
+
+def _peak_rss_mib() -> float:
+    """The process's RSS high-water mark (VmHWM), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _change_base_currency(url: str, user_id: int) -> dict[str, float]:
+    global _server_engine
     from wealth_pipeline.conversions.convert import reconvert_user
     from wealth_pipeline.profiles import update_profile
 
-    tracemalloc.start()
+    engine = get_engine(url)
+    _server_engine = engine if engine.dialect.name == "postgresql" else None
+    before = _peak_rss_mib()
     started, cpu, server = time.perf_counter(), time.process_time(), server_cpu()
     with engine.begin() as connection:
         update_profile(connection, user_id, base_currency="CHF")
         report = reconvert_user(connection, user_id)
     converted = time.perf_counter() - started
-    build_marts(engine, as_of=END + timedelta(days=1))
+    converted_cpu = time.process_time() - cpu + server_cpu() - server
+    converted_peak = _peak_rss_mib()
+    built = build_marts(engine, as_of=END + timedelta(days=1))
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     cpu += server_cpu() - server
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(
-        f"  base change    {seconds:8.2f} s (cpu {cpu:.2f} s; reconversion {converted:.2f} s, "
-        f"{report.fixed:,} snapshots, {report.positions_fixed:,} positions; "
-        f"peak Python allocations {peak / 2**20:.0f} MiB)",
-        flush=True,
-    )
-    return seconds, cpu
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "converted": converted,
+        "converted_cpu": converted_cpu,
+        "fixed": report.fixed,
+        "positions": report.positions_fixed,
+        "skipped": len(report.skipped),
+        "mart_rows": sum(built.rows.values()),
+        "peak_mib": _peak_rss_mib(),
+        "converted_peak_mib": converted_peak,
+        "before_mib": before,
+    }
 
 
 def scales(text_value: str) -> list[tuple[int, int]]:

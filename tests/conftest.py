@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.support.fixtures",
     "tests.support.api",
     "tests.support.cli",
+    "tests.support.demo",
     "tests.support.report",
     "tests.support.deployment",
     "tests.support.browser",

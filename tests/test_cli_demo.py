@@ -103,6 +103,7 @@ def test_the_demo_user_receives_the_weekly_report_in_the_outbox(
     env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("WEALTH_SMTP_HOST", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     setup = run("demo", "setup", "--days", "20")
     assert setup.exit_code == 0, setup.output
     assert "Weekly report: on, to demo@example.org" in setup.output
@@ -112,6 +113,18 @@ def test_the_demo_user_receives_the_weekly_report_in_the_outbox(
     message = message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert message["To"] == "demo@example.org"
     assert message["Subject"].startswith("[Wealth Tracker] Weekly Report - ")
+
+    # Sent from the command line, the report shows in Dagster's UI as materialized, as the
+    # rest of the command line's work does (recorded when WEALTH_RECORD_IN_DAGSTER is on).
+    import dagster as dg
+
+    monkeypatch.setenv("WEALTH_RECORD_IN_DAGSTER", "true")
+    again = run("report", "send", "--date", CLOCK.isoformat(), "--resend")
+    assert again.exit_code == 0 and "Note:" not in again.output, again.output
+    event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey("weekly_report"))
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    assert metadata["sent"].value == 1 and metadata["week"].value == "2026-W44"
 
 
 def test_accounts_backfill_command_on_a_demo_account(env: str) -> None:

@@ -74,6 +74,12 @@ def test_each_page_shows_the_apis_figures_as_the_report_formats_them(browser, ap
     page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
     legend = page.locator("#net-worth-chart .u-legend .u-series:nth-child(2) .u-value")
     assert legend.inner_text() == _shown(history[-1]["total_wealth"], base)
+    # Each change card shows the API's like-for-like change and its sentence under it.
+    for change in api_server.get("/api/wealth/changes/")["changes"]:
+        card = page.locator(f"[data-figure='change-{change['period']}']")
+        assert card.locator(".value").inner_text().lstrip("+") == _shown(change["change"], base)
+        if change["note"]:
+            assert card.locator(".note").inner_text() == change["note"]
     _shoot(page, "overview")
 
     _go(page, f"{api_server.url}/#/accounts")

@@ -4,7 +4,8 @@ warehouse of tests/support/api.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, update
@@ -158,26 +159,73 @@ def test_changes_are_exact_and_say_when_not_like_for_like(api: Api) -> None:
     by_period = {change["period"]: change for change in body["changes"]}
     # The history starts on 2025-01-01: no day a week or a month back.
     assert by_period["week"]["change"] is None and by_period["week"]["note"]
+    assert by_period["week"]["end_value"] == "4189.4737"  # the day's net worth
     # Year to date from 2024-12-31: before the history too.
     assert by_period["year_to_date"]["since"] == "2024-12-31"
 
+    # 17 days later the Giro gains 100 EUR and the brokerage's USD balance finds no rate (the
+    # lookup reaches back 14 days): the total falls by the brokerage's 2000 EUR, but that is
+    # a drop in coverage, not a loss. The week's change counts the accounts counted on both
+    # days and says which one it leaves out.
+    from wealth_pipeline.marts import build_marts
+    from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
+
+    later = date(2025, 1, 20)
+    with api.engine.begin() as connection:
+        write_snapshots(connection, api.ids.giro, [NewSnapshot(later, Decimal("1300.00"), "EUR")],
+                        source="manual")  # fmt: skip
+        write_snapshots(connection, api.ids.brokerage,
+                        [NewSnapshot(later, Decimal("2600.00"), "USD")], source="manual")  # fmt: skip
+    build_marts(api.engine, as_of=later, full=True)
+    body = api.get("/api/wealth/changes/").json()
+    assert body["as_of"] == "2025-01-20"
+    week = {change["period"]: change for change in body["changes"]}["week"]
+    assert week == {
+        "period": "week",
+        "since": "2025-01-13",
+        "start_value": "2189.4737",  # Giro 1200 + Savings 940 CHF at 0.95: both days counted
+        "end_value": "2289.4737",
+        "change": "100.0000",  # not the raw -1900: the brokerage is left out, not lost
+        "percentage": "4.57",
+        "like_for_like": False,
+        "note": "1 account has no rate since 2 Jan: this week's change leaves it out",
+    }
+    summary = api.get("/api/wealth/summary/").json()  # the summary's week says the same
+    assert summary["week_change"]["amount"] == "100.0000"
+    assert summary["week_change"]["note"] == week["note"]
+
 
 def test_change_body_arithmetic_and_coverage() -> None:
-    class Row:
-        def __init__(self, total: str, accounts: int, unconverted: int = 0) -> None:
-            from decimal import Decimal
+    from wealth_pipeline.marts.coverage import CoverageChange
 
-            self.total_wealth = Decimal(total)
-            self.account_count = accounts
-            self.unconverted_count = unconverted
+    end = date(2025, 1, 10)
+    since = period_start("week", end)
 
-    since = period_start("week", datetime(2025, 1, 10).date())
-    like = change_body("week", since, Row("1000.0000", 2), Row("1100.5000", 2))
+    def coverage(start: str, finish: str, **left_out) -> CoverageChange:  # type: ignore[no-untyped-def]
+        fields = {"no_rate": (), "gone": (), "added": (), "no_rate_since": None, **left_out}
+        return CoverageChange(since, end, Decimal(start), Decimal(finish), counted_on_start=3,
+                              **fields)  # fmt: skip
+
+    like = change_body("week", since, coverage("1000.0000", "1100.5000"), Decimal("1100.5000"))
     assert like["change"] == "100.5000" and like["percentage"] == "10.05"
     assert like["like_for_like"] is True and like["note"] is None
-    dropped = change_body("week", since, Row("1000.0000", 3), Row("10.0000", 3, unconverted=2))
+    # Two of three accounts lost their rate: the change is the third one's, not -99 %.
+    dropped = change_body(
+        "week", since,
+        coverage("10.0000", "10.2500", no_rate=(2, 3), no_rate_since=date(2025, 1, 3)),
+        Decimal("10.2500"),
+    )  # fmt: skip
+    assert dropped["change"] == "0.2500" and dropped["percentage"] == "2.50"
     assert dropped["like_for_like"] is False
-    assert "3 account(s) counted on 2025-01-03, 1 now" in dropped["note"]
+    assert dropped["note"] == (
+        "2 accounts have no rate since 3 Jan: this week's change leaves them out"
+    )
+    added = change_body("month", since, coverage("10.0000", "10.0000", added=(4,)), None)
+    assert added["note"] == (
+        "1 account was not counted on 3 Jan: this month's change leaves it out"
+    )
+    nothing = change_body("week", since, None, Decimal("5.0000"))
+    assert nothing["change"] is None and nothing["end_value"] == "5.0000"
     assert period_start("month", datetime(2025, 3, 31).date()).isoformat() == "2025-02-28"
     assert period_start("year_to_date", datetime(2025, 3, 31).date()).isoformat() == "2024-12-31"
 

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
+from tests.support.demo import CLOCK, SHIPPED
 from wealth_pipeline.cli import main
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
@@ -32,23 +33,13 @@ from wealth_pipeline.warehouse.schema import (
     users,
 )
 
-CLOCK = date(2026, 10, 30)  # the shipped ECB excerpt's last day
-LATER = date(2026, 12, 3)  # a day no stored rate converts (34 days later)
-SHIPPED = Path(__file__).parent.parent / "wealth_pipeline" / "fx" / "data" / "eurofxref-excerpt.csv"
-
 
 @pytest.fixture
-def env(warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
-    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    monkeypatch.setenv("WEALTH_OFFLINE", "true")
-    for name in ("WEALTH_ECB_FILE", "WEALTH_FX_SOURCE", "WEALTH_SYNC_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("WEALTH_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("WEALTH_ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("WEALTH_ARGON2_PARALLELISM", "1")
-    return warehouse_url
+def env(demo_env: str) -> str:
+    """The demo's environment (tests/support/demo.py) on each warehouse."""
+    return demo_env
+
+LATER = date(2026, 12, 3)  # a day no stored rate converts (34 days later)
 
 
 def run(*args: str) -> Result:
@@ -217,6 +208,10 @@ def test_cli_work_shows_in_dagster_as_materialized(
     assert instance.get_materialized_partitions(dg.AssetKey("account_snapshots")) == {
         "2026-10-28", "2026-10-29", "2026-10-30",
     }  # fmt: skip
+    # The cash flows the demo's history brought (a salary, a payment, a deposit) are there
+    # too: account_cash_flows is no longer "Never materialized" after `up`.
+    flow_days = instance.get_materialized_partitions(dg.AssetKey("account_cash_flows"))
+    assert flow_days and flow_days <= {"2026-10-28", "2026-10-29", "2026-10-30"}
     for mart in ("mart_net_worth_daily", "mart_account_daily", "mart_holdings"):
         assert instance.get_latest_materialization_event(dg.AssetKey(mart)) is not None
 

@@ -309,8 +309,8 @@ def test_a_stale_account_says_when_it_last_synced_in_berlin_time(
         )
     [stale] = [notice for notice in report.warnings if notice.kind == "stale"]
     assert stale.items == (
-        "Giro: last synced 28 Nov 2026 11:05",  # 10:05 UTC is 11:05 in Berlin
-        "Depot: never synced",
+        "Giro: last synced 28 Nov 2026 11:05, last data 27 Nov 2026",  # 10:05 UTC: 11:05 Berlin
+        "Depot: never synced, last data 24 Nov 2026",
     )
     assert (
         stale.text

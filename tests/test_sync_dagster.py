@@ -4,7 +4,7 @@ another process-like step; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -132,6 +132,13 @@ def test_checks_find_problems(
         assert unexplained.account_id == account_id and "without a reason" in unexplained.detail
         assert checks.stale_accounts(connection) == []
         connection.execute(update(financial_accounts).values(last_synced_at=None))
+        # Never synced, but its broker data arrived just now (as a history fill writes it):
+        # not late yet. Once that is older than the frequency, it is.
+        assert checks.stale_accounts(connection) == []
+        later = datetime.now(ZoneInfo("UTC")) + timedelta(hours=26)
+        [late] = checks.stale_accounts(connection, later)
+        assert late.account_id == account_id and "never synced, history filled" in late.detail
+        connection.execute(update(snapshots_table).values(snapshot_source="manual"))
         assert [f.account_id for f in checks.stale_accounts(connection)] == [account_id]
 
 

@@ -95,7 +95,8 @@ def demo_state(demo_ui: DemoUi) -> tuple:
 
 
 def test_the_demo_shows_as_materialized(page, demo_ui: DemoUi) -> None:  # type: ignore[no-untyped-def]
-    for asset in ("account_snapshots", "mart_net_worth_daily", "exchange_rates"):
+    for asset in ("account_snapshots", "account_cash_flows", "mart_net_worth_daily",
+                  "exchange_rates"):  # fmt: skip
         open_asset(page, demo_ui, asset)
         page.wait_for_timeout(1500)  # the status loads after the page
         body = page.locator("body").inner_text()

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wealth_pipeline import dashboard
 from wealth_pipeline.api.answers import AnswerCache
+from wealth_pipeline.api.fast_path import WealthFastPath
 from wealth_pipeline.api.login_guard import LoginGuard
 from wealth_pipeline.api.routes import (
     accounts,
@@ -51,8 +52,10 @@ def create_app(
     database_url: str | None = None,
     tokens: Tokens | None = None,
     login_guard: LoginGuard | None = None,
+    fast_path: bool = True,
 ) -> FastAPI:
-    """The API over `database_url` (default: the configured warehouse).
+    """The API over `database_url` (default: the configured warehouse); `fast_path=False`
+    leaves every wealth request to the routes (`api.fast_path`; the tests compare the two).
 
     Raises `KeyConfigurationError` for an unusable signing key and `SchemaNotCurrent` when
     the warehouse needs `wealth db upgrade`: the API refuses to start rather than fail later.
@@ -103,6 +106,8 @@ def create_app(
     app.state.kdf_params = KdfParams.from_settings(settings)
     app.state.login_guard = login_guard or LoginGuard()
     app.state.answers = AnswerCache(settings.api_answer_cache_mib * 1024 * 1024)
+    if fast_path:  # innermost: the body limit and the security headers still apply
+        app.add_middleware(WealthFastPath, state=app.state)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     for module in (
         auth,

@@ -14,9 +14,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
-from wealth_pipeline.api.tokens import ACCESS, LEEWAY_SECONDS, Claims, TokenError, Tokens
+from wealth_pipeline.api.tokens import LEEWAY_SECONDS, Claims, TokenError, Tokens
+from wealth_pipeline.warehouse.driver import DriverStatement
 from wealth_pipeline.warehouse.schema import mart_builds, profiles, users
 
 bearer = HTTPBearer(
@@ -40,7 +41,7 @@ async def access_claims(
         raise unauthorized("authentication required: send Authorization: Bearer <access token>")
     tokens: Tokens = request.app.state.tokens
     try:
-        return tokens.decode(credentials.credentials.strip(), ACCESS)
+        return tokens.access_claims(credentials.credentials.strip())
     except TokenError as exc:
         raise unauthorized(str(exc)) from None
 
@@ -63,7 +64,7 @@ class Principal:
     report_email: str | None
 
 
-_PRINCIPAL = select(
+_USER_AND_PROFILE = select(
     users.c.id,
     users.c.username,
     users.c.email,
@@ -79,22 +80,26 @@ _PRINCIPAL = select(
 ).join(profiles, profiles.c.user_id == users.c.id)
 
 
-# The same row and, in the one query, when the marts were last built (the ETag's source).
-_PRINCIPAL_AND_BUILD = _PRINCIPAL.add_columns(
-    select(func.max(mart_builds.c.built_at)).scalar_subquery().label("marts_built_at")
+# Statements made once, with the id bound (a `.where()` per request was a new statement
+# whose cache key SQLAlchemy computed each time).
+_PRINCIPAL = _USER_AND_PROFILE.where(users.c.id == bindparam("user_id"))
+# The same row and, in the one query, when the marts were last built (the ETag's source):
+# every wealth answer starts with it, so it runs on the driver's cursor.
+_PRINCIPAL_AND_BUILD = DriverStatement(
+    _USER_AND_PROFILE.add_columns(
+        select(func.max(mart_builds.c.built_at)).scalar_subquery().label("marts_built_at")
+    ).where(users.c.id == bindparam("user_id"))
 )
 
 
 def load_principal(connection: Connection, claims: Claims) -> Principal:
-    return _checked(
-        connection.execute(_PRINCIPAL.where(users.c.id == claims.user_id)).first(), claims
-    )
+    return _checked(connection.execute(_PRINCIPAL, {"user_id": claims.user_id}).first(), claims)
 
 
 def load_principal_and_build(connection: Connection, claims: Claims) -> tuple[Principal, object]:
     """The checked user and the marts' last build time (raw), in one query."""
-    row = connection.execute(_PRINCIPAL_AND_BUILD.where(users.c.id == claims.user_id)).first()
-    return _checked(row, claims), row.marts_built_at  # type: ignore[union-attr]
+    row = _PRINCIPAL_AND_BUILD.first(connection, {"user_id": claims.user_id})
+    return _checked(row, claims), row.marts_built_at
 
 
 def _checked(row, claims: Claims) -> Principal:  # type: ignore[no-untyped-def]
@@ -105,7 +110,7 @@ def _checked(row, claims: Claims) -> Principal:  # type: ignore[no-untyped-def]
         or issued_before(claims, row.created_at)
     ):
         raise unauthorized("the token is no longer valid: log in again")
-    return Principal(**{field.name: row._mapping[field.name] for field in fields(Principal)})
+    return Principal(**{field.name: getattr(row, field.name) for field in fields(Principal)})
 
 
 def issued_before(claims: Claims, created_at: datetime) -> bool:

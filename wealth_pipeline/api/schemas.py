@@ -202,6 +202,11 @@ class SummaryOut(BaseModel):
     unconverted_count: int
     accounts: list[SummaryAccount]
     week_change: WeekChange | None = None
+    figures_note: str | None = Field(
+        None,
+        description="when the demo's figures stop on the last day with exchange rates "
+        "(offline): one sentence saying so and how to get later rates",
+    )
 
 
 class HistoryPoint(BaseModel):

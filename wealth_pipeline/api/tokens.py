@@ -21,6 +21,8 @@ import os
 import re
 import secrets
 import tempfile
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,6 +54,8 @@ HEADER_TYPES = {ACCESS: "at+jwt", REFRESH: "rt+jwt"}
 SECRET_KEY_ENV = "WEALTH_API_SECRET_KEY"
 # What the refusal says: "not an access token", "not a refresh token".
 KIND_NAMES = {ACCESS: "an access token", REFRESH: "a refresh token"}
+# Access tokens remembered as verified (`Tokens.access_claims`): a few per active client.
+VERIFIED_TOKENS = 4096
 
 
 class TokenError(Exception):
@@ -141,6 +145,9 @@ class Tokens:
         self._key = key
         self.access_lifetime = timedelta(minutes=access_minutes)
         self.refresh_lifetime = timedelta(days=refresh_days)
+        # token -> (claims, first and last second it is valid): see `access_claims`.
+        self._verified: dict[str, tuple[Claims, int, int]] = {}
+        self._verified_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tokens:
@@ -168,8 +175,34 @@ class Tokens:
         claims = {"sub": str(user_id), "typ": ACCESS, "ver": version}
         return self._sign(claims, self.access_lifetime, now or _now())
 
+    def access_claims(self, token: str) -> Claims:
+        """`decode(token, ACCESS)`, remembered for the token's lifetime.
+
+        A client sends the same access token with every request for minutes; its signature
+        and claims cannot change, only the clock moves past `exp`. So a token verified once
+        is found by its exact text until then (the times are checked on every use, with the
+        same leeway as PyJWT's). Only verified tokens are kept, at most `VERIFIED_TOKENS`
+        (the oldest go first). What the token is worth is still the caller's check: its
+        user, active, with the same `credentials_version` (`api.principal`).
+        """
+        kept = self._verified.get(token)
+        if kept is not None:
+            claims, valid_from, valid_until = kept
+            if valid_from <= time.time() < valid_until:
+                return claims
+        claims, payload = self._decode(token, ACCESS)
+        valid_from = max(int(payload["nbf"]), int(payload["iat"])) - LEEWAY_SECONDS
+        with self._verified_lock:
+            while len(self._verified) >= VERIFIED_TOKENS:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = (claims, valid_from, int(payload["exp"]) + LEEWAY_SECONDS)
+        return claims
+
     def decode(self, token: str, expected_type: str) -> Claims:
         """The claims of a valid token of `expected_type`; TokenError otherwise."""
+        return self._decode(token, expected_type)[0]
+
+    def _decode(self, token: str, expected_type: str) -> tuple[Claims, dict[str, Any]]:
         if not isinstance(token, str) or token.count(".") != 2:
             raise TokenError("malformed token")
         try:
@@ -213,7 +246,8 @@ class Tokens:
             and TOKEN_ID.fullmatch(family)
         ):
             raise TokenError("invalid token")
-        return Claims(int(subject), version, expected_type, int(payload["iat"]), jti, family)
+        claims = Claims(int(subject), version, expected_type, int(payload["iat"]), jti, family)
+        return claims, payload
 
     # --- refresh tokens -----------------------------------------------------------------
 

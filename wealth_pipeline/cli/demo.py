@@ -108,11 +108,13 @@ def run_setup(days: int, password_env: str | None, command: str) -> None:
         click.echo(f"  {backfill.describe()}")
     click.echo(f"Done: {report.snapshots_written} snapshot(s) written.")
     if report.snapshots_written and report.backfills:
-        from wealth_pipeline.history.demo import snapshot_days
+        from wealth_pipeline.history.demo import flow_days, snapshot_days
 
         first = min(backfill.start for backfill in report.backfills)
         days_written = snapshot_days(engine, report.user_id, first, report.clock)
         record.snapshot_days(settings, command, days_written, len(report.backfills))
+        flows = flow_days(engine, report.user_id, first, report.clock)
+        record.snapshot_days(settings, command, flows, len(report.backfills), record.FLOWS_ASSET)
     if report.marts is not None:
         click.echo(f"Marts: {report.marts.describe()}")
         if report.marts.rows:

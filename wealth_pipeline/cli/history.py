@@ -69,7 +69,11 @@ def accounts_backfill(
     click.echo(report.describe()[0].upper() + report.describe()[1:] + ".")
     if report.written:
         from wealth_pipeline.cli import record
-        from wealth_pipeline.history.demo import snapshot_days
+        from wealth_pipeline.history.demo import flow_days, snapshot_days
 
+        command = "wealth accounts backfill"
         days = snapshot_days(engine(), owner.id, report.start, report.end, [account_id])
-        record.snapshot_days(settings, "wealth accounts backfill", days, 1)
+        record.snapshot_days(settings, command, days, 1)
+        if report.flows:
+            flows = flow_days(engine(), owner.id, report.start, report.end, [account_id])
+            record.snapshot_days(settings, command, flows, 1, record.FLOWS_ASSET)

@@ -1,8 +1,8 @@
 """Work done from the command line, recorded in Dagster as materializations of what it filled.
 
-`wealth demo setup`, `wealth marts build`, imports, history backfills: each writes warehouse
-tables that Dagster assets own. Without a record the UI would say "Never materialized" about
-data that exists, and a person would materialize it again. So each command reports a runless
+`wealth demo setup`, `wealth marts build`, imports, history backfills, `wealth report send`:
+each writes warehouse tables that Dagster assets own. Without a record the UI would say "Never
+materialized" about data that exists, and a person would materialize it again. So each command reports a runless
 materialization of every asset partition it filled (as of the day it filled), with that day's
 own metadata, tagged with the command. Recording never fails the command: the data is written
 either way, and a failure to record is said in one line.
@@ -20,7 +20,9 @@ from wealth_pipeline.cli.common import ensure_dagster_home
 from wealth_pipeline.settings import Settings
 
 SNAPSHOTS_ASSET = "account_snapshots"
+FLOWS_ASSET = "account_cash_flows"
 RATES_ASSET = "exchange_rates"
+REPORT_ASSET = "weekly_report"
 
 
 def record(
@@ -62,16 +64,21 @@ def record(
 
 
 def snapshot_days(
-    settings: Settings, command: str, days: Mapping[date, int], accounts: int | None = None
+    settings: Settings,
+    command: str,
+    days: Mapping[date, int],
+    accounts: int | None = None,
+    asset: str = SNAPSHOTS_ASSET,
 ) -> int:
-    """Record the `account_snapshots` days a command wrote (rows per day)."""
+    """Record the `account_snapshots` days a command wrote (rows per day), or those of
+    another daily asset it filled (`account_cash_flows`: a history fill writes flows too)."""
     partitions = {
         day.isoformat(): {"dagster/row_count": rows, "rows_written": rows}
         for day, rows in days.items()
         if rows
     }
     extra = {"accounts": accounts} if accounts is not None else None
-    return record(settings, command, SNAPSHOTS_ASSET, partitions, extra) if partitions else 0
+    return record(settings, command, asset, partitions, extra) if partitions else 0
 
 
 def marts(settings: Settings, command: str, rows: Mapping[str, int], summary: str) -> int:

@@ -271,18 +271,35 @@ def snapshot_days(
     Dagster is told a command filled."""
     from wealth_pipeline.warehouse.schema import account_snapshots
 
+    return _rows_per_day(engine, account_snapshots.c.snapshot_date, user_id, start, end, account_ids)
+
+
+def flow_days(
+    engine: Engine, user_id: int, start: date, end: date, account_ids: list[int] | None = None
+) -> dict[date, int]:
+    """Cash flows per day of the user's accounts (or `account_ids`) in [start, end]: the
+    `account_cash_flows` partitions a history fill wrote beside the snapshots."""
+    from wealth_pipeline.warehouse.schema import cash_flows
+
+    return _rows_per_day(engine, cash_flows.c.flow_date, user_id, start, end, account_ids)
+
+
+def _rows_per_day(  # type: ignore[no-untyped-def]
+    engine: Engine, day, user_id: int, start: date, end: date, account_ids: list[int] | None
+) -> dict[date, int]:
+    table = day.table
     with engine.connect() as connection:
         rows = connection.execute(
-            select(account_snapshots.c.snapshot_date, func.count())
-            .join(financial_accounts, financial_accounts.c.id == account_snapshots.c.account_id)
+            select(day, func.count())
+            .join(financial_accounts, financial_accounts.c.id == table.c.account_id)
             .where(
                 and_(
                     financial_accounts.c.user_id == user_id,
-                    account_snapshots.c.snapshot_date.between(start, end),
+                    day.between(start, end),
                     financial_accounts.c.id.in_(account_ids) if account_ids else true(),
                 )
             )
-            .group_by(account_snapshots.c.snapshot_date)
+            .group_by(day)
         ).all()
     return {row[0]: int(row[1]) for row in rows}
 

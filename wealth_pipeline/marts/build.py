@@ -69,6 +69,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.sql.elements import TextClause
 
 from wealth_pipeline import money
 from wealth_pipeline.marts.models import (
@@ -298,9 +299,12 @@ def _build_sqlite(
     write meanwhile), then one short write transaction replaces the rows from the stages and
     builds the small models. If another build committed in between (`mart_builds` moved),
     the write transaction plans and builds everything itself instead."""
+    from wealth_pipeline.returns.daily import register_sqlite_functions
+
     with engine.connect() as connection:
         connection.execution_options(sqlite_begin="BEGIN")  # deferred: no write lock
         _sqlite_cache(connection, SQLITE_BUILD_CACHE_KIB)
+        register_sqlite_functions(connection.connection.driver_connection)  # type: ignore[arg-type]
         try:
             staged: set[str] = set()
             with connection.begin():
@@ -524,22 +528,31 @@ def _drop_scratch(connection: Connection) -> None:
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS {prefix}{name}")
 
 
-def _insert_sql(connection: Connection, model: Model, end_day: date) -> tuple[str, dict]:
-    """The model's rows in the table's key order (appended to its B-tree, not scattered)."""
+def _insert_sql(connection: Connection, model: Model, plan: _Plan) -> tuple[str, dict]:
+    """The model's rows in the table's key order (appended to its B-tree, not scattered), and
+    the day parameters it uses."""
     table = metadata.tables[model.name]
     columns = ", ".join(column.name for column in table.columns)
     keys = ", ".join(column.name for column in table.primary_key.columns)
     sql = model.render(connection.dialect.name)
-    parameters = {"end_day": end_day} if ":end_day" in sql else {}
+    days = {
+        "end_day": plan.end_day,
+        "earliest_kept_day": min(plan.from_days.values()) - timedelta(days=1),
+    }
+    parameters = {name: day for name, day in days.items() if f":{name}" in sql}
     return f"SELECT {columns} FROM (\n{sql}\n) model_rows ORDER BY {keys}", parameters
+
+
+def _statement(sql: str, parameters: dict) -> TextClause:
+    return text(sql).bindparams(*(bindparam(name, type_=Date()) for name in parameters))
 
 
 def _stage_model(connection: Connection, model: Model, plan: _Plan) -> None:
     """The model's new rows into its temporary stage table (no write lock on SQLite)."""
-    select_sql, parameters = _insert_sql(connection, model, plan.end_day)
-    statement = text(f"CREATE TEMPORARY TABLE {STAGE_PREFIX}{model.name} AS {select_sql}")
-    if parameters:
-        statement = statement.bindparams(bindparam("end_day", type_=Date()))
+    select_sql, parameters = _insert_sql(connection, model, plan)
+    statement = _statement(
+        f"CREATE TEMPORARY TABLE {STAGE_PREFIX}{model.name} AS {select_sql}", parameters
+    )
     connection.execute(statement, parameters)
 
 
@@ -620,17 +633,11 @@ def _build_model(connection: Connection, model: Model, plan: _Plan, *, from_stag
     if from_stage:
         select_sql, parameters = f"SELECT {columns} FROM {STAGE_PREFIX}{model.name}", {}
     else:
-        select_sql, parameters = _insert_sql(connection, model, plan.end_day)
-    insert = text(f"INSERT INTO {table.name} ({columns})\n{select_sql}")
-    if parameters:
-        insert = insert.bindparams(bindparam("end_day", type_=Date()))
+        select_sql, parameters = _insert_sql(connection, model, plan)
+    insert = _statement(f"INSERT INTO {table.name} ({columns})\n{select_sql}", parameters)
     written = max(connection.execute(insert, parameters).rowcount, 0)
     if model.name == mart_holdings.name:
         _price_by_value(connection)
-    from wealth_pipeline.returns.daily import POST_STEPS
-
-    if model.name in POST_STEPS:
-        POST_STEPS[model.name](connection)
     if connection.dialect.name == "postgresql" and written >= ANALYZE_AFTER_ROWS:
         # The models after this one read what it wrote: plan them on its new size (the
         # statistics count this transaction's own rows), not on autovacuum's last visit.

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, select, true
 
-from wealth_pipeline.warehouse.schema import mart_account_daily
+from wealth_pipeline.warehouse.schema import mart_account_daily, mart_net_worth_daily
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,30 @@ def _have(count: int) -> str:
 
 def _was(count: int) -> str:
     return "was" if count == 1 else "were"
+
+
+def figures_days(
+    connection: Connection, user_id: int, up_to: date | None = None
+) -> tuple[date, date] | None:
+    """The marts' latest day for the user (up to `up_to`) and the day their figures are as
+    of: the newest snapshot carried on that day, when older. The days after it only carry the
+    same values forward (an account not synced, the demo offline after the rates stop), so
+    changes and charts end there instead of on days where nothing moved. None: no figures.
+    """
+    nw = mart_net_worth_daily
+    mart_day = connection.execute(
+        select(func.max(nw.c.day)).where(
+            nw.c.user_id == user_id, nw.c.day <= up_to if up_to is not None else true()
+        )
+    ).scalar()
+    if mart_day is None:
+        return None
+    newest = connection.execute(
+        select(func.max(mart_account_daily.c.snapshot_date)).where(
+            mart_account_daily.c.user_id == user_id, mart_account_daily.c.day == mart_day
+        )
+    ).scalar()
+    return mart_day, min(mart_day, newest or mart_day)
 
 
 def like_for_like(

@@ -18,8 +18,16 @@ sees:
   `from_day`, `kept_through`); it may list an account that no longer exists (removed: its
   rows are deleted, none inserted);
 - `end_day`: the marts' last day (a bind parameter);
+- `earliest_kept_day`: the earliest `kept_through` in `scope` (a bind parameter): a redundant
+  bound that lets PostgreSQL plan a one-day build as the few rows it reads, not a third of
+  the table;
 - dialect helpers (`next_day`, `month_start`, `json_object`, `json_agg`, `greatest`) and
   `dialect` (`sqlite` or `postgresql`) for what differs between the two databases;
+- for the returns: `ratio(num, den)`, two amounts' quotient as a double, rounded once (as
+  Python's `int / int` of the scaled amounts); `currency_effect(value, rate_start, rate_end)`,
+  value x rate change rounded half-even to the amount scale, exact (NUMERIC on PostgreSQL,
+  `CURRENCY_EFFECT_FUNCTION` in integers on SQLite); `chain_product`, PostgreSQL's running
+  product aggregate (migration 0011);
 - `label(kind, expr)`, `account_asset_class(expr)`: display names and the asset class of an
   account without positions (`marts.categories`); `default_base_currency`.
 
@@ -32,6 +40,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +48,7 @@ from typing import Any
 import jinja2
 
 import wealth_pipeline
+from wealth_pipeline import money
 from wealth_pipeline.marts.categories import account_asset_class_sql, label_sql
 from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY
 from wealth_pipeline.warehouse.schema import metadata
@@ -48,6 +58,9 @@ REBUILD_MODES = ("day", "month", "user")
 SCOPE_TABLE = "mart_scope"
 SCOPE_ACCOUNTS_TABLE = "mart_scope_accounts"
 DIALECTS = ("sqlite", "postgresql")
+# SQLite: registered on the build's connection (returns.daily); PostgreSQL: migration 0011.
+CURRENCY_EFFECT_FUNCTION = "wealth_currency_effect"
+CHAIN_PRODUCT_AGGREGATE = "wealth_chain_product"
 
 
 class ModelError(ValueError):
@@ -66,8 +79,9 @@ class Model:
     per_account: bool = False  # reads `scope_accounts`: rows replaced per account
 
     def render(self, dialect: str) -> str:
-        """The model's SELECT for `dialect` (`sqlite` or `postgresql`)."""
-        return _render(self.path, self.template, _Context(dialect, self.name))[0]
+        """The model's SELECT for `dialect` (`sqlite` or `postgresql`), rendered once: jinja
+        compiles a template in milliseconds, as long as building a day's rows."""
+        return _rendered(self.path, self.template, self.name, dialect)
 
 
 def models_folder(package_root: Path | None = None) -> Path:
@@ -124,6 +138,17 @@ class _Context:
             "json_object": lambda *pairs: (
                 ("json_object(" if sqlite else "json_build_object(") + ", ".join(pairs) + ")"
             ),
+            "ratio": lambda num, den: (
+                f"CAST({num} AS REAL) / ({den})"  # scaled integers: exact as doubles
+                if sqlite
+                else f"CAST(({num}) * {SCALE} AS DOUBLE PRECISION) "
+                f"/ CAST(({den}) * {SCALE} AS DOUBLE PRECISION)"
+            ),
+            "currency_effect": lambda value, start, end: (
+                f"{CURRENCY_EFFECT_FUNCTION}({value}, {start}, {end})"
+                if sqlite
+                else _half_even_sql(f"(({value}) * (({end}) - ({start})))")
+            ),
             # SQLite 3.40 has no ORDER BY inside aggregates: it aggregates in input order,
             # so feed it ordered rows.
             "json_agg": lambda e, order_by: (
@@ -138,12 +163,30 @@ class _Context:
             "scope": SCOPE_TABLE,
             "scope_accounts": SCOPE_ACCOUNTS_TABLE,
             "end_day": ":end_day",
+            "earliest_kept_day": ":earliest_kept_day",
             "dialect": self.dialect,
             "default_base_currency": f"'{DEFAULT_BASE_CURRENCY}'",
+            "chain_product": CHAIN_PRODUCT_AGGREGATE,
             "label": label_sql,
             "account_asset_class": account_asset_class_sql,
             **helpers,
         }
+
+
+SCALE = 10**money.AMOUNT_PLACES
+
+
+def _half_even_sql(product: str) -> str:
+    """An exact NUMERIC rounded half-even to the amount scale (PostgreSQL's ROUND rounds half
+    away from zero)."""
+    places = money.AMOUNT_PLACES
+    kept = f"TRUNC({product}, {places})"
+    half = f"{Decimal(5).scaleb(-places - 1)}"
+    rest = f"ABS({product} - {kept})"
+    return (
+        f"(CASE WHEN {rest} > {half} OR ({rest} = {half} AND MOD({kept} * {SCALE}, 2) <> 0) "
+        f"THEN {kept} + SIGN({product}) * {Decimal(1).scaleb(-places)} ELSE {kept} END)"
+    )
 
 
 _environment = jinja2.Environment(
@@ -158,6 +201,11 @@ def _render(path: Path, template: str, context: _Context) -> tuple[str, _Context
         where = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
         raise ModelError(f"{path.name}{where}: {error}") from None
     return sql, context
+
+
+@cache
+def _rendered(path: Path, template: str, name: str, dialect: str) -> str:
+    return _render(path, template, _Context(dialect, name))[0]
 
 
 def _description(template: str) -> str:

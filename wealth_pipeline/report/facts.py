@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, func, select
 
 from wealth_pipeline.brokers.connection import sync_command
-from wealth_pipeline.marts.coverage import like_for_like
+from wealth_pipeline.marts.coverage import figures_days, like_for_like
 from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.report.content import (
     CHART_DAYS,
@@ -36,6 +36,7 @@ from wealth_pipeline.report.content import (
 from wealth_pipeline.report.formatting import short_day
 from wealth_pipeline.report.projection import load_projection
 from wealth_pipeline.sync.checks import Finding, stale_accounts
+from wealth_pipeline.sync.demo_guard import demo_accounts_waiting, figures_as_of_sentence
 from wealth_pipeline.sync.waiting import why_of
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -81,23 +82,16 @@ def load_report(
     ).first()
     if person is None:
         raise NoFigures(f"no user with id {user_id}")
-    nw = mart_net_worth_daily
-    mart_day = connection.execute(
-        select(func.max(nw.c.day)).where(nw.c.user_id == user_id, nw.c.day <= today)
-    ).scalar()
-    if mart_day is None:
+    days = figures_days(connection, user_id, today)
+    if days is None:
         raise NoFigures(
             f"the marts hold no figures for {person.username} up to {today.isoformat()}: "
             "add an account with a snapshot and build the marts (`wealth marts build`)"
         )
-    # The newest snapshot carried on that day: changes are measured from real data, not from
-    # days the marts only carried forward (and stale figures are called out below).
-    newest = connection.execute(
-        select(func.max(mart_account_daily.c.snapshot_date)).where(
-            mart_account_daily.c.user_id == user_id, mart_account_daily.c.day == mart_day
-        )
-    ).scalar()
-    as_of = min(mart_day, newest or mart_day)
+    # Changes are measured from real data, not from days the marts only carried forward
+    # (and figures that stopped are called out below).
+    mart_day, as_of = days
+    nw = mart_net_worth_daily
     window_start = as_of - timedelta(days=CHART_DAYS + 1)
     rows = connection.execute(
         select(nw.c.day, nw.c.total_wealth, nw.c.base_currency, nw.c.account_count,
@@ -248,7 +242,17 @@ def _warnings(
 ) -> list[Notice]:
     fa = financial_accounts
     notices: list[Notice] = []
-    if (today - as_of).days > OUTDATED_AFTER_DAYS:
+    # The demo offline, after the rates stop: its figures end on their last day by design,
+    # and its sync skips later days (no sync is late). One sentence says so, and how to
+    # bring it up to today, instead of "N days old" and "never synced".
+    waiting = demo_accounts_waiting(connection, user_id, today)
+    if waiting and (today - as_of).days > OUTDATED_AFTER_DAYS:
+        from wealth_pipeline.settings import load_settings
+
+        notices.append(
+            Notice("rates", "", figures_as_of_sentence(short_day(as_of), load_settings()))
+        )
+    elif (today - as_of).days > OUTDATED_AFTER_DAYS:
         notices.append(
             Notice(
                 "outdated",
@@ -302,9 +306,11 @@ def _warnings(
             )
     flagged = {n.subject for n in notices}
     stale = [
-        f"{names[f.account_id]}: {_last_synced(accounts[f.account_id].last_synced_at)}"
+        f"{names[f.account_id]}: {_last_synced(accounts[f.account_id].last_synced_at)}, "
+        + _last_data(last_data.get(f.account_id))
         for f in stale_findings
         if f.account_id in names and names[f.account_id] not in flagged
+        and f.account_id not in waiting
     ]
     if stale:
         hours = connection.execute(
@@ -331,6 +337,10 @@ def _last_synced(moment: datetime | None) -> str:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(ZoneInfo(TIMEZONE))
     return f"last synced {short_day(local.date())} {local:%H:%M}"
+
+
+def _last_data(day: date | None) -> str:
+    return f"last data {short_day(day)}" if day else "no data yet"
 
 
 def _unconverted(

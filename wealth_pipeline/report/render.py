@@ -33,6 +33,7 @@ NOTICE_TITLES = {
     "stale": "Not synced lately",
     "unconverted": "Not converted",
     "outdated": "Figures not current",
+    "rates": "As of the last day with rates",
     "coverage": "Not like for like",
 }
 

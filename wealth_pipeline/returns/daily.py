@@ -1,94 +1,39 @@
-"""The returns marts' Python step: the currency effect, each day's return and the
-chain-linked time-weighted index, for the rows a marts build just wrote.
+"""The returns marts' arithmetic that SQL cannot do exactly alone, and its conventions.
 
-Run by the marts build right after the SQL of `mart_account_returns_daily` (so the total's SQL
-sums the accounts' currency effects) and of `mart_returns_daily`, in its transaction, for the
-users in scope from their first rebuilt day; the index continues from the kept row of the day
-before.
+The returns marts compute everything in their SQL (`dbt_like_sql/mart_account_returns_daily.sql`,
+`mart_returns_daily.sql`), in the build's INSERT: no second pass over the rows. What SQLite
+lacks is supplied here as functions registered on the build's connection
+(`register_sqlite_functions`); PostgreSQL does the same in NUMERIC and with its running-product
+aggregate (migration 0011).
 
 Conventions (the README's "Returns" section):
 - flows at the start of the day: r = market_result / (value_start + external_flow); a day
-  without positive capital (value_start + flow <= 0) has no return;
-- the index starts at 1.0 and is carried unchanged over days without a return (not covered);
+  without positive capital (value_start + flow <= 0) has no return (0 when nothing moved);
+- the index starts at 1.0 (or continues from the kept row of the day before) and is carried
+  unchanged over days without a return (not covered): index = index x (1 + r), day by day;
 - currency effect (accounts not in the base currency) = value at the start in the account's
   currency x (rate at the end - rate at the start), rounded half-even to 4 places; 0 for
   accounts in the base currency.
-Ratios are IEEE doubles: the quotient is exact to 28 digits (Decimal) then rounded to a
-double (relative error < 1e-16 per day); the index compounds that.
+Ratios are IEEE doubles: the quotient of the two exact amounts (scaled integers below 2**53,
+i.e. below 900 billion) is rounded once to a double (relative error < 1.2e-16 per day); the
+index compounds one more rounding per day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
 from datetime import date
-from decimal import Decimal
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Date,
-    Integer,
-    MetaData,
-    Table,
-    select,
-)
+from sqlalchemy import Connection, select
 
 from wealth_pipeline import money
-from wealth_pipeline.marts.models import SCOPE_TABLE
-from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily
-
-_scratch = MetaData()
-_scope = Table(
-    SCOPE_TABLE,
-    _scratch,
-    Column("user_id", Integer),
-    Column("from_day", Date),
-    Column("kept_through", Date),
-)
+from wealth_pipeline.marts.models import CHAIN_PRODUCT_AGGREGATE, CURRENCY_EFFECT_FUNCTION
+from wealth_pipeline.warehouse.schema import mart_returns_daily
 
 
-def day_return(market_result: Decimal | None, capital: Decimal | None) -> float | None:
-    """market_result / capital as a double; None without a result or positive capital."""
-    if market_result is None or capital is None:
-        return None
-    if capital <= 0:
-        return 0.0 if market_result == 0 and capital == 0 else None
-    return float(market_result / capital)
-
-
-def currency_effect(
-    value_start_own: Decimal, rate_start: Decimal | None, rate_end: Decimal | None
-) -> Decimal:
-    """value_start_own x (rate_end - rate_start), to 4 places (0 without both rates)."""
-    if rate_start is None or rate_end is None:
-        return Decimal(0).quantize(Decimal("0.0001"))
-    return money.multiply(value_start_own, rate_end - rate_start, money.AMOUNT_PLACES)
-
-
-def chain(start: float, returns: Iterable[float | None]) -> list[float]:
-    """The index after each day: carried over days without a return."""
-    out = []
-    index = start
-    for r in returns:
-        if r is not None:
-            index *= 1.0 + r
-        out.append(index)
-    return out
-
-
-def _units(value: object, places: int, sqlite: bool) -> int | None:
-    """A raw column value as an integer count of 10**-places (SQLite stores exactly that)."""
-    if value is None:
-        return None
-    if sqlite:
-        return int(value)  # type: ignore[call-overload]
-    return int(Decimal(value).scaleb(places))  # type: ignore[arg-type]
-
-
-def _effect_units(start_own: int, rate_start: int | None, rate_end: int | None) -> int:
-    """value (4 places) x rate change (12 places), rounded half-even to 4 places: in integers."""
-    if rate_start is None or rate_end is None:
-        return 0
+def effect_units(start_own: int, rate_start: int, rate_end: int) -> int:
+    """value (4 places) x rate change (12 places), rounded half-even to 4 places: in integers
+    (SQLite stores exactly these scaled integers; their product may not fit in 64 bits)."""
     product = start_own * (rate_end - rate_start)
     quotient, remainder = divmod(product, 10**money.RATE_PLACES)
     twice = 2 * remainder
@@ -97,153 +42,30 @@ def _effect_units(start_own: int, rate_start: int | None, rate_end: int | None) 
     return quotient
 
 
-def _write_back(
-    connection: Connection, table: str, keys: tuple[str, ...], columns: tuple[str, ...], rows: list
-) -> None:
-    """Set `columns` of `table`'s rows (matched on `keys`) from `rows`, through a temporary
-    table filled in one driver-level executemany and one UPDATE ... FROM (SQLite 3.33+, and
-    PostgreSQL): per-row UPDATEs cost more than computing the values."""
-    if not rows:
-        return
-    scratch = f"{table}_update"
-    sqlite = connection.dialect.name == "sqlite"
-    types = {
-        "user_id": "INTEGER",
-        "account_id": "INTEGER",
-        "day": "DATE",
-        "currency_effect": "BIGINT" if sqlite else "NUMERIC(28, 4)",
-        "daily_return": "DOUBLE PRECISION",
-        "twr_index": "DOUBLE PRECISION",
-    }
-    names = (*keys, *columns)
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {scratch} ("
-        + ", ".join(f"{name} {types[name]}" for name in names)
-        + ")"
-    )
-    if sqlite:
-        marks = ", ".join("?" for _ in names)
-        insert = f"INSERT INTO {scratch} ({', '.join(names)}) VALUES ({marks})"
-        connection.exec_driver_sql(insert, rows)
-    else:  # psycopg: COPY, in the build's transaction; then statistics for the join
-        raw = connection.connection.driver_connection
-        statement = f"COPY {scratch} ({', '.join(names)}) FROM STDIN"
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
-        connection.exec_driver_sql(f"ANALYZE {scratch}")
-    assignments = ", ".join(f"{name} = u.{name}" for name in columns)
-    matches = " AND ".join(f"{table}.{key} = u.{key}" for key in keys)
-    connection.exec_driver_sql(f"UPDATE {table} SET {assignments} FROM {scratch} u WHERE {matches}")
-    connection.exec_driver_sql(f"DROP TABLE {scratch}")
+class ChainProduct:
+    """The running product of a window, factor by factor in the window's order (SQLite's
+    `wealth_chain_product`, as PostgreSQL's aggregate over float8mul)."""
+
+    def __init__(self) -> None:
+        self.product = 1.0
+
+    def step(self, factor: float) -> None:
+        self.product *= factor
+
+    def inverse(self, factor: float) -> None:
+        raise NotImplementedError("a running product only grows from the partition's start")
+
+    def value(self) -> float:
+        return self.product
+
+    def finalize(self) -> float:
+        return self.product
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
-    if denominator <= 0:
-        return 0.0 if numerator == 0 and denominator == 0 else None
-    return numerator / denominator  # exact integers, one rounding to a double
-
-
-def fill_account_returns(connection: Connection) -> int:
-    """Currency effect, daily return and index of the account rows just written (raw values:
-    scaled integers on SQLite, NUMERIC on PostgreSQL, computed in integers)."""
-    sqlite = connection.dialect.name == "sqlite"
-    seeds = {
-        (user, account): index
-        for user, account, index in connection.exec_driver_sql(
-            f"SELECT k.user_id, k.account_id, k.twr_index FROM {SCOPE_TABLE} sc "
-            "JOIN mart_account_returns_daily k "
-            "ON k.user_id = sc.user_id AND k.day = sc.kept_through"
-        )
-    }
-    rows = connection.exec_driver_sql(
-        "SELECT r.user_id, r.account_id, r.day, r.covered, r.currency = r.base_currency, "
-        "r.value_start, r.value_start_own, r.rate_start, r.rate_end, r.external_flow, "
-        f"r.market_result FROM {SCOPE_TABLE} sc JOIN mart_account_returns_daily r "
-        "ON r.user_id = sc.user_id AND r.day >= sc.from_day "
-        "ORDER BY r.user_id, r.account_id, r.day"
-    ).all()
-    amount, rate = money.AMOUNT_PLACES, money.RATE_PLACES
-    updates = []
-    key = None
-    index = 1.0
-    for user, account, day, covered, same, start, start_own, r0, r1, flow, result in rows:
-        if (user, account) != key:
-            key = (user, account)
-            index = seeds.get(key) or 1.0
-        effect = r = None
-        if covered:
-            effect = (
-                0
-                if same
-                else _effect_units(
-                    _units(start_own, amount, sqlite) or 0,
-                    _units(r0, rate, sqlite),
-                    _units(r1, rate, sqlite),
-                )
-            )
-            r = _ratio(
-                _units(result, amount, sqlite) or 0,
-                (_units(start, amount, sqlite) or 0) + (_units(flow, amount, sqlite) or 0),
-            )
-            if r is not None:
-                index *= 1.0 + r
-            if effect is not None and not sqlite:
-                effect = Decimal(effect).scaleb(-amount)
-        updates.append((user, day, account, effect, r, index))
-    _write_back(
-        connection,
-        "mart_account_returns_daily",
-        ("user_id", "day", "account_id"),
-        ("currency_effect", "daily_return", "twr_index"),
-        updates,
-    )
-    return len(updates)
-
-
-def fill_total_returns(connection: Connection) -> int:
-    sqlite = connection.dialect.name == "sqlite"
-    seeds = dict(
-        connection.exec_driver_sql(
-            f"SELECT k.user_id, k.twr_index FROM {SCOPE_TABLE} sc "
-            "JOIN mart_returns_daily k ON k.user_id = sc.user_id AND k.day = sc.kept_through"
-        ).all()
-    )
-    rows = connection.exec_driver_sql(
-        "SELECT r.user_id, r.day, r.covered_count, r.covered_value_start, r.external_flow, "
-        f"r.internal_transfers, r.market_result FROM {SCOPE_TABLE} sc "
-        "JOIN mart_returns_daily r ON r.user_id = sc.user_id AND r.day >= sc.from_day "
-        "ORDER BY r.user_id, r.day"
-    ).all()
-    amount = money.AMOUNT_PLACES
-    updates = []
-    user = None
-    index = 1.0
-    for row_user, day, covered, start, flow, transfers, result in rows:
-        if row_user != user:
-            user = row_user
-            index = seeds.get(user) or 1.0
-        r = None
-        if covered:
-            capital = sum(_units(v, amount, sqlite) or 0 for v in (start, flow, transfers))
-            r = _ratio(_units(result, amount, sqlite) or 0, capital)
-            if r is not None:
-                index *= 1.0 + r
-        updates.append((row_user, day, r, index))
-    _write_back(
-        connection,
-        "mart_returns_daily",
-        ("user_id", "day"),
-        ("daily_return", "twr_index"),
-        updates,
-    )
-    return len(updates)
-
-
-POST_STEPS = {
-    mart_account_returns_daily.name: fill_account_returns,
-    mart_returns_daily.name: fill_total_returns,
-}
+def register_sqlite_functions(connection: sqlite3.Connection) -> None:
+    """Make the returns models' functions known to a SQLite connection."""
+    connection.create_function(CURRENCY_EFFECT_FUNCTION, 3, effect_units, deterministic=True)
+    connection.create_window_function(CHAIN_PRODUCT_AGGREGATE, 1, ChainProduct)
 
 
 def first_day(connection: Connection, user_id: int) -> date | None:

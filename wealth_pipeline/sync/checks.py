@@ -149,7 +149,10 @@ def large_changes(connection: Connection, days: Sequence[date]) -> list[Finding]
 
 
 def stale_accounts(connection: Connection, now: datetime | None = None) -> list[Finding]:
-    """Auto-synced accounts whose last successful sync is older than their user's frequency."""
+    """Auto-synced accounts whose data last came from their broker longer ago than their
+    user's frequency: the last successful sync or, for an account never synced, the last
+    history fill (`wealth demo setup`, `wealth accounts backfill`: the broker's data is as
+    fresh as a sync's, and the first scheduled sync is not late yet)."""
     now = now or datetime.now(ZoneInfo("UTC"))
     rows = connection.execute(
         select(
@@ -172,23 +175,46 @@ def stale_accounts(connection: Connection, now: datetime | None = None) -> list[
             )
         )
         .order_by(financial_accounts.c.id)
-    )
+    ).all()
+    filled = _last_filled(connection, [row.id for row in rows if row.last_synced_at is None])
     found = []
     today = now.astimezone(ZoneInfo("Europe/Berlin")).date()
     for row in rows:
-        last = row.last_synced_at
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=ZoneInfo("UTC"))
+        last = _utc(row.last_synced_at)
         allowed = timedelta(hours=row.sync_frequency_hours) + FREQUENCY_GRACE
-        if last is None or now - last > allowed:
-            since = (
-                "never synced"
-                if last is None
-                else f"last synced {last.isoformat(timespec='minutes')}"
-            )
+        reference = last or _utc(filled.get(row.id))
+        if reference is None or now - reference > allowed:
+            if last is not None:
+                since = f"last synced {last.isoformat(timespec='minutes')}"
+            elif reference is not None:
+                since = f"never synced, history filled {reference.isoformat(timespec='minutes')}"
+            else:
+                since = "never synced"
             found.append(
                 Finding(
                     row.id, today, f"{since} ({row.status}; every {row.sync_frequency_hours} h)"
                 )
             )
     return found
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:  # SQLite hands back naive UTC
+        return moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment
+
+
+def _last_filled(connection: Connection, account_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each account's broker data last arrived by a history fill: the newest write of
+    an `auto` snapshot (what a backfill writes; manual and imported ones are a person's)."""
+    if not account_ids:
+        return {}
+    rows = connection.execute(
+        select(account_snapshots.c.account_id, func.max(account_snapshots.c.created_at))
+        .where(
+            account_snapshots.c.account_id.in_(account_ids),
+            account_snapshots.c.snapshot_source == "auto",
+        )
+        .group_by(account_snapshots.c.account_id)
+    ).all()
+    return {account_id: moment for account_id, moment in rows if moment is not None}

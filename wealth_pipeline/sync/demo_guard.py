@@ -19,7 +19,7 @@ from wealth_pipeline.fx.lookup import rate
 from wealth_pipeline.settings import Settings
 from wealth_pipeline.sync.account import Outcome
 from wealth_pipeline.sync.due import DueAccount
-from wealth_pipeline.warehouse.schema import exchange_rates, financial_accounts, profiles
+from wealth_pipeline.warehouse.schema import brokers, exchange_rates, financial_accounts, profiles
 
 DEMO_BROKER = "demo"
 
@@ -56,6 +56,18 @@ def last_rate_day(connection: Connection) -> date | None:
     return connection.execute(select(func.max(exchange_rates.c.rate_date))).scalar()
 
 
+def converts_on(connection: Connection, account_ids: Sequence[int], day: date) -> bool:
+    """Whether a stored rate converts each of these accounts into its owner's base currency
+    on `day`."""
+    pairs = connection.execute(
+        select(financial_accounts.c.currency, profiles.c.base_currency)
+        .join(profiles, profiles.c.user_id == financial_accounts.c.user_id)
+        .where(financial_accounts.c.id.in_(account_ids))
+        .distinct()
+    ).all()
+    return all(rate(connection, currency, base, day) for currency, base in pairs)
+
+
 def refuse_unconvertible_demo(
     connection: Connection, due: Sequence[DueAccount], day: date, settings: Settings
 ) -> tuple[list[DueAccount], list[Outcome]]:
@@ -64,22 +76,15 @@ def refuse_unconvertible_demo(
     demo = [account for account in due if account.broker_code == DEMO_BROKER]
     if not demo:
         return list(due), []
-    rows = connection.execute(
-        select(financial_accounts.c.id, financial_accounts.c.currency, profiles.c.base_currency)
-        .join(profiles, profiles.c.user_id == financial_accounts.c.user_id)
-        .where(financial_accounts.c.id.in_([account.account_id for account in demo]))
-    ).all()
-    pairs = {row.id: (row.currency, row.base_currency) for row in rows}
-    by_user: dict[int, list[DueAccount]] = defaultdict(list)
+    by_user: dict[int, list[int]] = defaultdict(list)
     for account in demo:
-        by_user[account.user_id].append(account)
-    refused: set[int] = set()
-    for accounts in by_user.values():
-        for account in accounts:
-            currency, base = pairs[account.account_id]
-            if not rate(connection, currency, base, day):
-                refused.update(a.account_id for a in accounts)
-                break
+        by_user[account.user_id].append(account.account_id)
+    refused = {
+        account_id
+        for accounts in by_user.values()
+        if not converts_on(connection, accounts, day)
+        for account_id in accounts
+    }
     if not refused:
         return list(due), []
     sentence = rates_stop_sentence(day, last_rate_day(connection), settings)
@@ -90,3 +95,35 @@ def refuse_unconvertible_demo(
         if account.account_id in refused
     ]
     return kept, skipped
+
+
+def demo_accounts_waiting(connection: Connection, user_id: int, day: date) -> list[int]:
+    """The user's demo accounts when the sync of `day` refuses them (no stored rate converts
+    them all: offline, after the rates stop), else none: their figures stop where the rates
+    stop, which is no sync failing."""
+    accounts = list(
+        connection.execute(
+            select(financial_accounts.c.id)
+            .join(brokers, brokers.c.id == financial_accounts.c.broker_id)
+            .where(financial_accounts.c.user_id == user_id, brokers.c.code == DEMO_BROKER)
+        ).scalars()
+    )
+    return accounts if accounts and not converts_on(connection, accounts, day) else []
+
+
+def figures_as_of_sentence(as_of: str, settings: Settings) -> str:
+    """The report's and `wealth summary`'s one sentence when the demo waits for rates (`as_of`
+    as they show days): as of when its figures are, why, and how to bring it up to today."""
+    if settings.offline and settings.fx_source == "auto":
+        why = "WEALTH_OFFLINE is on, so no later ones are fetched"
+        how = "unset WEALTH_OFFLINE and run `wealth demo setup` again"
+    elif settings.fx_source == "ecb_file":
+        why = "the ECB file behind WEALTH_ECB_FILE ends there"
+        how = "set WEALTH_FX_SOURCE=auto (the default) and run `wealth demo setup` again"
+    else:
+        why = f"no later one has come from {settings.fx_source} yet: is the machine offline?"
+        how = "run `wealth demo setup` again once it is online"
+    return (
+        f"The demo's figures are as of {as_of}, the last day with exchange rates ({why}): to "
+        f"bring it up to today, {how} (it fetches the later rates and fills the days since)."
+    )

@@ -501,14 +501,15 @@ mart_builds = Table(
 # Per account and day, where the change in value came from (base currency). `covered` days
 # (flows known, values and flows converted) split the change into the net external flow and the
 # market result (change - external flow; it includes income, costs and the currency effect);
-# other days' change is `unexplained`. Filled by `mart_account_returns_daily.sql`; the
-# currency effect and the ratios by `returns.daily` (Python: SQL never multiplies money).
+# other days' change is `unexplained`. Filled by `mart_account_returns_daily.sql` (the exact
+# currency effect and the ratios with the functions of `returns.daily`).
+# No foreign keys and WITHOUT ROWID, as the other large marts (migration 0011).
 mart_account_returns_daily = Table(
     "mart_account_returns_daily",
     metadata,
-    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, primary_key=True),
     Column("day", Date, primary_key=True),
-    Column("account_id", ForeignKey("financial_accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", Integer, primary_key=True),
     Column("base_currency", String(3), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("covered", Boolean, nullable=False),
@@ -526,6 +527,7 @@ mart_account_returns_daily = Table(
     Column("unexplained", Amount()),  # the change on a day without flow data
     Column("daily_return", Float),  # market_result / (value_start + external_flow)
     Column("twr_index", Float),  # chain-linked from 1.0; carried over uncovered days
+    sqlite_with_rowid=False,
 )
 
 # The user's total per day: the sums of the accounts' rows; the return over covered accounts,

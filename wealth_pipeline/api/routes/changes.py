@@ -7,18 +7,20 @@ floating point. Both read the marts only.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Annotated
 
 from dateutil.relativedelta import relativedelta
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import and_, func, select
 
 from wealth_pipeline import money
 from wealth_pipeline.api.body import day, json_response
 from wealth_pipeline.api.principal import Authenticated, reading
 from wealth_pipeline.api.routes.accounts import AccountId
 from wealth_pipeline.api.schemas import Money, Problem
+from wealth_pipeline.marts.coverage import CoverageChange, figures_days, like_for_like
 from wealth_pipeline.warehouse.schema import (
     financial_accounts,
     mart_account_daily,
@@ -71,51 +73,43 @@ def period_start(period: str, end: date) -> date:
     return date(end.year - 1, 12, 31)  # year to date
 
 
-def change_body(period: str, since: date, start, end) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """One period's change; `start`/`end` are mart rows (total, account and unconverted counts)."""
-    if start is None or end is None:
+CHANGE_NAMES = {
+    "week": "this week's change",
+    "month": "this month's change",
+    "year_to_date": "the year-to-date change",
+}
+
+
+def change_body(
+    period: str, since: date, coverage: CoverageChange | None, net_worth: Decimal | None
+) -> dict[str, object]:
+    """One period's change, over the accounts counted on both days (`marts.coverage`): a drop
+    in coverage is never shown as a loss; `note` says which accounts were left out."""
+    if coverage is None or coverage.counted_on_start == 0:
         return {
             "period": period,
             "since": day(since),
             "start_value": None,
-            "end_value": None if end is None else str(end.total_wealth),
+            "end_value": None if net_worth is None else str(net_worth),
             "change": None,
             "percentage": None,
             "like_for_like": False,
-            "note": f"no history on {since.isoformat()} yet",
+            "note": f"no account was counted on {since.isoformat()}: nothing to compare with",
         }
-    delta = end.total_wealth - start.total_wealth
-    counted_then = start.account_count - start.unconverted_count
-    counted_now = end.account_count - end.unconverted_count
-    like = counted_then == counted_now and start.account_count == end.account_count
-    note = None
-    if not like:
-        note = (
-            f"not like for like: {counted_then} account(s) counted on {since.isoformat()}, "
-            f"{counted_now} now"
-        )
+    delta = coverage.change
     ratio = None
-    if start.total_wealth != 0:
-        ratio = str(money.divide(delta * 100, abs(start.total_wealth), RATIO_PLACES))
+    if coverage.start_total != 0:
+        ratio = str(money.divide(delta * 100, abs(coverage.start_total), RATIO_PLACES))
     return {
         "period": period,
         "since": day(since),
-        "start_value": str(start.total_wealth),
-        "end_value": str(end.total_wealth),
+        "start_value": str(coverage.start_total),
+        "end_value": str(coverage.end_total),
         "change": str(money.quantize(delta, money.AMOUNT_PLACES)),
         "percentage": ratio,
-        "like_for_like": like,
-        "note": note,
+        "like_for_like": coverage.comparable,
+        "note": coverage.sentence(CHANGE_NAMES[period]),
     }
-
-
-def _net_worth_on(connection: Connection, user_id: int, on: date):  # type: ignore[no-untyped-def]
-    table = mart_net_worth_daily
-    return connection.execute(
-        select(table.c.total_wealth, table.c.account_count, table.c.unconverted_count).where(
-            and_(table.c.user_id == user_id, table.c.day == on)
-        )
-    ).first()
 
 
 @router.get(
@@ -125,30 +119,33 @@ def _net_worth_on(connection: Connection, user_id: int, on: date):  # type: igno
     summary="The change in net worth over the last week, month and year to date",
 )
 def changes(request: Request, claims: Authenticated) -> object:
-    """Each change is the last day's total minus the total on the period's first day
-    (a week back, a month back, 31 December), exact; the percentage is of the earlier total,
-    rounded half-even to 2 places. When the accounts counted differ between the two days
-    (an account added, removed or without a rate), `like_for_like` is false and `note` says
-    so: such a change is not a gain or a loss."""
+    """Each change is measured up to the day the figures are as of (the newest snapshot:
+    days the marts only carry forward are not compared) from the period's first day (a week
+    back, a month back, 31 December), over the accounts counted on both days, exactly; the
+    percentage is of the earlier total, rounded half-even to 2 places. When the accounts
+    counted differ (an account added, removed or without a rate), `like_for_like` is false,
+    the change leaves those accounts out (a drop in coverage is not a loss) and `note` says
+    which; `start_value` and `end_value` are then the totals of the accounts counted on both
+    days."""
     table = mart_net_worth_daily
     with reading(request, claims) as (connection, user):
-        last = connection.execute(
-            select(func.max(table.c.day)).where(table.c.user_id == user.id)
-        ).scalar()
+        days = figures_days(connection, user.id)
         result = []
         base = user.base_currency
-        if last is not None:
-            end = _net_worth_on(connection, user.id, last)
-            base = connection.execute(
-                select(table.c.base_currency).where(
-                    and_(table.c.user_id == user.id, table.c.day == last)
+        as_of = None
+        if days is not None:
+            as_of = days[1]
+            end = connection.execute(
+                select(table.c.total_wealth, table.c.base_currency).where(
+                    and_(table.c.user_id == user.id, table.c.day == as_of)
                 )
-            ).scalar_one()
+            ).one()
+            base = end.base_currency
             for period in ("week", "month", "year_to_date"):
-                since = period_start(period, last)
-                start = _net_worth_on(connection, user.id, since)
-                result.append(change_body(period, since, start, end))
-    return json_response({"base_currency": base, "as_of": day(last), "changes": result})
+                since = period_start(period, as_of)
+                coverage = like_for_like(connection, user.id, since, as_of)
+                result.append(change_body(period, since, coverage, end.total_wealth))
+    return json_response({"base_currency": base, "as_of": day(as_of), "changes": result})
 
 
 @router.get(

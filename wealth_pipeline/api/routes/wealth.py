@@ -22,11 +22,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import Connection, Date, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Date, String, and_, bindparam, func, select, text
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 from wealth_pipeline import money
 from wealth_pipeline.api.body import HEADERS, day, json_response, percentage, raw_json
@@ -41,6 +43,8 @@ from wealth_pipeline.api.schemas import (
 )
 from wealth_pipeline.api.tokens import Claims
 from wealth_pipeline.marts.coverage import like_for_like
+from wealth_pipeline.sync.demo_guard import DEMO_BROKER
+from wealth_pipeline.warehouse.driver import DriverStatement
 from wealth_pipeline.warehouse.schema import (
     brokers,
     financial_accounts,
@@ -57,6 +61,7 @@ router = APIRouter(
     responses={401: {"model": Problem}, 422: {"model": Problem}},
 )
 MAX_DAYS = 36_600  # a century of days
+DEFAULT_DAYS = 30
 ZERO = money.amount(0)
 Dimension = Literal["broker", "currency", "account_type", "account", "asset_class"]
 NOT_MODIFIED = {304: {"description": "Not modified: the `If-None-Match` ETag is current"}}
@@ -65,7 +70,7 @@ NOT_MODIFIED = {304: {"description": "Not modified: the `If-None-Match` ETag is 
 # --- conditional answers ------------------------------------------------------------------
 
 
-def etag(user: Principal, built_at: object, request: Request) -> str:
+def etag(user: Principal, built_at: object, path: str, query: bytes) -> str:
     """The answer's entity tag: the user, the profile settings an answer depends on, the
     marts' build time and the query (no secret goes in; it only tells versions apart)."""
     source = "|".join(
@@ -74,33 +79,53 @@ def etag(user: Principal, built_at: object, request: Request) -> str:
             user.base_currency,
             user.monthly_aggregation,
             str(built_at),
-            request.url.path,
-            request.url.query,
+            path,
+            query.decode("latin-1"),
         )
     )
     return '"' + hashlib.blake2b(source.encode(), digest_size=16).hexdigest() + '"'
 
 
-def _matches(request: Request, tag: str) -> bool:
+def _matches(header: str | None, tag: str) -> bool:
     """Whether `If-None-Match` names `tag` (weak comparison, as RFC 9110 asks for it)."""
-    header = request.headers.get("if-none-match")
     if not header:
         return False
     candidates = {candidate.strip().removeprefix("W/") for candidate in header.split(",")}
     return tag in candidates or "*" in candidates
 
 
-async def _answer(
-    request: Request, claims: Claims, render: Callable[[Connection, Principal], Response]
+Render = Callable[[Connection, Principal], Response]
+
+
+async def _answer(request: Request, claims: Claims, render: Render) -> Response:
+    return await answer(
+        request.app.state,
+        claims,
+        request.scope["path"],
+        request.scope["query_string"],
+        request.headers.get("if-none-match"),
+        render,
+    )
+
+
+async def answer(
+    state: State,
+    claims: Claims,
+    path: str,
+    query: bytes,
+    if_none_match: str | None,
+    render: Render,
 ) -> Response:
     """Check the user, answer 304 if the client's copy is current, else the kept body of
-    this ETag (`api.answers`), else `render` it (one read-only connection, one transaction)."""
+    this ETag (`api.answers`), else `render` it (one read-only connection, one transaction).
+
+    The routes below and the fast path (`api.fast_path`) both answer through here."""
 
     def work() -> Response:
-        with request.app.state.reader.connect() as connection:
+        with state.reader.connect() as connection:
             user, built_at = load_principal_and_build(connection, claims)
-            tag = etag(user, built_at, request)
-            if _matches(request, tag):
+            tag = etag(user, built_at, path, query)
+            if _matches(if_none_match, tag):
                 return Response(status_code=304, headers={**HEADERS, "ETag": tag})
             kept = answers.get(tag)
             if kept is not None:
@@ -111,11 +136,59 @@ async def _answer(
         response.headers["ETag"] = tag
         return response
 
-    answers = request.app.state.answers
-
-    if request.app.state.reader.dialect.name == "sqlite":
+    answers = state.answers
+    if state.reader.dialect.name == "sqlite":
         return work()
     return await run_in_threadpool(work)
+
+
+def fast_render(path: str, query: bytes) -> Render | None:
+    """What to answer a plain, valid request to a wealth endpoint with (the fast path):
+    None for any other path and for a query that is not in its plainest valid form (an
+    unknown or repeated parameter, a number not written in plain digits...), which the
+    routes below then validate and answer as usual."""
+    parse = _FAST_QUERIES.get(path)
+    if parse is None:
+        return None
+    try:
+        pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return None
+    params = dict(pairs)
+    if len(params) != len(pairs):
+        return None
+    return parse(params)
+
+
+def _plain_count(value: str) -> int | None:
+    """A count from 1 to MAX_DAYS written in plain digits, else None."""
+    if len(value) > len(str(MAX_DAYS)) or not value.isascii() or not value.isdigit():
+        return None
+    count = int(value)
+    return count if str(count) == value and 1 <= count <= MAX_DAYS else None
+
+
+def _fast_history(params: dict[str, str]) -> Render | None:
+    if not params.keys() <= {"days", "granularity", "points"}:
+        return None
+    days = _plain_count(params.get("days", str(DEFAULT_DAYS)))
+    granularity = params.get("granularity", "daily")
+    points = params.get("points")
+    thinned = None if points is None else _plain_count(points)
+    if (
+        days is None
+        or granularity not in ("daily", "monthly")
+        or (points is not None and thinned is None)
+    ):
+        return None
+    return _history_render(days, granularity, thinned)
+
+
+def _fast_breakdown(params: dict[str, str]) -> Render | None:
+    by = params.get("by", "broker")
+    if not params.keys() <= {"by"} or by not in get_args(Dimension):
+        return None
+    return _breakdown_render(by)
 
 
 # --- summary ------------------------------------------------------------------------------
@@ -158,14 +231,17 @@ async def summary(request: Request, claims: Authenticated) -> Response:
 
 def _summary(connection: Connection, user: Principal) -> Response:
     rows = connection.execute(_summary_query(user.id)).all()
-    week = _week_change(connection, user.id, rows[0].day) if rows else None
+    # As of the newest snapshot carried on the marts' last day (`marts.coverage.figures_days`):
+    # the days after it carry the same values, and a week's change across them is no change.
+    as_of = min(rows[0].day, max(row.snapshot_date for row in rows)) if rows else None
+    week = _week_change(connection, user.id, as_of) if as_of else None
     total = sum(
         (row.balance_base_currency for row in rows if row.balance_base_currency is not None), ZERO
     )
     base = next((row.base_currency for row in rows if row.base_currency), user.base_currency)
     return json_response(
         {
-            "as_of": day(rows[0].day) if rows else None,
+            "as_of": day(as_of),
             "total_wealth": str(total),
             "base_currency": base,
             "account_count": len(rows),
@@ -184,8 +260,28 @@ def _summary(connection: Connection, user: Principal) -> Response:
                 for row in rows
             ],
             "week_change": week,
+            "figures_note": _figures_note(
+                connection, as_of, [row.account_id for row in rows if row.code == DEMO_BROKER]
+            ),
         }
     )
+
+
+def _figures_note(connection: Connection, as_of: date | None, demo: list[int]) -> str | None:
+    """The report's sentence when the demo's figures stop where the rates stop (offline):
+    as of when they are and how to get later ones. None otherwise, without a query for
+    users without demo accounts or with figures of the last few days."""
+    if not demo or as_of is None:
+        return None
+    from wealth_pipeline.report.facts import OUTDATED_AFTER_DAYS, today_in_berlin
+    from wealth_pipeline.report.formatting import short_day
+    from wealth_pipeline.settings import load_settings
+    from wealth_pipeline.sync.demo_guard import converts_on, figures_as_of_sentence
+
+    today = today_in_berlin()
+    if (today - as_of).days <= OUTDATED_AFTER_DAYS or converts_on(connection, demo, today):
+        return None
+    return figures_as_of_sentence(short_day(as_of), load_settings())
 
 
 def _week_change(connection: Connection, user_id: int, as_of: date) -> dict | None:
@@ -251,7 +347,7 @@ _DAILY_SERIES = {
                    ELSE printf('{_POINT}', day, '', total_wealth / {_UNIT}, total_wealth % {_UNIT})
                    END AS point
               FROM mart_net_worth_daily
-             WHERE user_id = :user_id AND day >= :start
+             WHERE user_id = :user_id AND day BETWEEN :start AND :end
                AND (:step = 1 OR CAST(julianday(:end) - julianday(day) AS INTEGER) % :step = 0)
              ORDER BY day)
         """
@@ -261,7 +357,7 @@ _DAILY_SERIES = {
         SELECT string_agg('{"date":"' || to_char(day, 'YYYY-MM-DD') || '","total_wealth":"'
                           || total_wealth::text || '"}', ',' ORDER BY day)
           FROM mart_net_worth_daily
-         WHERE user_id = :user_id AND day >= :start
+         WHERE user_id = :user_id AND day BETWEEN :start AND :end
            AND (:step = 1 OR (CAST(:end AS date) - day) % :step = 0)
         """
     ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date)),
@@ -279,7 +375,7 @@ async def history(
     claims: Authenticated,
     days: Annotated[
         int, Query(ge=1, le=MAX_DAYS, description="how many days back from the last day")
-    ] = 30,
+    ] = DEFAULT_DAYS,
     granularity: Literal["daily", "monthly"] = "daily",
     points: Annotated[
         int | None,
@@ -292,17 +388,22 @@ async def history(
     ] = None,
 ) -> Response:
     """Each account counts with its latest snapshot on or before each day. The window ends
-    on the marts' last day. Monthly points are the whole months the window touches, dated
+    on the day the figures are as of (the newest snapshot: later days would only carry it
+    forward). Monthly points are the whole months the window touches, dated
     on their first day and aggregated as your profile chooses (last, min, max or avg of the
     month's days). With `points`, a long window is thinned to evenly spaced points that end
     on the last day; each keeps its day's (month's) exact value."""
 
+    return await _answer(request, claims, _history_render(days, granularity, points))
+
+
+def _history_render(days: int, granularity: str, points: int | None) -> Render:
     def render(connection: Connection, user: Principal) -> Response:
         if granularity == "daily":
             return raw_json(_daily_history(connection, user, days, points))
         return raw_json(_monthly_history(connection, user, days, points))
 
-    return await _answer(request, claims, render)
+    return render
 
 
 def thinning_step(count: int, points: int | None) -> int:
@@ -320,31 +421,47 @@ def _window_start(end: date, days: int) -> date:
     return end - timedelta(days=min(days - 1, (end - date.min).days))
 
 
+# The marts' last day for the user, its base currency and the newest snapshot carried on it.
+# It and the series run on the driver's cursor (`warehouse.driver`): beside queries this
+# small, SQLAlchemy's own work per execution would show in every answer.
+_LAST_DAY = DriverStatement(
+    text(
+        """
+    SELECT day, base_currency,
+           (SELECT max(snapshot_date) FROM mart_account_daily AS a
+             WHERE a.user_id = n.user_id AND a.day = n.day) AS newest
+      FROM mart_net_worth_daily AS n
+     WHERE user_id = :user_id
+     ORDER BY day DESC
+     LIMIT 1
+    """
+    ).columns(day=Date, base_currency=String, newest=Date)
+)
+_SERIES = {dialect: DriverStatement(statement) for dialect, statement in _DAILY_SERIES.items()}
+
+
 def _daily_history(
     connection: Connection, user: Principal, days: int, points: int | None = None
 ) -> str:
     table = mart_net_worth_daily
-    last = connection.execute(
-        select(table.c.day, table.c.base_currency)
-        .where(table.c.user_id == user.id)
-        .order_by(table.c.day.desc())
-        .limit(1)
-    ).first()
+    last = _LAST_DAY.first(connection, {"user_id": user.id})
     if last is None:
         return _history_body(user.base_currency, None, None, "daily", None, [])
-    start = _window_start(last.day, days)
+    # The window ends on the day the figures are as of (`marts.coverage.figures_days`): the
+    # days after the newest snapshot only carry it forward, a flat line of nothing new.
+    end = min(last.day, last.newest or last.day)
+    start = _window_start(end, days)
     step = 1
     if points is not None:
         first = connection.execute(
             select(func.min(table.c.day)).where(table.c.user_id == user.id, table.c.day >= start)
         ).scalar_one()
-        step = thinning_step((last.day - first).days + 1, points)
-    joined = connection.execute(
-        _DAILY_SERIES[connection.dialect.name],
-        {"user_id": user.id, "start": start, "end": last.day, "step": step},
-    ).scalar_one()
+        step = thinning_step((end - first).days + 1, points)
+    (joined,) = _SERIES[connection.dialect.name].first(
+        connection, {"user_id": user.id, "start": start, "end": end, "step": step}
+    )
     return _history_body(
-        last.base_currency, start.isoformat(), last.day.isoformat(), "daily", None, [joined]
+        last.base_currency, start.isoformat(), end.isoformat(), "daily", None, [joined]
     )
 
 
@@ -408,7 +525,11 @@ async def breakdown(
     claims: Authenticated,
     by: Annotated[Dimension, Query(description="what to group by")] = "broker",
 ) -> Response:
-    return await _answer(request, claims, lambda connection, user: _breakdown(connection, user, by))
+    return await _answer(request, claims, _breakdown_render(by))
+
+
+def _breakdown_render(by: str) -> Render:
+    return lambda connection, user: _breakdown(connection, user, by)
 
 
 def _breakdown(connection: Connection, user: Principal, by: str) -> Response:
@@ -503,3 +624,12 @@ def _holdings(connection: Connection, user: Principal) -> Response:
             ],
         }
     )
+
+
+# The fast path's parsers of each endpoint's query (`fast_render`).
+_FAST_QUERIES: dict[str, Callable[[dict[str, str]], Render | None]] = {
+    "/api/wealth/summary/": lambda params: None if params else _summary,
+    "/api/wealth/history/": _fast_history,
+    "/api/wealth/breakdown/": _fast_breakdown,
+    "/api/wealth/holdings/": lambda params: None if params else _holdings,
+}

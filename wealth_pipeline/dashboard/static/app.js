@@ -177,6 +177,10 @@ function attentionItems(accounts, summary, profile) {
   const items = [];
   const today = new Date();
   const staleDays = Math.max(2, Math.ceil(2 * (profile.sync_frequency_hours || 24) / 24));
+  if (summary.figures_note) {  // the demo offline: its figures stop where the rates stop
+    items.push(el("li", {}, el("span", { class: "note", text: "As of the last day with rates: " }),
+      summary.figures_note));
+  }
   for (const account of accounts) {
     const name = account.name;
     if (account.status === "error") {
@@ -190,7 +194,8 @@ function attentionItems(accounts, summary, profile) {
     const last = account.latest_snapshot && account.latest_snapshot.snapshot_date;
     if (account.status === "active" && last) {
       const age = (today - new Date(`${last}T00:00:00Z`)) / 86400000;
-      if (age > staleDays) items.push(el("li", {}, el("span", { class: "note", text: "Stale: " }),
+      const explained = summary.figures_note && last >= summary.as_of;  // said just above
+      if (age > staleDays && !explained) items.push(el("li", {}, el("span", { class: "note", text: "Stale: " }),
         `${name} — last data ${formatDay(last)}`));
     }
   }
