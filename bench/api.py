@@ -1,4 +1,4 @@
-"""Benchmark: the marts and the read-only API for one user with a long history (issue 6).
+"""Benchmark: the marts and the read-only API for one user with a long history.
 
     .venv/bin/python -m bench.api                      # SQLite, 50 accounts x 3,650 days
     .venv/bin/python -m bench.api --postgres           # the same on a PostgreSQL scratch database

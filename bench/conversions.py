@@ -1,4 +1,4 @@
-"""Benchmark: converting stored snapshots into base currencies (issue 5, item 9a).
+"""Benchmark: converting stored snapshots into base currencies.
 
     .venv/bin/python -m bench.conversions                      # 1,000,000 snapshots, both backends
     .venv/bin/python -m bench.conversions --snapshots 100000 --backends sqlite
@@ -14,7 +14,7 @@ Per backend, in the same run and on the same rows:
 - hand-written: one plain set-based SQL UPDATE joining a table of per-(currency, base, day)
   rates computed beforehand (its preparation untimed; PostgreSQL's round() takes ties away
   from zero and SQLite multiplies through REAL, so it is a timing baseline only, not exact);
-- row by row: what the original did (one rate lookup and one single-row UPDATE per snapshot),
+- row by row: one rate lookup and one single-row UPDATE per snapshot (the naive loop),
   on a sample of --row-sample snapshots, as a rate.
 Everything it creates (a temporary SQLite file, a PostgreSQL scratch database) is removed.
 """
@@ -219,7 +219,7 @@ def hand_written(engine) -> int:  # type: ignore[no-untyped-def]
 
 
 def row_by_row(engine, sample: int) -> float:  # type: ignore[no-untyped-def]
-    """The original's loop on `sample` snapshots: one lookup and one UPDATE each; rows/s."""
+    """The naive loop on `sample` snapshots: one lookup and one UPDATE each; rows/s."""
     s = account_snapshots
     with engine.connect() as connection:
         rows = connection.execute(

@@ -7,7 +7,7 @@ It clones the repository's HEAD into a temporary folder and runs there, with a f
 WEALTH_HOME, exactly the steps `scripts/dev up` runs after its install (`wealth init`,
 `wealth demo setup`, `dagster dev -w workspace.yaml`), with the clone's code first on the path
 and this virtualenv's packages (the install is what is excluded). The clock stops when the UI
-answers that `account_snapshots` and `mart_net_worth_daily` are materialized (the GraphQL
+answers that `account_balances`, `converted_snapshots` and `mart_net_worth_daily` are materialized (the GraphQL
 query the asset pages make), i.e. when a person's first page shows the demo.
 
 The floor, measured in the same run: `dagster dev` alone on an empty WEALTH_HOME until its UI
@@ -43,7 +43,7 @@ query Materialized($keys: [AssetKeyInput!]) {
   assetNodes(assetKeys: $keys) { assetKey { path } assetMaterializations(limit: 1) { timestamp } }
 }
 """
-SHOWN = ["account_snapshots", "mart_net_worth_daily"]
+SHOWN = ["account_balances", "converted_snapshots", "mart_net_worth_daily"]
 
 
 def materialized(url: str) -> bool:

@@ -1,4 +1,4 @@
-"""Benchmark: building the marts for a long history (issue 6).
+"""Benchmark: building the marts for a long history.
 
     .venv/bin/python -m bench.marts                              # 50 accounts x 10 years, both backends
     .venv/bin/python -m bench.marts --accounts 10 --years 2 --backends sqlite
@@ -41,7 +41,7 @@ from tests.support.postgres import scratch_postgres
 from wealth_pipeline import money
 from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
 from wealth_pipeline.marts import build_marts
-from wealth_pipeline.snapshots.store import record_account_change, record_mart_change
+from wealth_pipeline.marts.changes import record_account_change, record_mart_change
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,

@@ -1,4 +1,4 @@
-"""Benchmark: the Monte Carlo projection (issue 17), beside a plain numpy baseline.
+"""Benchmark: the Monte Carlo projection, beside a plain numpy baseline.
 
     .venv/bin/python -m bench.projection                  # (a) one user x 7 rounds, (b) 100 users
     .venv/bin/python -m bench.projection --users 20 --rounds 3

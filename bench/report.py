@@ -1,4 +1,4 @@
-"""Benchmark: rendering the weekly report for a user with a long history (issue 7).
+"""Benchmark: rendering the weekly report for a user with a long history.
 
     .venv/bin/python -m bench.report                          # 50 accounts x 10 years, SQLite
     .venv/bin/python -m bench.report --accounts 10 --years 2 --renders 5

@@ -81,7 +81,8 @@ SELECT c.user_id,
            WHEN s.base_currency = COALESCE(p.base_currency, {{ default_base_currency }})
            THEN s.balance_base_currency
        END AS balance_base_currency,
-       c.positions_snapshot_date
+       c.positions_snapshot_date,
+       s.exchange_rate_used
   FROM carried c
   JOIN {{ source('account_snapshots') }} s
     ON s.account_id = c.account_id AND s.snapshot_date = c.snapshot_date

@@ -4,13 +4,13 @@
 -- (change in value - net external flow) on days whose flows are known (covered); otherwise
 -- the whole change is unexplained. Also the currency effect (exact: `currency_effect`), the
 -- day's return (`ratio`, a double) and the chain-linked index, continued from the kept row of
--- the day before (see returns.daily for the conventions).
+-- the day before (see marts.returns_daily for the conventions).
 -- On SQLite one recursive pass per account walks its days in order, carrying the day
 -- before's values and the index (a window or a join per carried value costs more there); on
 -- PostgreSQL windows do it: LAG and `chain_product`, a running product in day order.
 -- Rebuilt per account (`scope_accounts`), as `mart_account_daily`: each row depends on its own
 -- account's values, flows and coverage only, so a change to one account rebuilds its rows.
-{{ config(rebuild='day') }}
+{{ config(rebuild='day', analyze='key') }}  {#- the total reads it by its key only #}
 {#- covered: flows known that day, values converted; the first day's change is the opening
     value, explained by flows only when they are known from before it (nothing was there) -#}
 {%- macro covered(day, value_end, known, prev_value) -%}
@@ -74,9 +74,7 @@ chain (user_id, account_id, day, known, balance, value_end, rate, twr_index, out
            k.day IS NOT NULL,
            k.balance,
            k.balance_base_currency,
-           (SELECT s.exchange_rate_used
-              FROM {{ source('account_snapshots') }} s
-             WHERE s.account_id = k.account_id AND s.snapshot_date = k.snapshot_date),
+           k.exchange_rate_used,
            COALESCE((SELECT kept.twr_index
                        FROM {{ this }} kept
                       WHERE kept.user_id = k.user_id
@@ -95,7 +93,7 @@ chain (user_id, account_id, day, known, balance, value_end, rate, twr_index, out
            1,
            ad.balance,
            ad.balance_base_currency,
-           s.exchange_rate_used,
+           ad.exchange_rate_used,
            ch.twr_index * COALESCE(1.0 + {{ day_return(
                covered('ad.day', 'ad.balance_base_currency', 'ch.known', 'ch.value_end'),
                'ad.balance_base_currency',
@@ -119,8 +117,6 @@ chain (user_id, account_id, day, known, balance, value_end, rate, twr_index, out
       JOIN {{ ref('mart_account_daily') }} ad
         ON ad.user_id = ch.user_id AND ad.day = {{ next_day('ch.day') }}
        AND ad.account_id = ch.account_id
-      LEFT JOIN {{ source('account_snapshots') }} s
-        ON s.account_id = ad.account_id AND s.snapshot_date = ad.snapshot_date
       LEFT JOIN {{ source('cash_flow_coverage') }} cv ON cv.account_id = ad.account_id
       LEFT JOIN flows fl ON fl.account_id = ad.account_id AND fl.day = ad.day
 ),
@@ -141,7 +137,7 @@ daily AS (
            ad.currency,
            ad.balance,
            ad.balance_base_currency,
-           s.exchange_rate_used AS rate,
+           ad.exchange_rate_used AS rate,
            sa.from_day,
            CASE WHEN ad.day < sa.from_day
                 THEN COALESCE((SELECT kept.twr_index
@@ -153,8 +149,6 @@ daily AS (
       FROM {{ scope_accounts }} sa
       JOIN {{ ref('mart_account_daily') }} ad
         ON ad.user_id = sa.user_id AND ad.account_id = sa.account_id
-      LEFT JOIN {{ source('account_snapshots') }} s
-        ON s.account_id = ad.account_id AND s.snapshot_date = ad.snapshot_date
      WHERE ad.day >= sa.kept_through
        AND ad.day >= {{ earliest_kept_day }}  -- known when planning
 ),

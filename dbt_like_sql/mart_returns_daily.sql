@@ -4,7 +4,7 @@
 -- result and currency effect; the change of the other accounts is `unexplained`. The day's
 -- return is the covered accounts' market result over their capital (value at the start and
 -- all their external flows, transfers included); the index chains it on from the kept day
--- before (see returns.daily for the conventions).
+-- before (see marts.returns_daily for the conventions).
 {{ config(rebuild='day') }}
 WITH
 totals AS (

@@ -1,5 +1,5 @@
 """The wealth endpoints' fast path (`api.fast_path`) answers exactly what the routes answer,
-on the fixed warehouse of tests/api_support.py (SQLite and PostgreSQL): the same status,
+on the fixed warehouse of tests/support/api.py (SQLite and PostgreSQL): the same status,
 body, ETag and headers for plain requests, 304s, and every refusal, which it leaves to them."""
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from click.testing import Result
 from sqlalchemy import insert, select
 
 from tests.support.cli import PASSWORD, account_id_in, run, wealth_ok
+from wealth_pipeline import clock
 from wealth_pipeline.brokers.base import (
     AccountInfo,
     AuthenticationFailed,
@@ -197,7 +198,7 @@ def test_demo_account_needs_no_password(env: str) -> None:
     assert f"Testing account {account_id}: Demo portfolio (Demo broker)" in output
     assert "Login: ok" in output and "Accounts found: 4" in output
     assert "DEMO-EUR-CHECKING" in output and "DEMO-CHF-PILLAR3A" in output
-    assert f"Balance on {date.today().isoformat()}: " in output and " USD (available " in output
+    assert f"Balance on {clock.today().isoformat()}: " in output and " USD (available " in output
     assert "Positions: 4" in output and "ZZDEMOVWRL02" in output and "Demo Acme Robotics" in output
     assert output.rstrip().endswith("The connection works.")
     assert "Password" not in output

@@ -10,8 +10,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from tests.support.report import MONDAY, World, add_person, open_account
+from wealth_pipeline import formatting as fmt
 from wealth_pipeline.cli import main
-from wealth_pipeline.report import formatting as fmt
 from wealth_pipeline.report.facts import load_report
 
 

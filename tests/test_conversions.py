@@ -2,15 +2,17 @@
 for what cannot convert (never 1.0), dry run and limit, one UPDATE per table whatever the
 number of rows, the sensor, and a base-currency change reconverting the whole history."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
 from sqlalchemy import Connection, event, insert, select, update
 
 from tests.support import factories
+from tests.support.automation import Automation, conversion_metadata, convert_days, rates_arrived
 from wealth_pipeline import money
 from wealth_pipeline.accounts import Owner
 from wealth_pipeline.brokers.catalogue import load_catalogue
@@ -22,12 +24,9 @@ from wealth_pipeline.conversions.convert import (
     convert_snapshots,
     reconvert_user,
 )
-from wealth_pipeline.conversions.jobs import conversion_sensor, convert_snapshots_job
-from wealth_pipeline.conversions.pending import Watermark
 from wealth_pipeline.fx.lookup import FxRate
 from wealth_pipeline.profiles import update_profile
 from wealth_pipeline.warehouse.engine import get_engine
-from wealth_pipeline.warehouse.resource import WarehouseResource
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     mart_changes,
@@ -40,6 +39,7 @@ CHF_USD_0105 = Decimal("1.171781115880")  # 1.0921 / 0.932
 # 2024-02-01: 1 EUR = 1.0814 USD = 0.9336 CHF.
 RATE_0201 = Decimal("0.863325319031")  # 0.9336 / 1.0814
 EXPECTED_0201 = Decimal("0.8633")
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def snapshot(connection: Connection, snapshot_id: int):  # type: ignore[no-untyped-def]
@@ -228,41 +228,33 @@ def test_base_currency_change_reconverts_the_whole_history(world) -> None:  # ty
         assert change.earliest_changed_day == date(2024, 1, 5)
 
 
-def test_sensor_fires_only_when_a_rate_arrives_and_not_twice(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_day_is_converted_when_its_rate_arrives_and_not_twice(world) -> None:  # type: ignore[no-untyped-def]
+    """The automation condition of `converted_snapshots`: nothing while the day's rates are
+    missing, one request once they arrive, none again after the day is converted."""
     engine, _owner, usd = world
-    resource = WarehouseResource(database_url=engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
     with engine.begin() as connection:
         factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 3))
         waiting = factories.snapshot(connection, usd, date(2024, 2, 1), "1.0000", "USD", source="auto")
     with dg.instance_for_test() as instance:
-
-        def evaluate(cursor: str | None):  # type: ignore[no-untyped-def]
-            context = dg.build_sensor_context(
-                instance=instance, cursor=cursor, resources={"warehouse": resource}
-            )
-            return conversion_sensor.evaluate_tick(context), context.cursor
-
-        result, cursor = evaluate(None)  # no rate within 14 days before 2024-02-01 yet
-        assert not result.run_requests
-        result, cursor = evaluate(cursor)
-        assert not result.run_requests
+        automation = Automation(instance, datetime(2024, 2, 1, 18, tzinfo=BERLIN))
+        assert automation.tick() == {}  # no rate within 14 days before 2024-02-01 yet
+        assert automation.tick() == {}
         with engine.begin() as connection:
             factories.ecb_rates(connection, date(2024, 1, 29), date(2024, 2, 2))
-        result, cursor = evaluate(cursor)
-        [request] = result.run_requests
-        assert request.run_key == f"convert-r{Watermark.from_cursor(cursor).rates}-s{waiting}"
-        result, cursor = evaluate(cursor)  # the same data: no second run
-        assert not result.run_requests
-        job = convert_snapshots_job.execute_in_process(
-            run_config=request.run_config, resources={"warehouse": resource}, instance=instance
-        )
+        rates_arrived(instance, "2024-01-29", "2024-01-30", "2024-01-31", "2024-02-01")
+        requested = automation.tick()
+        assert requested == {
+            "converted_snapshots": ["2024-01-29", "2024-01-30", "2024-01-31", "2024-02-01"]
+        }
+        assert automation.tick() == {}  # the same data: no second run
+        job = convert_days(instance, url, requested["converted_snapshots"])
         assert job.success
         with engine.connect() as connection:
             row = snapshot(connection, waiting)
         assert row.balance_base_currency == EXPECTED_0201
         assert row.exchange_rate_used == RATE_0201
-        result, cursor = evaluate(None)  # even from scratch: nothing unconverted is left
-        assert not result.run_requests
+        assert automation.tick() == {}  # converted: nothing is left to do
 
 
 # 2024-01-08 (a Monday): 1 EUR = 1.0946 USD = 0.9308 CHF.
@@ -271,10 +263,10 @@ RATE_0108 = Decimal("0.850356294537")  # 0.9308 / 1.0946
 
 def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> None:  # type: ignore[no-untyped-def]
     """The rate refresh failed on Monday and the sync converted Monday at Friday's rate: once
-    Monday's rate arrives the sensor's run gives Monday (and its positions) that rate; the
-    Saturday at Friday's rate stays, and nothing fires again."""
+    Monday's rate arrives, the automation's run gives Monday (and its positions) that rate;
+    the Saturday at Friday's rate stays, and nothing is requested again."""
     engine, owner, usd = world
-    resource = WarehouseResource(database_url=engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
     with engine.begin() as connection:
         factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 5))
         saturday = factories.snapshot(connection, usd, date(2024, 1, 6), "1000.0000", "USD", source="auto")
@@ -296,25 +288,17 @@ def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> 
         assert snapshot(connection, monday).balance_base_currency == Decimal("1053.5823")
         weekend_before = snapshot(connection, saturday)
     with dg.instance_for_test() as instance:
-
-        def evaluate(cursor: str | None):  # type: ignore[no-untyped-def]
-            context = dg.build_sensor_context(
-                instance=instance, cursor=cursor, resources={"warehouse": resource}
-            )
-            return conversion_sensor.evaluate_tick(context), context.cursor
-
-        result, cursor = evaluate(None)  # Friday's rate is the newest: nothing to refresh
-        assert not result.run_requests
+        automation = Automation(instance, datetime(2024, 1, 8, 20, tzinfo=BERLIN))
+        assert automation.tick() == {}  # Friday's rate is the newest: nothing to refresh
         with engine.begin() as connection:
             connection.execute(mart_changes.delete())
             factories.ecb_rates(connection, date(2024, 1, 8), date(2024, 1, 8))  # Monday's, late
-        result, cursor = evaluate(cursor)
-        [request] = result.run_requests
-        job = convert_snapshots_job.execute_in_process(
-            run_config=request.run_config, resources={"warehouse": resource}, instance=instance
-        )
+        rates_arrived(instance, "2024-01-08")
+        requested = automation.tick()  # the days whose as-of window holds Monday: Monday
+        assert requested == {"converted_snapshots": ["2024-01-08"]}
+        job = convert_days(instance, url, requested["converted_snapshots"])
         assert job.success
-        metadata = job.output_for_node("convert_snapshots_op")
+        metadata = conversion_metadata(job)
         assert (metadata["fixed"], metadata["refreshed"], metadata["skipped"]) == (0, 1, 0)
         with engine.connect() as connection:
             row = snapshot(connection, monday)
@@ -332,10 +316,7 @@ def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> 
             assert weekend.updated_at == weekend_before.updated_at
             change = connection.execute(select(mart_changes)).one()
             assert (change.user_id, change.earliest_changed_day) == (owner.id, date(2024, 1, 8))
-        result, cursor = evaluate(cursor)  # done: no second run, even from scratch
-        assert not result.run_requests
-        result, _ = evaluate(None)
-        assert not result.run_requests
+        assert automation.tick() == {}  # done: no second run
     with engine.begin() as connection:  # a re-run changes nothing and records nothing
         connection.execute(mart_changes.delete())
         again = convert_snapshots(connection)

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from tests.support.api import PASSWORD
 from tests.support.browser import Server, artifacts
-from wealth_pipeline.report.formatting import money
+from wealth_pipeline.formatting import money
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 from decimal import Decimal
@@ -14,10 +15,11 @@ from sqlalchemy import select
 
 from tests.support.data import ECB_SAMPLE
 from wealth_pipeline import definitions
-from wealth_pipeline.definitions import build_definitions, resources
+from wealth_pipeline.definitions import build_definitions
 from wealth_pipeline.fx.ecb_file import read_ecb_bytes
 from wealth_pipeline.fx.sources import EcbFileRates, ExcerptThenLive, FrankfurterRates
 from wealth_pipeline.partitions import daily_partitions
+from wealth_pipeline.resources import resources
 from wealth_pipeline.settings import (
     FRANKFURTER_PUBLIC_URL,
     SHIPPED_ECB_EXCERPT,
@@ -210,73 +212,126 @@ def test_the_shipped_excerpt_is_readable_ecb_rates() -> None:
 # --- the definitions ------------------------------------------------------------------
 
 
-def test_definitions_load() -> None:
+SURFACE = Path(__file__).parent / "data" / "definitions_surface.json"
+
+
+def _condition(condition: dg.AutomationCondition | None) -> str | None:
+    """An automation condition as one line: its label, operators and operands."""
+    if condition is None:
+        return None
+    text = condition.name
+    if condition.get_label():
+        text = f"{condition.get_label()}: {text}"
+    if condition.children:
+        return f"{text}({', '.join(_condition(child) or '' for child in condition.children)})"
+    return text
+
+
+def _partitions(partitions: dg.PartitionsDefinition | None) -> str | None:
+    return None if partitions is None else str(partitions)
+
+
+def surface(defs: dg.Definitions) -> dict:
+    """Everything the definitions offer a person in the UI, by name: assets (group, deps,
+    partitions, automation condition), checks, jobs (their assets), schedules, sensors."""
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "deps": sorted(parent.to_user_string() for parent in node.parent_keys),
+            "partitions": _partitions(node.partitions_def),
+            "automation_condition": _condition(node.automation_condition),
+            "kinds": sorted(node.kinds),
+        }
+    checks = {
+        f"{check.asset_key.to_user_string()}:{check.name}": _partitions(
+            graph.get(check).partitions_def
+        )
+        for check in sorted(graph.asset_check_keys, key=lambda c: (c.asset_key, c.name))
+    }
+    jobs = {}
+    for job in sorted(defs.resolve_all_job_defs(), key=lambda j: j.name):
+        if job.name.startswith("__"):
+            continue
+        keys = job.asset_layer.executable_asset_keys if job.asset_layer else set()
+        jobs[job.name] = sorted(key.to_user_string() for key in keys)
+    schedules = {
+        schedule.name: {
+            "cron": schedule.cron_schedule,
+            "timezone": schedule.execution_timezone,
+            "job": schedule.job_name,
+            "default_status": schedule.default_status.value,
+        }
+        for schedule in sorted(
+            (defs.resolve_schedule_def(s.name) for s in defs.schedules or []),
+            key=lambda s: s.name,
+        )
+    }
+    sensors = {
+        sensor.name: {
+            "kind": type(sensor).__name__,
+            "minimum_interval_seconds": sensor.minimum_interval_seconds,
+            "default_status": sensor.default_status.value,
+            "jobs": sorted(target.job_name for target in sensor.targets),
+            "resources": sorted(sensor.required_resource_keys),
+        }
+        for sensor in sorted(defs.sensors or [], key=lambda s: s.name)
+    }
+    return {
+        "assets": assets,
+        "asset_checks": checks,
+        "jobs": jobs,
+        "schedules": schedules,
+        "sensors": sensors,
+        "resources": sorted(defs.resources or {}),
+    }
+
+
+def test_the_definitions_surface_is_the_snapshot() -> None:
+    """The whole surface against tests/data/definitions_surface.json. A deliberate change:
+    `UPDATE_DEFINITIONS_SURFACE=1 pytest tests/test_definitions.py`, then review the diff."""
     defs = build_definitions(load_settings())
     dg.Definitions.validate_loadable(defs)
-    assert {key.to_user_string() for key in defs.resolve_all_asset_keys()} == {
+    found = surface(defs)
+    if os.environ.get("UPDATE_DEFINITIONS_SURFACE") == "1":
+        SURFACE.write_text(json.dumps(found, indent=2, sort_keys=True) + "\n")
+    assert found == json.loads(SURFACE.read_text())
+
+
+def test_the_lineage_the_data_follows() -> None:
+    """Facts as received, their conversion at the rates of its window, then the marts."""
+    graph = build_definitions(load_settings()).resolve_asset_graph()
+
+    def parents(name: str) -> set[str]:
+        return {key.to_user_string() for key in graph.get(dg.AssetKey(name)).parent_keys}
+
+    assert parents("account_balances") == parents("account_positions") == set()
+    assert parents("converted_snapshots") == {
+        "account_balances",
+        "account_positions",
         "exchange_rates",
-        "account_snapshots",
-        "account_cash_flows",
-        "mart_account_daily",
-        "mart_account_returns_daily",
-        "mart_returns_daily",
-        "mart_net_worth_daily",
-        "mart_net_worth_monthly",
-        "mart_breakdowns",
-        "mart_holdings",
-        "weekly_report",
-        "wealth_projection",
     }
-    assert {job.name for job in defs.jobs or []} == {
-        "exchange_rates_job",
-        "daily_sync_job",
-        "convert_snapshots_job",
-        "reconvert_user_job",
-        "history_backfill_job",
-        "marts_job",
-        "weekly_report_job",
-        "wealth_projection_job",
-    }
-    assert {schedule.name for schedule in defs.schedules or []} == {
-        "exchange_rates_daily",
-        "daily_sync",
-        "weekly_report_monday",
-        "wealth_projection_weekly",
-    }
-    assert {sensor.name for sensor in defs.sensors or []} == {
-        "conversion_sensor",
-        "new_account_history_sensor",
-        "marts_sensor",
-    }
-    assert {check.name for check in defs.resolve_asset_graph().asset_check_keys} >= {
-        "snapshots_converted_or_explained",
-        "no_duplicate_snapshots",
-        "positions_match_balance",
-        "day_over_day_change",
-        "accounts_synced_in_time",
-        "no_transfer_paired_twice",
-        "returns_add_up",
-        "projection_bands_sound",
-    }
-    assert set(defs.resources or {}) == {"fx_source", "warehouse", "sync", "mail"}
+    assert "converted_snapshots" in parents("mart_account_daily")
+    assert "mart_net_worth_daily" in parents("weekly_report")
+    rates = graph.get(dg.AssetKey("converted_snapshots"))
+    # A rate of day R concerns the days R .. R + 14: day D reads the rates of D - 14 .. D.
+    window = graph.get_partition_mapping(
+        dg.AssetKey("converted_snapshots"), dg.AssetKey("exchange_rates")
+    )
+    assert window == dg.TimeWindowPartitionMapping(start_offset=-14, end_offset=0)
+    upstream = window.get_upstream_mapped_partitions_result_for_partitions(
+        rates.partitions_def.subset_with_partition_keys(["2024-01-20"]),
+        rates.partitions_def,
+        daily_partitions,
+    ).partitions_subset.get_partition_keys()
+    assert (upstream[0], upstream[-1], len(upstream)) == ("2024-01-06", "2024-01-20", 15)
 
 
 def test_module_definitions_are_what_workspace_loads() -> None:
     assert isinstance(definitions.defs, dg.Definitions)
-    assert {key.to_user_string() for key in definitions.defs.resolve_all_asset_keys()} == {
-        "exchange_rates",
-        "account_snapshots",
-        "account_cash_flows",
-        "mart_account_daily",
-        "mart_account_returns_daily",
-        "mart_returns_daily",
-        "mart_net_worth_daily",
-        "mart_net_worth_monthly",
-        "mart_breakdowns",
-        "mart_holdings",
-        "weekly_report",
-        "wealth_projection",
-    }
+    assert surface(definitions.defs) == surface(build_definitions(load_settings()))
 
 
 def test_exchange_rates_asset_definition() -> None:
@@ -324,7 +379,8 @@ def test_refresh_cron_and_sensor_interval_from_the_environment(
 ) -> None:
     """What the end-to-end test uses to see a tick and a sensor within minutes."""
     own = {s.name: s for s in build_definitions(load_settings()).sensors}
-    assert own["conversion_sensor"].minimum_interval_seconds == 120  # each keeps its own
+    assert own["marts_sensor"].minimum_interval_seconds == 60  # each keeps its own
+    assert own["automation"].minimum_interval_seconds == 30
     monkeypatch.setenv("WEALTH_FX_REFRESH_CRON", " *  *   * * * ")
     monkeypatch.setenv("WEALTH_SENSOR_INTERVAL_SECONDS", "5")
     defs = build_definitions(load_settings())
@@ -336,7 +392,7 @@ def test_refresh_cron_and_sensor_interval_from_the_environment(
         assert sensor.minimum_interval_seconds == 5, name
         assert sensor.required_resource_keys == own[name].required_resource_keys, name
         assert sensor.default_status == own[name].default_status, name
-        assert sensor.job_name == own[name].job_name, name
+        assert [t.job_name for t in sensor.targets] == [t.job_name for t in own[name].targets]
     dg.Definitions.validate_loadable(defs)
 
 

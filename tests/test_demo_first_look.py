@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from tests.support.demo import CLOCK, SHIPPED
 from tests.support.fakes.frankfurter import FakeFrankfurter
 from wealth_pipeline.cli import main
-from wealth_pipeline.history.backfill import berlin_today
+from wealth_pipeline.clock import today as berlin_today
 from wealth_pipeline.warehouse.engine import get_engine
 
 

@@ -6,7 +6,7 @@ Offline (WEALTH_OFFLINE, as in every test), rates stop on the shipped excerpt's 
 - `wealth demo reset` puts the demo back as `up` made it; `wealth snapshots remove` removes
   chosen snapshots with their positions for any user and records a mart change;
 - `wealth demo setup` reports what it wrote to Dagster: the `exchange_rates` days (each with
-  its own row count), the `account_snapshots` days and the marts;
+  its own row count), the snapshot days (balances, positions, conversions) and the marts;
 - `wealth fx backfill` is a run of `exchange_rates_job`; `wealth fx rate` defaults to the
   API's day.
 """
@@ -63,7 +63,7 @@ def state(url: str) -> dict[str, object]:
 
 
 def test_materializing_a_day_no_rate_converts_leaves_the_demo_unharmed(env: str) -> None:
-    """Defect: Materialize -> Latest on account_snapshots wrote today's demo snapshots that
+    """Defect: Materialize -> Latest on the sync wrote today's demo snapshots that
     no rate converts, and net worth fell from 876k to 3.5k. Now the sync refuses the day."""
     from wealth_pipeline.definitions import build_definitions
 
@@ -77,9 +77,9 @@ def test_materializing_a_day_no_rate_converts_leaves_the_demo_unharmed(env: str)
         partition_key=LATER.isoformat(), instance=dg.DagsterInstance.ephemeral()
     )
     assert result.success  # never a red partition
-    [event] = [  # the daily job also materializes account_cash_flows
+    [event] = [  # the daily job also materializes positions, cash flows and conversions
         e for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey("account_snapshots")
+        if e.asset_key == dg.AssetKey("account_balances")
     ]  # fmt: skip
     metadata = {key: value.value for key, value in event.materialization.metadata.items()}
     assert metadata["accounts_skipped"] == 4 and metadata["rows_written"] == 0
@@ -205,9 +205,10 @@ def test_cli_work_shows_in_dagster_as_materialized(
     ).records[0]
     assert friday.asset_materialization.metadata["dagster/row_count"].value == 29
     assert "USD" in friday.asset_materialization.metadata["currencies"].value
-    assert instance.get_materialized_partitions(dg.AssetKey("account_snapshots")) == {
-        "2026-10-28", "2026-10-29", "2026-10-30",
-    }  # fmt: skip
+    for asset in ("account_balances", "account_positions", "converted_snapshots"):
+        assert instance.get_materialized_partitions(dg.AssetKey(asset)) == {
+            "2026-10-28", "2026-10-29", "2026-10-30",
+        }, asset  # fmt: skip
     # The cash flows the demo's history brought (a salary, a payment, a deposit) are there
     # too: account_cash_flows is no longer "Never materialized" after `up`.
     flow_days = instance.get_materialized_partitions(dg.AssetKey("account_cash_flows"))

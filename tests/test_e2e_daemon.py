@@ -2,8 +2,8 @@
 PostgreSQL-backed instance configured by deploy/dagster.yaml, and a PostgreSQL warehouse.
 
 A schedule ticks for real (the ECB refresh, every minute through `WEALTH_FX_REFRESH_CRON`),
-the conversion sensor fires for real (every 5 s through `WEALTH_SENSOR_INTERVAL_SECONDS`) and
-converts a snapshot once the scheduled run has brought its rate, and a partition-range
+the automation sensor evaluates for real (every 5 s through `WEALTH_SENSOR_INTERVAL_SECONDS`)
+and `converted_snapshots` converts a snapshot once the scheduled run has brought its rate, and a partition-range
 backfill launched through the webserver's GraphQL endpoint, as the UI launches it, runs as
 one run and lands every partition. A run whose worker is killed mid-run (as by the OOM
 killer) is failed, its pool slot is given back by run monitoring, and the next run gets it.
@@ -241,7 +241,7 @@ def test_the_schedule_ticks_and_its_run_writes_the_window(
     assert set(stored) == expected
 
 
-def test_the_sensor_converts_the_snapshot_once_the_rates_arrive(
+def test_automation_converts_the_snapshot_once_the_rates_arrive(
     dagster_deployment: Deployment, daemon: dict
 ) -> None:
     engine = get_engine(dagster_deployment.warehouse_url)
@@ -253,7 +253,7 @@ def test_the_sensor_converts_the_snapshot_once_the_rates_arrive(
             ).one()
         return row if row.balance_base_currency is not None else None
 
-    row = dagster_deployment.wait_for(converted, 200, "the conversion sensor's run")
+    row = dagster_deployment.wait_for(converted, 200, "the automation's conversion run")
     usd = Decimal(dagster_deployment.ecb_recent[daemon["day"]]["USD"])
     rate = money.divide(Decimal(1), usd, money.RATE_PLACES)
     assert row.base_currency == "EUR"
@@ -262,13 +262,14 @@ def test_the_sensor_converts_the_snapshot_once_the_rates_arrive(
     assert row.balance_base_currency == money.quantize(Fraction(1000) * Fraction(rate), 4)
     assert row.conversion_note is None
 
-    conversions = dagster_deployment.wait_for(
-        lambda: finished(runs(dagster_deployment, **{"dagster/sensor_name": "conversion_sensor"})),
-        60,
-        "the conversion run to finish",
+    automated = dagster_deployment.wait_for(
+        lambda: finished(
+            runs(dagster_deployment, **{"dagster/from_automation_condition": "true"})
+        ),
+        120,
+        "the automation's runs to finish",
     )
-    assert [r["status"] for r in conversions] == ["SUCCESS"]
-    assert conversions[0]["jobName"] == "convert_snapshots_job"
+    assert automated and {r["status"] for r in automated} == {"SUCCESS"}, automated
 
 
 def test_a_crashed_run_is_failed_and_its_pool_slot_given_back(

@@ -28,11 +28,11 @@ from wealth_pipeline.fx.assets import (
     exchange_rates_job,
     refresh_window,
 )
+from wealth_pipeline.fx.published import PublishedRates
 from wealth_pipeline.fx.sources import (
     EcbFileRates,
     ExcerptThenLive,
     FrankfurterRates,
-    PublishedRates,
     RatesSource,
 )
 from wealth_pipeline.partitions import daily_partitions

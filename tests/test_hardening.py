@@ -19,6 +19,7 @@ from click.testing import Result
 from sqlalchemy import func, insert, select, text
 
 from tests.support.cli import add_manual, run
+from wealth_pipeline import clock
 from wealth_pipeline.brokers.catalogue import (
     CredentialsInvalid,
     schema_problems,
@@ -96,7 +97,7 @@ def test_huge_balances_and_ids_are_one_sentence(env: str) -> None:
 
 def test_snapshot_days_are_bounded(env: str) -> None:
     account = add_manual("EUR")
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = clock.today() + timedelta(days=1)
 
     def add(day: str) -> Result:
         return run(
@@ -116,7 +117,7 @@ def test_snapshot_days_are_bounded(env: str) -> None:
 def test_every_writer_refuses_days_out_of_bounds(env: str) -> None:
     account = add_manual("EUR")
     with get_engine(env).begin() as connection:
-        for day in (date(1, 1, 15), date(1700, 1, 1), date.today() + timedelta(days=2)):
+        for day in (date(1, 1, 15), date(1700, 1, 1), clock.today() + timedelta(days=2)):
             with pytest.raises(SnapshotError, match=r"before 1999-01-01|in the future"):
                 write_snapshots(
                     connection, account, [NewSnapshot(day, Decimal(1), "EUR")], source="auto"

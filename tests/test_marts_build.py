@@ -31,9 +31,10 @@ from tests.support.marts import (
 from wealth_pipeline.accounts import remove_account
 from wealth_pipeline.marts import MartsError, build_marts
 from wealth_pipeline.marts.build import BEGINNING, _consume, _read_changes, plan_scope
+from wealth_pipeline.marts.changes import record_mart_change
 from wealth_pipeline.marts.models import default_models
 from wealth_pipeline.profiles import update_profile
-from wealth_pipeline.snapshots.store import NewSnapshot, record_mart_change, write_snapshots
+from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from tests.support.marts import END, make_world, marts
 from wealth_pipeline.cli import main
-from wealth_pipeline.marts.build import today
+from wealth_pipeline.clock import today
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import mart_holdings, mart_net_worth_daily
 

@@ -1,26 +1,29 @@
-"""The marts in Dagster: one asset per model built in one run, and the sensor that keeps
-them fresh (on SQLite and PostgreSQL)."""
+"""The marts in Dagster: one asset per model built in one run, and what keeps them fresh:
+their automation condition and the change-log sensor (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, update
 
+from tests.support.automation import Automation
 from tests.support.marts import END, make_world, marts
+from wealth_pipeline.clock import today
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.marts.assets import breakdowns_add_up, marts_assets, marts_job, marts_sensor
-from wealth_pipeline.marts.build import today
-from wealth_pipeline.snapshots.store import record_mart_change
+from wealth_pipeline.marts.changes import record_mart_change
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.resource import WarehouseResource
-from wealth_pipeline.warehouse.schema import mart_breakdowns, mart_builds
+from wealth_pipeline.warehouse.schema import mart_breakdowns
 
+BERLIN = ZoneInfo("Europe/Berlin")
 MODELS = {
     "mart_account_daily",
     "mart_net_worth_daily",
@@ -40,8 +43,8 @@ def test_one_asset_per_model_with_its_refs_as_deps() -> None:
     }
     assert deps["mart_net_worth_monthly"] == {"mart_net_worth_daily"}
     assert deps["mart_net_worth_daily"] == {"mart_account_daily"}
-    assert deps["mart_account_daily"] == {"account_snapshots"}
-    assert deps["mart_breakdowns"] >= {"mart_account_daily", "account_snapshots"}
+    assert deps["mart_account_daily"] == {"converted_snapshots"}
+    assert deps["mart_breakdowns"] >= {"mart_account_daily", "converted_snapshots"}
     assert deps["mart_account_returns_daily"] >= {"mart_account_daily", "account_cash_flows"}
     assert deps["mart_returns_daily"] == {"mart_account_returns_daily"}
     for spec in specs.values():
@@ -123,17 +126,16 @@ def _tick(url: str, instance: dg.DagsterInstance):  # type: ignore[no-untyped-de
     return marts_sensor.evaluate_tick(context)
 
 
-def test_the_sensor_launches_a_build_when_the_marts_are_stale(warehouse_url: str) -> None:
+def test_the_sensor_launches_a_build_for_changes_dagster_cannot_see(warehouse_url: str) -> None:
+    """The change log (a base-currency change, a correction job, a manual entry): a build,
+    unless one is already queued or running, from the job or from the automation."""
     engine = get_engine(warehouse_url)
     world = make_world(engine)
     assert marts_sensor.default_status == dg.DefaultSensorStatus.RUNNING
     with dg.DagsterInstance.ephemeral() as instance:
-        [request] = _tick(warehouse_url, instance).run_requests
-        assert "never built" in request.run_key
-
         build_marts(engine)  # through today
         fresh = _tick(warehouse_url, instance)
-        assert fresh.run_requests == [] and "fresh" in (fresh.skip_message or "")
+        assert fresh.run_requests == [] and "no change" in (fresh.skip_message or "")
 
         with engine.begin() as connection:  # a new snapshot, an import, a conversion...
             record_mart_change(connection, world.alice, END, "a new snapshot")
@@ -142,29 +144,53 @@ def test_the_sensor_launches_a_build_when_the_marts_are_stale(warehouse_url: str
         assert request.tags["wealth/trigger"] == "marts_sensor"
 
         # A build already running: no second one (the change waits for the next tick).
-        run = DagsterRun(
-            job_name=marts_job.name,
-            run_id=make_new_run_id(),
-            status=dg.DagsterRunStatus.STARTED,
+        for run in (
+            DagsterRun(job_name=marts_job.name, run_id=make_new_run_id()),
+            DagsterRun(  # the automation's run of the marts' assets
+                job_name="__ASSET_JOB",
+                run_id=make_new_run_id(),
+                asset_selection=frozenset(marts_assets.keys),
+            ),
+        ):
+            instance.add_run(run._replace(status=dg.DagsterRunStatus.STARTED))
+            busy = _tick(warehouse_url, instance)
+            assert busy.run_requests == [] and "already running" in (busy.skip_message or "")
+            instance.report_run_failed(run)
+
+        build_marts(engine)
+        assert _tick(warehouse_url, instance).run_requests == []
+        # The day's roll-over is the automation condition's, not the sensor's.
+        build_marts(engine, as_of=today() - timedelta(days=1))
+        assert _tick(warehouse_url, instance).run_requests == []
+
+
+def test_the_marts_follow_the_converted_snapshots_and_the_day() -> None:
+    """Requested after new conversions (or cash flows), and once after midnight in Berlin."""
+    evening = datetime(2024, 1, 15, 18, tzinfo=BERLIN)
+    with dg.instance_for_test() as instance:
+        automation = Automation(instance, evening, [marts_assets])
+        assert automation.tick() == {}
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("converted_snapshots", partition="2024-01-15")
         )
-        instance.add_run(run)
-        busy = _tick(warehouse_url, instance)
-        assert busy.run_requests == [] and "already running" in (busy.skip_message or "")
-        instance.report_run_failed(run)
-
-        build_marts(engine)
-        assert _tick(warehouse_url, instance).run_requests == []
-
-        build_marts(engine, as_of=today() - timedelta(days=1))  # the day has advanced since
-        [request] = _tick(warehouse_url, instance).run_requests
-        assert f"today is {today()}" in request.run_key
-
-        build_marts(engine)
-        with engine.begin() as connection:  # a model that no longer exists does not count
-            connection.execute(
-                insert(mart_builds).values(model="mart_gone", built_through=END, rows_written=0)
-            )
-        assert _tick(warehouse_url, instance).run_requests == []
+        requested = automation.tick()
+        assert set(requested) == MODELS  # the models build together, in one run
+        assert automation.tick() == {}  # requested once
+        for key in marts_assets.keys:  # the build ran
+            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+        assert automation.tick() == {}
+        instance.report_runless_asset_event(  # new rates reach the marts as conversions
+            dg.AssetMaterialization("exchange_rates", partition="2024-01-15")
+        )
+        assert automation.tick() == {}
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("account_cash_flows", partition="2024-01-15")
+        )
+        assert set(automation.tick()) == MODELS
+        automation.now = evening.replace(hour=23, minute=50)
+        assert automation.tick() == {}
+        automation.now = evening + timedelta(hours=6, minutes=5)  # 00:05 on the 16th
+        assert set(automation.tick()) == MODELS
 
 
 @pytest.mark.parametrize("pending", [False, True])

@@ -13,12 +13,8 @@ from tests.support.marts import END, D, World, changes, d, make_world, marts
 from wealth_pipeline.accounts import remove_account
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.marts.build import AccountScope, plan_accounts
-from wealth_pipeline.snapshots.store import (
-    NewSnapshot,
-    record_account_change,
-    record_mart_change,
-    write_snapshots,
-)
+from wealth_pipeline.marts.changes import record_account_change, record_mart_change
+from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import mart_account_changes, mart_changes
 

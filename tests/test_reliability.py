@@ -18,9 +18,10 @@ import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -28,13 +29,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from tests.support.automation import Automation, convert_days
 from tests.support.data import ECB_SAMPLE
 from tests.support.deployment import add_waiting_snapshot, scratch_database
 from tests.support.fakes.frankfurter import FakeFrankfurter, Fault
 from tests.support.fakes.tcp_proxy import TcpProxy
 from wealth_pipeline import money
 from wealth_pipeline.cli import main
-from wealth_pipeline.conversions.jobs import conversion_sensor, convert_snapshots_job
 from wealth_pipeline.fx.assets import exchange_rates
 from wealth_pipeline.fx.sources import EcbFileRates, FrankfurterRates
 from wealth_pipeline.warehouse import engine as warehouse_engine
@@ -45,11 +46,15 @@ from wealth_pipeline.warehouse.schema import exchange_rates as rates_table
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def materialize(url: str, first: str, last: str, source=None) -> dg.ExecuteInProcessResult:  # type: ignore[no-untyped-def]
+def materialize(
+    url: str, first: str, last: str, source=None, instance=None
+) -> dg.ExecuteInProcessResult:  # type: ignore[no-untyped-def]
     return dg.materialize(
         [exchange_rates],
+        instance=instance,
         resources={
             "fx_source": source or EcbFileRates(location=str(ECB_SAMPLE)),
             "warehouse": WarehouseResource(database_url=url),
@@ -147,7 +152,7 @@ def test_postgres_down_when_a_command_starts_is_one_clear_line(
 # --- (b) the exchange-rate source down for a day -----------------------------------------------
 
 
-def test_rate_source_down_for_a_day_then_the_sensor_completes_the_day(
+def test_rate_source_down_for_a_day_then_automation_completes_the_day(
     warehouse_url: str, frankfurter: FakeFrankfurter
 ) -> None:
     """The first day of a new installation: the source answers 503 all day long."""
@@ -155,7 +160,6 @@ def test_rate_source_down_for_a_day_then_the_sensor_completes_the_day(
     engine = get_engine(warehouse_url)
     waiting = add_waiting_snapshot(engine, "dora", day, "2500.00", "Brokerage USD")
     source = FrankfurterRates(base_url=frankfurter.url, max_attempts=2, backoff_seconds=0)
-    resource = WarehouseResource(database_url=warehouse_url)
 
     # The evening refresh: the source is down (every attempt 503); nothing is written.
     frankfurter.inject(Fault("status", 503), Fault("status", 503))
@@ -175,26 +179,16 @@ def test_rate_source_down_for_a_day_then_the_sensor_completes_the_day(
     assert "no USD rates are loaded" in row.conversion_note  # the reason, never 1.0
 
     with dg.instance_for_test() as instance:
-
-        def tick(cursor: str | None):  # type: ignore[no-untyped-def]
-            context = dg.build_sensor_context(
-                instance=instance, cursor=cursor, resources={"warehouse": resource}
-            )
-            return conversion_sensor.evaluate_tick(context), context.cursor
-
-        result, cursor = tick(None)
-        assert not result.run_requests  # nothing to do while the rates are missing
+        automation = Automation(instance, datetime(2024, 1, 16, 17, tzinfo=BERLIN))
+        assert automation.tick() == {}  # nothing to do while the rates are missing
 
         # The next day the source is back: the refresh brings the day's rates.
-        assert materialize(warehouse_url, "2024-01-15", "2024-01-15", source=source).success
-        result, cursor = tick(cursor)
-        [request] = result.run_requests
-        converted = convert_snapshots_job.execute_in_process(
-            run_config=request.run_config, resources={"warehouse": resource}, instance=instance
-        )
-        assert converted.success
-        result, cursor = tick(cursor)
-        assert not result.run_requests  # done once
+        refresh = materialize(warehouse_url, "2024-01-15", "2024-01-15", source, instance)
+        assert refresh.success
+        requested = automation.tick()  # the days whose as-of window holds the 15th
+        assert requested == {"converted_snapshots": ["2024-01-15", "2024-01-16"]}
+        assert convert_days(instance, warehouse_url, requested["converted_snapshots"]).success
+        assert automation.tick() == {}  # done once
 
     row = snapshot()
     rate = money.divide(Decimal(1), Decimal("1.0945"), money.RATE_PLACES)  # ECB 2024-01-15

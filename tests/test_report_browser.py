@@ -15,8 +15,8 @@ from sqlalchemy import select
 from tests.support.browser import artifacts
 from tests.support.fakes.smtp import FakeSmtp
 from tests.support.report import AS_OF, MONDAY, make_world, parts
+from wealth_pipeline import formatting as fmt
 from wealth_pipeline.mail import Mailer
-from wealth_pipeline.report import formatting as fmt
 from wealth_pipeline.report.delivery import send_reports
 from wealth_pipeline.settings import load_settings
 from wealth_pipeline.warehouse.engine import get_engine

@@ -8,7 +8,8 @@ from fractions import Fraction
 
 import pytest
 
-from wealth_pipeline.report import formatting as fmt
+from wealth_pipeline import formatting as fmt
+from wealth_pipeline.clock import iso_week
 from wealth_pipeline.report.content import (
     AccountRow,
     WeeklyReport,
@@ -16,7 +17,6 @@ from wealth_pipeline.report.content import (
     change,
     changes,
     chart_points,
-    iso_week,
     slices,
 )
 from wealth_pipeline.report.render import render, subject, text_table

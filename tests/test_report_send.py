@@ -19,8 +19,8 @@ from sqlalchemy import Engine, insert, select, update
 
 from tests.support.fakes.smtp import FakeSmtp
 from tests.support.report import AS_OF, MONDAY, World, parts
+from wealth_pipeline import formatting as fmt
 from wealth_pipeline.mail import Mailer
-from wealth_pipeline.report import formatting as fmt
 from wealth_pipeline.report.delivery import ReportError, send_reports
 from wealth_pipeline.settings import load_settings
 from wealth_pipeline.warehouse.schema import (

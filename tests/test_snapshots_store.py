@@ -13,11 +13,11 @@ from tests.support import factories
 from wealth_pipeline import money
 from wealth_pipeline.accounts import Owner, remove_account
 from wealth_pipeline.brokers.catalogue import load_catalogue
+from wealth_pipeline.marts.changes import record_mart_change
 from wealth_pipeline.snapshots.store import (
     NewSnapshot,
     SnapshotError,
     SnapshotExists,
-    record_mart_change,
     write_snapshot,
     write_snapshots,
 )

@@ -45,9 +45,9 @@ from tests.support.sync import (
     settings,
     states,
 )
-from wealth_pipeline.accounts import save_session, set_sync
+from wealth_pipeline.accounts import set_sync
 from wealth_pipeline.brokers.base import BrokerConfig, IntegrationContext
-from wealth_pipeline.brokers.connection import broker_config
+from wealth_pipeline.brokers.connection import broker_config, save_session
 from wealth_pipeline.brokers.registry import build_integration
 from wealth_pipeline.cli import main
 from wealth_pipeline.security.vault import encrypt_state, unlock

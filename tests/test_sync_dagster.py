@@ -28,13 +28,15 @@ from tests.support.sync import (
     states,
 )
 from wealth_pipeline.cli import main
+from wealth_pipeline.conversions.assets import conversion_checks, converted_snapshots
+from wealth_pipeline.flows.assets import account_cash_flows
 from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshot
 from wealth_pipeline.sync import checks
 from wealth_pipeline.sync.assets import (
     SyncResource,
-    account_snapshots,
     build_daily_sync_schedule,
     daily_sync_job,
+    sync_accounts,
     sync_checks,
     sync_day,
 )
@@ -49,7 +51,7 @@ MIXED = {"fake_ok": 2, "fake_fail": 1, "fake_2fa": 1, "fake_slow": 2}
 
 def materialize(url: str, key_file: Path, partition: str, instance: dg.DagsterInstance):  # type: ignore[no-untyped-def]
     return dg.materialize(
-        [account_snapshots, *sync_checks],
+        [sync_accounts, converted_snapshots, *sync_checks, *conversion_checks],
         resources={
             "warehouse": WarehouseResource(database_url=url),
             "sync": SyncResource(sync_key_file=str(key_file), max_workers=4, max_per_broker=2),
@@ -66,7 +68,7 @@ def test_asset_materializes_with_fakes(
     with dg.DagsterInstance.ephemeral() as instance:
         result = materialize(world.url, world.key_file, "2024-01-15", instance)
         assert result.success  # one failing account never fails the run
-        [event] = result.asset_materializations_for_node("account_snapshots")
+        [event, _positions] = result.asset_materializations_for_node("sync_accounts")
         metadata = {k: v.value for k, v in event.metadata.items()}
         assert metadata["accounts_synced"] == 4
         assert metadata["accounts_failed"] == 1
@@ -75,7 +77,7 @@ def test_asset_materializes_with_fakes(
         assert f"| {world.accounts['fake_fail'][0]} | fake_fail | " in metadata["failed"]
         assert "wealth accounts auth" in metadata["pending_auth"]
         evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-        assert set(evaluations) == {c.check_key.name for c in sync_checks}
+        assert set(evaluations) == {c.check_key.name for c in sync_checks + conversion_checks}
         assert evaluations["no_duplicate_snapshots"].passed
         assert evaluations["snapshots_converted_or_explained"].passed
         assert evaluations["positions_match_balance"].passed
@@ -87,7 +89,7 @@ def test_asset_materializes_with_fakes(
         rows = snapshot_rows(world.engine)
         again = materialize(world.url, world.key_file, "2024-01-15", instance)
         assert again.success and snapshot_rows(world.engine) == rows
-        [event] = again.asset_materializations_for_node("account_snapshots")
+        [event, _positions] = again.asset_materializations_for_node("sync_accounts")
         assert event.metadata["accounts_due"].value == 1  # only the unavailable bank again
 
         # nothing secret in Dagster's event log
@@ -245,7 +247,7 @@ def _add_user_with_account(world, name: str, email: str, code: str) -> int:  # t
 
 
 def _metadata(result) -> dict:  # type: ignore[no-untyped-def]
-    [event] = result.asset_materializations_for_node("account_snapshots")
+    [event, _positions] = result.asset_materializations_for_node("sync_accounts")
     return {k: v.value for k, v in event.metadata.items()}
 
 
@@ -327,7 +329,8 @@ EXCERPT_END = "2026-10-30"  # the last day of the ECB excerpt shipped in the pac
 def _sync_schedule_context(moment: datetime, instance: dg.DagsterInstance | None = None):  # type: ignore[no-untyped-def]
     schedule = build_daily_sync_schedule(running=True)
     definitions = dg.Definitions(
-        assets=[account_snapshots], jobs=[daily_sync_job], schedules=[schedule],
+        assets=[sync_accounts, account_cash_flows, converted_snapshots], jobs=[daily_sync_job],
+        schedules=[schedule],
         resources={"warehouse": WarehouseResource(database_url="sqlite://"), "sync": SyncResource()},
     )  # fmt: skip
     context = dg.build_schedule_context(
@@ -439,17 +442,17 @@ def test_no_credential_in_dump_event_log_or_compute_logs(
         assert secret not in "\n".join(dump), f"{secret!r} in the warehouse"
 
 
-def test_two_factor_pause_completed_in_another_process_then_converted_by_the_sensor(
+def test_two_factor_pause_completed_in_another_process_then_converted_when_rates_arrive(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The unattended run pauses here; `wealth accounts auth` runs as its own process (it only
-    has the database and the user's password); the conversion sensor then converts the day
-    once its rates arrive, without syncing anything again."""
+    has the database and the user's password); `converted_snapshots` then converts the day
+    once its rates arrive (its automation condition), without syncing anything again."""
     import os
     import subprocess
     import sys
 
-    from wealth_pipeline.conversions.jobs import conversion_sensor, convert_snapshots_job
+    from tests.support.automation import Automation, convert_days, rates_arrived
     from wealth_pipeline.warehouse.schema import exchange_rates
 
     world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_2fa": 1})
@@ -483,17 +486,9 @@ def test_two_factor_pause_completed_in_another_process_then_converted_by_the_sen
         ).one()
     assert row.balance_base_currency is None and "no ECB rate" in row.conversion_note
 
-    resource = WarehouseResource(database_url=world.url)
     with dg.instance_for_test() as instance:
-
-        def evaluate(cursor: str | None):  # type: ignore[no-untyped-def]
-            with dg.build_sensor_context(
-                instance=instance, cursor=cursor, resources={"warehouse": resource}
-            ) as context:
-                return conversion_sensor.evaluate_tick(context), context.cursor
-
-        result, cursor = evaluate(None)
-        assert not result.run_requests  # today's rates are not there yet
+        automation = Automation(instance, datetime.now(BERLIN))
+        assert automation.tick() == {}  # today's rates are not there yet
         with world.engine.begin() as connection:
             connection.execute(
                 exchange_rates.insert(),
@@ -503,12 +498,10 @@ def test_two_factor_pause_completed_in_another_process_then_converted_by_the_sen
                     for code, rate in (("USD", "1.0500"), ("CHF", "0.9300"))
                 ],
             )  # fmt: skip
-        result, cursor = evaluate(cursor)
-        [request] = result.run_requests
-        job = convert_snapshots_job.execute_in_process(
-            run_config=request.run_config, resources={"warehouse": resource}, instance=instance
-        )
-        assert job.success
+        rates_arrived(instance, today.isoformat())
+        requested = automation.tick()
+        assert requested == {"converted_snapshots": [today.isoformat()]}
+        assert convert_days(instance, world.url, requested["converted_snapshots"]).success
     with world.engine.connect() as connection:
         row = connection.execute(
             select(snapshots_table).where(snapshots_table.c.snapshot_date == today)

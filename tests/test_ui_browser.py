@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from tests.support.browser import Server, artifacts
-from tests.support.deployment import Deployment
+from tests.support.deployment import Deployment, graphql_request
 from wealth_pipeline.partitions import daily_partitions
 
 ARTIFACTS = artifacts("ui")
@@ -25,20 +25,79 @@ def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+LINEAGE = (
+    "exchange_rates",
+    "account_balances",
+    "account_positions",
+    "converted_snapshots",
+    "mart_account_daily",
+    "mart_breakdowns",
+    "weekly_report",
+)
+BACKFILLS = """
+query {
+  partitionBackfillsOrError(limit: 10) {
+    ... on PartitionBackfills {
+      results { id partitionNames assetSelection { path } isAssetBackfill }
+    }
+  }
+}
+"""
+
+
 @pytest.mark.postgres
-def test_the_asset_graph_shows_the_sync_and_its_upstream(
+def test_the_lineage_from_rates_and_facts_to_the_report(
     page, dagster_deployment: Deployment
 ) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{dagster_deployment.url}/locations/wealth_pipeline/asset-groups/sync")
-    node = page.get_by_text("account_snapshots", exact=True).first
-    node.wait_for(state="visible")
-    # Its upstream asset (another group) is drawn as a link beside it, with the edge.
-    page.get_by_text("exchange_rates", exact=True).first.wait_for(state="visible")
-    page.get_by_text("Asset checks").first.wait_for(state="visible")
-    partitions = len(daily_partitions.get_partition_keys())
-    page.get_by_text(f"{partitions:,} partitions").first.wait_for(state="visible")
+    """converted_snapshots' neighbours: the facts and the rates feed it, the marts and the
+    report follow; each asset in its group."""
+    url = f"{dagster_deployment.url}/assets/converted_snapshots"
+    page.goto(f"{url}?view=lineage&lineageScope=neighbors&lineageDepth=3")
+    for name in LINEAGE[1:]:  # converted_snapshots is drawn shortened, and named above
+        page.get_by_text(name, exact=True).first.wait_for(state="visible")
+    page.get_by_text("converted_snapshots", exact=True).first.wait_for(state="visible")
+    for group in ("fx", "sync", "conversions", "marts", "report"):
+        page.get_by_text(group, exact=True).first.wait_for(state="visible")
     assert page.locator("svg path").count() > 0  # the edges
-    shoot(page, "asset-graph-sync")
+    shoot(page, "lineage-converted-snapshots")
+
+
+@pytest.mark.postgres
+def test_a_range_of_conversions_is_backfilled_from_the_asset_page(
+    page, dagster_deployment: Deployment
+) -> None:  # type: ignore[no-untyped-def]
+    """Partitions tab -> Materialize… -> a range of days -> Launch backfill: one backfill of
+    converted_snapshots over exactly those days (a single run: its backfill policy)."""
+    page.goto(f"{dagster_deployment.url}/assets/converted_snapshots?view=partitions")
+    partitions = len(daily_partitions.get_partition_keys())
+    page.get_by_text(f"{partitions:,} Partitions").first.wait_for(state="visible")
+    page.get_by_role("button", name="Materialize…").first.click()
+    title = page.get_by_text("Launch runs to materialize converted_snapshots")
+    # On a fresh instance the UI first says the facts and rates were never materialized.
+    warning = page.get_by_text("have not been materialized yet")
+    title.or_(warning).first.wait_for(state="visible")
+    if warning.is_visible():
+        page.get_by_role("button", name="Confirm").click()
+    title.wait_for(state="visible")
+    dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
+    dialog.get_by_text("Show all partitions").click()  # the range lies before the last 90 days
+    field = dialog.get_by_placeholder(re.compile(r"^ex: "))  # "ex: 1999-01-04, ..."
+    field.fill("[2024-01-08...2024-01-14]")
+    field.press("Enter")
+    dialog.get_by_text("7 partitions").first.wait_for(state="visible")
+    dialog.get_by_text("Backfills all partitions in a single run.").wait_for(state="visible")
+    shoot(page, "backfill-converted-snapshots")
+    dialog.get_by_role("button", name="Launch backfill").click()
+    page.get_by_text("Created backfill").first.wait_for(state="visible")
+
+    found = graphql_request(f"{dagster_deployment.url}/graphql", BACKFILLS)
+    backfills = [
+        b for b in found["partitionBackfillsOrError"]["results"]
+        if [k["path"] for k in b["assetSelection"] or []] == [["converted_snapshots"]]
+    ]  # fmt: skip
+    assert backfills, found
+    assert backfills[0]["isAssetBackfill"]
+    assert backfills[0]["partitionNames"] == [f"2024-01-{day:02d}" for day in range(8, 15)]
 
 
 @pytest.mark.postgres
@@ -61,7 +120,8 @@ def test_the_schedules_and_sensors(page, dagster_deployment: Deployment) -> None
     for name in (
         "exchange_rates_daily",
         "daily_sync",
-        "conversion_sensor",
+        "automation",
+        "marts_sensor",
         "new_account_history_sensor",
     ):
         page.get_by_text(name, exact=True).first.wait_for(state="visible")

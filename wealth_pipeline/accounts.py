@@ -15,11 +15,11 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from wealth_pipeline.brokers.catalogue import credential_fields
 from wealth_pipeline.fx.lookup import RateBook
-from wealth_pipeline.snapshots.store import record_removed_account_change
+from wealth_pipeline.marts.changes import record_removed_account_change
+from wealth_pipeline.profiles import get_user
 from wealth_pipeline.text import check_plain
 from wealth_pipeline.warehouse.schema import (
     ACCOUNT_TYPES,
-    account_sessions,
     account_snapshots,
     brokers,
     financial_accounts,
@@ -46,8 +46,6 @@ class Owner:
 
 
 def find_user(connection: Connection, username: str) -> Owner:
-    from wealth_pipeline.profiles import get_user
-
     user = get_user(connection, username)
     if user is None:
         raise AccountError(f"no such user: {username}")
@@ -257,33 +255,3 @@ def snapshot_count(connection: Connection, account_id: int) -> int:
     return connection.execute(
         select(func.count()).where(account_snapshots.c.account_id == account_id)
     ).scalar_one()
-
-
-# --- broker session state -----------------------------------------------------------------
-
-
-def load_session(connection: Connection, account_id: int, purpose: str) -> bytes | None:
-    """The account's encrypted session state for `purpose` (as the vault sealed it), if any."""
-    blob = connection.execute(
-        select(account_sessions.c.encrypted_state).where(
-            and_(account_sessions.c.account_id == account_id, account_sessions.c.purpose == purpose)
-        )
-    ).scalar()
-    return None if blob is None else bytes(blob)
-
-
-def save_session(connection: Connection, account_id: int, purpose: str, blob: bytes) -> None:
-    """Store (insert or replace) the account's encrypted session state for `purpose`."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(account_sessions).values(
-        account_id=account_id, purpose=purpose, encrypted_state=blob
-    )
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=[account_sessions.c.account_id, account_sessions.c.purpose],
-            set_={"encrypted_state": statement.excluded.encrypted_state, "updated_at": func.now()},
-        )
-    )

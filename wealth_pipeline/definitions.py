@@ -1,151 +1,51 @@
-"""The Dagster definitions: what `workspace.yaml` loads for the webserver and the daemon."""
+"""The Dagster definitions: what `workspace.yaml` loads for the webserver and the daemon.
+
+Each domain exports its own (`<domain>/definitions.py`: assets, checks, jobs, schedules,
+sensors); here they are merged with the resources (`wealth_pipeline.resources`) and the
+automation condition sensor that evaluates every asset's automation condition.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import replace
-
 import dagster as dg
-from sqlalchemy.engine import make_url
 
-from wealth_pipeline.conversions.jobs import (
-    conversion_sensor,
-    convert_snapshots_job,
-    reconvert_user_job,
-)
-from wealth_pipeline.flows.assets import account_cash_flows, flows_checks
-from wealth_pipeline.fx.assets import (
-    build_exchange_rates_schedule,
-    exchange_rates,
-    exchange_rates_job,
-)
-from wealth_pipeline.fx.sources import RatesSource, source_for
-from wealth_pipeline.history.jobs import history_backfill_job, new_account_history_sensor
-from wealth_pipeline.mail import MailResource
-from wealth_pipeline.marts.assets import marts_assets, marts_job, marts_sensor
-from wealth_pipeline.projection.assets import (
-    build_projection_schedule,
-    wealth_projection,
-    wealth_projection_job,
-)
-from wealth_pipeline.report.assets import (
-    build_weekly_report_schedule,
-    weekly_report,
-    weekly_report_job,
-)
+from wealth_pipeline.conversions import definitions as conversions
+from wealth_pipeline.flows import definitions as flows
+from wealth_pipeline.fx import definitions as fx
+from wealth_pipeline.history import definitions as history
+from wealth_pipeline.marts import definitions as marts
+from wealth_pipeline.projection import definitions as projection
+from wealth_pipeline.report import definitions as report
+from wealth_pipeline.resources import resources
 from wealth_pipeline.settings import Settings, load_settings
-from wealth_pipeline.sync.assets import (
-    account_snapshots,
-    build_daily_sync_schedule,
-    daily_sync_job,
-    sync_checks,
-    sync_resource,
-)
-from wealth_pipeline.warehouse.resource import WarehouseResource
+from wealth_pipeline.sync import definitions as sync
+
+DOMAINS = (fx, sync, flows, conversions, history, marts, report, projection)
+AUTOMATION_INTERVAL_SECONDS = 30  # Dagster's own default for the automation sensor
 
 
-def from_env(name: str, value: str) -> str | dg.EnvVar:
-    """`value` as `dg.EnvVar(name)` when it came from that environment variable.
-
-    Dagster stores and shows a resource's configuration: an EnvVar appears as the
-    variable's name, its value is read only where the resource runs. So a setting that may
-    hold a secret (a database password, credentials in a URL) never reaches the UI, the
-    stored definitions or a run's config.
-    """
-    if os.environ.get(name, "").strip() == value:
-        return dg.EnvVar(name)
-    return value
-
-
-def database_url(settings: Settings) -> str | dg.EnvVar:
-    """The warehouse URL for the resource: from WEALTH_DATABASE_URL as an EnvVar; a URL
-    given otherwise (tests, the SQLite default) only without a password."""
-    chosen = from_env("WEALTH_DATABASE_URL", settings.database_url)
-    if not isinstance(chosen, dg.EnvVar) and make_url(chosen).password:
-        raise ValueError(
-            "a warehouse URL with a password must come from WEALTH_DATABASE_URL, so that "
-            "Dagster shows the variable's name and never the password"
-        )
-    return chosen
-
-
-def rates_source(settings: Settings, *, env_vars: bool = False) -> RatesSource:
-    """The configured rate source; with `env_vars` (for Dagster) its locations as EnvVars
-    when set in the environment (a URL may carry credentials). Without, usable directly."""
-    if env_vars:
-        settings = replace(
-            settings,
-            frankfurter_url=from_env("WEALTH_FRANKFURTER_URL", settings.frankfurter_url),
-            ecb_file=from_env("WEALTH_ECB_FILE", settings.ecb_file),
-        )
-    return source_for(settings)
-
-
-def every(sensor: dg.SensorDefinition, seconds: int | None) -> dg.SensorDefinition:
-    """`sensor` evaluated at most every `seconds` (`WEALTH_SENSOR_INTERVAL_SECONDS`)."""
-    if seconds is None:
-        return sensor
-    return dg.SensorDefinition(
-        name=sensor.name,
-        evaluation_fn=sensor._raw_fn,  # the function the decorator wrapped
-        minimum_interval_seconds=seconds,
-        description=sensor.description,
-        job=sensor.job,
-        default_status=sensor.default_status,
-        # Keys named in the decorator (keys taken as function arguments come with the function).
-        required_resource_keys=set(sensor._raw_required_resource_keys) or None,
-        tags=sensor.tags,
-        metadata=sensor.metadata,
-        owners=sensor.owners,
+def build_automation_sensor(interval_seconds: int | None = None) -> dg.SensorDefinition:
+    """Evaluates the assets' automation conditions (converted days after new balances or
+    rates, the marts after them and at the day's roll-over), running from the start."""
+    return dg.AutomationConditionSensorDefinition(
+        "automation",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=interval_seconds or AUTOMATION_INTERVAL_SECONDS,
+        description="Requests what the assets' automation conditions ask for: a day's "
+        "conversions after its balances or a rate of its window arrive, the marts after "
+        "the conversions and once a day.",
     )
-
-
-def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    return {
-        "fx_source": rates_source(settings, env_vars=True),
-        "warehouse": WarehouseResource(database_url=database_url(settings)),
-        "sync": sync_resource(settings),
-        "mail": MailResource(),
-    }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or load_settings()
-    return dg.Definitions(
-        assets=[
-            exchange_rates,
-            account_snapshots,
-            account_cash_flows,
-            marts_assets,
-            weekly_report,
-            wealth_projection,
-        ],
-        asset_checks=[*sync_checks, *flows_checks],
-        jobs=[
-            exchange_rates_job,
-            daily_sync_job,
-            convert_snapshots_job,
-            reconvert_user_job,
-            history_backfill_job,
-            marts_job,
-            weekly_report_job,
-            wealth_projection_job,
-        ],
-        schedules=[
-            build_exchange_rates_schedule(
-                running=settings.schedules_running,
-                cron_schedule=settings.fx_refresh_cron,
-                settings=settings,
-            ),
-            build_daily_sync_schedule(running=settings.schedules_running, settings=settings),
-            build_weekly_report_schedule(running=settings.schedules_running),
-            build_projection_schedule(running=settings.schedules_running),
-        ],
-        sensors=[
-            every(sensor, settings.sensor_interval_seconds)
-            for sensor in (conversion_sensor, new_account_history_sensor, marts_sensor)
-        ],
-        resources=resources(settings),
+    return dg.Definitions.merge(
+        *(domain.build_defs(settings) for domain in DOMAINS),
+        dg.Definitions(
+            sensors=[build_automation_sensor(settings.sensor_interval_seconds)],
+            resources=resources(settings),
+        ),
     )
 
 

@@ -14,17 +14,15 @@ import re
 import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid, parseaddr
 from pathlib import Path
 
-import dagster as dg
-
 from wealth_pipeline.files import create_private_file, private_folder
 from wealth_pipeline.http import tls_context
-from wealth_pipeline.settings import Settings, load_settings
+from wealth_pipeline.settings import Settings
 
 
 class MailError(Exception):
@@ -163,18 +161,3 @@ class OutboxSession(MailSession):
         if not create_private_file(path, bytes(message)):  # 0600: the report's figures
             raise MailError(f"{path} exists already")
         return Delivery("outbox", message["Message-ID"], str(path))
-
-
-class MailResource(dg.ConfigurableResource):
-    """Outgoing mail for jobs: SMTP settings come from the environment (`WEALTH_SMTP_*`).
-
-    `outbox_dir` overrides where messages go without an SMTP server (tests, previews).
-    """
-
-    outbox_dir: str | None = None
-
-    def mailer(self) -> Mailer:
-        settings = load_settings()
-        if self.outbox_dir:
-            settings = replace(settings, outbox_dir=Path(self.outbox_dir))
-        return Mailer(settings)

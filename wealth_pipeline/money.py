@@ -17,6 +17,8 @@ RATE_PLACES = 12  # exchange rates, published and crossed
 QUANTITY_PLACES = 8  # units held: satoshi precision, up to 92 billion units on SQLite
 PRICE_PLACES = 10  # price per unit, enough for sub-cent crypto prices
 
+DEFAULT_BASE_CURRENCY = "EUR"  # a user's base currency until they choose one
+
 
 # The product of two stored values (28 digits each) fits in 80 digits; Inexact is trapped so
 # a wider one raises instead of being rounded twice. Rounding to the scale is the second step.

@@ -12,7 +12,9 @@ from datetime import date
 
 from sqlalchemy import Connection, func, select, update
 
+from wealth_pipeline import clock
 from wealth_pipeline.fx.lookup import ECB_CURRENCIES, ECB_ENDED, EURO_CHANGEOVERS
+from wealth_pipeline.marts.changes import record_mart_change
 from wealth_pipeline.text import control_character
 from wealth_pipeline.warehouse.schema import (
     MONTHLY_AGGREGATIONS,
@@ -34,7 +36,7 @@ class ProfileError(ValueError):
 
 def supported_base_currencies(on: date | None = None) -> frozenset[str]:
     """EUR and every currency the ECB still quotes `on` (default today)."""
-    on = on or date.today()
+    on = on or clock.today()
     gone = {code for code, (joined, _) in EURO_CHANGEOVERS.items() if joined <= on}
     gone |= {code for code, ended in ECB_ENDED.items() if ended <= on}
     return frozenset(ECB_CURRENCIES - gone) | {"EUR"}
@@ -100,7 +102,7 @@ class UserSummary:
         return self.report_email or self.email
 
 
-def _summary_query():  # type: ignore[no-untyped-def]
+def _summary_query():
     return (
         select(
             users.c.id,
@@ -121,7 +123,7 @@ def _summary_query():  # type: ignore[no-untyped-def]
     )
 
 
-def _summary(row) -> UserSummary:  # type: ignore[no-untyped-def]
+def _summary(row) -> UserSummary:
     return UserSummary(
         id=row.id,
         username=row.username,
@@ -211,8 +213,6 @@ def update_profile(
 
 def _record_base_currency_change(connection: Connection, user_id: int, new: object) -> None:
     """A new base currency changes every day of the marts: rebuild from the first snapshot."""
-    from wealth_pipeline.snapshots.store import record_mart_change
-
     current = connection.execute(
         select(profiles.c.base_currency).where(profiles.c.user_id == user_id)
     ).scalar()

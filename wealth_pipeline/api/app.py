@@ -28,6 +28,7 @@ from wealth_pipeline.api.routes import (
 from wealth_pipeline.api.tokens import Tokens
 from wealth_pipeline.security.kdf import KdfParams
 from wealth_pipeline.settings import Settings, load_settings
+from wealth_pipeline.warehouse import dialect
 
 log = logging.getLogger(__name__)
 # The largest request body read: login and refresh bodies are a few hundred bytes.
@@ -96,7 +97,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    if reader.dialect.name == "postgresql":
+    if dialect.name(reader) == dialect.POSTGRESQL:
         # Each read is a statement of its own: no BEGIN/ROLLBACK round trips per request.
         reader = reader.execution_options(isolation_level="AUTOCOMMIT")
     app.state.reader = reader

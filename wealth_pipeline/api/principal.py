@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, bindparam, func, select
 
+from wealth_pipeline import clock
 from wealth_pipeline.api.tokens import LEEWAY_SECONDS, Claims, TokenError, Tokens
 from wealth_pipeline.warehouse.driver import DriverStatement
 from wealth_pipeline.warehouse.schema import mart_builds, profiles, users
@@ -102,7 +103,7 @@ def load_principal_and_build(connection: Connection, claims: Claims) -> tuple[Pr
     return _checked(row, claims), row.marts_built_at
 
 
-def _checked(row, claims: Claims) -> Principal:  # type: ignore[no-untyped-def]
+def _checked(row, claims: Claims) -> Principal:
     if (
         row is None
         or not row.is_active
@@ -116,9 +117,7 @@ def _checked(row, claims: Claims) -> Principal:  # type: ignore[no-untyped-def]
 def issued_before(claims: Claims, created_at: datetime) -> bool:
     """Whether the token is older than its user: then it was issued to an earlier user
     with the same id (SQLite hands a deleted highest id out again)."""
-    if created_at.tzinfo is None:  # SQLite keeps UTC without an offset
-        created_at = created_at.replace(tzinfo=UTC)
-    return claims.issued_at + LEEWAY_SECONDS < int(created_at.timestamp())
+    return claims.issued_at + LEEWAY_SECONDS < int(clock.as_utc(created_at).timestamp())
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, ClassVar
 
-from wealth_pipeline import http
+from wealth_pipeline import clock, http
 from wealth_pipeline.brokers import redact
 
 ASSET_CLASSES = (
@@ -183,7 +183,7 @@ class IntegrationContext:
     today: date | None = None  # the clock, for deterministic tests and the demo
 
     def current_day(self) -> date:
-        return self.today or date.today()
+        return self.today or clock.today()
 
 
 class BrokerIntegrationBase(ABC):

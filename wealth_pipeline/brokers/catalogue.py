@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Insert, select, update
 
-from wealth_pipeline.warehouse.schema import brokers
+from wealth_pipeline import clock
+from wealth_pipeline.marts.changes import record_mart_change
+from wealth_pipeline.warehouse import dialect
+from wealth_pipeline.warehouse.schema import brokers, financial_accounts
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
 INTEGRATION_TYPES = ("fints", "rest", "graphql", "manual", "demo")
@@ -162,7 +165,7 @@ def _entry_problems(entry: dict[str, Any]) -> list[str]:
     kind = entry.get("integration_type")
     if kind not in INTEGRATION_TYPES:
         problems.append(f"integration_type must be one of {', '.join(INTEGRATION_TYPES)}")
-    for needed in REQUIRED_BY_TYPE.get(kind, ()):  # type: ignore[arg-type]
+    for needed in REQUIRED_BY_TYPE.get(kind, ()):
         if not entry.get(needed):
             problems.append(f"{needed} is required for {kind} brokers")
     mode = entry.get("sync_mode")
@@ -255,7 +258,7 @@ def base32_bits(value: str) -> int | None:
         return None
 
 
-def _encoding_problems(properties: Mapping[str, Any], credentials: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+def _encoding_problems(properties: Mapping[str, Any], credentials: Mapping[str, Any]):
     """(field, message) for values not in their field's contentEncoding (never quoted)."""
     for name, spec in properties.items():
         value = credentials.get(name)
@@ -311,10 +314,6 @@ def load_catalogue(connection: Connection, path: Path = CATALOGUE_PATH) -> int:
 
 def _record_renamed(connection: Connection, code: str, name: str) -> None:
     """The breakdowns by broker show its name: rebuild them for everyone banking there."""
-    from wealth_pipeline.marts.build import today
-    from wealth_pipeline.snapshots.store import record_mart_change
-    from wealth_pipeline.warehouse.schema import financial_accounts
-
     owners = (
         connection.execute(
             select(financial_accounts.c.user_id)
@@ -326,16 +325,13 @@ def _record_renamed(connection: Connection, code: str, name: str) -> None:
         .all()
     )
     for user_id in owners:
-        record_mart_change(connection, user_id, today(), f"broker {code} renamed to {name}")
+        record_mart_change(connection, user_id, clock.today(), f"broker {code} renamed to {name}")
 
 
-def _insert_ignoring_conflict(connection: Connection, values: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _insert_ignoring_conflict(connection: Connection, values: dict[str, Any]) -> Insert:
     """INSERT that yields to a concurrent loader instead of failing on the unique code."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(brokers).values(**values).on_conflict_do_nothing(index_elements=["code"])
+    statement = dialect.insert(connection, brokers).values(**values)
+    return statement.on_conflict_do_nothing(index_elements=["code"])
 
 
 def ensure_catalogue(connection: Connection, path: Path = CATALOGUE_PATH) -> int:

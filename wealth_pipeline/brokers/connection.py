@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select
 
-from wealth_pipeline.accounts import load_session, save_session
 from wealth_pipeline.brokers.base import (
     AuthResult,
     BrokerConfig,
@@ -40,6 +39,7 @@ from wealth_pipeline.security.vault import (
     decrypt_state,
     encrypt_state,
 )
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.engine import reader
 from wealth_pipeline.warehouse.schema import (
     account_sessions,
@@ -296,3 +296,29 @@ def _challenge(connection: Connection, account_id: int) -> dict[str, Any]:
         )
     ).scalar()
     return dict(saved or {})
+
+
+# --- broker session state -----------------------------------------------------------------
+
+
+def load_session(connection: Connection, account_id: int, purpose: str) -> bytes | None:
+    """The account's encrypted session state for `purpose` (as the vault sealed it), if any."""
+    blob = connection.execute(
+        select(account_sessions.c.encrypted_state).where(
+            and_(account_sessions.c.account_id == account_id, account_sessions.c.purpose == purpose)
+        )
+    ).scalar()
+    return None if blob is None else bytes(blob)
+
+
+def save_session(connection: Connection, account_id: int, purpose: str, blob: bytes) -> None:
+    """Store (insert or replace) the account's encrypted session state for `purpose`."""
+    statement = dialect.insert(connection, account_sessions).values(
+        account_id=account_id, purpose=purpose, encrypted_state=blob
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[account_sessions.c.account_id, account_sessions.c.purpose],
+            set_={"encrypted_state": statement.excluded.encrypted_state, "updated_at": func.now()},
+        )
+    )

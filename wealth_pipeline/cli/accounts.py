@@ -37,7 +37,7 @@ def failing(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
-def owned_account(connection, username: str, account_id: int):  # type: ignore[no-untyped-def]
+def owned_account(connection, username: str, account_id: int):
     """The user and their account `account_id`; another user's id is "no such account"."""
     from wealth_pipeline.accounts import AccountError, find_user, get_account
 
@@ -48,14 +48,14 @@ def owned_account(connection, username: str, account_id: int):  # type: ignore[n
         raise failing(exc) from None
 
 
-def engine(*, readonly: bool = False):  # type: ignore[no-untyped-def]
+def engine(*, readonly: bool = False):
     """The warehouse engine; `readonly` for reads (on SQLite they never take the write lock)."""
     from wealth_pipeline.warehouse.engine import get_engine
 
     return get_engine(settings_or_usage_error().database_url, readonly=readonly)
 
 
-def unlock_user(username: str, password_env: str | None):  # type: ignore[no-untyped-def]
+def unlock_user(username: str, password_env: str | None):
     """The user's unlocked data key (asks for the password, or reads it from --password-env)."""
     from wealth_pipeline.security.vault import VaultError, unlock
 
@@ -395,7 +395,7 @@ FAILURE_LABELS = {
 }
 
 
-def open_owned(  # type: ignore[no-untyped-def]
+def open_owned(
     username: str, account_id: int, password_env: str | None, *, today=None, with_paused=False
 ):
     """The user's account opened for its broker (`brokers.connection.open_account`); the
@@ -406,7 +406,7 @@ def open_owned(  # type: ignore[no-untyped-def]
     with engine(readonly=True).connect() as connection:
         owner, account = owned_account(connection, username, account_id)
 
-    def ask_password(_connection, _user_id):  # type: ignore[no-untyped-def]
+    def ask_password(_connection, _user_id):
         return unlock_user(owner.username, password_env)
 
     try:
@@ -424,7 +424,7 @@ def open_owned(  # type: ignore[no-untyped-def]
     return account, conn
 
 
-def save_state(conn, paused=None) -> None:  # type: ignore[no-untyped-def]
+def save_state(conn, paused=None) -> None:
     """Keep the integration's session state (and a login paused again) for next time."""
     from wealth_pipeline.brokers.connection import save_sessions
 
@@ -482,7 +482,7 @@ def accounts_test(account_id: int, username: str, password_env: str | None) -> N
     click.echo(done)
 
 
-def report_connection(integration, identifier: str, second) -> None:  # type: ignore[no-untyped-def]
+def report_connection(integration, identifier: str, second) -> None:
     """Log in, list the accounts found, the balance and positions of `identifier`."""
     from wealth_pipeline.cli.second_factor import login, run_with_second_factor
 

@@ -12,11 +12,11 @@ account synced once a month still gets every day. The account is active again.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import click
 
+from wealth_pipeline import clock
 from wealth_pipeline.cli.accounts import accounts, engine, open_owned, user_option
 from wealth_pipeline.cli.common import ROW_ID, days_option, password_env_option
 
@@ -36,7 +36,6 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
     from wealth_pipeline.cli.second_factor import SecondFactor, login, run_with_second_factor
     from wealth_pipeline.history.backfill import Fetched as History
     from wealth_pipeline.history.backfill import read_history, write_history
-    from wealth_pipeline.partitions import TIMEZONE
     from wealth_pipeline.sync.account import (
         Fetched,
         Outcome,
@@ -48,7 +47,7 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
     from wealth_pipeline.sync.waiting import waiting_reason
     from wealth_pipeline.warehouse.schema import financial_accounts
 
-    day = datetime.now(ZoneInfo(TIMEZONE)).date()
+    day = clock.today()
     account, conn = open_owned(username, account_id, password_env, today=day, with_paused=True)
     click.echo(f"Account {account_id}: {account['name']} ({conn.broker_name})")
     alive = conn.paused is None and conn.sync_mode == "assisted" and _alive(conn.integration)
@@ -147,7 +146,7 @@ def accounts_auth(account_id: int, username: str, days: int, password_env: str |
         click.echo(history_note + ".")
 
 
-def renew_credentials(conn, account, day: date):  # type: ignore[no-untyped-def]
+def renew_credentials(conn, account, day: date):
     """Ask for the credential fields a person gives again at each sync (a session token that
     lives minutes: `x-renewed-at-sync` in the broker's schema), store them encrypted, and
     reopen the account with them. Other brokers are returned as they are."""
@@ -195,7 +194,7 @@ def renew_credentials(conn, account, day: date):  # type: ignore[no-untyped-def]
         raise click.ClickException(str(exc)) from None
 
 
-def _alive(integration) -> bool:  # type: ignore[no-untyped-def]
+def _alive(integration) -> bool:
     from wealth_pipeline.brokers.base import BrokerError
 
     try:
@@ -204,7 +203,7 @@ def _alive(integration) -> bool:  # type: ignore[no-untyped-def]
         return False
 
 
-def _fill(engine, conn, start: date, end: date, history, write_history) -> None:  # type: ignore[no-untyped-def]
+def _fill(engine, conn, start: date, end: date, history, write_history) -> None:
     """Write the missing days of [start, end] that the service delivered (never over a day
     already held, and never over a person's snapshot)."""
     with engine.begin() as connection:

@@ -30,7 +30,7 @@ class WealthGroup(click.Group):
     """The `wealth` group: a warehouse that is read-only, locked or unreachable is one clear
     message and exit code 1 from every command, never a driver traceback."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx: click.Context):
         from wealth_pipeline.warehouse.engine import WarehouseUnavailable
 
         try:

@@ -1,7 +1,7 @@
 """`wealth conversions`: convert snapshots whose base-currency amount is missing (or whose
 conversion is provisional), by hand.
 
-The same set-based conversion the `conversion_sensor` launches; useful after loading rates,
+The same set-based conversion `converted_snapshots` runs for its days; useful after loading rates,
 or to see (`--dry-run`) why snapshots stay unconverted.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from wealth_pipeline.cli.accounts import engine
-from wealth_pipeline.conversions.convert import ConversionReport
+from wealth_pipeline.conversions.report import ConversionReport
 
 
 @click.group()

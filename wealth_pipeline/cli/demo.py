@@ -23,7 +23,7 @@ def demo() -> None:
     """Try the product on made-up data (no bank login, no internet)."""
 
 
-def setup_options(function):  # type: ignore[no-untyped-def]
+def setup_options(function):
     """--days and --password-env, shared by `setup` and `reset`."""
     function = click.option(
         "--password-env",

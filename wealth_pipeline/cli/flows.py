@@ -48,7 +48,7 @@ def add(
             report = write_flows(
                 connection,
                 account_id,
-                [NewFlow(when, amount, kind, description=description)],  # type: ignore[arg-type]
+                [NewFlow(when, amount, kind, description=description)],
                 source="manual",
                 covered=(when, when) if covers else None,
             )
@@ -148,7 +148,7 @@ def cover(account_id: int, start: str, end: str, clear: bool, username: str) -> 
     """Declare ACCOUNT_ID's flows complete from --from through --to: those days get returns
     (a manual account whose every deposit and withdrawal you entered)."""
     from wealth_pipeline.flows.store import FlowError, clear_coverage, coverage, extend_coverage
-    from wealth_pipeline.snapshots.store import record_mart_change
+    from wealth_pipeline.marts.changes import record_mart_change
 
     first, last = parse_day(start), parse_day(end)
     assert first is not None and last is not None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from wealth_pipeline import clock
 from wealth_pipeline.cli.common import ensure_dagster_home, parse_day, settings_or_usage_error
 
 if TYPE_CHECKING:  # Dagster loads on use: the command line starts fast
@@ -37,9 +38,9 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
     DAGSTER_HOME (each day with its own rows; days without rates are skipped, saying why)."""
     import dagster as dg
 
-    from wealth_pipeline.definitions import resources
     from wealth_pipeline.fx.assets import exchange_rates, exchange_rates_job
     from wealth_pipeline.fx.sources import EcbFileRates
+    from wealth_pipeline.resources import resources
 
     settings = settings_or_usage_error()
     ensure_dagster_home(settings)
@@ -51,7 +52,7 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
         published = EcbFileRates(location=settings.ecb_file).fetch(date.max, date.max)
         if published.earliest_day is None or published.latest_day is None:
             raise click.ClickException(f"{settings.ecb_file} holds no rates")
-        today = berlin_today()
+        today = clock.today()
         first = first or published.earliest_day
         last = last or (today if settings.fx_source == "auto" else published.latest_day)
     if first > last:
@@ -84,7 +85,7 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
     )
     if not result.success:
         failures = [
-            failure_message(event.event_specific_data)  # type: ignore[arg-type]
+            failure_message(event.event_specific_data)
             for event in result.all_events
             if event.is_step_failure
         ]
@@ -92,18 +93,12 @@ def fx_backfill(start: str | None, end: str | None, missing_only: bool) -> None:
     written = len(result.get_asset_materialization_events())
     click.echo(f"Done: run {result.run_id} of {exchange_rates_job.name}, {written} day(s) recorded")
     reasons = {
-        event.event_specific_data.asset_observation.metadata["skipped"].value  # type: ignore[union-attr]
+        event.event_specific_data.asset_observation.metadata["skipped"].value
         for event in result.all_events
         if event.event_type_value == "ASSET_OBSERVATION"
     }
     for reason in sorted(reasons):
         click.echo(f"Skipped: {reason}")
-
-
-def berlin_today() -> date:
-    from wealth_pipeline.history.backfill import berlin_today as today
-
-    return today()
 
 
 @fx.command("rate")
@@ -128,7 +123,7 @@ def fx_rate(from_currency: str, to_currency: str, day: str | None, amount: str |
             )
         found = rate(connection, from_currency, to_currency, when)
     if not found:
-        raise click.ClickException(found.reason)  # type: ignore[union-attr]
+        raise click.ClickException(found.reason)
     click.echo(
         f"1 {found.from_currency} = {found.rate} {found.to_currency} "
         f"on {when} (ECB rates of {found.rate_date})"

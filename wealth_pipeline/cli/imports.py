@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 
+from wealth_pipeline import clock
 from wealth_pipeline.cli.accounts import engine, owned_account, user_option
 from wealth_pipeline.cli.common import ROW_ID, settings_or_usage_error
 
@@ -59,7 +59,7 @@ def import_csv(account_id: int, file: BinaryIO, username: str, replace: bool) ->
             text,
             account_currency=account["currency"],
             known_currency=known_currency,
-            today=date.today(),
+            today=clock.today(),
         )
         errors, count, bad_lines = list(parsed.errors), parsed.error_count, parsed.bad_lines
         if parsed.rows and not replace:
@@ -208,7 +208,7 @@ def import_flows(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     text = csv_import.decode(file.read())
-    parsed = csv_import.parse_flows_csv(text, mapping, today=date.today())
+    parsed = csv_import.parse_flows_csv(text, mapping, today=clock.today())
     with engine().begin() as connection:
         _, account = owned_account(connection, username, account_id)
         errors = list(parsed.errors)
@@ -236,7 +236,7 @@ def import_flows(
             )
         except FlowError as exc:
             raise click.ClickException(f"{name}: {exc}; nothing was imported.") from None
-    first, last = parsed.span  # type: ignore[misc]
+    first, last = parsed.span
     click.echo(
         f"Imported {len(parsed.flows)} flow(s) into account {account_id} ({first} .. {last}): "
         f"{report.describe()}"

@@ -1,6 +1,6 @@
 """`wealth marts`: build the marts (net worth history, breakdowns, holdings) by hand.
 
-The same build the `marts_sensor` launches within a minute of a change: only what changed
+The same build the marts' automation and `marts_sensor` launch after a change: only what changed
 since the last build, or everything with `--full`.
 """
 

@@ -38,11 +38,11 @@ def _ratio(value: str | None, what: str) -> float | None:
 
 
 @contextmanager
-def _user(username: str | None, *, write: bool = False) -> Iterator[tuple]:  # type: ignore[type-arg]
+def _user(username: str | None, *, write: bool = False) -> Iterator[tuple]:
     """(connection, user id, username, today) for `--user` (or the only user there is)."""
     from sqlalchemy import select
 
-    from wealth_pipeline.marts.build import today
+    from wealth_pipeline.clock import today
     from wealth_pipeline.warehouse.engine import get_engine
     from wealth_pipeline.warehouse.schema import users
 
@@ -109,11 +109,11 @@ def projection(ctx: click.Context, username: str | None, saving: str | None, met
     `wealth projection settings` shows or changes what it assumes for you."""
     if ctx.invoked_subcommand is not None:
         return
+    from wealth_pipeline.clock import iso_week
+    from wealth_pipeline.formatting import short_day
     from wealth_pipeline.projection import present
     from wealth_pipeline.projection.inputs import ProjectionInputError
     from wealth_pipeline.projection.service import NoProjection, describe_class, project
-    from wealth_pipeline.report.content import iso_week
-    from wealth_pipeline.report.formatting import short_day
 
     overrides = {
         "saving": _decimal(saving, "--saving"),

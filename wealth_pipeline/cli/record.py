@@ -19,7 +19,8 @@ import click
 from wealth_pipeline.cli.common import ensure_dagster_home
 from wealth_pipeline.settings import Settings
 
-SNAPSHOTS_ASSET = "account_snapshots"
+# A snapshot day written outside a run: its facts (balances, positions) and their conversion.
+SNAPSHOT_ASSETS = ("account_balances", "account_positions", "converted_snapshots")
 FLOWS_ASSET = "account_cash_flows"
 RATES_ASSET = "exchange_rates"
 REPORT_ASSET = "weekly_report"
@@ -68,17 +69,21 @@ def snapshot_days(
     command: str,
     days: Mapping[date, int],
     accounts: int | None = None,
-    asset: str = SNAPSHOTS_ASSET,
+    asset: str | None = None,
 ) -> int:
-    """Record the `account_snapshots` days a command wrote (rows per day), or those of
-    another daily asset it filled (`account_cash_flows`: a history fill writes flows too)."""
+    """Record the snapshot days a command wrote (rows per day), converted as they were
+    written: `account_balances`, `account_positions` and `converted_snapshots`; or those of
+    one other daily asset it filled (`account_cash_flows`: a history fill writes flows too)."""
     partitions = {
         day.isoformat(): {"dagster/row_count": rows, "rows_written": rows}
         for day, rows in days.items()
         if rows
     }
+    if not partitions:
+        return 0
     extra = {"accounts": accounts} if accounts is not None else None
-    return record(settings, command, asset, partitions, extra) if partitions else 0
+    assets = (asset,) if asset else SNAPSHOT_ASSETS
+    return sum(record(settings, command, name, partitions, extra) for name in assets)
 
 
 def marts(settings: Settings, command: str, rows: Mapping[str, int], summary: str) -> int:

@@ -117,13 +117,12 @@ def report_send(usernames: tuple[str, ...], dry_run: bool, resend: bool, day: st
     order = ("sent", "dry-run", "failed", "skipped")
     click.echo(", ".join(f"{counts[s]} {s}" for s in order if s in counts) + ".")
     if counts.get("sent"):  # what the weekly_report asset would have done: the UI shows it
+        from wealth_pipeline import clock
         from wealth_pipeline.cli import record
-        from wealth_pipeline.report.content import iso_week
-        from wealth_pipeline.report.facts import today_in_berlin
 
         outcome_counts = {s: counts.get(s, 0) for s in ("sent", "failed", "skipped")}
         record.record(settings, "wealth report send", record.REPORT_ASSET, metadata={
-            "week": iso_week(today or today_in_berlin()), "transport": mailer.transport,
+            "week": clock.iso_week(today or clock.today()), "transport": mailer.transport,
             **outcome_counts,
         })  # fmt: skip
     if counts.get("failed"):

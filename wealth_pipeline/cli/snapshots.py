@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 
 import click
 
+from wealth_pipeline import clock
 from wealth_pipeline.cli import tables
 from wealth_pipeline.cli.accounts import engine, failing, owned_account, user_option
 from wealth_pipeline.cli.common import ROW_ID
@@ -44,7 +44,7 @@ def snapshots_add(
     from wealth_pipeline.snapshots.values import parse_balance, parse_currency, parse_day
 
     try:
-        when = parse_day(day, today=date.today())
+        when = parse_day(day, today=clock.today())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--date") from None
     try:
@@ -85,7 +85,7 @@ def snapshots_add(
     click.echo(f"{verb} {when} for account {account_id}: {describe(stored)}")
 
 
-def describe(stored) -> str:  # type: ignore[no-untyped-def]
+def describe(stored) -> str:
     """ "1234.5600 USD = 1100.0000 EUR (rate ..., ECB rates of ...)" or why not converted."""
     text = f"{stored.balance} {stored.currency}"
     if stored.balance_base_currency is None:

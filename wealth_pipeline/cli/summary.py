@@ -47,10 +47,10 @@ def summary(username: str | None, day: str | None) -> None:
             click.echo(render_summary(connection, person.id, person.username, today))
 
 
-def render_summary(connection, user_id: int, username: str, today: date | None) -> str:  # type: ignore[no-untyped-def]
+def render_summary(connection, user_id: int, username: str, today: date | None) -> str:
     """The summary of one user as text."""
+    from wealth_pipeline import formatting as fmt
     from wealth_pipeline.accounts import list_accounts
-    from wealth_pipeline.report import formatting as fmt
     from wealth_pipeline.report.facts import NoFigures, load_report
     from wealth_pipeline.report.render import NOTICE_TITLES, text_table
 
@@ -117,7 +117,7 @@ def render_summary(connection, user_id: int, username: str, today: date | None) 
     return "\n".join(lines)
 
 
-def year_lines(report, currency: str) -> list[str]:  # type: ignore[no-untyped-def]
+def year_lines(report, currency: str) -> list[str]:
     """The report's "where the change came from" for this year, total first, then a blank."""
     from wealth_pipeline.report.render import where_from_view
 
@@ -130,8 +130,8 @@ def year_lines(report, currency: str) -> list[str]:  # type: ignore[no-untyped-d
     return [*lines, ""]
 
 
-def weekly_line(report, currency: str) -> str:  # type: ignore[no-untyped-def]
-    from wealth_pipeline.report import formatting as fmt
+def weekly_line(report, currency: str) -> str:
+    from wealth_pipeline import formatting as fmt
 
     weekly = report.weekly
     if weekly.absolute is None:

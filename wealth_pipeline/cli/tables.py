@@ -26,7 +26,7 @@ def amount(value: Decimal, currency: str, *, exact: bool = False) -> str:
     stored `1200.2500 EUR` with `exact`."""
     if exact:
         return f"{value} {currency}"
-    from wealth_pipeline.report.formatting import number
+    from wealth_pipeline.formatting import number
 
     return f"{number(value, currency)} {currency}"
 

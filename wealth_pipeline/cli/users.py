@@ -28,7 +28,7 @@ from wealth_pipeline.warehouse.schema import MONTHLY_AGGREGATIONS
 MIN_PASSWORD_LENGTH = 8
 
 
-def _checked(check):  # type: ignore[no-untyped-def]
+def _checked(check):
     """A click callback running a `profiles.check_*` function (None passes through)."""
 
     def callback(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -59,7 +59,7 @@ def _engine(settings: Settings | None = None, *, readonly: bool = False) -> Engi
     return get_engine(settings.database_url, readonly=readonly)
 
 
-def _get_user(connection, username: str) -> UserSummary:  # type: ignore[no-untyped-def]
+def _get_user(connection, username: str) -> UserSummary:
     from wealth_pipeline.profiles import get_user
 
     user = get_user(connection, username)
@@ -70,7 +70,7 @@ def _get_user(connection, username: str) -> UserSummary:  # type: ignore[no-unty
 
 def _describe(user: UserSummary) -> list[str]:
     if user.auto_sync_enabled and user.has_sealed_key:
-        auto_sync = f"on (sealed to sync key {user.sync_key_id[:16]}…)"  # type: ignore[index]
+        auto_sync = f"on (sealed to sync key {user.sync_key_id[:16]}…)"
     elif user.auto_sync_enabled:
         auto_sync = "on, but no sealed key: run `wealth users set USER --auto-sync` again"
     else:

@@ -1,7 +1,6 @@
 """Set-based conversion of stored snapshots (and their positions) into owners' base currencies.
 
-What replaces the original's `fix_missing_conversions` loop. Every rate comes from one
-`RateBook` (once per currency pair and day); a snapshot without a rate keeps NULL amounts and
+Every rate comes from one `RateBook` (once per currency pair and day); a snapshot without a rate keeps NULL amounts and
 gets the lookup's reason in `conversion_note`; it is never converted at a stand-in 1.0.
 
 - PostgreSQL (`conversions.in_database`): the rates go into a temporary table and one
@@ -20,9 +19,7 @@ million rows.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -33,76 +30,18 @@ from wealth_pipeline import money
 from wealth_pipeline.conversions.in_database import convert_in_database
 from wealth_pipeline.conversions.in_sqlite import fits, reconvert_in_sqlite
 from wealth_pipeline.conversions.pending import provisional
+from wealth_pipeline.conversions.report import ConversionReport, Skipped
+from wealth_pipeline.flows.store import convert_flows
 from wealth_pipeline.fx.lookup import FxRate, NoRate, RateBook
-from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY, record_mart_change
+from wealth_pipeline.marts.changes import record_mart_change
+from wealth_pipeline.money import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     financial_accounts,
     portfolio_positions,
     profiles,
 )
-from wealth_pipeline.warehouse.types import INT64_MAX
-
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A snapshot left unconverted, and the rate lookup's reason."""
-
-    snapshot_id: int
-    user_id: int
-    day: date
-    currency: str
-    base_currency: str
-    reason: str
-
-
-@dataclass
-class ConversionReport:
-    """What a conversion run did (or, in a dry run, would do)."""
-
-    fixed: int = 0  # snapshots given a base-currency amount
-    refreshed: int = 0  # provisional conversions given the day's own (newer) rate
-    positions_fixed: int = 0
-    flows_fixed: int = 0  # cash flows converted or reconverted (`flows.store.convert_flows`)
-    skipped: list[Skipped] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # per snapshot or position, with its id
-    selected: int = 0
-    dry_run: bool = False
-    earliest_by_user: dict[int, date] = field(default_factory=dict)
-
-    def skipped_reasons(self) -> list[tuple[str, int, date, date]]:
-        """Skipped snapshots grouped by reason: (reason, count, first day, last day).
-
-        The snapshot's own day in a reason reads `<day>`, so one gap is one group.
-        """
-        groups: dict[str, list[date]] = {}
-        for item in self.skipped:
-            key = _ISO_DAY.sub(
-                lambda m, day=item.day: "<day>" if m.group() == day.isoformat() else m.group(),
-                item.reason,
-            )
-            groups.setdefault(key, []).append(item.day)
-        ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        return [(reason, len(days), min(days), max(days)) for reason, days in ordered]
-
-    def as_metadata(self) -> dict[str, Any]:
-        """Counts and grouped reasons (reasons hold currencies and days, never secrets)."""
-        return {
-            "selected": self.selected,
-            "fixed": self.fixed,
-            "refreshed": self.refreshed,
-            "positions_fixed": self.positions_fixed,
-            "flows_fixed": self.flows_fixed,
-            "skipped": len(self.skipped),
-            "errors": len(self.errors),
-            "skipped_reasons": {
-                reason: count for reason, count, _first, _last in self.skipped_reasons()[:20]
-            },
-            "error_samples": self.errors[:10],
-            "dry_run": self.dry_run,
-        }
 
 
 def convert_amount(amount: Decimal, rate: Decimal) -> Decimal:
@@ -194,7 +133,7 @@ def _scope(user_ids: Sequence[int] | None, start: date | None, end: date | None)
     return conditions
 
 
-def _base_column():  # type: ignore[no-untyped-def]
+def _base_column():
     return func.coalesce(profiles.c.base_currency, DEFAULT_BASE_CURRENCY)
 
 
@@ -319,7 +258,7 @@ def convert_snapshots(
     A dry run computes everything and writes nothing.
     """
     report = ConversionReport(dry_run=dry_run)
-    if connection.dialect.name == "postgresql":
+    if dialect.name(connection) == dialect.POSTGRESQL:
         convert_in_database(
             connection,
             report,
@@ -331,7 +270,7 @@ def convert_snapshots(
             dry_run=dry_run,
         )
     elif (
-        connection.dialect.name == "sqlite"
+        dialect.is_sqlite(connection)
         and not only_missing
         and limit is None
         and fits(connection, user_ids, start, end)
@@ -345,8 +284,6 @@ def convert_snapshots(
         for user_id, day in sorted(report.earliest_by_user.items()):
             record_mart_change(connection, user_id, day, "snapshots converted")
         # Cash flows follow the same rates and rules (and a base-currency change).
-        from wealth_pipeline.flows.store import convert_flows
-
         report.flows_fixed = convert_flows(connection, user_ids)
     return report
 
@@ -391,7 +328,7 @@ def write_snapshot_updates(connection: Connection, updates: list[tuple[Any, ...]
     if not updates:
         return
     s = account_snapshots
-    if connection.dialect.name == "sqlite":
+    if dialect.is_sqlite(connection):
         # The driver's executemany with values already in storage form (scaled integers):
         # SQLAlchemy's per-row bind processing would cost more than the UPDATE itself.
         connection.exec_driver_sql(
@@ -401,8 +338,8 @@ def write_snapshot_updates(connection: Connection, updates: list[tuple[Any, ...]
             [
                 (
                     base,
-                    _units(amount, money.AMOUNT_PLACES),
-                    _units(rate, money.RATE_PLACES),
+                    dialect.to_units(amount, money.AMOUNT_PLACES),
+                    dialect.to_units(rate, money.RATE_PLACES),
                     None if rate_day is None else rate_day.isoformat(),
                     note,
                     sid,
@@ -425,19 +362,6 @@ def write_snapshot_updates(connection: Connection, updates: list[tuple[Any, ...]
     connection.execute(
         statement, [dict(zip(_SNAPSHOT_PARAMS, row, strict=True)) for row in updates]
     )
-
-
-def _units(value: Decimal | None, places: int) -> int | None:
-    """SQLite's storage form of an exact column (see `warehouse.types`), checked the same way."""
-    if value is None:
-        return None
-    scaled = value.scaleb(places)
-    units = int(scaled)
-    if units != scaled:
-        raise ValueError(f"{value} has more than {places} decimal places")
-    if abs(units) > INT64_MAX:
-        raise OverflowError(f"{value} is too large to store exactly at {places} places")
-    return units
 
 
 def write_position_updates(connection: Connection, updates: list[tuple[Any, ...]]) -> None:

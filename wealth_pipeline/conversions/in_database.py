@@ -20,16 +20,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, text
 
 from wealth_pipeline import money
+from wealth_pipeline.conversions.report import ConversionReport, Skipped
 from wealth_pipeline.fx.lookup import NoRate, RateBook
-from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY
-
-if TYPE_CHECKING:
-    from wealth_pipeline.conversions.convert import ConversionReport
+from wealth_pipeline.money import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.warehouse import dialect
 
 RATES = "conversion_rates"  # the temporary table: one row per (currency, base, day)
 BASE = "coalesce(pr.base_currency, :default_base)"
@@ -102,8 +101,6 @@ def convert_in_database(
     dry_run: bool,
 ) -> ConversionReport:
     """`convert.convert_snapshots` on PostgreSQL (same arguments, same report)."""
-    from wealth_pipeline.conversions.convert import Skipped
-
     snapshot_ids = None
     if limit is not None:  # the oldest `limit` snapshots, and only their positions
         where, params = _conditions(user_ids, start, end, None)
@@ -295,7 +292,7 @@ def _groups(
 ) -> list[tuple[int, str, str, date, date, int]]:
     """(user, currency, base, first day, last day, rows) of the scope: one grouped scan."""
     return [
-        tuple(row)  # type: ignore[misc]
+        tuple(row)
         for row in connection.execute(
             text(
                 f"SELECT a.user_id, {currency}, {BASE}, min(s.snapshot_date), "
@@ -316,7 +313,7 @@ def _occurring_keys(
         f"WHERE {snapshot_where} UNION "
         f"SELECT p.currency, {BASE}, s.snapshot_date FROM {POSITIONS_FROM} WHERE {position_where}"
     )
-    yield from (tuple(row) for row in connection.execute(text(query), params))  # type: ignore[misc]
+    yield from (tuple(row) for row in connection.execute(text(query), params))
 
 
 def _load_rates(
@@ -338,20 +335,9 @@ def _load_rates(
         "PRIMARY KEY (currency, base, day)) ON COMMIT DROP"
     )
     connection.exec_driver_sql(f"TRUNCATE {RATES}")
-    columns = "currency, base, day, out_base, rate, rate_day, note"
-    driver_connection: Any = connection.connection.driver_connection
-    if connection.dialect.driver == "psycopg":
-        with (
-            driver_connection.cursor() as cursor,
-            cursor.copy(f"COPY {RATES} ({columns}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-    else:
-        connection.exec_driver_sql(
-            f"INSERT INTO {RATES} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s)", rows
-        )
-    connection.exec_driver_sql(f"ANALYZE {RATES}")
+    columns = ("currency", "base", "day", "out_base", "rate", "rate_day", "note")
+    dialect.copy_rows(connection, RATES, columns, rows)
+    dialect.analyze(connection, RATES)
     return missing
 
 

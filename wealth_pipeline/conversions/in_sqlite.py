@@ -23,16 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
 from wealth_pipeline import money
+from wealth_pipeline.conversions.report import ConversionReport, Skipped
 from wealth_pipeline.fx.lookup import NoRate, RateBook
-from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY
-
-if TYPE_CHECKING:
-    from wealth_pipeline.conversions.convert import ConversionReport
+from wealth_pipeline.money import DEFAULT_BASE_CURRENCY
 
 RATES = "conversion_rates_sqlite"
 LIMB = 10**6
@@ -133,8 +131,6 @@ def reconvert_in_sqlite(
     dry_run: bool,
 ) -> ConversionReport:
     """`convert.convert_snapshots(only_missing=False)` on SQLite, in the database."""
-    from wealth_pipeline.conversions.convert import Skipped
-
     where, params = _scope(user_ids, start, end)
     groups = connection.exec_driver_sql(
         f"SELECT {BASE}, s.currency, min(s.snapshot_date), max(s.snapshot_date), count(*) "

@@ -2,7 +2,7 @@
 positions, converted and paired, with the pairing's check.
 
 The sync writes each account's flows in its account-day transaction (`flows.sync`); this
-asset, run right after `account_snapshots` in the daily sync job, converts flows whose rate
+asset, run right after `account_balances` in the daily sync job, converts flows whose rate
 has arrived (and refreshes provisional ones), pairs transfers between each user's own
 accounts across the days, and reports what the days hold.
 """
@@ -24,7 +24,7 @@ from wealth_pipeline.warehouse.schema import cash_flows, financial_accounts
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="sync",
     kinds={"python", "sql"},
-    deps=[dg.AssetKey("account_snapshots")],
+    deps=[dg.AssetKey("account_balances")],
     description=(
         "Cash flows of every synced account (deposits, withdrawals, dividends, interest, "
         "fees, taxes, transfers) as the services report them, written by the sync beside "

@@ -147,7 +147,7 @@ def mapping_for(preset: str, **overrides: object) -> Mapping:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: one of {', '.join(PRESETS)}")
     changes = {k: v for k, v in overrides.items() if v not in (None, ())}
-    return replace(PRESETS[preset], **changes)  # type: ignore[arg-type]
+    return replace(PRESETS[preset], **changes)
 
 
 def _find(header: list[str], names: tuple[str, ...]) -> int | None:
@@ -243,7 +243,7 @@ def parse_flows_csv(text: str, mapping: Mapping, *, today: date | None = None) -
                         if columns.get("amount") is not None
                         else columns["debit"]
                     )
-                    result.currency = _header_currency(cells[index])  # type: ignore[index]
+                    result.currency = _header_currency(cells[index])
                 continue
             _row(cells, line, columns, mapping, today, result, seen)
     except csv.Error as exc:
@@ -336,7 +336,7 @@ def _row(
     description = " · ".join(
         text
         for text in (_cell(cells, i) for i in columns["description"])
-        if text  # type: ignore[attr-defined]
+        if text
     )
     kind = None
     if columns["kind"] is not None:

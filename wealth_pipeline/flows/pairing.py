@@ -74,7 +74,7 @@ def pair_transfers(connection: Connection, user_id: int, since: date | None = No
         .where(and_(*conditions))
     ).all()
     # Paired legs must not also be the target of another flow's link.
-    pairs = plan_pairs([tuple(r) for r in rows])  # type: ignore[misc]
+    pairs = plan_pairs([tuple(r) for r in rows])
     for out_id, in_id in pairs:
         connection.execute(
             update(cash_flows).where(cash_flows.c.id == out_id).values(paired_flow_id=in_id)

@@ -28,10 +28,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
-from wealth_pipeline import money
+from wealth_pipeline import clock, money
 from wealth_pipeline.brokers.redact import storable
 from wealth_pipeline.fx.lookup import RateBook
-from wealth_pipeline.snapshots.store import base_currency_of, record_mart_change
+from wealth_pipeline.marts.changes import record_mart_change
+from wealth_pipeline.snapshots.store import base_currency_of
 from wealth_pipeline.warehouse.schema import (
     FLOW_KINDS,
     FLOW_SOURCES,
@@ -200,7 +201,7 @@ def write_flows(
             "external_id": flow.external_id,
             "description": flow.description,
             "raw_data": storable(dict(flow.raw_data), secrets) if flow.raw_data else None,
-            **_conversion(book, flow.amount, flow.currency, base, flow.flow_date, report),  # type: ignore[arg-type]
+            **_conversion(book, flow.amount, flow.currency, base, flow.flow_date, report),
         }
         old = existing.get(flow.external_id) if flow.external_id else None
         if old is None:
@@ -288,7 +289,7 @@ def convert_flows(connection: Connection, user_ids: Sequence[int] | None = None)
                 # provisional (an older day's rate): only recent days can still get theirs
                 and_(
                     cash_flows.c.rate_date < cash_flows.c.flow_date,
-                    cash_flows.c.flow_date >= date.today() - PROVISIONAL_DAYS,
+                    cash_flows.c.flow_date >= clock.today() - PROVISIONAL_DAYS,
                 ),
             )
         )

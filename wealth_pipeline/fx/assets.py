@@ -3,15 +3,17 @@
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 from sqlalchemy import Engine
 
+from wealth_pipeline import clock
+from wealth_pipeline.clock import TIMEZONE
 from wealth_pipeline.fx.calendar import no_publication_reason
-from wealth_pipeline.fx.sources import PublishedRates, RatesSource, shipped_excerpt_end
+from wealth_pipeline.fx.published import PublishedRates
+from wealth_pipeline.fx.sources import RatesSource, shipped_excerpt_end
 from wealth_pipeline.fx.store import replace_rates
-from wealth_pipeline.partitions import TIMEZONE, daily_partitions
+from wealth_pipeline.partitions import daily_partitions
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.warehouse.engine import WarehouseUnavailable
 from wealth_pipeline.warehouse.resource import WarehouseResource
@@ -25,10 +27,6 @@ POOL = "ecb_rates"
 # Whole-run retries (after a crashed run worker; op failures have the op retry policy):
 # safe here, a run replaces its window in one transaction.
 RUN_RETRIES = 2
-
-
-class RatesNotPublished(Exception):
-    """A TARGET business day the source has no rates for yet."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +227,7 @@ exchange_rates_job = dg.define_asset_job(
 
 def refresh_window(execution_time: datetime) -> tuple[str, str]:
     """The last REFRESH_DAYS partitions up to the Berlin day of `execution_time`."""
-    today = execution_time.astimezone(ZoneInfo(TIMEZONE)).date()
+    today = clock.day_of(execution_time)
     return (today - timedelta(days=REFRESH_DAYS - 1)).isoformat(), today.isoformat()
 
 

@@ -226,11 +226,11 @@ class RateBook:
         legs = {code: self._leg(code, day) for code in {source, target}}
         for code in (source, target):
             if legs[code].reason is not None:
-                return NoRate(source, target, day, legs[code].reason)  # type: ignore[arg-type]
+                return NoRate(source, target, day, legs[code].reason)
         from_leg, to_leg = legs[source], legs[target]
         assert from_leg.per_euro is not None and to_leg.per_euro is not None
         value = money.divide(to_leg.per_euro, from_leg.per_euro, money.RATE_PLACES)
-        rate_date = min(from_leg.rate_date, to_leg.rate_date)  # type: ignore[type-var]
+        rate_date = min(from_leg.rate_date, to_leg.rate_date)
         return FxRate(source, target, day, value, rate_date)
 
     def knows(self, code: str) -> bool:

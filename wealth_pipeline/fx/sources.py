@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,25 +26,11 @@ if TYPE_CHECKING:
     import httpx
 from wealth_pipeline.fx import frankfurter
 from wealth_pipeline.fx.ecb_file import DailyRates, read_ecb_bytes
+from wealth_pipeline.fx.published import PublishedRates
 
 # How far past the requested end a source looks, to learn whether the ECB has moved on.
 LOOKAHEAD = timedelta(days=7)
 USER_AGENT = "wealth-pipeline (+https://github.com/wealth-pipeline)"
-
-
-@dataclass(frozen=True)
-class PublishedRates:
-    source: str
-    start: date
-    end: date
-    days: DailyRates  # only days within [start, end]
-    latest_day: date | None  # the newest day the source has, possibly after `end`
-    earliest_day: date | None = None  # the oldest day the source has, possibly before `start`
-    requests: int = 0
-    currencies: frozenset[str] = field(default_factory=frozenset)
-    # Why days after `latest_day` could not be asked for (offline, no network): they are
-    # skipped with this sentence instead of failing.
-    unreachable: str | None = None
 
 
 def _window(

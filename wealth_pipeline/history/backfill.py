@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, and_, select
 
-from wealth_pipeline import money
+from wealth_pipeline import clock, money
 from wealth_pipeline.brokers.base import (
     AuthenticationFailed,
     BalanceInfo,
@@ -41,7 +40,6 @@ from wealth_pipeline.brokers.connection import (
 )
 from wealth_pipeline.brokers.registry import integration_class, registered_codes
 from wealth_pipeline.flows.sync import FetchedFlows, fetch_flows, write_fetched
-from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.security.vault import Unlocked
 from wealth_pipeline.snapshots.store import NewPosition, NewSnapshot, write_snapshots
 from wealth_pipeline.warehouse.schema import account_snapshots
@@ -109,10 +107,6 @@ class Plan:
 
 
 # --- pure pieces ------------------------------------------------------------------------------
-
-
-def berlin_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(TIMEZONE)).date()
 
 
 def window(today: date, days: int) -> tuple[date, date]:
@@ -345,7 +339,7 @@ def backfill_history(
     `with_positions` also stores the positions of the last day (when it is the broker's
     today). `settings` (`settings.Settings`) gives timeouts and retries. Raises HistoryError.
     """
-    start, end = window(today or berlin_today(), days)
+    start, end = window(today or clock.today(), days)
     conn = open_for_history(engine, account_id, unlock, settings, end)
     fetched = fetch_history(conn, start, end, with_positions=with_positions, login=login)
     with engine.begin() as connection:

@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, and_, delete, func, select, true
 
+from wealth_pipeline import clock as wealth_clock
 from wealth_pipeline.brokers import demo as demo_broker
+from wealth_pipeline.fx.store import stored_span
 from wealth_pipeline.history.backfill import (
     BackfillReport,
     backfill_history,
-    berlin_today,
     window,
 )
 from wealth_pipeline.settings import Settings
 from wealth_pipeline.warehouse.schema import (
-    exchange_rates,
     financial_accounts,
     profiles,
     sealed_data_keys,
@@ -90,10 +90,7 @@ def _file_first_and_last(settings: Settings) -> tuple[date | None, date | None]:
 
 def _stored_span(engine: Engine) -> tuple[date | None, date | None]:
     with engine.connect() as connection:
-        row = connection.execute(
-            select(func.min(exchange_rates.c.rate_date), func.max(exchange_rates.c.rate_date))
-        ).one()
-    return row[0], row[1]
+        return stored_span(connection)
 
 
 def demo_clock(settings: Settings, engine: Engine | None = None, today: date | None = None) -> date:
@@ -101,7 +98,7 @@ def demo_clock(settings: Settings, engine: Engine | None = None, today: date | N
     rate lookup's 14 days back), else the last day with rates, so every demo day converts."""
     from wealth_pipeline.fx.lookup import LOOKBACK
 
-    today = today or berlin_today()
+    today = today or wealth_clock.today()
     latest = _stored_span(engine)[1] if engine is not None else None
     if latest is None:
         latest = _file_first_and_last(settings)[1]
@@ -232,7 +229,7 @@ def setup_demo(
     clock: date | None = None,
 ) -> DemoReport:
     """Create (idempotently) the demo user, accounts and auto-sync, and backfill `days` days."""
-    today = clock or berlin_today()
+    today = clock or wealth_clock.today()
     # The window ends today online, on the file's last day offline: cover both. The rate
     # lookup reaches back up to 14 days: a window starting on a weekend needs them.
     file_last = _file_first_and_last(settings)[1]

@@ -10,21 +10,20 @@ account of a broker that delivers history; its evaluation is one query.
 import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 from sqlalchemy import Connection, and_, func, or_, select
 
+from wealth_pipeline import clock
 from wealth_pipeline.history.backfill import (
     HISTORY_DAYS,
     BackfillReport,
     HistoryError,
     backfill_history,
-    berlin_today,
     history_codes,
 )
-from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.sync.assets import SyncResource
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.resource import WarehouseResource
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -68,14 +67,14 @@ def backfill_metadata(report: BackfillReport) -> dict:
     return metadata
 
 
-def _clock(config: HistoryBackfillConfig, broker_code: str, settings, engine=None) -> date:  # type: ignore[no-untyped-def]
+def _clock(config: HistoryBackfillConfig, broker_code: str, settings, engine=None) -> date:
     if config.today:
         return date.fromisoformat(config.today)
     if broker_code == "demo":
         from wealth_pipeline.history.demo import demo_clock
 
         return demo_clock(settings, engine)
-    return berlin_today()
+    return clock.today()
 
 
 @dg.op(
@@ -106,7 +105,7 @@ def backfill_account_history(
     if broker_code is None:
         raise dg.Failure(description=f"no such account: {config.account_id}")
 
-    def unlock(connection: Connection, user_id: int):  # type: ignore[no-untyped-def]
+    def unlock(connection: Connection, user_id: int):
         return unlock_for_sync(connection, user_id, settings.sync_key_file)
 
     try:
@@ -156,9 +155,7 @@ def new_account_candidates(
     """(account id, creation day, earliest auto snapshot) of new accounts the worker can
     backfill: active, sync-enabled, at a history broker, owner active, and either holding no
     credentials or with the owner's auto-sync on. One query."""
-    since = now - timedelta(days=NEW_ACCOUNT_DAYS)
-    if connection.dialect.name == "sqlite":  # naive UTC there
-        since = since.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    since = dialect.stored_moment(connection, now - timedelta(days=NEW_ACCOUNT_DAYS))
     earliest = func.min(account_snapshots.c.snapshot_date)
     query = (
         select(financial_accounts.c.id, financial_accounts.c.created_at, earliest)
@@ -195,9 +192,7 @@ def new_account_candidates(
     )
     found = []
     for account_id, created_at, first in connection.execute(query):
-        if created_at.tzinfo is None:
-            created_at = created_at.replace(tzinfo=ZoneInfo("UTC"))
-        found.append((account_id, created_at.astimezone(ZoneInfo(TIMEZONE)).date(), first))
+        found.append((account_id, clock.day_of(created_at), first))
     return found
 
 
@@ -219,20 +214,33 @@ def make_cursor(requested: Sequence[int]) -> str:
     return json.dumps({"requested": sorted(requested)})
 
 
-@dg.sensor(
-    name="new_account_history_sensor",
-    job=history_backfill_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Launches history_backfill_job once for each account added in the last "
-        f"{NEW_ACCOUNT_DAYS} days at a broker that delivers history, when it has none yet."
-    ),
-)
-def new_account_history_sensor(
+def build_new_account_history_sensor(interval_seconds: int | None = None) -> dg.SensorDefinition:
+    """The new-account sensor, evaluated every `interval_seconds` (default
+    SENSOR_INTERVAL_SECONDS; `WEALTH_SENSOR_INTERVAL_SECONDS`)."""
+
+    @dg.sensor(
+        name="new_account_history_sensor",
+        job=history_backfill_job,
+        minimum_interval_seconds=interval_seconds or SENSOR_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Launches history_backfill_job once for each account added in the last "
+            f"{NEW_ACCOUNT_DAYS} days at a broker that delivers history, when it has none yet."
+        ),
+    )
+    def new_account_history_sensor(
+        context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.SensorResult:
+        return new_account_requests(context, warehouse)
+
+    return new_account_history_sensor
+
+
+def new_account_requests(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SensorResult:
-    now = datetime.now(ZoneInfo("UTC"))
+    """One backfill run per new account without history; the cursor remembers them."""
+    now = clock.now()
     with warehouse.engine().connect() as connection:
         candidates = new_account_candidates(connection, history_codes(), now)
     requested = parse_cursor(context.cursor)
@@ -255,3 +263,6 @@ def new_account_history_sensor(
         ],
         cursor=make_cursor(sorted(keep)),
     )
+
+
+new_account_history_sensor = build_new_account_history_sensor()

@@ -1,5 +1,7 @@
-"""Dagster around the marts: one asset per SQL model, the job that builds them, and the
-sensor that keeps them fresh.
+"""Dagster around the marts: one asset per SQL model, the job that builds them, and what
+keeps them fresh: an automation condition (after `converted_snapshots` or the cash flows
+change, and at the day's roll-over in Europe/Berlin) and a sensor on the warehouse's change
+log for what Dagster cannot see (a base-currency change, a correction job's work).
 
 The models build together in one op (`build_marts`: one transaction), like dbt models in a
 `dbt build`: readers never see a net worth that disagrees with the account values, and the
@@ -13,18 +15,20 @@ from datetime import date
 from typing import Optional
 
 import dagster as dg
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
-from wealth_pipeline.marts.build import MartsError, build_marts, today
+from wealth_pipeline.marts.build import MartsError, build_marts
 from wealth_pipeline.marts.models import Model, default_models
+from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 GROUP = "marts"
 SENSOR_INTERVAL_SECONDS = 60
 # Warehouse tables written by Dagster assets: a model reading one depends on that asset.
+# The marts read balances and positions in their owners' base currency: `converted_snapshots`.
 SOURCE_ASSETS = {
-    "account_snapshots": "account_snapshots",
-    "portfolio_positions": "account_snapshots",
+    "account_snapshots": "converted_snapshots",
+    "portfolio_positions": "converted_snapshots",
     "exchange_rates": "exchange_rates",
     "cash_flows": "account_cash_flows",
 }
@@ -38,6 +42,20 @@ class MartsConfig(dg.Config):
     as_of: Optional[str] = None  # noqa: UP045  ISO day; default today in Europe/Berlin
 
 
+def marts_condition() -> dg.AutomationCondition:
+    """Build after the converted snapshots or cash flows change, and once a day after midnight
+    in Berlin (the marts run through today); never two builds at once."""
+    rates = dg.AssetSelection.assets("exchange_rates")  # they reach the marts as conversions
+    return (
+        (
+            dg.AutomationCondition.newly_missing()
+            | dg.AutomationCondition.any_deps_updated().ignore(rates)
+            | dg.AutomationCondition.cron_tick_passed("0 0 * * *", TIMEZONE)
+        ).since_last_handled()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("after converted snapshots, and at the day's roll-over")
+
+
 def model_spec(model: Model) -> dg.AssetSpec:
     deps = [
         *model.refs,
@@ -48,6 +66,7 @@ def model_spec(model: Model) -> dg.AssetSpec:
         deps=deps,
         group_name=GROUP,
         kinds={"sql", "table"},
+        automation_condition=marts_condition(),
         description=model.description,
         tags={"domain": "marts"},
         metadata={
@@ -190,12 +209,7 @@ marts_job = dg.define_asset_job(
     tags={"wealth/kind": "marts"},
 )
 
-_PENDING = text(
-    "SELECT (SELECT COUNT(*) FROM mart_changes), "
-    "(SELECT MAX(changed_at) FROM mart_changes), "
-    "(SELECT MIN(built_through) FROM mart_builds WHERE model IN :models), "
-    "(SELECT COUNT(*) FROM mart_builds WHERE model IN :models)"
-).bindparams(bindparam("models", expanding=True))
+_PENDING = text("SELECT COUNT(*), MAX(changed_at) FROM mart_changes")
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.STARTING,
@@ -203,41 +217,50 @@ _ACTIVE = [
 ]
 
 
-def pending_build(warehouse: WarehouseResource, models: list[str], end_day: date) -> str | None:
-    """Why the marts need a build now (one small query), None when they are fresh."""
+def pending_changes(warehouse: WarehouseResource) -> str | None:
+    """Why the marts need a build now (one small query on the change log), None when no
+    user's data changed since the last build."""
     with warehouse.engine().connect() as connection:
-        changes, last_change, built_through, built = connection.execute(
-            _PENDING, {"models": models}
-        ).one()
-    if built < len(models) or built_through is None:
-        return "never built"
-    if isinstance(built_through, str):  # SQLite hands back the stored text
-        built_through = date.fromisoformat(built_through)
+        changes, last_change = connection.execute(_PENDING).one()
     if changes:
         return f"{changes} user(s) changed, last at {last_change}"
-    if built_through != end_day:
-        return f"built through {built_through}, today is {end_day}"
     return None
 
 
-@dg.sensor(
-    job=marts_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches the mart build when data changed (new snapshots, imports, "
-    "conversions, a base-currency change) or the day advanced.",
-)
-def marts_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    end_day = today()
-    reason = pending_build(warehouse, [key.path[-1] for key in marts_assets.keys], end_day)
-    if reason is None:
-        return dg.SkipReason(f"marts are fresh through {end_day}")
-    running = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=marts_job.name, statuses=_ACTIVE), limit=1
+def building(instance: dg.DagsterInstance, keys: set[dg.AssetKey]) -> dg.DagsterRun | None:
+    """A queued or running build of the marts (from the job, automation or a person)."""
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=_ACTIVE), limit=50):
+        if run.job_name == marts_job.name or keys & set(run.asset_selection or ()):
+            return run
+    return None
+
+
+def build_marts_sensor(interval_seconds: int | None = None) -> dg.SensorDefinition:
+    """The change-log sensor, evaluated every `interval_seconds` (default
+    SENSOR_INTERVAL_SECONDS; `WEALTH_SENSOR_INTERVAL_SECONDS`)."""
+
+    @dg.sensor(
+        name="marts_sensor",
+        job=marts_job,
+        minimum_interval_seconds=interval_seconds or SENSOR_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Launches the mart build when the warehouse's change log holds changes "
+        "Dagster cannot see (a base-currency change, a correction job, a manual entry); "
+        "new conversions and the day's roll-over are the marts' automation condition.",
     )
-    if running:
-        return dg.SkipReason(f"{reason}; a build is already running ({running[0].run_id})")
-    return dg.RunRequest(
-        run_key=f"marts:{end_day}:{reason}",
-        tags={"wealth/trigger": "marts_sensor"},
-    )
+    def marts_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+        reason = pending_changes(warehouse)
+        if reason is None:
+            return dg.SkipReason("no change waits for the marts")
+        running = building(context.instance, set(marts_assets.keys))
+        if running is not None:
+            return dg.SkipReason(f"{reason}; a build is already running ({running.run_id})")
+        return dg.RunRequest(
+            run_key=f"marts:{reason}",
+            tags={"wealth/trigger": "marts_sensor"},
+        )
+
+    return marts_sensor
+
+
+marts_sensor = build_marts_sensor()

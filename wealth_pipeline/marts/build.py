@@ -39,7 +39,7 @@ and builds everything itself. The users and accounts in scope sit in temporary t
 model that wrote many rows is analyzed before the next reads it, so plans follow the real
 sizes.
 
-Why the daily mart scales linearly (issue 19): its rows are inserted in key order (user,
+Why the daily mart scales linearly: its rows are inserted in key order (user,
 day, account) into a key-ordered table (WITHOUT ROWID on SQLite), with no per-row foreign-key
 checks (triggers delete a removed user's or account's rows), in a page cache (SQLite) or
 `work_mem` (PostgreSQL) large enough for a 200-account history: before, rows arrived in
@@ -52,8 +52,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import (
     Boolean,
@@ -71,14 +70,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import TextClause
 
-from wealth_pipeline import money
+from wealth_pipeline import clock, money
 from wealth_pipeline.marts.models import (
     SCOPE_ACCOUNTS_TABLE,
     SCOPE_TABLE,
     Model,
     default_models,
 )
-from wealth_pipeline.partitions import TIMEZONE
+from wealth_pipeline.marts.returns_daily import register_sqlite_functions
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import (
     financial_accounts,
     mart_builds,
@@ -139,17 +139,6 @@ class BuildReport:
     seconds: float = 0.0
     lock_seconds: float | None = None  # SQLite: how long the write lock was held
 
-    @property
-    def users_rebuilt(self) -> list[int]:
-        return sorted(self.from_days)
-
-    def days_rebuilt(self, user_id: int) -> tuple[date, date] | None:
-        """The user's rebuilt days (first, last), None if the user was not rebuilt."""
-        first = self.from_days.get(user_id)
-        if first is None:
-            return None
-        return (first, self.end_day)
-
     def summary(self) -> str:
         if not self.from_days:
             return f"marts up to date through {self.end_day} ({self.seconds:.2f} s)"
@@ -163,11 +152,6 @@ class BuildReport:
     def describe(self) -> str:
         rows = ", ".join(f"{model} {rows}" for model, rows in self.rows.items())
         return f"{self.summary()}: rows written {rows}" if self.from_days else self.summary()
-
-
-def today() -> date:
-    """Today in the pipeline's time zone (the marts' default end day)."""
-    return datetime.now(ZoneInfo(TIMEZONE)).date()
 
 
 def build_marts(
@@ -185,9 +169,9 @@ def build_marts(
     when the end day moves). All models or none: one transaction.
     """
     started = time.perf_counter()
-    end_day = as_of or today()
+    end_day = as_of or clock.today()
     models = list(models or default_models())
-    if engine.dialect.name == "sqlite":
+    if dialect.is_sqlite(engine):
         report = _build_sqlite(engine, end_day, full, users, models)
     else:
         with engine.begin() as connection:
@@ -299,12 +283,10 @@ def _build_sqlite(
     write meanwhile), then one short write transaction replaces the rows from the stages and
     builds the small models. If another build committed in between (`mart_builds` moved),
     the write transaction plans and builds everything itself instead."""
-    from wealth_pipeline.returns.daily import register_sqlite_functions
-
     with engine.connect() as connection:
         connection.execution_options(sqlite_begin="BEGIN")  # deferred: no write lock
         _sqlite_cache(connection, SQLITE_BUILD_CACHE_KIB)
-        register_sqlite_functions(connection.connection.driver_connection)  # type: ignore[arg-type]
+        register_sqlite_functions(connection.connection.driver_connection)
         try:
             staged: set[str] = set()
             with connection.begin():
@@ -515,17 +497,14 @@ def _fill_scope(
                 for scope in accounts
             ],
         )
-    if connection.dialect.name == "postgresql":
-        # Temporary tables get no statistics otherwise: the planner would guess ~2,000
-        # users and scan whole marts instead of each user's range.
-        connection.execute(text(f"ANALYZE {SCOPE_TABLE}"))
-        connection.execute(text(f"ANALYZE {SCOPE_ACCOUNTS_TABLE}"))
+    # Temporary tables get no statistics otherwise: the planner would guess ~2,000 users
+    # and scan whole marts instead of each user's range.
+    dialect.analyze(connection, SCOPE_TABLE, SCOPE_ACCOUNTS_TABLE)
 
 
 def _drop_scratch(connection: Connection) -> None:
-    prefix = "temp." if connection.dialect.name == "sqlite" else ""
     for name in (SCOPE_TABLE, SCOPE_ACCOUNTS_TABLE, *(STAGE_PREFIX + m for m in STAGED_MODELS)):
-        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {prefix}{name}")
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {dialect.temporary(connection, name)}")
 
 
 def _insert_sql(connection: Connection, model: Model, plan: _Plan) -> tuple[str, dict]:
@@ -534,7 +513,7 @@ def _insert_sql(connection: Connection, model: Model, plan: _Plan) -> tuple[str,
     table = metadata.tables[model.name]
     columns = ", ".join(column.name for column in table.columns)
     keys = ", ".join(column.name for column in table.primary_key.columns)
-    sql = model.render(connection.dialect.name)
+    sql = model.render(dialect.name(connection))
     days = {
         "end_day": plan.end_day,
         "earliest_kept_day": min(plan.from_days.values()) - timedelta(days=1),
@@ -638,10 +617,13 @@ def _build_model(connection: Connection, model: Model, plan: _Plan, *, from_stag
     written = max(connection.execute(insert, parameters).rowcount, 0)
     if model.name == mart_holdings.name:
         _price_by_value(connection)
-    if connection.dialect.name == "postgresql" and written >= ANALYZE_AFTER_ROWS:
+    if written >= ANALYZE_AFTER_ROWS:
         # The models after this one read what it wrote: plan them on its new size (the
         # statistics count this transaction's own rows), not on autovacuum's last visit.
-        connection.execute(text(f"ANALYZE {table.name}"))
+        keys = ", ".join(column.name for column in table.primary_key.columns)
+        dialect.analyze(
+            connection, f"{table.name} ({keys})" if model.analyze_key_only else table.name
+        )
     return written
 
 
@@ -679,12 +661,8 @@ def _price_by_value(connection: Connection) -> None:
 def _record_builds(
     connection: Connection, models: Sequence[Model], end_day: date, rows: dict[str, int]
 ) -> None:
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(mart_builds)
-    built_at = datetime.now(UTC)
+    statement = dialect.insert(connection, mart_builds)
+    built_at = clock.now()
     statement = statement.on_conflict_do_update(
         index_elements=[mart_builds.c.model],
         set_={

@@ -10,7 +10,9 @@ sees:
   from the user's first changed day (`day >= from_day`), from that day's month
   (`month >= from_month`), or all of them. A `day` model that reads `scope_accounts` (a
   table keyed by user, day and `account_id`) is rebuilt per account, from each account's
-  day (`Model.per_account`);
+  day (`Model.per_account`); `config(..., analyze='key')`: on PostgreSQL, after a large
+  build, refresh the statistics of the key columns only (enough when the models after it
+  only filter it by user and day: the other columns' histograms cost more than the plan gains);
 - `this`: the model's own table (its rows before `from_day` are kept, so they can seed it);
 - `scope`: the table of users to rebuild (`user_id`, `from_day`, `from_month`, and
   `kept_through`, the day before `from_day`);
@@ -21,8 +23,9 @@ sees:
 - `earliest_kept_day`: the earliest `kept_through` in `scope` (a bind parameter): a redundant
   bound that lets PostgreSQL plan a one-day build as the few rows it reads, not a third of
   the table;
-- dialect helpers (`next_day`, `month_start`, `json_object`, `json_agg`, `greatest`) and
-  `dialect` (`sqlite` or `postgresql`) for what differs between the two databases;
+- `warehouse.dialect.sql_helpers` (`next_day`, `month_start`, `json_object`, `json_agg`,
+  `amount_type()`, `ratio_type()`, ...), `greatest`, and `dialect` (`sqlite` or
+  `postgresql`) for what differs between the two databases;
 - for the returns: `ratio(num, den)`, two amounts' quotient as a double, rounded once (as
   Python's `int / int` of the scaled amounts); `currency_effect(value, rate_start, rate_end)`,
   value x rate change rounded half-even to the amount scale, exact (NUMERIC on PostgreSQL,
@@ -50,15 +53,15 @@ import jinja2
 import wealth_pipeline
 from wealth_pipeline import money
 from wealth_pipeline.marts.categories import account_asset_class_sql, label_sql
-from wealth_pipeline.snapshots.store import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.money import DEFAULT_BASE_CURRENCY
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import metadata
 
 FOLDER_NAME = "dbt_like_sql"
 REBUILD_MODES = ("day", "month", "user")
 SCOPE_TABLE = "mart_scope"
 SCOPE_ACCOUNTS_TABLE = "mart_scope_accounts"
-DIALECTS = ("sqlite", "postgresql")
-# SQLite: registered on the build's connection (returns.daily); PostgreSQL: migration 0011.
+# SQLite: registered on the build's connection (marts.returns_daily); PostgreSQL: migration 0011.
 CURRENCY_EFFECT_FUNCTION = "wealth_currency_effect"
 CHAIN_PRODUCT_AGGREGATE = "wealth_chain_product"
 
@@ -77,6 +80,7 @@ class Model:
     rebuild: str
     description: str
     per_account: bool = False  # reads `scope_accounts`: rows replaced per account
+    analyze_key_only: bool = False  # config(analyze='key'): see the module's docstring
 
     def render(self, dialect: str) -> str:
         """The model's SELECT for `dialect` (`sqlite` or `postgresql`), rendered once: jinja
@@ -104,10 +108,10 @@ def models_folder(package_root: Path | None = None) -> Path:
 class _Context:
     """What a template can call; records refs, sources and config while rendering."""
 
-    def __init__(self, dialect: str, name: str) -> None:
-        if dialect not in DIALECTS:
-            raise ModelError(f"unsupported SQL dialect {dialect!r}")
-        self.dialect = dialect
+    def __init__(self, dialect_name: str, name: str) -> None:
+        if dialect_name not in dialect.NAMES:
+            raise ModelError(f"unsupported SQL dialect {dialect_name!r}")
+        self.dialect = dialect_name
         self.name = name
         self.refs: list[str] = []
         self.sources: list[str] = []
@@ -126,18 +130,12 @@ class _Context:
         return ""
 
     def variables(self) -> dict[str, Any]:
-        sqlite = self.dialect == "sqlite"
+        sqlite = dialect.is_sqlite(self.dialect)
+        # What the two databases spell differently (`warehouse.dialect`), `greatest` (one
+        # CASE, the same on both) and the returns' exact arithmetic.
         helpers: dict[str, Callable[..., str]] = {
-            "next_day": lambda e: f"date({e}, '+1 day')" if sqlite else f"CAST({e} + 1 AS DATE)",
-            "month_start": lambda e: (
-                f"date({e}, 'start of month')"
-                if sqlite
-                else f"CAST(date_trunc('month', {e}) AS DATE)"
-            ),
+            **dialect.sql_helpers(self.dialect),
             "greatest": lambda a, b: f"(CASE WHEN {a} > {b} THEN {a} ELSE {b} END)",
-            "json_object": lambda *pairs: (
-                ("json_object(" if sqlite else "json_build_object(") + ", ".join(pairs) + ")"
-            ),
             "ratio": lambda num, den: (
                 f"CAST({num} AS REAL) / ({den})"  # scaled integers: exact as doubles
                 if sqlite
@@ -148,11 +146,6 @@ class _Context:
                 f"{CURRENCY_EFFECT_FUNCTION}({value}, {start}, {end})"
                 if sqlite
                 else _half_even_sql(f"(({value}) * (({end}) - ({start})))")
-            ),
-            # SQLite 3.40 has no ORDER BY inside aggregates: it aggregates in input order,
-            # so feed it ordered rows.
-            "json_agg": lambda e, order_by: (
-                f"json_group_array({e})" if sqlite else f"json_agg({e} ORDER BY {order_by})"
             ),
         }
         return {
@@ -234,6 +227,11 @@ def parse_model(path: Path) -> Model:
             f"{path.name}: config(rebuild=...) must be one of {', '.join(REBUILD_MODES)}, "
             f"not {rebuild!r}"
         )
+    analyze = context.config.get("analyze", "all")
+    if analyze not in ("all", "key"):
+        raise ModelError(
+            f"{path.name}: config(analyze=...) must be 'all' or 'key', not {analyze!r}"
+        )
     return Model(
         name=name,
         path=path,
@@ -243,6 +241,7 @@ def parse_model(path: Path) -> Model:
         rebuild=rebuild,
         description=_description(template),
         per_account=SCOPE_ACCOUNTS_TABLE in sql,
+        analyze_key_only=analyze == "key",
     )
 
 

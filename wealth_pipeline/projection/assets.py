@@ -13,7 +13,7 @@ from datetime import date
 
 import dagster as dg
 
-from wealth_pipeline.partitions import TIMEZONE
+from wealth_pipeline.clock import TIMEZONE, iso_week
 from wealth_pipeline.projection.inputs import ProjectionInputError
 from wealth_pipeline.projection.service import (
     NoProjection,
@@ -22,7 +22,6 @@ from wealth_pipeline.projection.service import (
     store,
     users_with_net_worth,
 )
-from wealth_pipeline.report.content import iso_week
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 FIRST_WEEK = "2024-01-01"  # a Monday

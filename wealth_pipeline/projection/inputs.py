@@ -38,7 +38,7 @@ def month_end(day: date) -> date:
     return day + relativedelta(day=31)
 
 
-def complete_months(index, as_of: date) -> list[date]:  # type: ignore[no-untyped-def]
+def complete_months(index, as_of: date) -> list[date]:
     """The month ends of `index` whose month is over on `as_of` (a month ending after
     `as_of` is still running: its figures are partial)."""
     return sorted(day for day in index if day <= as_of)
@@ -51,7 +51,7 @@ class Saving:
     detail: str
 
 
-def median_saving(flows, as_of: date, window: int = SAVING_WINDOW_MONTHS) -> Decimal | None:  # type: ignore[no-untyped-def]
+def median_saving(flows, as_of: date, window: int = SAVING_WINDOW_MONTHS) -> Decimal | None:
     """The median net external flow of the last `window` complete months (to the cent,
     half-even), counting months without flows inside the series' span as zero; None when
     no complete month has flow data."""
@@ -71,7 +71,7 @@ def median_saving(flows, as_of: date, window: int = SAVING_WINDOW_MONTHS) -> Dec
     return money.quantize(statistics.median(span), CENT)
 
 
-def real_monthly_returns(returns, as_of: date, inflation: Decimal) -> list[float]:  # type: ignore[no-untyped-def]
+def real_monthly_returns(returns, as_of: date, inflation: Decimal) -> list[float]:
     """The complete months' nominal time-weighted returns deflated by the yearly
     `inflation` spread evenly over the months: (1 + r) / (1 + i)^(1/12) - 1."""
     if returns is None or len(returns) == 0:
@@ -151,7 +151,7 @@ def choose_returns(
     )
 
 
-def load_series(connection: Connection, user_id: int):  # type: ignore[no-untyped-def]
+def load_series(connection: Connection, user_id: int):
     """(monthly net external flows, monthly time-weighted returns) from the returns work,
     or (None, None) while this installation has no `wealth_pipeline.returns.monthly`."""
     try:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from wealth_pipeline import formatting as fmt
 from wealth_pipeline.money import quantize
 from wealth_pipeline.projection.service import GoalResult, Projection, StopWorking, ratio_percent
-from wealth_pipeline.report import formatting as fmt
 
 
 def whole(value: Decimal, currency: str) -> str:

@@ -241,7 +241,7 @@ def choose_saving(
     override: Decimal | None,
     settings: ProjectionSettings,
     flows,
-    as_of: date,  # type: ignore[no-untyped-def]
+    as_of: date,
 ) -> Saving:
     if override is not None:
         return Saving(
@@ -394,7 +394,7 @@ def simulate(inputs: Inputs) -> Projection:
     return projection
 
 
-def _goal(goal: Goal, drawn: model.Paths, wealth, start: float, schedule: model.Schedule,  # type: ignore[no-untyped-def]
+def _goal(goal: Goal, drawn: model.Paths, wealth, start: float, schedule: model.Schedule,
           bands: list[Band], as_of: date) -> GoalResult:  # fmt: skip
     target = float(goal.target)
     month = min(max(months_until(as_of, goal.target_date), 0), drawn.months)
@@ -416,7 +416,7 @@ def _goal(goal: Goal, drawn: model.Paths, wealth, start: float, schedule: model.
     )
 
 
-def _stop_working(spending: Decimal, settings: ProjectionSettings, drawn: model.Paths,  # type: ignore[no-untyped-def]
+def _stop_working(spending: Decimal, settings: ProjectionSettings, drawn: model.Paths,
                   start: float, saving: Saving, bands: list[Band], as_of: date,
                   source: str) -> StopWorking:  # fmt: skip
     until_age = settings.plan_until_age or DEFAULT_PLAN_UNTIL_AGE

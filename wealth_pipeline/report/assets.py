@@ -6,22 +6,37 @@ recipient never stops the others; the run fails at the end when any message fail
 shows in the UI, and re-running it retries only those.
 """
 
+from dataclasses import replace
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
 import dagster as dg
 
-from wealth_pipeline.mail import MailResource
-from wealth_pipeline.partitions import TIMEZONE
-from wealth_pipeline.report.content import iso_week
+from wealth_pipeline import clock
+from wealth_pipeline.clock import TIMEZONE, iso_week
+from wealth_pipeline.mail import Mailer
 from wealth_pipeline.report.delivery import Outcome, ReportError, send_reports
-from wealth_pipeline.report.facts import today_in_berlin
-from wealth_pipeline.warehouse.engine import get_engine
+from wealth_pipeline.settings import load_settings
 from wealth_pipeline.warehouse.resource import WarehouseResource
 
 REPORT_HOUR, REPORT_MINUTE = 19, 0  # Mondays, after the evening sync (17:30) and the marts
 REPORT_MARTS = ("mart_net_worth_daily", "mart_account_daily", "mart_breakdowns")
 LISTED = 100  # users listed in the metadata table (counts are always complete)
+
+
+class MailResource(dg.ConfigurableResource):
+    """Outgoing mail for jobs: SMTP settings come from the environment (`WEALTH_SMTP_*`).
+
+    `outbox_dir` overrides where messages go without an SMTP server (tests, previews).
+    """
+
+    outbox_dir: str | None = None
+
+    def mailer(self) -> Mailer:
+        settings = load_settings()
+        if self.outbox_dir:
+            settings = replace(settings, outbox_dir=Path(self.outbox_dir))
+        return Mailer(settings)
 
 
 class WeeklyReportConfig(dg.Config):
@@ -61,7 +76,7 @@ def weekly_report(
     mail: MailResource,
 ) -> dg.MaterializeResult:
     try:
-        today = date.fromisoformat(config.day) if config.day else today_in_berlin()
+        today = date.fromisoformat(config.day) if config.day else clock.today()
     except ValueError:
         raise dg.Failure(description=f"day {config.day!r} is not a date (YYYY-MM-DD)") from None
     engine = warehouse.engine()
@@ -71,7 +86,7 @@ def weekly_report(
             engine, mailer, usernames=config.users or None, today=today,
             resend=config.resend,
             # Reads never take SQLite's write lock, so the evening sync is not held up.
-            reader=get_engine(warehouse.database_url, readonly=True),
+            reader=warehouse.reader(),
         )  # fmt: skip
     except ReportError as exc:
         raise dg.Failure(description=str(exc)) from None
@@ -102,7 +117,7 @@ weekly_report_job = dg.define_asset_job(
 
 
 def report_day(execution_time: datetime) -> str:
-    return execution_time.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    return clock.day_of(execution_time).isoformat()
 
 
 def build_weekly_report_schedule(running: bool) -> dg.ScheduleDefinition:

@@ -19,8 +19,8 @@ import matplotlib.dates as mdates
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from wealth_pipeline.formatting import currency_symbol, percent
 from wealth_pipeline.report.content import Slice
-from wealth_pipeline.report.formatting import currency_symbol, percent
 
 WIDTH_PX = 600  # what the HTML shows; drawn at twice that for sharp screens
 DPI = 200
@@ -81,7 +81,7 @@ def net_worth_chart(points: list[tuple[date, Decimal]], currency: str) -> bytes:
     return _png(figure)
 
 
-def _time_axes(axes, currency: str, ticks: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+def _time_axes(axes, currency: str, ticks: tuple[int, int]) -> None:
     """Money up the side, dates along the bottom, a light grid: the look of the time charts."""
     axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v, currency)))
     locator = mdates.AutoDateLocator(minticks=ticks[0], maxticks=ticks[1])
@@ -144,7 +144,7 @@ FAN_INNER = "#93c5fd"
 def fan_chart(
     bands: list[tuple[date, tuple[Decimal, ...]]],
     currency: str,
-    goals: list[tuple[str, date, Decimal]] = (),  # type: ignore[assignment]
+    goals: list[tuple[str, date, Decimal]] = (),
 ) -> bytes:
     """The projection's fan: 5-95 % and 25-75 % bands around the median, goals as markers."""
     figure = _figure(260)

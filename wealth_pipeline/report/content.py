@@ -98,11 +98,6 @@ class WeeklyReport:
         return self.changes[0]
 
 
-def iso_week(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 def ratio(part: Decimal, whole: Decimal) -> Fraction | None:
     """`part / |whole|` exactly; None when `whole` is zero (no meaningful percentage)."""
     if whole == 0:

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from wealth_pipeline import clock
 from wealth_pipeline.mail import Mailer, MailError, MailSession, RecipientRefused, valid_address
-from wealth_pipeline.report.content import iso_week
-from wealth_pipeline.report.facts import NoFigures, load_report, today_in_berlin
+from wealth_pipeline.report.facts import NoFigures, load_report
 from wealth_pipeline.report.render import RenderedReport, render
 from wealth_pipeline.sync.checks import Finding, stale_accounts
 from wealth_pipeline.warehouse.schema import profiles, report_deliveries, users
@@ -88,11 +88,7 @@ def _skip_reason(recipient: Recipient) -> str | None:
     return None
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def delivered(connection: Connection, user_id: int, week: str):  # type: ignore[no-untyped-def]
+def delivered(connection: Connection, user_id: int, week: str):
     rd = report_deliveries
     return connection.execute(select(rd).where(rd.c.user_id == user_id, rd.c.week == week)).first()
 
@@ -100,7 +96,7 @@ def delivered(connection: Connection, user_id: int, week: str):  # type: ignore[
 def _already_sent(row: Any, week: str) -> str | None:
     if row is None or row.status != "sent":
         return None
-    when = _aware(row.sent_at).isoformat(timespec="minutes")
+    when = clock.as_utc(row.sent_at).isoformat(timespec="minutes")
     return f"already sent for {week} to {row.recipient} at {when} (--resend sends again)"
 
 
@@ -120,11 +116,11 @@ def _claim(
                 )  # fmt: skip
                 return None
             if row.status == "sent" and not resend:
-                when = _aware(row.sent_at).isoformat(timespec="minutes")
+                when = clock.as_utc(row.sent_at).isoformat(timespec="minutes")
                 return (
                     f"already sent for {week} to {row.recipient} at {when} (--resend sends again)"
                 )
-            if row.detail == SENDING and now - _aware(row.sent_at) < CLAIM_EXPIRES:
+            if row.detail == SENDING and now - clock.as_utc(row.sent_at) < CLAIM_EXPIRES:
                 return f"another run is sending the report for {week}"
             taken = connection.execute(
                 update(rd)
@@ -145,7 +141,7 @@ def _record(
             update(rd)
             .where(rd.c.user_id == user_id, rd.c.week == week)
             .values(status=status, detail=detail, message_id=message_id,
-                    sent_at=datetime.now(UTC))
+                    sent_at=clock.now())
         )  # fmt: skip
 
 
@@ -218,13 +214,13 @@ def iter_send_reports(
     (default: today in Europe/Berlin), which names the ISO week; `resend`: send again what
     was sent this week; `dry_run`: render only; `reader`: a read-only engine for the figures.
     """
-    now = now or datetime.now(UTC)
-    today = today or today_in_berlin(now)
+    now = now or clock.now()
+    today = today or clock.today(now)
     reader = reader or engine
     with reader.connect() as connection:
         people = recipients(connection, usernames)
         stale = stale_accounts(connection, now)
-    batch = _Batch(engine, reader, _Sessions(mailer), iso_week(today), today, now, resend,
+    batch = _Batch(engine, reader, _Sessions(mailer), clock.iso_week(today), today, now, resend,
                    dry_run, stale)  # fmt: skip
     try:
         for person in people:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, select
 
+from wealth_pipeline import clock
 from wealth_pipeline.brokers.connection import sync_command
+from wealth_pipeline.formatting import short_day
 from wealth_pipeline.marts.coverage import figures_days, like_for_like
-from wealth_pipeline.partitions import TIMEZONE
 from wealth_pipeline.report.content import (
     CHART_DAYS,
     WEEK,
@@ -29,11 +29,9 @@ from wealth_pipeline.report.content import (
     account_lines,
     changes,
     chart_points,
-    iso_week,
     ratio,
     slices,
 )
-from wealth_pipeline.report.formatting import short_day
 from wealth_pipeline.report.projection import load_projection
 from wealth_pipeline.sync.checks import Finding, stale_accounts
 from wealth_pipeline.sync.demo_guard import demo_accounts_waiting, figures_as_of_sentence
@@ -57,10 +55,6 @@ class NoFigures(LookupError):
     """The marts hold nothing for this user (yet): there is no report to render."""
 
 
-def today_in_berlin(now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(ZoneInfo(TIMEZONE)).date()
-
-
 def load_report(
     connection: Connection,
     user_id: int,
@@ -73,8 +67,8 @@ def load_report(
 
     `stale`: `sync.checks.stale_accounts` of everyone, when a batch has read it once already.
     """
-    now = now or datetime.now(UTC)
-    today = today or today_in_berlin(now)
+    now = now or clock.now()
+    today = today or clock.today(now)
     person = connection.execute(
         select(users.c.username, profiles.c.base_currency)
         .join(profiles, profiles.c.user_id == users.c.id)
@@ -126,7 +120,7 @@ def load_report(
         username=person.username,
         base_currency=currency,
         as_of=as_of,
-        week=iso_week(today),
+        week=clock.iso_week(today),
         total=latest.total_wealth,
         account_count=latest.account_count,
         unconverted_count=latest.unconverted_count,
@@ -139,7 +133,7 @@ def load_report(
         by_currency=slices(allocation.get("currency", ([], None, None))[0]),
         allocation_as_of=allocation_as_of,
         warnings=warnings,
-        projection=load_projection(connection, user_id, iso_week(today)),
+        projection=load_projection(connection, user_id, clock.iso_week(today)),
     )
 
 
@@ -333,9 +327,7 @@ def _last_synced(moment: datetime | None) -> str:
     """`last synced 28 Nov 2026 11:05` in Berlin time (the report's clock), or `never synced`."""
     if moment is None:
         return "never synced"
-    if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(ZoneInfo(TIMEZONE))
+    local = clock.local(moment)
     return f"last synced {short_day(local.date())} {local:%H:%M}"
 
 

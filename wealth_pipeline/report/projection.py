@@ -27,7 +27,7 @@ def load_projection(connection: Connection, user_id: int, week: str) -> Projecti
         return None
 
 
-def fan_points(projection: Projection) -> list[tuple[date, tuple]]:  # type: ignore[type-arg]
+def fan_points(projection: Projection) -> list[tuple[date, tuple]]:
     return [(band.day, band.values) for band in projection.bands[: FAN_YEARS * 12 + 1]]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import jinja2
 
-from wealth_pipeline.report import formatting as fmt
+from wealth_pipeline import formatting as fmt
 from wealth_pipeline.report.content import CHART_DAYS, Change, Notice, Slice, WeeklyReport
 from wealth_pipeline.report.projection import context as projection_context
 from wealth_pipeline.report.projection import fan_points
@@ -312,7 +312,7 @@ class RenderedReport:
         """Fill `message` (headers set by the Mailer) with the text, HTML and images."""
         message.set_content(self.text)
         message.add_alternative(self.html(), subtype="html")
-        html_part = message.get_payload()[1]  # type: ignore[index]
+        html_part = message.get_payload()[1]
         for image in self.images:
             html_part.add_related(
                 image.png,

@@ -69,7 +69,7 @@ def monthly_time_weighted_returns(connection: Connection, user_id: int) -> pd.Se
             continue
         growth = 1.0
         for _, ret, _ in rows:
-            growth *= 1.0 + float(ret)  # type: ignore[arg-type]
+            growth *= 1.0 + float(ret)
         index.append(end)
         values.append(growth - 1.0)
     return pd.Series(values, index=index, dtype=float, name="time_weighted_return")

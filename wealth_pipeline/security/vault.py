@@ -112,7 +112,7 @@ def _check_password(password: str) -> str:
     return password
 
 
-def _user_row(connection: Connection, username: str):  # type: ignore[no-untyped-def]
+def _user_row(connection: Connection, username: str):
     return connection.execute(
         select(
             users.c.id,

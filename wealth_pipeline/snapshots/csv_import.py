@@ -179,7 +179,7 @@ def _row(
     if problems:
         result.add(RowError(line, "; ".join(problems)))
         return None
-    return CsvRow(line, values["date"], values["balance"], values["currency"])  # type: ignore[arg-type]
+    return CsvRow(line, values["date"], values["balance"], values["currency"])
 
 
 def conflicts(rows: list[CsvRow], existing_days: Collection[date]) -> list[RowError]:

@@ -9,38 +9,37 @@
   (`fx.lookup.RateBook` over the days written). Without a rate the conversion columns stay
   NULL and the reason is returned, never a made-up rate;
 - stores raw broker data only redacted (`brokers.redact`): no secrets, no session tokens;
-- records the earliest day changed for the account (`record_account_change`: kept at the
-  minimum), so the marts rebuild that account and the owner's totals from there.
+- records the earliest day changed for the account (`marts.changes`: kept at the minimum),
+  so the marts rebuild that account and the owner's totals from there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, select
+from sqlalchemy import Connection, and_, delete, func, insert, select
 
 from wealth_pipeline import money
 from wealth_pipeline.brokers.catalogue import secret_fields
 from wealth_pipeline.brokers.redact import storable
 from wealth_pipeline.fx.lookup import RateBook
+from wealth_pipeline.marts.changes import record_mart_change, record_removed_account_change
 from wealth_pipeline.snapshots.values import check_day
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.schema import (
     SNAPSHOT_SOURCES,
     account_snapshots,
+    account_sync_state,
     brokers,
     financial_accounts,
-    mart_account_changes,
-    mart_changes,
     portfolio_positions,
     profiles,
 )
-
-DEFAULT_BASE_CURRENCY = "EUR"
 
 
 class SnapshotError(ValueError):
@@ -99,7 +98,7 @@ def base_currency_of(connection: Connection, user_id: int) -> str:
     found = connection.execute(
         select(profiles.c.base_currency).where(profiles.c.user_id == user_id)
     ).scalar()
-    return found or DEFAULT_BASE_CURRENCY
+    return found or money.DEFAULT_BASE_CURRENCY
 
 
 def write_snapshots(
@@ -170,7 +169,7 @@ def write_snapshots(
                 "balance_base_currency": converted,
                 "exchange_rate_used": found.rate if found else None,
                 "rate_date": found.rate_date if found else None,
-                "conversion_note": None if found else found.reason,  # type: ignore[union-attr]
+                "conversion_note": None if found else found.reason,
                 "snapshot_source": source,
                 "raw_data": storable(snapshot.raw_data, secret_keys, secret_values=secret_values),
             }
@@ -212,7 +211,7 @@ def write_snapshots(
             exchange_rate_used=found.rate if found else None,
             rate_date=found.rate_date if found else None,
             replaced=snapshot.day in existing,
-            no_rate_reason=None if found else found.reason,  # type: ignore[union-attr]
+            no_rate_reason=None if found else found.reason,
         )
         for snapshot_id, (snapshot, found, converted) in zip(ids, results, strict=True)
     ]
@@ -270,7 +269,7 @@ def lock_account(connection: Connection, account_id: int) -> None:
     refused cleanly. SQLite needs nothing: the warehouse's writers take the database lock at
     BEGIN (IMMEDIATE).
     """
-    if connection.dialect.name == "postgresql":
+    if not dialect.is_sqlite(connection):
         connection.execute(
             select(financial_accounts.c.id)
             .where(financial_accounts.c.id == account_id)
@@ -307,99 +306,6 @@ def _check(snapshots: Sequence[NewSnapshot]) -> None:
                 )
 
 
-def _upsert(connection: Connection, table: Any):  # type: ignore[no-untyped-def]
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    return upsert(table)
-
-
-def _changed_now() -> datetime:
-    # Microseconds, not SQLite's CURRENT_TIMESTAMP (whole seconds): a build consumes a
-    # change only if `changed_at` is exactly what it read, so two changes within one second
-    # must differ.
-    return datetime.now(UTC)
-
-
-def record_mart_change(connection: Connection, user_id: int, day: date, reason: str) -> None:
-    """Remember that the user's data changed from `day` on, for every account and the
-    user-level marts (keeps the earliest such day). For a change that concerns one account
-    only, `record_account_change` rebuilds less."""
-    _record_user_change(connection, user_id, day, reason, accounts_only=False)
-
-
-def record_account_change(connection: Connection, account_id: int, day: date, reason: str) -> None:
-    """Remember that one account's data changed from `day` on: the build rebuilds that
-    account's daily rows from `day` and the user-level marts from there, not the user's other
-    accounts. Works for an account just removed too (recorded before or after the delete,
-    in the same transaction): its rows are then rebuilt away."""
-    user_id = connection.execute(
-        select(financial_accounts.c.user_id).where(financial_accounts.c.id == account_id)
-    ).scalar()
-    if user_id is None:
-        raise SnapshotError(f"no such account: {account_id}")
-    record_removed_account_change(connection, user_id, account_id, day, reason)
-
-
-def record_removed_account_change(
-    connection: Connection, user_id: int, account_id: int, day: date, reason: str
-) -> None:
-    """`record_account_change` for an account whose owner is known (also once it is gone)."""
-    table = mart_account_changes
-    statement = _upsert(connection, table).values(
-        account_id=account_id,
-        user_id=user_id,
-        earliest_changed_day=day,
-        reason=reason[:200],
-        changed_at=_changed_now(),
-    )
-    earlier = statement.excluded.earliest_changed_day <= table.c.earliest_changed_day
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.account_id],
-        set_={
-            "earliest_changed_day": case(
-                (earlier, statement.excluded.earliest_changed_day),
-                else_=table.c.earliest_changed_day,
-            ),
-            "reason": case((earlier, statement.excluded.reason), else_=table.c.reason),
-            "changed_at": statement.excluded.changed_at,
-        },
-    )
-    connection.execute(statement)
-    _record_user_change(connection, user_id, day, reason, accounts_only=True)
-
-
-def _record_user_change(
-    connection: Connection, user_id: int, day: date, reason: str, *, accounts_only: bool
-) -> None:
-    """The user's row: the earliest day (the user-level marts rebuild from it); whether it
-    stands only for the accounts of `mart_account_changes` stays True only while every
-    change folded into it was an account's."""
-    table = mart_changes
-    statement = _upsert(connection, table).values(
-        user_id=user_id,
-        earliest_changed_day=day,
-        reason=reason[:200],
-        changed_at=_changed_now(),
-        accounts_only=accounts_only,
-    )
-    earlier = statement.excluded.earliest_changed_day <= table.c.earliest_changed_day
-    updates: dict[str, Any] = {
-        "earliest_changed_day": case(
-            (earlier, statement.excluded.earliest_changed_day),
-            else_=table.c.earliest_changed_day,
-        ),
-        "reason": case((earlier, statement.excluded.reason), else_=table.c.reason),
-        "changed_at": statement.excluded.changed_at,
-    }
-    if not accounts_only:
-        updates["accounts_only"] = False
-    connection.execute(
-        statement.on_conflict_do_update(index_elements=[table.c.user_id], set_=updates)
-    )
-
-
 @dataclass(frozen=True)
 class Removed:
     """What `remove_snapshots` deleted."""
@@ -424,8 +330,6 @@ def remove_snapshots(
     accounts) with their positions and the sync state of those days, in the caller's
     transaction, and record a mart change from the earliest day removed so the marts are
     rebuilt from it. Another user's accounts are never touched."""
-    from wealth_pipeline.warehouse.schema import account_sync_state
-
     owned = select(financial_accounts.c.id).where(financial_accounts.c.user_id == user_id)
     if account_ids is not None:
         owned = owned.where(financial_accounts.c.id.in_(list(account_ids)))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 
-from wealth_pipeline import money
+from wealth_pipeline import clock, money
 
 # Plain decimal notation in ASCII digits only: no thousands separators, exponents,
 # underscores, NaN, nor other scripts' digits (Python's \d would read "١٢٣" as 123).
@@ -28,7 +28,7 @@ MAX_ABS_BALANCE = Decimal(10) ** 14
 
 def latest_day(today: date | None = None) -> date:
     """The latest snapshot day accepted: tomorrow."""
-    return (today or date.today()) + timedelta(days=1)
+    return (today or clock.today()) + timedelta(days=1)
 
 
 def check_day(day: date, *, today: date | None = None) -> date:
@@ -72,7 +72,7 @@ def parse_balance(text: str) -> Decimal:
         raise ValueError(f"balance {value} is too large (at most 14 digits before the point)")
     places = money.AMOUNT_PLACES
     if number != number.quantize(Decimal(1).scaleb(-places)):
-        decimals = -number.normalize().as_tuple().exponent  # type: ignore[operator]
+        decimals = -number.normalize().as_tuple().exponent
         raise ValueError(
             f"balance {value} has {decimals} decimal places; at most {places} are stored "
             "exactly (round it yourself)"

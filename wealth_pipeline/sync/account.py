@@ -11,13 +11,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
-from wealth_pipeline import money
+from wealth_pipeline import clock, money
 from wealth_pipeline.brokers.base import (
     AuthenticationFailed,
     AuthResult,
@@ -201,7 +200,7 @@ def record_account_status(
         values: dict[str, Any] = {
             "status": "active",
             "status_message": reason,
-            "last_synced_at": datetime.now(ZoneInfo("UTC")),
+            "last_synced_at": clock.now(),
         }
     elif status in ("error", "pending_auth"):
         values = {"status": status, "status_message": reason}

@@ -1,20 +1,26 @@
-"""The daily sync in Dagster: the `account_snapshots` asset, its job, schedule and checks.
+"""The daily sync in Dagster: one multi-asset writing `account_balances` and
+`account_positions`, its job, schedule and checks.
 
+The two assets are the facts as received from the brokers (and manual entries): a balance
+and its positions arrive together in one account-day transaction, so one op writes both.
 A materialized day partition means that day's sync ran for every due account; per-account
 results live in `account_sync_state` and show in the run's metadata and the checks. A run
 never fails for one account's failure; re-running a day syncs only what is not yet written.
+The base-currency amounts are `converted_snapshots`' (conversions/assets.py).
 """
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from wealth_pipeline import clock
+from wealth_pipeline.clock import TIMEZONE
 from wealth_pipeline.fx.sources import shipped_excerpt_end
-from wealth_pipeline.partitions import TIMEZONE, daily_partitions
+from wealth_pipeline.partitions import daily_partitions
 from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync import checks
 from wealth_pipeline.sync.account import Outcome
@@ -50,7 +56,7 @@ class SyncResource(dg.ConfigurableResource):
     def settings(self) -> Settings:
         settings = load_settings()
 
-        def chosen(value, default):  # type: ignore[no-untyped-def]
+        def chosen(value, default):
             return default if value is None else value
 
         return replace(
@@ -114,27 +120,51 @@ def report_metadata(reports: list[SyncReport]) -> dict:
     return metadata
 
 
-@dg.asset(
+BALANCES = dg.AssetKey("account_balances")
+POSITIONS = dg.AssetKey("account_positions")
+_FACTS = (
+    " as received (never changed by a conversion); the partition is the snapshot date. "
+    "Written by the daily sync of every due account (active or in error, sync-enabled, at a "
+    "broker that syncs unattended or assisted, owner with auto-sync on), by manual entries "
+    "and by imports; manual and imported snapshots are never overwritten by a sync."
+)
+
+
+@dg.multi_asset(
+    name="sync_accounts",
+    specs=[
+        dg.AssetSpec(
+            BALANCES,
+            group_name="sync",
+            kinds={"python", "sql"},
+            tags={"domain": "sync"},
+            description="Each account's balance per day in its own currency" + _FACTS,
+        ),
+        dg.AssetSpec(
+            POSITIONS,
+            group_name="sync",
+            kinds={"python", "sql"},
+            tags={"domain": "sync"},
+            description="Each account's positions (symbol, quantity, price, market value in "
+            "the position's currency) per day" + _FACTS,
+        ),
+    ],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="sync",
-    kinds={"python", "sql"},
-    deps=[dg.AssetKey("exchange_rates")],
+    can_subset=False,
     description=(
-        "Balances and positions of every due account (active or in error, sync-enabled, at a "
-        "broker that syncs unattended or assisted, owner with auto-sync on), converted into the "
-        "owner's base currency; the partition is the snapshot date. One account's failure never "
-        "fails the run: it is listed with its reason. An assisted broker is never logged in "
-        "afresh: a live session is reused, otherwise the account waits for its owner "
-        "(pending_auth, listed with its last data day and `wealth accounts auth`), as does one "
-        "whose bank asks for an approval; waiting is not failing. Re-running a day syncs only "
-        "accounts not yet written, and never one whose login was refused."
+        "Sync every due account for the days: balances and positions in one transaction per "
+        "account and day. One account's failure never fails the run: it is listed with its "
+        "reason. An assisted broker is never logged in afresh: a live session is reused, "
+        "otherwise the account waits for its owner (pending_auth, listed with its last data "
+        "day and `wealth accounts auth`), as does one whose bank asks for an approval; "
+        "waiting is not failing. Re-running a day syncs only accounts not yet written, and "
+        "never one whose login was refused."
     ),
-    tags={"domain": "sync"},
 )
-def account_snapshots(
+def sync_accounts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, sync: SyncResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     settings = sync.settings()
     engine = warehouse.engine()
     reports = []
@@ -163,7 +193,8 @@ def account_snapshots(
         metadata["pending_auth_mail"] = notices.summary()
         log = context.log.warning if notices.failed else context.log.info
         log(f"approval notices: {notices.summary()}")
-    return dg.MaterializeResult(metadata=metadata)
+    yield dg.MaterializeResult(asset_key=BALANCES, metadata=metadata)
+    yield dg.MaterializeResult(asset_key=POSITIONS, metadata={"days": metadata["days"]})
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -172,18 +203,18 @@ def account_snapshots(
 warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*AssetCheckSpec.*")
 
 
-def _days(context: dg.AssetCheckExecutionContext) -> list[date]:
+def check_days(context: dg.AssetCheckExecutionContext) -> list[date]:
     return sorted(date.fromisoformat(key) for key in context.partition_keys)
 
 
-def _listed(findings: list[checks.Finding]) -> dg.MetadataValue:
+def listed_findings(findings: list[checks.Finding]) -> dg.MetadataValue:
     text = "\n".join(
         f"- account {f.account_id} on {f.day.isoformat()}: {f.detail}" for f in findings[:50]
     )
     return dg.MetadataValue.md(text or "none")
 
 
-def _result(
+def check_result(
     findings: list[checks.Finding],
     severity: dg.AssetCheckSeverity,
     what: str,
@@ -192,33 +223,12 @@ def _result(
     return dg.AssetCheckResult(
         passed=not findings,
         severity=severity,
-        metadata={"count": len(findings), what: _listed(findings), **(extra or {})},
+        metadata={"count": len(findings), what: listed_findings(findings), **(extra or {})},
     )
 
 
 @dg.asset_check(
-    asset=account_snapshots,
-    partitions_def=daily_partitions,
-    description=(
-        "Every snapshot of the day is converted into its owner's base currency, or says why "
-        "not (conversion_note: no rate yet, unknown currency, a gap in the ECB's series)."
-    ),
-)
-def snapshots_converted_or_explained(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
-    with warehouse.engine().connect() as connection:
-        unexplained, explained = checks.unconverted_snapshots(connection, _days(context))
-    return _result(
-        unexplained,
-        dg.AssetCheckSeverity.ERROR,
-        "unexplained",
-        {"unconverted_with_reason": len(explained), "reasons": _listed(explained)},
-    )
-
-
-@dg.asset_check(
-    asset=account_snapshots,
+    asset=BALANCES,
     partitions_def=daily_partitions,
     description="At most one snapshot per account and day.",
 )
@@ -226,29 +236,12 @@ def no_duplicate_snapshots(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     with warehouse.engine().connect() as connection:
-        found = checks.duplicate_snapshots(connection, _days(context))
-    return _result(found, dg.AssetCheckSeverity.ERROR, "duplicates")
+        found = checks.duplicate_snapshots(connection, check_days(context))
+    return check_result(found, dg.AssetCheckSeverity.ERROR, "duplicates")
 
 
 @dg.asset_check(
-    asset=account_snapshots,
-    partitions_def=daily_partitions,
-    description=(
-        "The positions' market value (base currency) matches the account balance within "
-        f"{checks.POSITIONS_TOLERANCE:%} (or {checks.POSITIONS_MINIMUM_TOLERANCE} for small "
-        "balances)."
-    ),
-)
-def positions_match_balance(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
-    with warehouse.engine().connect() as connection:
-        found = checks.positions_off_balance(connection, _days(context))
-    return _result(found, dg.AssetCheckSeverity.WARN, "mismatches")
-
-
-@dg.asset_check(
-    asset=account_snapshots,
+    asset=BALANCES,
     partitions_def=daily_partitions,
     description=(
         f"No balance moved by more than {checks.DAY_OVER_DAY_THRESHOLD:%} since the account's "
@@ -259,12 +252,12 @@ def day_over_day_change(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     with warehouse.engine().connect() as connection:
-        found = checks.large_changes(connection, _days(context))
-    return _result(found, dg.AssetCheckSeverity.WARN, "changes")
+        found = checks.large_changes(connection, check_days(context))
+    return check_result(found, dg.AssetCheckSeverity.WARN, "changes")
 
 
 @dg.asset_check(
-    asset=account_snapshots,
+    asset=BALANCES,
     partitions_def=daily_partitions,
     description="Every auto-synced account was synced within its user's sync frequency.",
 )
@@ -273,28 +266,23 @@ def accounts_synced_in_time(
 ) -> dg.AssetCheckResult:
     with warehouse.engine().connect() as connection:
         found = checks.stale_accounts(connection)
-    return _result(found, dg.AssetCheckSeverity.WARN, "stale")
+    return check_result(found, dg.AssetCheckSeverity.WARN, "stale")
 
 
-sync_checks = [
-    snapshots_converted_or_explained,
-    no_duplicate_snapshots,
-    positions_match_balance,
-    day_over_day_change,
-    accounts_synced_in_time,
-]
+sync_checks = [no_duplicate_snapshots, day_over_day_change, accounts_synced_in_time]
 
 # --- job and schedule ------------------------------------------------------------------------
 
 daily_sync_job = dg.define_asset_job(
     "daily_sync_job",
-    # The sync writes the day's cash flows too: `account_cash_flows` (its downstream asset in
-    # the sync group) converts and pairs them in the same run.
-    selection=dg.AssetSelection.assets(account_snapshots).downstream(depth=1)
-    & dg.AssetSelection.groups("sync"),
+    # The sync writes the day's cash flows too: `account_cash_flows` pairs them, and
+    # `converted_snapshots` derives the day's base-currency amounts, in the same run.
+    selection=dg.AssetSelection.assets(
+        BALANCES, POSITIONS, "account_cash_flows", "converted_snapshots"
+    ),
     description=(
-        "Sync every due account for one day (never retried as a whole: a re-run syncs only "
-        "accounts not yet written that day)."
+        "Sync every due account for one day, then convert it (never retried as a whole: a "
+        "re-run syncs only accounts not yet written that day)."
     ),
     # One sync run at a time (deploy/dagster.yaml limits the tag), never retried whole.
     tags={"wealth/kind": "sync", "dagster/max_retries": "0"},
@@ -303,7 +291,7 @@ daily_sync_job = dg.define_asset_job(
 
 def sync_day(execution_time: datetime) -> str:
     """The partition (Berlin day) a run at `execution_time` syncs."""
-    return execution_time.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    return clock.day_of(execution_time).isoformat()
 
 
 def demo_clock_request(
@@ -361,8 +349,3 @@ def build_daily_sync_schedule(
         return dg.RunRequest(run_key=f"daily_sync:{day}", partition_key=day)
 
     return daily_sync
-
-
-def sync_resources() -> dict:
-    """The resources the sync needs beyond `warehouse` (for the definitions)."""
-    return {"sync": SyncResource()}

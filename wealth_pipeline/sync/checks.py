@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, select
 
+from wealth_pipeline import clock
 from wealth_pipeline.sync.due import FREQUENCY_GRACE, SYNCED_ACCOUNT_STATUSES
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -153,7 +153,7 @@ def stale_accounts(connection: Connection, now: datetime | None = None) -> list[
     user's frequency: the last successful sync or, for an account never synced, the last
     history fill (`wealth demo setup`, `wealth accounts backfill`: the broker's data is as
     fresh as a sync's, and the first scheduled sync is not late yet)."""
-    now = now or datetime.now(ZoneInfo("UTC"))
+    now = now or clock.now()
     rows = connection.execute(
         select(
             financial_accounts.c.id,
@@ -178,7 +178,7 @@ def stale_accounts(connection: Connection, now: datetime | None = None) -> list[
     ).all()
     filled = _last_filled(connection, [row.id for row in rows if row.last_synced_at is None])
     found = []
-    today = now.astimezone(ZoneInfo("Europe/Berlin")).date()
+    today = clock.day_of(now)
     for row in rows:
         last = _utc(row.last_synced_at)
         allowed = timedelta(hours=row.sync_frequency_hours) + FREQUENCY_GRACE
@@ -199,9 +199,7 @@ def stale_accounts(connection: Connection, now: datetime | None = None) -> list[
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:  # SQLite hands back naive UTC
-        return moment.replace(tzinfo=ZoneInfo("UTC"))
-    return moment
+    return None if moment is None else clock.as_utc(moment)
 
 
 def _last_filled(connection: Connection, account_ids: Sequence[int]) -> dict[int, datetime]:

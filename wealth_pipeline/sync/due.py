@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, or_, select
 
-from wealth_pipeline.partitions import TIMEZONE
+from wealth_pipeline import clock
 from wealth_pipeline.warehouse.schema import (
     account_sync_state,
     brokers,
@@ -40,17 +39,11 @@ class DueAccount:
     has_credentials: bool
 
 
-def berlin_day(moment: datetime) -> date:
-    return moment.astimezone(ZoneInfo(TIMEZONE)).date()
-
-
 def due_by_frequency(last_synced_at: datetime | None, frequency_hours: int, now: datetime) -> bool:
     """Whether the last successful sync is older than the user's frequency (with grace)."""
     if last_synced_at is None:
         return True
-    if last_synced_at.tzinfo is None:  # SQLite hands back naive UTC
-        last_synced_at = last_synced_at.replace(tzinfo=ZoneInfo("UTC"))
-    return now - last_synced_at >= timedelta(hours=frequency_hours) - FREQUENCY_GRACE
+    return now - clock.as_utc(last_synced_at) >= timedelta(hours=frequency_hours) - FREQUENCY_GRACE
 
 
 def due_accounts(
@@ -66,7 +59,7 @@ def due_accounts(
     applies to today's partition (the schedule); a past day asked for explicitly syncs
     every account not yet written that day.
     """
-    now = now or datetime.now(ZoneInfo("UTC"))
+    now = now or clock.now()
     state = account_sync_state
     query = (
         select(
@@ -109,7 +102,7 @@ def due_accounts(
         )
         .order_by(financial_accounts.c.id)
     )
-    scheduled_day = day >= berlin_day(now)
+    scheduled_day = day >= clock.day_of(now)
     return [
         DueAccount(
             account_id=row.id,

@@ -27,6 +27,7 @@ from wealth_pipeline.settings import Settings, load_settings
 from wealth_pipeline.sync.account import Outcome, sync_account
 from wealth_pipeline.sync.demo_guard import refuse_unconvertible_demo
 from wealth_pipeline.sync.due import DueAccount, due_accounts
+from wealth_pipeline.warehouse import dialect
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def sync_accounts(
     }
     # SQLite has one writer at a time: queue the (short) write transactions here rather
     # than on its busy timeout. PostgreSQL writes in parallel.
-    write_lock: Any = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+    write_lock: Any = threading.Lock() if dialect.is_sqlite(engine) else nullcontext()
 
     def one(account: DueAccount) -> Outcome:
         try:

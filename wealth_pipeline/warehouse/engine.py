@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from wealth_pipeline.files import create_private_file, private_folder
 from wealth_pipeline.settings import load_settings
+from wealth_pipeline.warehouse import dialect
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -37,7 +38,7 @@ class WarehouseUnavailable(OperationalError):
         super().__init__(
             original.statement,
             original.params,
-            original.orig,  # type: ignore[arg-type]
+            original.orig,
             hide_parameters=True,
             connection_invalidated=original.connection_invalidated,
         )
@@ -46,7 +47,7 @@ class WarehouseUnavailable(OperationalError):
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self):
         return (_unavailable, (self.message,))
 
 
@@ -145,7 +146,7 @@ def get_engine(
 
 def reader(engine: Engine) -> Engine:
     """An engine for reads: on SQLite one that does not take the write lock (WAL readers)."""
-    if engine.dialect.name != "sqlite":
+    if not dialect.is_sqlite(engine):
         return engine
     return get_engine(engine.url.render_as_string(hide_password=False), readonly=True)
 
@@ -206,11 +207,11 @@ def create_warehouse_engine(
         engine = create_engine(url, creator=connect)
 
         @event.listens_for(engine, "connect")
-        def _remember_file(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        def _remember_file(_dbapi_connection, record) -> None:
             record.info["file"] = _file_identity(path)
 
         @event.listens_for(engine, "checkout")
-        def _same_file(_dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        def _same_file(_dbapi_connection, record, _proxy) -> None:
             if _file_identity(path) != record.info.get("file"):
                 raise DisconnectionError(f"the warehouse file {path} was deleted or replaced")
 
@@ -220,7 +221,7 @@ def create_warehouse_engine(
     begin = "BEGIN" if readonly else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -231,7 +232,7 @@ def create_warehouse_engine(
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection) -> None:
         # `sqlite_begin` lets one connection read without the write lock first (the marts
         # build computes in a deferred transaction, then swaps rows in an immediate one).
         statement = connection.get_execution_options().get("sqlite_begin", begin)
@@ -246,7 +247,7 @@ def create_warehouse_engine(
     return engine
 
 
-def alembic_config():  # type: ignore[no-untyped-def]
+def alembic_config():
     from alembic.config import Config
 
     config = Config()

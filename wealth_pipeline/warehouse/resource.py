@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from sqlalchemy import Engine
 
-from wealth_pipeline.warehouse.engine import get_engine
+from wealth_pipeline.warehouse.engine import get_engine, reader
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -17,6 +17,6 @@ class WarehouseResource(dg.ConfigurableResource):
     def engine(self) -> Engine:
         return get_engine(self.database_url.strip())
 
-    @property
-    def dialect(self) -> str:
-        return self.engine().dialect.name
+    def reader(self) -> Engine:
+        """The engine for reads only: on SQLite it never takes the write lock."""
+        return reader(self.engine())

@@ -419,6 +419,9 @@ mart_account_daily = Table(
     # The latest snapshot with positions on or before `day` (what breakdowns and holdings
     # use), NULL if none: carried forward like `snapshot_date`.
     Column("positions_snapshot_date", Date),
+    # The rate the carried snapshot was converted at (the returns' currency effect), NULL
+    # while unconverted (migration 0012).
+    Column("exchange_rate_used", Rate()),
     sqlite_with_rowid=False,
 )
 
@@ -502,7 +505,7 @@ mart_builds = Table(
 # (flows known, values and flows converted) split the change into the net external flow and the
 # market result (change - external flow; it includes income, costs and the currency effect);
 # other days' change is `unexplained`. Filled by `mart_account_returns_daily.sql` (the exact
-# currency effect and the ratios with the functions of `returns.daily`).
+# currency effect and the ratios with the functions of `marts.returns_daily`).
 # No foreign keys and WITHOUT ROWID, as the other large marts (migration 0011).
 mart_account_returns_daily = Table(
     "mart_account_returns_daily",

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from wealth_pipeline import money
+from wealth_pipeline.warehouse.dialect import check_places, from_units, stores_units, to_units
 
-INT64_MAX = 2**63 - 1
 # Row ids are 32-bit on PostgreSQL (SERIAL): a larger id names no row on either backend, and
 # is refused before any query (SQLite would overflow at 2**63, PostgreSQL raise DataError).
 MAX_ID = 2**31 - 1
@@ -31,7 +31,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
     places: int  # set by each kind of column below
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
+        if stores_units(dialect):
             return dialect.type_descriptor(BigInteger())
         return dialect.type_descriptor(Numeric(28, self.places, asdecimal=True))
 
@@ -39,27 +39,19 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         exact = money.to_decimal(value)
-        if exact != exact.quantize(Decimal(1).scaleb(-self.places)):
-            raise ValueError(
-                f"{exact} has more than {self.places} decimal places; "
-                "round it where it is produced (wealth_pipeline.money.quantize)"
-            )
-        if dialect.name != "sqlite":
-            return exact
-        units = int(exact.scaleb(self.places))
-        if abs(units) > INT64_MAX:
-            raise OverflowError(f"{exact} is too large to store exactly at {self.places} places")
-        return units
+        if stores_units(dialect):
+            return to_units(exact, self.places)  # refuses more places, or more than int64
+        return check_places(exact, self.places)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        if dialect.name == "sqlite":
+        if stores_units(dialect):
             if isinstance(value, float):
                 raise TypeError(
                     "SQLite returned a float for an exact column: the SQL mixed it with a REAL"
                 )
-            return Decimal(int(value)).scaleb(-self.places)
+            return from_units(value, self.places)
         return money.quantize(Decimal(value), self.places)
 
     def copy(self, **kw: Any) -> ExactDecimal:

@@ -18,11 +18,10 @@ from pydantic import BaseModel
 from wealth_pipeline.api.body import json_response
 from wealth_pipeline.api.principal import Authenticated, reading
 from wealth_pipeline.api.schemas import Money, Problem
-from wealth_pipeline.marts.build import today
+from wealth_pipeline.clock import iso_week, today
 from wealth_pipeline.projection import present
 from wealth_pipeline.projection.inputs import ProjectionInputError
 from wealth_pipeline.projection.service import NoProjection, project
-from wealth_pipeline.report.content import iso_week
 
 router = APIRouter(
     prefix="/api/wealth",

@@ -26,7 +26,7 @@ from typing import Annotated, Literal, get_args
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import Connection, Date, String, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Date, String, TextClause, and_, bindparam, func, select, text
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
@@ -44,6 +44,7 @@ from wealth_pipeline.api.schemas import (
 from wealth_pipeline.api.tokens import Claims
 from wealth_pipeline.marts.coverage import like_for_like
 from wealth_pipeline.sync.demo_guard import DEMO_BROKER
+from wealth_pipeline.warehouse import dialect
 from wealth_pipeline.warehouse.driver import DriverStatement
 from wealth_pipeline.warehouse.schema import (
     brokers,
@@ -137,7 +138,7 @@ async def answer(
         return response
 
     answers = state.answers
-    if state.reader.dialect.name == "sqlite":
+    if dialect.is_sqlite(state.reader):
         return work()
     return await run_in_threadpool(work)
 
@@ -194,7 +195,7 @@ def _fast_breakdown(params: dict[str, str]) -> Render | None:
 # --- summary ------------------------------------------------------------------------------
 
 
-def _summary_query(user_id: int):  # type: ignore[no-untyped-def]
+def _summary_query(user_id: int):
     table = mart_account_daily
     latest = select(func.max(table.c.day)).where(table.c.user_id == user_id).scalar_subquery()
     return (
@@ -273,12 +274,13 @@ def _figures_note(connection: Connection, as_of: date | None, demo: list[int]) -
     users without demo accounts or with figures of the last few days."""
     if not demo or as_of is None:
         return None
-    from wealth_pipeline.report.facts import OUTDATED_AFTER_DAYS, today_in_berlin
-    from wealth_pipeline.report.formatting import short_day
+    from wealth_pipeline import clock
+    from wealth_pipeline.formatting import short_day
+    from wealth_pipeline.report.facts import OUTDATED_AFTER_DAYS
     from wealth_pipeline.settings import load_settings
     from wealth_pipeline.sync.demo_guard import converts_on, figures_as_of_sentence
 
-    today = today_in_berlin()
+    today = clock.today()
     if (today - as_of).days <= OUTDATED_AFTER_DAYS or converts_on(connection, demo, today):
         return None
     return figures_as_of_sentence(short_day(as_of), load_settings())
@@ -331,37 +333,24 @@ def _quoted(value: str | None) -> str:
     return "null" if value is None else f'"{value}"'
 
 
-_UNIT = 10**money.AMOUNT_PLACES
-# One day's point: printf(_POINT, day, sign, whole units, remainder), the remainder padded.
-_POINT = '{"date":"%s","total_wealth":"%s%d.%0' + str(money.AMOUNT_PLACES) + 'd"}'
-# The daily series as one JSON text made by the database: one row, no Python object per
-# day. SQLite holds amounts as scaled integers (`warehouse.types`), printed exactly here;
-# PostgreSQL prints NUMERIC(28, 4) with its places. The inner ORDER BY feeds SQLite's
-# group_concat in order (a subquery with ORDER BY under an aggregate is never flattened).
-_DAILY_SERIES = {
-    "sqlite": text(
-        f"""
-        SELECT group_concat(point, ',') FROM (
-            SELECT CASE WHEN total_wealth < 0
-                   THEN printf('{_POINT}', day, '-', -total_wealth / {_UNIT}, -total_wealth % {_UNIT})
-                   ELSE printf('{_POINT}', day, '', total_wealth / {_UNIT}, total_wealth % {_UNIT})
-                   END AS point
-              FROM mart_net_worth_daily
-             WHERE user_id = :user_id AND day BETWEEN :start AND :end
-               AND (:step = 1 OR CAST(julianday(:end) - julianday(day) AS INTEGER) % :step = 0)
-             ORDER BY day)
-        """
-    ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date)),
-    "postgresql": text(
-        """
-        SELECT string_agg('{"date":"' || to_char(day, 'YYYY-MM-DD') || '","total_wealth":"'
-                          || total_wealth::text || '"}', ',' ORDER BY day)
-          FROM mart_net_worth_daily
-         WHERE user_id = :user_id AND day BETWEEN :start AND :end
-           AND (:step = 1 OR (CAST(:end AS date) - day) % :step = 0)
-        """
-    ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date)),
-}
+def _daily_series(dialect_name: str) -> TextClause:
+    """The daily series as one JSON text made by the database: one row, no Python object per
+    day; each amount printed exactly from its stored form (`warehouse.dialect`)."""
+    sql = dialect.sql_helpers(dialect_name)
+    amount = dialect.amount_text(dialect_name, "total_wealth", money.AMOUNT_PLACES)
+    point = (
+        f"""'{{"date":"' || {sql["day_text"]("day")} || '","total_wealth":"' || {amount} || '"}}'"""
+    )
+    source = (
+        "mart_net_worth_daily WHERE user_id = :user_id AND day BETWEEN :start AND :end "
+        f"AND (:step = 1 OR {sql['days_between'](':end', 'day')} % :step = 0)"
+    )
+    return text(dialect.joined_text(dialect_name, point, source, "day")).bindparams(
+        bindparam("start", type_=Date), bindparam("end", type_=Date)
+    )
+
+
+_DAILY_SERIES = {name: _daily_series(name) for name in dialect.NAMES}
 
 
 @router.get(
@@ -437,7 +426,7 @@ _LAST_DAY = DriverStatement(
     """
     ).columns(day=Date, base_currency=String, newest=Date)
 )
-_SERIES = {dialect: DriverStatement(statement) for dialect, statement in _DAILY_SERIES.items()}
+_SERIES = {name: DriverStatement(statement) for name, statement in _DAILY_SERIES.items()}
 
 
 def _daily_history(
@@ -501,7 +490,7 @@ def _monthly_history(
     )
 
 
-def _monthly_value(row, aggregation: str | None) -> Decimal:  # type: ignore[no-untyped-def]
+def _monthly_value(row, aggregation: str | None) -> Decimal:
     if aggregation == "min":
         return row.min_value
     if aggregation == "max":

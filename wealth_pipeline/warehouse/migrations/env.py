@@ -7,7 +7,7 @@ from wealth_pipeline.settings import load_settings
 from wealth_pipeline.warehouse.schema import metadata
 
 
-def _configure_and_run(connection) -> None:  # type: ignore[no-untyped-def]
+def _configure_and_run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

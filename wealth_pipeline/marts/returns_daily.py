@@ -22,13 +22,9 @@ index compounds one more rounding per day.
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
-
-from sqlalchemy import Connection, select
 
 from wealth_pipeline import money
 from wealth_pipeline.marts.models import CHAIN_PRODUCT_AGGREGATE, CURRENCY_EFFECT_FUNCTION
-from wealth_pipeline.warehouse.schema import mart_returns_daily
 
 
 def effect_units(start_own: int, rate_start: int, rate_end: int) -> int:
@@ -66,12 +62,3 @@ def register_sqlite_functions(connection: sqlite3.Connection) -> None:
     """Make the returns models' functions known to a SQLite connection."""
     connection.create_function(CURRENCY_EFFECT_FUNCTION, 3, effect_units, deterministic=True)
     connection.create_window_function(CHAIN_PRODUCT_AGGREGATE, 1, ChainProduct)
-
-
-def first_day(connection: Connection, user_id: int) -> date | None:
-    return connection.execute(
-        select(mart_returns_daily.c.day)
-        .where(mart_returns_daily.c.user_id == user_id)
-        .order_by(mart_returns_daily.c.day)
-        .limit(1)
-    ).scalar()
