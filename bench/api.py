@@ -48,8 +48,8 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.marts import END, add_day, populate
-from bench.scratch import scratch_postgres
-from tests.fakes.server import free_port
+from tests.support.fakes.server import free_port
+from tests.support.postgres import scratch_postgres
 from wealth_pipeline.api.tokens import Tokens
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine

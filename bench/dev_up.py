@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.server import free_port  # noqa: E402
+from tests.support.fakes.server import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 QUERY = """

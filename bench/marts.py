@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scratch import scratch_postgres
+from tests.support.postgres import scratch_postgres
 from wealth_pipeline import money
 from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
 from wealth_pipeline.marts import build_marts

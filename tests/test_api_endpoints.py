@@ -1,5 +1,5 @@
 """Profile, brokers, accounts, snapshots and exchange rates on the fixed warehouse
-(tests/api_support.py); every query scoped to the token's user; docs and schema."""
+(tests/support/api.py); every query scoped to the token's user; docs and schema."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.api_support import (
+from tests.support.api import (
     GIRO_CREDENTIALS,
     IBKR_CREDENTIALS,
     Api,
-    api_env_fixture,  # noqa: F401 (fixture)
-    api_fixture,  # noqa: F401 (fixture)
 )
-from tests.security_support import cheap_argon2  # noqa: F401
 from wealth_pipeline.brokers.catalogue import MASK
 from wealth_pipeline.warehouse.schema import account_snapshots
 

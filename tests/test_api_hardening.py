@@ -14,15 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.api_support import (
+from tests.support.api import (
     PASSWORD,
     Api,
-    api_env_fixture,  # noqa: F401 (fixture)
-    api_fixture,  # noqa: F401 (fixture)
     auth_hash,
     bearer,
 )
-from tests.security_support import cheap_argon2  # noqa: F401
 from wealth_pipeline.api.login_guard import LoginGuard, LoginsBusy
 from wealth_pipeline.warehouse.schema import refresh_tokens
 
@@ -243,7 +240,7 @@ def test_a_token_issued_before_its_user_existed_is_refused(api: Api) -> None:
     issued before the current user with that id was created is not theirs."""
     import jwt
 
-    from tests.api_support import SECRET_KEY
+    from tests.support.api import SECRET_KEY
 
     now = int(time.time())
     claims = {

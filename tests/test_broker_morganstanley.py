@@ -3,7 +3,7 @@ money objects read as Decimal, a wrong employee id (500) reported as such and no
 token that ends before the sync asks for a fresh one at once, and a token renewed through the
 tokens endpoint while a sync runs.
 
-Against the local fake (`tests/fakes/morganstanley.py`, which cites the source of each shape).
+Against the local fake (`tests/support/fakes/morganstanley.py`, which cites the source of each shape).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.morganstanley import (
+from tests.support.fakes.morganstanley import (
     ACCOUNT_PK,
     AVAILABLE,
     EMPLOYEE_PK,
@@ -26,7 +26,7 @@ from tests.fakes.morganstanley import (
     UNAVAILABLE,
     FakeMorganStanley,
 )
-from tests.fakes.server import Fault
+from tests.support.fakes.server import Fault
 from wealth_pipeline import http
 from wealth_pipeline.brokers import webapi
 from wealth_pipeline.brokers.base import (

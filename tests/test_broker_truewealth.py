@@ -2,7 +2,7 @@
 empty 200/204, portfolios from the fee schedules, the balance from `performanceSummary`, the
 whole daily history from `evolution` (inflows and fees exact in raw_data), optional holdings.
 
-Against the local fake (`tests/fakes/truewealth.py`, which cites the source of each shape);
+Against the local fake (`tests/support/fakes/truewealth.py`, which cites the source of each shape);
 the login is never retried, reads are, and no secret reaches a message, a log or raw data.
 """
 
@@ -17,8 +17,8 @@ from decimal import Decimal
 import pyotp
 import pytest
 
-from tests.fakes.server import Fault
-from tests.fakes.truewealth import (
+from tests.support.fakes.server import Fault
+from tests.support.fakes.truewealth import (
     DEPOSIT_DAY,
     FEE_DAY,
     HISTORY_START,

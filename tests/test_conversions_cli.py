@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select
 
-from tests.test_conversions import add_snapshot, load_window, make_account, make_owner
+from tests.support import factories
 from wealth_pipeline.brokers.catalogue import load_catalogue
 from wealth_pipeline.cli import main
 from wealth_pipeline.warehouse.engine import get_engine
@@ -21,13 +21,15 @@ def cli_world(warehouse_url: str, tmp_path, monkeypatch):  # type: ignore[no-unt
     engine = get_engine(warehouse_url)
     with engine.begin() as connection:
         load_catalogue(connection)
-        load_window(connection, date(2023, 12, 20), date(2024, 1, 20))
-        owner = make_owner(connection, "alice", "CHF")
-        usd = make_account(connection, owner, "USD")
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 20))
+        owner = factories.user(connection, "alice", "CHF")
+        usd = factories.account(
+            connection, owner, "manual", f"manual USD {owner.username}", kind="savings", currency="USD"
+        )
         for day in (date(2024, 1, 5), date(2024, 1, 8)):
-            add_snapshot(connection, usd, day, "1234.5678", "USD")
+            factories.snapshot(connection, usd, day, "1234.5678", "USD", source="auto")
         for day in (date(2024, 1, 9), date(2024, 1, 10)):
-            add_snapshot(connection, usd, day, "1.0000", "XAU")
+            factories.snapshot(connection, usd, day, "1.0000", "XAU", source="auto")
     return engine
 
 
@@ -91,7 +93,7 @@ def test_fix_refreshes_a_day_converted_before_its_rate_arrived(cli_world) -> Non
         Decimal("1053.5823"),  # Monday at Friday's rate, provisionally
     ]
     with cli_world.begin() as connection:
-        load_window(connection, date(2024, 1, 8), date(2024, 1, 20))
+        factories.ecb_rates(connection, date(2024, 1, 8), date(2024, 1, 20))
     dry = run("conversions", "fix", "--dry-run")
     assert "Would fix: 0 snapshot(s)" in dry.output, dry.output
     assert "Would refresh: 1 snapshot(s)" in dry.output, dry.output

@@ -1,6 +1,6 @@
 """The dashboard's sign-in by one-time link, its session cookie, and the two endpoints it
 adds (changes over periods, one account's history), on both databases, over the fixed
-warehouse of tests/api_support.py."""
+warehouse of tests/support/api.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from tests.api_support import Api, api_env_fixture, api_fixture  # noqa: F401 (fixtures)
-from tests.security_support import cheap_argon2  # noqa: F401
+from tests.support.api import Api
 from wealth_pipeline.api.routes.changes import change_body, period_start
 from wealth_pipeline.security.signin_links import create_link_code, redeem_link_code
 from wealth_pipeline.warehouse.schema import signin_links, users

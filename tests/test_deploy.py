@@ -23,8 +23,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from tests.conftest import IN_CI
-from tests.deployment import (
+from tests.support.deployment import (
     BIN,
     DEPLOY_DAGSTER_YAML,
     ROOT,
@@ -32,9 +31,12 @@ from tests.deployment import (
     scratch_database,
     with_driver,
 )
-from tests.fakes.static import Response, StaticServer
+from tests.support.fakes.static import Response, StaticServer
+from tests.support.postgres import IN_CI
 from wealth_pipeline.definitions import build_definitions
 from wealth_pipeline.settings import load_settings
+
+pytestmark = pytest.mark.deploy
 
 DEPLOY = ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))

@@ -21,14 +21,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import ECB_SAMPLE
-from tests.deployment import Deployment, add_waiting_snapshot, berlin_today, recent_business_days
+from tests.support.data import ECB_SAMPLE
+from tests.support.deployment import (
+    Deployment,
+    add_waiting_snapshot,
+    berlin_today,
+    recent_business_days,
+)
 from wealth_pipeline import money
 from wealth_pipeline.fx.assets import REFRESH_DAYS, refresh_window
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import account_snapshots, exchange_rates
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
 BACKFILL_START, BACKFILL_END = "2024-01-02", "2024-01-31"
 

@@ -17,9 +17,9 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import ECB_SAMPLE
-from tests.fakes.frankfurter import FakeFrankfurter, Fault
-from tests.fakes.server import free_port
+from tests.support.data import ECB_SAMPLE
+from tests.support.fakes.frankfurter import FakeFrankfurter, Fault
+from tests.support.fakes.server import free_port
 from wealth_pipeline.fx.assets import (
     REFRESH_DAYS,
     build_exchange_rates_schedule,

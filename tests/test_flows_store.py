@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from tests.returns_support import account, add_rates, setup_user
+from tests.support.returns import account, add_rates, setup_user
 from wealth_pipeline.conversions.convert import convert_snapshots
 from wealth_pipeline.flows.pairing import plan_pairs
 from wealth_pipeline.flows.store import FlowError, NewFlow, signed_amount, write_flows

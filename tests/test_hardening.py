@@ -18,8 +18,7 @@ import pytest
 from click.testing import Result
 from sqlalchemy import func, insert, select, text
 
-from tests import test_cli_accounts
-from tests.test_cli_accounts import add_manual, run
+from tests.support.cli import add_manual, run
 from wealth_pipeline import clock
 from wealth_pipeline.brokers.catalogue import (
     CredentialsInvalid,
@@ -38,7 +37,6 @@ from wealth_pipeline.warehouse.schema import (
     users,
 )
 
-env = test_cli_accounts.env  # the fixture: alice and bob on each backend
 TOO_LARGE_IDS = [str(2**31), str(2**63), str(2**64)]
 
 

@@ -13,8 +13,8 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
 from sqlalchemy import delete, update
 
-from tests.automation_support import Automation
-from tests.marts_support import END, make_world, marts
+from tests.support.automation import Automation
+from tests.support.marts import END, make_world, marts
 from wealth_pipeline.clock import today
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.marts.assets import breakdowns_add_up, marts_assets, marts_job, marts_sensor

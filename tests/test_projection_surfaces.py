@@ -12,13 +12,10 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select, update
 
-from tests.api_support import (
+from tests.support.api import (
     LAST,
     Api,
-    api_env_fixture,  # noqa: F401 (fixture)
-    api_fixture,  # noqa: F401 (fixture)
 )
-from tests.security_support import cheap_argon2  # noqa: F401
 from wealth_pipeline.cli import main
 from wealth_pipeline.projection.assets import wealth_projection
 from wealth_pipeline.projection.goals import add_goal, update_settings

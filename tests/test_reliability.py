@@ -29,11 +29,11 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from tests.automation_support import Automation, convert_days
-from tests.conftest import ECB_SAMPLE
-from tests.deployment import add_waiting_snapshot, scratch_database
-from tests.fakes.frankfurter import FakeFrankfurter, Fault
-from tests.fakes.tcp_proxy import TcpProxy
+from tests.support.automation import Automation, convert_days
+from tests.support.data import ECB_SAMPLE
+from tests.support.deployment import add_waiting_snapshot, scratch_database
+from tests.support.fakes.frankfurter import FakeFrankfurter, Fault
+from tests.support.fakes.tcp_proxy import TcpProxy
 from wealth_pipeline import money
 from wealth_pipeline.cli import main
 from wealth_pipeline.fx.assets import exchange_rates

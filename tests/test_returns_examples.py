@@ -24,7 +24,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tests.returns_support import account, add_rates, build, flows, setup_user, values
+from tests.support.returns import account, add_rates, build, flows, setup_user, values
 from wealth_pipeline.returns.periods import money_weighted, performance
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily

@@ -12,14 +12,11 @@ by Debian's headless Chromium. Screenshots in test-artifacts/ui-demo/.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +24,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.browser_support import artifacts, chromium, dagster_page
-from tests.deployment import BIN, ROOT, free_port
+from tests.support.browser import BIN, CHEAP_ARGON2_ENV, artifacts, clean_env, running
+from tests.support.fakes.server import free_port
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import account_snapshots, mart_net_worth_daily
 
 ARTIFACTS = artifacts("ui-demo")
-TIMEOUT_MS = 90_000
 CLOCK = "2026-10-30"  # the shipped excerpt's last day: the demo's clock offline
 
 
@@ -48,27 +44,16 @@ class DemoUi:
         return f"sqlite:///{self.home / 'warehouse.sqlite'}"
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def demo_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoUi]:
     home = tmp_path_factory.mktemp("demo-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEALTH_", "DAGSTER_"))}
-    env.update(
+    env = clean_env(
         WEALTH_HOME=str(home),
         DAGSTER_HOME=str(home / "dagster"),
         WEALTH_OFFLINE="true",
         WEALTH_RECORD_IN_DAGSTER="true",
         WEALTH_SCHEDULES_RUNNING="false",
-        WEALTH_ARGON2_TIME_COST="1",
-        WEALTH_ARGON2_MEMORY_KIB="64",
-        WEALTH_ARGON2_PARALLELISM="1",
+        **CHEAP_ARGON2_ENV,
     )
     for args in (["init"], ["demo", "setup", "--days", "30"]):
         done = subprocess.run(
@@ -76,47 +61,16 @@ def demo_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoUi]:
         )
         assert done.returncode == 0, done.stdout + done.stderr
     port = free_port()
-    log = (home / "dagster-dev.log").open("wb")
-    process = subprocess.Popen(
-        [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while not _answers(f"{url}/server_info"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(
-                    "`dagster dev` did not come up:\n"
-                    + (home / "dagster-dev.log").read_text(errors="replace")[-4000:]
-                )
-            time.sleep(1)
+    with running(
+        ["dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        env,
+        ready=f"{url}/server_info",
+        log=home / "dagster-dev.log",
+        timeout=180,
+        stop=signal.SIGINT,  # what Ctrl-C sends `dagster dev`
+    ):
         yield DemoUi(url, home, env)
-    finally:
-        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends `dagster dev`
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=30)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # its children too, whatever is left
-        process.wait(timeout=10)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
-    with dagster_page(browser, TIMEOUT_MS) as opened:
-        yield opened
 
 
 def open_asset(page, demo_ui: DemoUi, asset: str) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-from tests.fakes.server import free_port
+from tests.support.fakes.server import free_port
 
 
 @dataclass
