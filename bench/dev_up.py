@@ -81,7 +81,7 @@ def environment(clone: Path, home: Path) -> dict[str, str]:
     return env
 
 
-def until_ui(clone: Path, env: dict[str, str], ready, started: float) -> float:  # type: ignore[no-untyped-def]
+def until_ui(clone: Path, env: dict[str, str], ready, started: float) -> float:
     """Start `dagster dev` (as scripts/dev does) and return the seconds until `ready(url)`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -75,7 +75,7 @@ class Scratch:
         path.mkdir(parents=True)
         return path
 
-    def admin(self):  # type: ignore[no-untyped-def]
+    def admin(self):
         from sqlalchemy import create_engine
 
         if self._admin is None:
@@ -242,7 +242,7 @@ def write_dagster_yaml(home: Path, postgres_url: str | None) -> None:
     (home / "dagster.yaml").write_text("\n".join(lines) + "\n")
 
 
-def floor_asset():  # type: ignore[no-untyped-def]
+def floor_asset():
     """A do-nothing asset with the same partitions and backfill policy as `exchange_rates`."""
     import dagster as dg
 

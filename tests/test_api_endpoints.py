@@ -328,7 +328,7 @@ def test_never_loads_the_sync_key(api: Api, monkeypatch: pytest.MonkeyPatch) -> 
     """The API host must not be able to decrypt credentials: no endpoint opens the key."""
     from wealth_pipeline.security import sync_keys
 
-    def refuse(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+    def refuse(*_args, **_kwargs):
         raise AssertionError("the API loaded the sync key")
 
     monkeypatch.setattr(sync_keys, "load_private_key", refuse)
@@ -342,7 +342,7 @@ def test_an_unexpected_error_answers_500_without_details(
 ) -> None:
     from wealth_pipeline.api.routes import wealth
 
-    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+    def broken(*_args, **_kwargs):
         raise RuntimeError("secret internals: /var/lib/db password=hunter2")
 
     headers = api.headers()

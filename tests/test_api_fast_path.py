@@ -57,7 +57,7 @@ def test_the_fast_path_answers_what_the_routes_answer(
     answered: list[str] = []  # the paths the fast path answered itself
     original = WealthFastPath._answer
 
-    async def counted(self, scope):  # type: ignore[no-untyped-def]
+    async def counted(self, scope):
         response = await original(self, scope)
         if response is not None:
             query = scope["query_string"].decode()

@@ -39,7 +39,7 @@ def test_no_server_errors(api: Api, mode: GenerationMode) -> None:
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        def fuzz(case) -> None:  # type: ignore[no-untyped-def]
+        def fuzz(case) -> None:
             case.call_and_validate(
                 headers=headers, checks=[not_a_server_error, response_schema_conformance]
             )

@@ -36,7 +36,7 @@ def test_an_oversized_body_is_refused_before_parsing(api: Api) -> None:
     assert answer.status_code == 413
     assert "AAAA" not in answer.text
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks():
         yield b'{"refresh": "'
         for _ in range(40):
             yield b"x" * 1000
@@ -150,7 +150,7 @@ def test_a_login_flood_does_not_stall_the_read_endpoints(
     headers = api.headers()
     release = threading.Event()
 
-    def hanging(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+    def hanging(*_args, **_kwargs):
         release.wait(20)
         return None
 
@@ -266,7 +266,7 @@ def test_a_token_issued_before_its_user_existed_is_refused(api: Api) -> None:
 
 def test_workers_racing_to_make_the_key_file_agree_on_one_key(
     tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A second worker arrives while the first is still writing: it must not read a
     half-written (empty) file, and both end with the same key."""
     import os
@@ -277,7 +277,7 @@ def test_workers_racing_to_make_the_key_file_agree_on_one_key(
     real_fdopen = os.fdopen
     arrived: list[bytes | Exception] = []
 
-    def fdopen(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def fdopen(*args, **kwargs):
         if not arrived:
             arrived.append(b"")  # only the first writer is interrupted
             try:
@@ -296,7 +296,7 @@ def test_workers_racing_to_make_the_key_file_agree_on_one_key(
 # --- the warehouse away, and what a login costs ------------------------------------------------
 
 
-def test_an_unreachable_warehouse_answers_503_not_500(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreachable_warehouse_answers_503_not_500(api: Api, tmp_path) -> None:
     from sqlalchemy.engine import make_url
 
     from wealth_pipeline.warehouse.engine import create_warehouse_engine
@@ -335,7 +335,7 @@ def test_unknown_disabled_and_wrong_logins_all_do_the_argon2_work(
     calls: list[str] = []
     real_verify = PasswordHasher.verify
 
-    def counted(self, stored, password):  # type: ignore[no-untyped-def]
+    def counted(self, stored, password):
         calls.append(stored.split("$")[3])  # the parameters the work was done with
         return real_verify(self, stored, password)
 

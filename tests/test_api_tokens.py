@@ -35,7 +35,7 @@ from wealth_pipeline.warehouse.schema import refresh_tokens, users
 PROFILE = "/api/profile/"
 
 
-def claims_for(api: Api, **overrides) -> dict:  # type: ignore[no-untyped-def]
+def claims_for(api: Api, **overrides) -> dict:
     now = int(time.time())
     claims = {
         "iss": "wealth-pipeline",
@@ -57,7 +57,7 @@ def forge(
     algorithm: str = "HS256",
     header_type: str | None = None,
     **overrides,
-) -> str:  # type: ignore[no-untyped-def]
+) -> str:
     claims = claims_for(api, **overrides)
     header_type = header_type or {"access": "at+jwt", "refresh": "rt+jwt"}.get(claims.get("typ"))
     headers = {"typ": header_type} if header_type else None

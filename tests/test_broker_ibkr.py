@@ -53,7 +53,7 @@ class Sleeps(list[float]):
 @pytest.fixture(scope="session")
 def flex_server() -> Iterator[FakeIbkrFlex]:
     with FakeIbkrFlex() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 @pytest.fixture

@@ -120,11 +120,11 @@ def test_sync_reads_portfolios_balance_history_and_holdings(
         assert history[-1].balance == balance.balance
         assert history[0].balance == money.quantize(evolution_value(FREE, HISTORY_START), 4)
         by_day = {h.balance_date: h.raw_data for h in history}
-        assert by_day[DEPOSIT_DAY]["inflows"] == Decimal("5000.00000000")  # type: ignore[index]
-        assert by_day[WITHDRAWAL_DAY]["inflows"] == Decimal("-1250.5")  # type: ignore[index]
-        assert by_day[FEE_DAY]["fees"] == Decimal("-31.41592653")  # type: ignore[index]
-        assert by_day[FEE_DAY]["vEnd"] == evolution_value(FREE, FEE_DAY)  # type: ignore[index]
-        assert str(by_day[FEE_DAY]["vEnd"]).endswith(str(evolution_value(FREE, FEE_DAY))[-8:])  # type: ignore[index]
+        assert by_day[DEPOSIT_DAY]["inflows"] == Decimal("5000.00000000")
+        assert by_day[WITHDRAWAL_DAY]["inflows"] == Decimal("-1250.5")
+        assert by_day[FEE_DAY]["fees"] == Decimal("-31.41592653")
+        assert by_day[FEE_DAY]["vEnd"] == evolution_value(FREE, FEE_DAY)
+        assert str(by_day[FEE_DAY]["vEnd"]).endswith(str(evolution_value(FREE, FEE_DAY))[-8:])
 
         positions = {p.symbol: p for p in tw.get_positions(FREE)}
         gold = positions["ZGLD"]

@@ -139,8 +139,8 @@ def test_sync_after_the_sms_reads_portfolios_values_history_and_positions(
 
         history = viac.get_historical_balances(SMALL, date(2024, 6, 10), date(2024, 6, 30))
         assert [h.balance_date.day for h in history] == [10, 11, 12, 13, 14]
-        assert history[0].raw_data["value"] == daily_value(SMALL, date(2024, 6, 10))  # type: ignore[index]
-        assert history[0].raw_data["investedAmount"] == Decimal("20010.5")  # type: ignore[index]
+        assert history[0].raw_data["value"] == daily_value(SMALL, date(2024, 6, 10))
+        assert history[0].raw_data["investedAmount"] == Decimal("20010.5")
         whole = viac.get_historical_balances(BIG, date(2000, 1, 1), date(2024, 6, 14))
         assert whole[0].balance_date == date(2024, 5, 1) and len(whole) == 45
 

@@ -47,7 +47,7 @@ def add_dkb(user: str = "alice") -> int:
     return account_id_in(result)
 
 
-def count(url: str, table, *where) -> int:  # type: ignore[no-untyped-def]
+def count(url: str, table, *where) -> int:
     with get_engine(url).connect() as connection:
         return connection.execute(select(func.count()).select_from(table).where(*where)).scalar()
 

@@ -156,7 +156,7 @@ def test_account(account_id: int, *extra: str, input: str | None = None) -> Resu
     )  # fmt: skip
 
 
-test_account.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+test_account.__test__ = False  # a helper, not a test
 
 
 def stored_state(url: str, account_id: int) -> bytes | None:

@@ -68,7 +68,7 @@ def test_summary_of_everyone_and_the_edges(report_world: tuple[Engine, World]) -
 
 
 def test_a_drop_in_coverage_is_no_loss(
-    warehouse_url: str, tmp_path, monkeypatch  # type: ignore[no-untyped-def]
+    warehouse_url: str, tmp_path, monkeypatch
 ) -> None:
     """An account losing its rate this week is left out of the week's change, which says so,
     instead of showing its whole value as a loss (`marts.coverage.like_for_like`)."""

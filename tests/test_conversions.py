@@ -42,14 +42,14 @@ EXPECTED_0201 = Decimal("0.8633")
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def snapshot(connection: Connection, snapshot_id: int):  # type: ignore[no-untyped-def]
+def snapshot(connection: Connection, snapshot_id: int):
     return connection.execute(
         select(account_snapshots).where(account_snapshots.c.id == snapshot_id)
     ).one()
 
 
 @pytest.fixture
-def world(warehouse_url: str):  # type: ignore[no-untyped-def]
+def world(warehouse_url: str):
     engine = get_engine(warehouse_url)
     with engine.begin() as connection:
         load_catalogue(connection)
@@ -85,7 +85,7 @@ def test_skipped_reasons_group_one_gap_into_one_line() -> None:
     assert (count, first, last) == (3, date(2008, 12, 20), date(2008, 12, 22))
 
 
-def test_converts_exactly_with_cross_rates_and_records_the_mart_change(world) -> None:  # type: ignore[no-untyped-def]
+def test_converts_exactly_with_cross_rates_and_records_the_mart_change(world) -> None:
     engine, owner, usd = world
     with engine.begin() as connection:
         factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 20))
@@ -127,7 +127,7 @@ def test_converts_exactly_with_cross_rates_and_records_the_mart_change(world) ->
     assert (again.selected, again.fixed) == (0, 0)
 
 
-def test_no_rate_stays_unconverted_with_the_reason_never_one(world) -> None:  # type: ignore[no-untyped-def]
+def test_no_rate_stays_unconverted_with_the_reason_never_one(world) -> None:
     engine, owner, usd = world
     with engine.begin() as connection:
         factories.ecb_rates(connection, date(2008, 11, 25), date(2008, 12, 31))
@@ -150,7 +150,7 @@ def test_no_rate_stays_unconverted_with_the_reason_never_one(world) -> None:  # 
         assert snapshot(connection, ok).balance_base_currency is not None
 
 
-def test_dry_run_writes_nothing_and_limit_takes_the_oldest(world) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_writes_nothing_and_limit_takes_the_oldest(world) -> None:
     engine, _owner, usd = world
     days = [date(2024, 1, 3) + timedelta(days=n) for n in range(6)]
     with engine.begin() as connection:
@@ -171,7 +171,7 @@ def test_dry_run_writes_nothing_and_limit_takes_the_oldest(world) -> None:  # ty
 
 
 @pytest.mark.parametrize("count", [3, 60])
-def test_one_update_per_table_whatever_the_number_of_rows(world, count: int) -> None:  # type: ignore[no-untyped-def]
+def test_one_update_per_table_whatever_the_number_of_rows(world, count: int) -> None:
     engine, _owner, usd = world
     with engine.begin() as connection:
         factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 4, 10))
@@ -189,7 +189,7 @@ def test_one_update_per_table_whatever_the_number_of_rows(world, count: int) -> 
             )
     updates: list[str] = []
 
-    def count_updates(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def count_updates(_conn, _cursor, statement, _params, _context, _many) -> None:
         if statement.lstrip().upper().startswith("UPDATE"):
             updates.append(statement)
 
@@ -203,7 +203,7 @@ def test_one_update_per_table_whatever_the_number_of_rows(world, count: int) -> 
     assert len(updates) == 2  # one for snapshots, one for positions
 
 
-def test_base_currency_change_reconverts_the_whole_history(world) -> None:  # type: ignore[no-untyped-def]
+def test_base_currency_change_reconverts_the_whole_history(world) -> None:
     engine, owner, _usd = world
     with engine.begin() as connection:
         factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 20))
@@ -228,7 +228,7 @@ def test_base_currency_change_reconverts_the_whole_history(world) -> None:  # ty
         assert change.earliest_changed_day == date(2024, 1, 5)
 
 
-def test_a_day_is_converted_when_its_rate_arrives_and_not_twice(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_day_is_converted_when_its_rate_arrives_and_not_twice(world) -> None:
     """The automation condition of `converted_snapshots`: nothing while the day's rates are
     missing, one request once they arrive, none again after the day is converted."""
     engine, _owner, usd = world
@@ -261,7 +261,7 @@ def test_a_day_is_converted_when_its_rate_arrives_and_not_twice(world) -> None: 
 RATE_0108 = Decimal("0.850356294537")  # 0.9308 / 1.0946
 
 
-def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> None:
     """The rate refresh failed on Monday and the sync converted Monday at Friday's rate: once
     Monday's rate arrives, the automation's run gives Monday (and its positions) that rate;
     the Saturday at Friday's rate stays, and nothing is requested again."""
@@ -324,7 +324,7 @@ def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> 
         assert connection.execute(select(mart_changes)).first() is None
 
 
-def test_a_rate_for_a_later_day_does_not_refresh_an_earlier_snapshot(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_rate_for_a_later_day_does_not_refresh_an_earlier_snapshot(world) -> None:
     """Only a rate dated after the one used and on or before the snapshot's day counts."""
     engine, _owner, usd = world
     with engine.begin() as connection:
@@ -455,7 +455,7 @@ def _stored(connection: Connection) -> tuple[dict, dict]:
     return snapshots, positions
 
 
-def test_every_row_as_the_python_planners_compute_it(world) -> None:  # type: ignore[no-untyped-def]
+def test_every_row_as_the_python_planners_compute_it(world) -> None:
     engine, owner, usd = world
     with engine.begin() as connection:
         factories.ecb_rates(connection, date(2008, 11, 25), date(2009, 1, 10))
@@ -481,7 +481,7 @@ def test_every_row_as_the_python_planners_compute_it(world) -> None:  # type: ig
         uid: date(2008, 12, 22) for uid in change if uid != owner.id}}  # fmt: skip
 
 
-def test_rerun_writes_no_row_and_a_sparse_scope_converts_the_same(world) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_writes_no_row_and_a_sparse_scope_converts_the_same(world) -> None:
     engine, _owner, usd = world
     with engine.begin() as connection:
         factories.ecb_rates(connection, date(2008, 11, 25), date(2009, 1, 10))
@@ -506,7 +506,7 @@ def test_rerun_writes_no_row_and_a_sparse_scope_converts_the_same(world) -> None
 
     written: list[int] = []
 
-    def rowcount(_conn, cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def rowcount(_conn, cursor, statement, _params, _context, _many) -> None:
         if statement.lstrip().upper().startswith("UPDATE"):
             written.append(cursor.rowcount)
 

@@ -15,7 +15,7 @@ from wealth_pipeline.warehouse.schema import account_snapshots, exchange_rates
 
 
 @pytest.fixture
-def cli_world(warehouse_url: str, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def cli_world(warehouse_url: str, tmp_path, monkeypatch):
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
     engine = get_engine(warehouse_url)
@@ -33,11 +33,11 @@ def cli_world(warehouse_url: str, tmp_path, monkeypatch):  # type: ignore[no-unt
     return engine
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args), prog_name="wealth")
 
 
-def amounts(engine) -> list:  # type: ignore[no-untyped-def]
+def amounts(engine) -> list:
     with engine.connect() as connection:
         return list(
             connection.execute(
@@ -48,7 +48,7 @@ def amounts(engine) -> list:  # type: ignore[no-untyped-def]
         )
 
 
-def test_fix_dry_run_then_fix(cli_world) -> None:  # type: ignore[no-untyped-def]
+def test_fix_dry_run_then_fix(cli_world) -> None:
     dry = run("conversions", "fix", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "Would fix: 2 snapshot(s)" in dry.output
@@ -69,7 +69,7 @@ def test_fix_dry_run_then_fix(cli_world) -> None:  # type: ignore[no-untyped-def
     assert run("conversions", "fix", "--user", "nobody").exit_code == 1
 
 
-def test_base_currency_change_reconverts_history(cli_world) -> None:  # type: ignore[no-untyped-def]
+def test_base_currency_change_reconverts_history(cli_world) -> None:
     assert run("conversions", "fix").exit_code == 0
     result = run("users", "set", "alice", "--base-currency", "USD")
     assert result.exit_code == 0, result.output
@@ -80,7 +80,7 @@ def test_base_currency_change_reconverts_history(cli_world) -> None:  # type: ig
     ]
 
 
-def test_fix_refreshes_a_day_converted_before_its_rate_arrived(cli_world) -> None:  # type: ignore[no-untyped-def]
+def test_fix_refreshes_a_day_converted_before_its_rate_arrived(cli_world) -> None:
     with cli_world.begin() as connection:  # Monday's rate refresh failed before the sync
         connection.execute(
             delete(exchange_rates).where(exchange_rates.c.rate_date > date(2024, 1, 5))

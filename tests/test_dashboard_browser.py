@@ -25,7 +25,7 @@ class Watched:
     responses: dict = field(default_factory=dict)
 
 
-def _open(browser, api_server: Server, width: int = 1200) -> Watched:  # type: ignore[no-untyped-def]
+def _open(browser, api_server: Server, width: int = 1200) -> Watched:
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     watched = Watched(page)
@@ -36,7 +36,7 @@ def _open(browser, api_server: Server, width: int = 1200) -> Watched:  # type: i
     return watched
 
 
-def _go(page, url: str) -> None:  # type: ignore[no-untyped-def]
+def _go(page, url: str) -> None:
     if page.url == url:
         return
     page.evaluate("() => { const m = document.getElementById('main'); if (m) m.dataset.ready = ''; }")
@@ -50,7 +50,7 @@ def _sign_in(watched: Watched, api_server: Server) -> None:
     watched.page.wait_for_selector("[data-figure='net-worth']")
 
 
-def _shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def _shoot(page, name: str) -> None:
     page.screenshot(path=str(artifacts("dashboard") / f"{name}.png"), full_page=True)
 
 
@@ -58,7 +58,7 @@ def _shown(value: str | None, currency: str) -> str:
     return "—" if value is None else money(Decimal(value), currency)
 
 
-def test_each_page_shows_the_apis_figures_as_the_report_formats_them(browser, api_server: Server) -> None:  # type: ignore[no-untyped-def]
+def test_each_page_shows_the_apis_figures_as_the_report_formats_them(browser, api_server: Server) -> None:
     watched = _open(browser, api_server)
     page = watched.page
     _sign_in(watched, api_server)
@@ -126,7 +126,7 @@ def test_each_page_shows_the_apis_figures_as_the_report_formats_them(browser, ap
     assert not [line for line in watched.console if "error" in line.lower()], watched.console
 
 
-def test_no_password_leaves_the_machine_and_nothing_leaves_the_origin(browser, api_server: Server) -> None:  # type: ignore[no-untyped-def]
+def test_no_password_leaves_the_machine_and_nothing_leaves_the_origin(browser, api_server: Server) -> None:
     watched = _open(browser, api_server)
     _sign_in(watched, api_server)
     for target in ("accounts", "allocation", "holdings", "overview"):
@@ -143,7 +143,7 @@ def test_no_password_leaves_the_machine_and_nothing_leaves_the_origin(browser, a
     assert not [line for line in watched.console if "Content Security Policy" in line]
 
 
-def test_the_session_survives_a_reload_and_ends_at_sign_out(browser, api_server: Server) -> None:  # type: ignore[no-untyped-def]
+def test_the_session_survives_a_reload_and_ends_at_sign_out(browser, api_server: Server) -> None:
     watched = _open(browser, api_server)
     page = watched.page
     link = api_server.link()
@@ -169,7 +169,7 @@ def test_the_session_survives_a_reload_and_ends_at_sign_out(browser, api_server:
     assert "unknown, used or expired" in page.locator("[role='alert']").inner_text()
 
 
-def test_pages_fit_a_phone(browser, api_server: Server) -> None:  # type: ignore[no-untyped-def]
+def test_pages_fit_a_phone(browser, api_server: Server) -> None:
     watched = _open(browser, api_server, width=390)
     page = watched.page
     _sign_in(watched, api_server)

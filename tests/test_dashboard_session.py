@@ -16,7 +16,7 @@ from wealth_pipeline.security.signin_links import create_link_code, redeem_link_
 from wealth_pipeline.warehouse.schema import signin_links, users
 
 
-def _link(api: Api, user_id: int | None = None, **kwargs) -> str:  # type: ignore[no-untyped-def]
+def _link(api: Api, user_id: int | None = None, **kwargs) -> str:
     user_id = user_id or api.ids.alice
     with api.engine.begin() as connection:
         version = connection.execute(
@@ -25,7 +25,7 @@ def _link(api: Api, user_id: int | None = None, **kwargs) -> str:  # type: ignor
         return create_link_code(connection, user_id, version, **kwargs)
 
 
-def _sign_in(api: Api, code: str):  # type: ignore[no-untyped-def]
+def _sign_in(api: Api, code: str):
     return api.client.post("/api/session/", json={"code": code})
 
 
@@ -201,7 +201,7 @@ def test_change_body_arithmetic_and_coverage() -> None:
     end = date(2025, 1, 10)
     since = period_start("week", end)
 
-    def coverage(start: str, finish: str, **left_out) -> CoverageChange:  # type: ignore[no-untyped-def]
+    def coverage(start: str, finish: str, **left_out) -> CoverageChange:
         fields = {"no_rate": (), "gone": (), "added": (), "no_rate_since": None, **left_out}
         return CoverageChange(since, end, Decimal(start), Decimal(finish), counted_on_start=3,
                               **fields)  # fmt: skip

@@ -246,7 +246,7 @@ def test_automation_converts_the_snapshot_once_the_rates_arrive(
 ) -> None:
     engine = get_engine(dagster_deployment.warehouse_url)
 
-    def converted():  # type: ignore[no-untyped-def]
+    def converted():
         with engine.connect() as connection:
             row = connection.execute(
                 select(account_snapshots).where(account_snapshots.c.id == daemon["snapshot_id"])

@@ -626,7 +626,7 @@ def shipped_excerpt(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _tick(when: datetime):  # type: ignore[no-untyped-def]
+def _tick(when: datetime):
     schedule = build_exchange_rates_schedule(running=True)
     return schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when))
 

@@ -19,7 +19,7 @@ from wealth_pipeline.warehouse.schema import cash_flows, profiles
 DAY = date(2024, 3, 4)
 
 
-def rows(engine, account_id):  # type: ignore[no-untyped-def]
+def rows(engine, account_id):
     with engine.connect() as c:
         return (
             c.execute(

@@ -412,7 +412,7 @@ def test_what_the_ui_shows_is_what_the_sync_runs_with(
     assert runs_with.fints_product_id == "PRODUCT-1"
 
     # Schedules decide with the definitions' settings, never reading them again.
-    def no_second_read():  # type: ignore[no-untyped-def]
+    def no_second_read():
         raise AssertionError("settings read again when the schedule ticked")
 
     monkeypatch.setattr(sync_assets, "load_settings", no_second_read)

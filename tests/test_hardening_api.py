@@ -207,7 +207,7 @@ def test_a_replaced_warehouse_is_the_one_answered_from(api: Api) -> None:
 
 
 @contextmanager
-def served(app, forwarded_allow_ips: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def served(app, forwarded_allow_ips: str) -> Iterator[str]:
     """`app` on a real uvicorn server on 127.0.0.1 with the proxy options `wealth api` uses."""
     port = free_port()
     config = uvicorn.Config(

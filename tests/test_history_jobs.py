@@ -61,7 +61,7 @@ def test_job_backfills_one_account_from_run_config(warehouse) -> None:
     [materialized] = [
         event for event in result.all_events if event.event_type_value == "STEP_OUTPUT"
     ]
-    metadata = materialized.event_specific_data.metadata  # type: ignore[union-attr]
+    metadata = materialized.event_specific_data.metadata
     assert metadata["snapshots_written"].value == 10 and metadata["converted"].value == 10
     with engine.connect() as connection:
         days = connection.execute(

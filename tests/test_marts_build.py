@@ -153,7 +153,7 @@ def test_the_day_advancing_extends_every_user(warehouse_url: str, world: World) 
     assert marts(engine) == _full_through(warehouse_url, earlier)
 
 
-def _full_through(url: str, end) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
+def _full_through(url: str, end) -> dict[str, list[tuple]]:
     engine = get_engine(url)
     build_marts(engine, as_of=end, full=True)
     return marts(engine)
@@ -335,7 +335,7 @@ def test_removing_an_account_rebuilds_from_its_first_day(warehouse_url: str, wor
         (END, {1: "2024-01-15"}, True, None, {1: "1900-01-01", 2: "1900-01-01"}),
     ],
 )
-def test_plan_scope(previous_end, changed, full, users, expected) -> None:  # type: ignore[no-untyped-def]
+def test_plan_scope(previous_end, changed, full, users, expected) -> None:
     from datetime import date
 
     assert plan_scope(
@@ -350,7 +350,7 @@ def test_plan_scope(previous_end, changed, full, users, expected) -> None:  # ty
 
 def test_a_renamed_broker_rebuilds_its_users_breakdowns(
     warehouse_url: str, world: World, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     import json
 
     from wealth_pipeline.brokers.catalogue import CATALOGUE_PATH, get_broker, load_catalogue

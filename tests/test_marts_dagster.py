@@ -119,7 +119,7 @@ def test_the_job_selects_the_marts() -> None:
     assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == MODELS
 
 
-def _tick(url: str, instance: dg.DagsterInstance):  # type: ignore[no-untyped-def]
+def _tick(url: str, instance: dg.DagsterInstance):
     context = dg.build_sensor_context(
         instance=instance, resources={"warehouse": WarehouseResource(database_url=url)}
     )
@@ -205,7 +205,7 @@ def test_the_sensor_asks_one_small_query(warehouse_url: str, pending: bool) -> N
 
     from sqlalchemy import event
 
-    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+    def count(conn, cursor, statement, *args):
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", count)

@@ -98,7 +98,7 @@ def test_breakdowns_on_the_last_day(built: tuple[str, World]) -> None:
     url, w = built
     a, b = w.alice, w.bob
 
-    def row(user: int, dimension: str, key: str, category: str, amount: str, base: str = "EUR"):  # type: ignore[no-untyped-def]
+    def row(user: int, dimension: str, key: str, category: str, amount: str, base: str = "EUR"):
         return (user, dimension, key, category, END, base, D(amount))
 
     expected = [

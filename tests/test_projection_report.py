@@ -38,7 +38,7 @@ def demo(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
     return tmp_path
 
 
-def test_the_demo_report_shows_the_fan_chart_and_the_goal_line(demo: Path, browser) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_report_shows_the_fan_chart_and_the_goal_line(demo: Path, browser) -> None:
     html_file = demo / "demo-report.html"
     preview = run("report", "preview", "--user", "demo", "--text", "--html", str(html_file))
     assert preview.exit_code == 0, preview.output

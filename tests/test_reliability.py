@@ -51,7 +51,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 def materialize(
     url: str, first: str, last: str, source=None, instance=None
-) -> dg.ExecuteInProcessResult:  # type: ignore[no-untyped-def]
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [exchange_rates],
         instance=instance,
@@ -168,7 +168,7 @@ def test_rate_source_down_for_a_day_then_automation_completes_the_day(
     assert "gave up after 2 attempts" in failure_description(down)
     assert stored_rates(warehouse_url) == []
 
-    def snapshot():  # type: ignore[no-untyped-def]
+    def snapshot():
         with engine.connect() as connection:
             return connection.execute(
                 select(account_snapshots).where(account_snapshots.c.id == waiting.id)

@@ -29,7 +29,7 @@ from wealth_pipeline.warehouse.schema import (
 
 def test_the_html_part_renders_the_total_and_every_account(
     sqlite_url: str, smtp: FakeSmtp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, browser
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     monkeypatch.setenv("WEALTH_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
     engine = get_engine(sqlite_url)

@@ -35,7 +35,7 @@ from wealth_pipeline.warehouse.schema import (
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def send(engine: Engine, **options):  # type: ignore[no-untyped-def]
+def send(engine: Engine, **options):
     return {o.username: o for o in send_reports(engine, Mailer(load_settings()), today=MONDAY,
                                                 **options)}  # fmt: skip
 
@@ -202,7 +202,7 @@ def test_without_smtp_the_report_lands_in_the_outbox(
     [path] = (tmp_path / "outbox").glob("*alice.reports@example.org*.eml")
     assert deliveries(engine)[people.alice.user_id][3] == f"outbox: {path}"
     message = message_from_bytes(path.read_bytes(), policy=policy.default)
-    text, _html, images = parts(message)  # type: ignore[arg-type]
+    text, _html, images = parts(message)
     assert message["To"] == "alice.reports@example.org"
     assert "€15,520.46" in text
     assert len(images) == 3  # net worth, allocation, projection

@@ -30,7 +30,7 @@ from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily
 
 
-def stock_world(url: str, n1: int, p0: str, n2: int, p1: str, p2: str, div: str):  # type: ignore[no-untyped-def]
+def stock_world(url: str, n1: int, p0: str, n2: int, p1: str, p2: str, div: str):
     engine = get_engine(url)
     user, broker = setup_user(engine)
     acc = account(engine, user, broker, "Shares")

@@ -77,7 +77,7 @@ def service(service_server: AssistedService) -> Iterator[AssistedService]:
     yield service_server
 
 
-def assisted_world(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base_url: str):  # type: ignore[no-untyped-def]
+def assisted_world(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base_url: str):
     world = make_world(url, tmp_path, monkeypatch, {"fake_ok": 1})
     add_assisted_broker(world.engine, base_url)
     with world.engine.connect() as connection:

@@ -49,7 +49,7 @@ from wealth_pipeline.warehouse.schema import users as users_table
 MIXED = {"fake_ok": 2, "fake_fail": 1, "fake_2fa": 1, "fake_slow": 2}
 
 
-def materialize(url: str, key_file: Path, partition: str, instance: dg.DagsterInstance):  # type: ignore[no-untyped-def]
+def materialize(url: str, key_file: Path, partition: str, instance: dg.DagsterInstance):
     return dg.materialize(
         [sync_accounts, converted_snapshots, *sync_checks, *conversion_checks],
         resources={
@@ -228,7 +228,7 @@ def test_cli_wrong_tan_keeps_waiting(
     assert account_status(world.engine, account_id)[0] == "error"
 
 
-def _add_user_with_account(world, name: str, email: str, code: str) -> int:  # type: ignore[no-untyped-def]
+def _add_user_with_account(world, name: str, email: str, code: str) -> int:
     """Another auto-syncing user (sealed to the world's sync key) with one account at `code`."""
     from tests.support import factories
     from tests.support.sync import broker_account
@@ -246,14 +246,14 @@ def _add_user_with_account(world, name: str, email: str, code: str) -> int:  # t
     return broker_account(world.engine, owner, unlocked, code, f"{name}-{code}")
 
 
-def _metadata(result) -> dict:  # type: ignore[no-untyped-def]
+def _metadata(result) -> dict:
     [event, _positions] = result.asset_materializations_for_node("sync_accounts")
     return {k: v.value for k, v in event.metadata.items()}
 
 
 def test_paused_accounts_are_mailed_to_their_owner_once_per_run(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_2fa": 2, "fake_ok": 1})
     with world.engine.begin() as connection:
         connection.execute(update(users_table).values(email="alice@example.org"))
@@ -326,7 +326,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 EXCERPT_END = "2026-10-30"  # the last day of the ECB excerpt shipped in the package
 
 
-def _sync_schedule_context(moment: datetime, instance: dg.DagsterInstance | None = None):  # type: ignore[no-untyped-def]
+def _sync_schedule_context(moment: datetime, instance: dg.DagsterInstance | None = None):
     schedule = build_daily_sync_schedule(running=True)
     definitions = dg.Definitions(
         assets=[sync_accounts, account_cash_flows, converted_snapshots], jobs=[daily_sync_job],

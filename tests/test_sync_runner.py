@@ -147,7 +147,7 @@ def test_failure_mid_write_leaves_nothing(
     real = account_module.record_account_status
     [broken, fine] = world.accounts["fake_ok"]
 
-    def record_then_fail(connection, account_id, status, reason):  # type: ignore[no-untyped-def]
+    def record_then_fail(connection, account_id, status, reason):
         real(connection, account_id, status, reason)
         if account_id == broken and status == "success":
             raise RuntimeError("killed mid-write")

@@ -21,7 +21,7 @@ from wealth_pipeline.partitions import daily_partitions
 ARTIFACTS = artifacts("ui")
 
 
-def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def shoot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
@@ -48,7 +48,7 @@ query {
 @pytest.mark.postgres
 def test_the_lineage_from_rates_and_facts_to_the_report(
     page, dagster_deployment: Deployment
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """converted_snapshots' neighbours: the facts and the rates feed it, the marts and the
     report follow; each asset in its group."""
     url = f"{dagster_deployment.url}/assets/converted_snapshots"
@@ -65,7 +65,7 @@ def test_the_lineage_from_rates_and_facts_to_the_report(
 @pytest.mark.postgres
 def test_a_range_of_conversions_is_backfilled_from_the_asset_page(
     page, dagster_deployment: Deployment
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Partitions tab -> Materialize… -> a range of days -> Launch backfill: one backfill of
     converted_snapshots over exactly those days (a single run: its backfill policy)."""
     page.goto(f"{dagster_deployment.url}/assets/converted_snapshots?view=partitions")
@@ -101,7 +101,7 @@ def test_a_range_of_conversions_is_backfilled_from_the_asset_page(
 
 
 @pytest.mark.postgres
-def test_the_partitions_of_exchange_rates(page, dagster_deployment: Deployment) -> None:  # type: ignore[no-untyped-def]
+def test_the_partitions_of_exchange_rates(page, dagster_deployment: Deployment) -> None:
     page.goto(f"{dagster_deployment.url}/assets/exchange_rates?view=partitions")
     keys = daily_partitions.get_partition_keys()
     # Every daily partition since 1999-01-04 (Europe/Berlin), the newest listed first.
@@ -115,7 +115,7 @@ def test_the_partitions_of_exchange_rates(page, dagster_deployment: Deployment) 
 
 
 @pytest.mark.postgres
-def test_the_schedules_and_sensors(page, dagster_deployment: Deployment) -> None:  # type: ignore[no-untyped-def]
+def test_the_schedules_and_sensors(page, dagster_deployment: Deployment) -> None:
     page.goto(f"{dagster_deployment.url}/automation")
     for name in (
         "exchange_rates_daily",
@@ -131,7 +131,7 @@ def test_the_schedules_and_sensors(page, dagster_deployment: Deployment) -> None
 # --- the API's docs page -------------------------------------------------------------------
 
 
-def test_the_api_docs_page_lists_every_endpoint_of_the_schema(page, api_server: Server) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_docs_page_lists_every_endpoint_of_the_schema(page, api_server: Server) -> None:
     api_url = api_server.url
     with urllib.request.urlopen(f"{api_url}/api/schema", timeout=30) as answer:
         schema = json.load(answer)

@@ -73,7 +73,7 @@ def demo_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoUi]:
         yield DemoUi(url, home, env)
 
 
-def open_asset(page, demo_ui: DemoUi, asset: str) -> None:  # type: ignore[no-untyped-def]
+def open_asset(page, demo_ui: DemoUi, asset: str) -> None:
     page.goto(f"{demo_ui.url}/assets/{asset}")
     page.get_by_text("Latest materialization").first.wait_for(state="visible")
     skip = page.get_by_role("button", name="Skip")  # the UI's first-visit newsletter dialog
@@ -94,7 +94,7 @@ def demo_state(demo_ui: DemoUi) -> tuple:
     return tuple(snapshots), tuple(worth)
 
 
-def test_the_demo_shows_as_materialized(page, demo_ui: DemoUi) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_shows_as_materialized(page, demo_ui: DemoUi) -> None:
     for asset in (
         "account_balances",
         "account_positions",
@@ -111,7 +111,7 @@ def test_the_demo_shows_as_materialized(page, demo_ui: DemoUi) -> None:  # type:
         page.screenshot(path=str(ARTIFACTS / f"materialized-{asset}.png"), full_page=True)
 
 
-def test_materialize_latest_offline_leaves_the_demo_unharmed(page, demo_ui: DemoUi) -> None:  # type: ignore[no-untyped-def]
+def test_materialize_latest_offline_leaves_the_demo_unharmed(page, demo_ui: DemoUi) -> None:
     import dagster as dg
 
     before = demo_state(demo_ui)
@@ -151,9 +151,9 @@ def test_materialize_latest_offline_leaves_the_demo_unharmed(page, demo_ui: Demo
     assert run.status == dg.DagsterRunStatus.SUCCESS  # never a red partition
     [record] = [
         e for e in events
-        if e.event_log_entry.asset_materialization.asset_key == dg.AssetKey("account_balances")  # type: ignore[union-attr]
+        if e.event_log_entry.asset_materialization.asset_key == dg.AssetKey("account_balances")
     ]  # fmt: skip
-    metadata = record.event_log_entry.asset_materialization.metadata  # type: ignore[union-attr]
+    metadata = record.event_log_entry.asset_materialization.metadata
     assert metadata["accounts_skipped"].value == 4 and metadata["rows_written"].value == 0
     assert f"end on {CLOCK}" in metadata["skipped"].value
     assert demo_state(demo_ui) == before  # unharmed: same snapshots, same net worth

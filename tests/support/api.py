@@ -72,7 +72,7 @@ class Api:
     def headers(self, username: str = "alice", password: str = PASSWORD) -> dict[str, str]:
         return bearer(self.login(username, password)["access"])
 
-    def get(self, path: str, username: str = "alice", **kwargs):  # type: ignore[no-untyped-def]
+    def get(self, path: str, username: str = "alice", **kwargs):
         password = PASSWORD if username == "alice" else BOB_PASSWORD
         return self.client.get(path, headers=self.headers(username, password), **kwargs)
 
@@ -168,7 +168,7 @@ def build(engine: Engine) -> None:
 @pytest.fixture(name="api_env")
 def api_env_fixture(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cheap_argon2
-) -> str:  # type: ignore[no-untyped-def]
+) -> str:
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
     monkeypatch.setenv("WEALTH_API_SECRET_KEY", SECRET_KEY)

@@ -62,7 +62,7 @@ def artifacts(name: str) -> Path:
 
 
 @contextmanager
-def chromium() -> Iterator:  # type: ignore[type-arg]
+def chromium() -> Iterator:
     """A launched headless Chromium (Playwright's Browser)."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing: install Debian's chromium (scripts/dev test does)"
@@ -80,14 +80,14 @@ def chromium() -> Iterator:  # type: ignore[type-arg]
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator:  # type: ignore[type-arg]
+def browser() -> Iterator:
     """One headless Chromium for the session (each test opens its own context)."""
     with chromium() as launched:
         yield launched
 
 
 @pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
+def page(browser):
     """A page of a fresh context (1440 x 900), the Dagster UI's first-visit dialog dismissed."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     # The UI's newsletter dialog opens a second after a page loads, over whatever is being

@@ -80,7 +80,7 @@ def snapshot(
     *,
     base_currency: str = "EUR",
     note: str | None = None,
-    positions: list[tuple[str, str, str]] = (),  # type: ignore[assignment]
+    positions: list[tuple[str, str, str]] = (),
 ) -> None:
     """One snapshot (and positions: (symbol, asset class, base value)) straight into the table."""
     with engine.begin() as connection:
@@ -184,7 +184,7 @@ def build(engine: Engine, end_day: date) -> None:
 def parts(message: EmailMessage) -> tuple[str, str, dict[str, bytes]]:
     """(text, html, {content-id: png bytes}) as a mail client finds them."""
     assert message.get_content_type() == "multipart/alternative"
-    text_part, related = message.get_payload()  # type: ignore[misc]
+    text_part, related = message.get_payload()
     assert text_part.get_content_type() == "text/plain"
     assert related.get_content_type() == "multipart/related"
     html_part, *images = related.get_payload()

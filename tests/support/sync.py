@@ -239,7 +239,7 @@ def make_world(
     return World(url, engine, key_file, owner, accounts)
 
 
-def settings():  # type: ignore[no-untyped-def]
+def settings():
     return load_settings()
 
 
