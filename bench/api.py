@@ -48,8 +48,8 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.marts import END, add_day, populate
-from bench.scratch import scratch_postgres
-from tests.fakes.server import free_port
+from tests.support.fakes.server import free_port
+from tests.support.postgres import scratch_postgres
 from wealth_pipeline.api.tokens import Tokens
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
@@ -197,8 +197,8 @@ def run_wrk(url: str, headers: dict[str, str], duration: int, connections: int) 
         r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M
     ):
         figures[f"p{percentile}"] = float(value) * UNITS[unit]
-    figures["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    figures["requests"] = float(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    figures["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    figures["requests"] = float(re.search(r"(\d+) requests in", output).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     figures["non_2xx"] = float(errors.group(1)) if errors else 0.0
     socket_errors = re.search(r"Socket errors: (.*)", output)

@@ -38,7 +38,7 @@ LAST_DAY = (
 )
 
 
-def _connect():  # type: ignore[no-untyped-def]
+def _connect():
     global _connection
     if _connection is None:
         if SQLITE:
@@ -56,7 +56,7 @@ def _connect():  # type: ignore[no-untyped-def]
     return _connection
 
 
-def _compiled(statement, dialect_name: str) -> str:  # type: ignore[no-untyped-def]
+def _compiled(statement, dialect_name: str) -> str:
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = sqlite.dialect() if dialect_name == "sqlite" else postgresql.dialect()
@@ -93,7 +93,7 @@ def summary() -> bytes:
     return json.dumps([[str(value) for value in row] for row in rows]).encode()
 
 
-async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+async def app(scope, receive, send) -> None:
     if scope["type"] == "lifespan":
         while True:
             message = await receive()

@@ -34,7 +34,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 
-def populate(instance, keys: list[str], daily: list, marts: list) -> None:  # type: ignore[no-untyped-def]
+def populate(instance, keys: list[str], daily: list, marts: list) -> None:
     """Every day of `keys` of every daily asset materialized (runless: the cheapest record)."""
     import dagster as dg
 
@@ -45,7 +45,7 @@ def populate(instance, keys: list[str], daily: list, marts: list) -> None:  # ty
         instance.report_runless_asset_event(dg.AssetMaterialization(mart))
 
 
-def stock(defs):  # type: ignore[no-untyped-def]
+def stock(defs):
     """The same assets, every condition replaced by `AutomationCondition.eager()`."""
     import dagster as dg
 
@@ -63,7 +63,7 @@ def stock(defs):  # type: ignore[no-untyped-def]
     return dg.Definitions(assets=assets, resources=defs.resources)
 
 
-def refresh_caches(instance, daily: list, partitions_def) -> float:  # type: ignore[no-untyped-def]
+def refresh_caches(instance, daily: list, partitions_def) -> float:
     """Bring Dagster's partition status caches up to date (what the UI and the daemon both
     do after new events); its seconds. Otherwise whichever tick comes first pays for it."""
     from dagster._core.storage.partition_status_cache import (
@@ -77,7 +77,7 @@ def refresh_caches(instance, daily: list, partitions_def) -> float:  # type: ign
 
 
 class Ticker:
-    def __init__(self, defs, instance, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, defs, instance, now: datetime) -> None:
         self.defs, self.instance, self.now, self.cursor = defs, instance, now, None
 
     def tick(self) -> tuple[float, int]:

@@ -135,7 +135,7 @@ def populate(url: str, snapshots: int, accounts: int) -> tuple[date, date]:
     return START, end
 
 
-def reset(engine) -> None:  # type: ignore[no-untyped-def]
+def reset(engine) -> None:
     with engine.begin() as connection:
         connection.execute(
             update(account_snapshots).values(
@@ -151,7 +151,7 @@ def reset(engine) -> None:  # type: ignore[no-untyped-def]
             connection.exec_driver_sql("VACUUM ANALYZE account_snapshots")
 
 
-def prepare_day_rates(engine, first: date, last: date) -> None:  # type: ignore[no-untyped-def]
+def prepare_day_rates(engine, first: date, last: date) -> None:
     """The hand-written UPDATE's input: one exact rate per (currency, base, day)."""
     pg = engine.dialect.name == "postgresql"
     with engine.begin() as connection:
@@ -192,7 +192,7 @@ def prepare_day_rates(engine, first: date, last: date) -> None:  # type: ignore[
             connection.exec_driver_sql("ANALYZE bench_day_rates")
 
 
-def hand_written(engine) -> int:  # type: ignore[no-untyped-def]
+def hand_written(engine) -> int:
     if engine.dialect.name == "postgresql":
         sql = """
             UPDATE account_snapshots s
@@ -218,7 +218,7 @@ def hand_written(engine) -> int:  # type: ignore[no-untyped-def]
         return connection.exec_driver_sql(sql).rowcount
 
 
-def row_by_row(engine, sample: int) -> float:  # type: ignore[no-untyped-def]
+def row_by_row(engine, sample: int) -> float:
     """The naive loop on `sample` snapshots: one lookup and one UPDATE each; rows/s."""
     s = account_snapshots
     with engine.connect() as connection:

@@ -4,7 +4,7 @@
         [--per-broker 4] [--workers 20] [--users 20] [--backends sqlite,postgres]
         [--postgres-url URL] [--shared-tls] [--servers-in-process] [--profile]
 
-Each broker is a real local HTTP server (a `tests.fakes.server.FakeService` subclass below)
+Each broker is a real local HTTP server (a `tests.support.fakes.server.FakeService` subclass below)
 that answers every call after `--latency-ms`; a small integration registered here under the
 codes `bench_sync_0..` logs in, reads the balance and reads the positions: three HTTP calls
 per account. The warehouse gets users with auto-sync on (data keys sealed to a fresh sync
@@ -54,7 +54,7 @@ import httpx  # noqa: E402
 from sqlalchemy import Engine, create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from tests.fakes.server import FakeService, Request, Response  # noqa: E402
+from tests.support.fakes.server import FakeService, Request, Response  # noqa: E402
 from wealth_pipeline import http  # noqa: E402
 from wealth_pipeline.brokers import webapi  # noqa: E402
 from wealth_pipeline.brokers.base import (  # noqa: E402

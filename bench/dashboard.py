@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.api import start_api, stop
 from bench.marts import populate
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
-from tests.fakes.server import free_port
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.fakes.server import free_port
 from wealth_pipeline.api.tokens import Tokens
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.security.signin_links import create_link_code

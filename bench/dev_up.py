@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.server import free_port  # noqa: E402
+from tests.support.fakes.server import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 QUERY = """
@@ -81,7 +81,7 @@ def environment(clone: Path, home: Path) -> dict[str, str]:
     return env
 
 
-def until_ui(clone: Path, env: dict[str, str], ready, started: float) -> float:  # type: ignore[no-untyped-def]
+def until_ui(clone: Path, env: dict[str, str], ready, started: float) -> float:
     """Start `dagster dev` (as scripts/dev does) and return the seconds until `ready(url)`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"

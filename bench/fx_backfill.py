@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.fx_backfill PATH/eurofxref-hist.zip [--backends sqlite,postgres]
         [--skip-dagster] [--postgres-url URL] [--rounds N] [--import-repeats N] [--json FILE]
 
-A local fake Frankfurter server (tests/fakes/frankfurter.py) serves the given ECB file from
+A local fake Frankfurter server (tests/support/fakes/frankfurter.py) serves the given ECB file from
 this process; every measurement runs in a fresh worker process of its own. Figures:
 
 (a) the data path alone: `FrankfurterRates.fetch` + `classify_days` + `replace_rates` in one
@@ -75,7 +75,7 @@ class Scratch:
         path.mkdir(parents=True)
         return path
 
-    def admin(self):  # type: ignore[no-untyped-def]
+    def admin(self):
         from sqlalchemy import create_engine
 
         if self._admin is None:
@@ -242,7 +242,7 @@ def write_dagster_yaml(home: Path, postgres_url: str | None) -> None:
     (home / "dagster.yaml").write_text("\n".join(lines) + "\n")
 
 
-def floor_asset():  # type: ignore[no-untyped-def]
+def floor_asset():
     """A do-nothing asset with the same partitions and backfill policy as `exchange_rates`."""
     import dagster as dg
 
@@ -624,7 +624,7 @@ def _stop(signum: int, _frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)  # e.g. from `timeout`: still clean up
-    from tests.fakes.frankfurter import FakeFrankfurter
+    from tests.support.fakes.frankfurter import FakeFrankfurter
 
     progress(f"loading {args.ecb_file} into the fake Frankfurter server")
     fake = FakeFrankfurter.from_file(args.ecb_file).start()

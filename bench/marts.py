@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.scratch import scratch_postgres
+from tests.support.postgres import scratch_postgres
 from wealth_pipeline import money
 from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
 from wealth_pipeline.marts import build_marts
@@ -245,7 +245,7 @@ def server_cpu() -> float:
     return total
 
 
-def timed(label: str, action, rows_read: int | None = None):  # type: ignore[no-untyped-def]
+def timed(label: str, action, rows_read: int | None = None):
     """Run `action` (a build); print wall and CPU time (this process's and, on PostgreSQL, its
     backends': CPU seconds shrug off the other load of a shared machine), and per row when
     `rows_read`."""
@@ -416,7 +416,7 @@ def _change_base_currency(url: str, user_id: int) -> dict[str, float]:
 
 def scales(text_value: str) -> list[tuple[int, int]]:
     """`10x10,200x10` -> [(10, 10), (200, 10)] (accounts x years)."""
-    return [tuple(int(n) for n in part.split("x")) for part in text_value.split(",")]  # type: ignore[misc]
+    return [tuple(int(n) for n in part.split("x")) for part in text_value.split(",")]
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def ours(seed: int, start: float = 250_000.0, saving: float = 1_000.0) -> np.nda
     return model.bands(paths.wealth(start, model.Schedule(saving).contributions(MONTHS)))
 
 
-def timed(function, rounds: int) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
+def timed(function, rounds: int) -> tuple[float, float, float]:
     function(0)  # warm-up
     times = []
     for round_ in range(1, rounds + 1):

@@ -40,7 +40,7 @@ from sqlalchemy import Connection, Engine, insert, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.marts import DEFAULT_PG, END, TO_EUR, add_day, populate, timed, watch_server
-from bench.scratch import scratch_postgres
+from tests.support.postgres import scratch_postgres
 from wealth_pipeline import money
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.marts.models import default_models

@@ -21,7 +21,7 @@ sys.path.insert(0, tree)
 sys.path.insert(0, tree)
 from sqlalchemy import select  # noqa: E402
 
-from tests.returns_support import account, add_rates, flows, setup_user, values  # noqa: E402
+from tests.support.returns import account, add_rates, flows, setup_user, values  # noqa: E402
 from wealth_pipeline.marts.build import build_marts  # noqa: E402
 from wealth_pipeline.warehouse.engine import get_engine, upgrade  # noqa: E402
 from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily  # noqa: E402

@@ -1,5 +1,5 @@
 """ETags tied to the marts' build, 304 answers, and history thinned to `points`, on the fixed
-warehouse of tests/api_support.py (SQLite and PostgreSQL)."""
+warehouse of tests/support/api.py (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import update
 
-from tests.api_support import BOB_PASSWORD, LAST, Api, api_env_fixture, api_fixture  # noqa: F401
-from tests.security_support import cheap_argon2  # noqa: F401
+from tests.support.api import BOB_PASSWORD, LAST, Api
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
 from wealth_pipeline.warehouse.schema import profiles

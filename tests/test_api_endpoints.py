@@ -1,5 +1,5 @@
 """Profile, brokers, accounts, snapshots and exchange rates on the fixed warehouse
-(tests/api_support.py); every query scoped to the token's user; docs and schema."""
+(tests/support/api.py); every query scoped to the token's user; docs and schema."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.api_support import (
+from tests.support.api import (
     GIRO_CREDENTIALS,
     IBKR_CREDENTIALS,
     Api,
-    api_env_fixture,  # noqa: F401 (fixture)
-    api_fixture,  # noqa: F401 (fixture)
 )
-from tests.security_support import cheap_argon2  # noqa: F401
 from wealth_pipeline.brokers.catalogue import MASK
 from wealth_pipeline.warehouse.schema import account_snapshots
 
@@ -331,7 +328,7 @@ def test_never_loads_the_sync_key(api: Api, monkeypatch: pytest.MonkeyPatch) -> 
     """The API host must not be able to decrypt credentials: no endpoint opens the key."""
     from wealth_pipeline.security import sync_keys
 
-    def refuse(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+    def refuse(*_args, **_kwargs):
         raise AssertionError("the API loaded the sync key")
 
     monkeypatch.setattr(sync_keys, "load_private_key", refuse)
@@ -345,7 +342,7 @@ def test_an_unexpected_error_answers_500_without_details(
 ) -> None:
     from wealth_pipeline.api.routes import wealth
 
-    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+    def broken(*_args, **_kwargs):
         raise RuntimeError("secret internals: /var/lib/db password=hunter2")
 
     headers = api.headers()

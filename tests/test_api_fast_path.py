@@ -1,5 +1,5 @@
 """The wealth endpoints' fast path (`api.fast_path`) answers exactly what the routes answer,
-on the fixed warehouse of tests/api_support.py (SQLite and PostgreSQL): the same status,
+on the fixed warehouse of tests/support/api.py (SQLite and PostgreSQL): the same status,
 body, ETag and headers for plain requests, 304s, and every refusal, which it leaves to them."""
 
 from __future__ import annotations
@@ -11,15 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from tests.api_support import (  # noqa: F401
-    BOB_PASSWORD,
-    SECRET_KEY,
-    Api,
-    api_env_fixture,
-    api_fixture,
-    bearer,
-)
-from tests.security_support import cheap_argon2  # noqa: F401
+from tests.support.api import BOB_PASSWORD, SECRET_KEY, Api, bearer
 from wealth_pipeline.api import create_app
 from wealth_pipeline.api.fast_path import WealthFastPath
 from wealth_pipeline.api.tokens import AUDIENCE, ISSUER
@@ -65,7 +57,7 @@ def test_the_fast_path_answers_what_the_routes_answer(
     answered: list[str] = []  # the paths the fast path answered itself
     original = WealthFastPath._answer
 
-    async def counted(self, scope):  # type: ignore[no-untyped-def]
+    async def counted(self, scope):
         response = await original(self, scope)
         if response is not None:
             query = scope["query_string"].decode()

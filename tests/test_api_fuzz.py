@@ -13,13 +13,10 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.api_support import (
+from tests.support.api import (
     Api,
-    api_env_fixture,  # noqa: F401 (fixture)
-    api_fixture,  # noqa: F401 (fixture)
     bearer,
 )
-from tests.security_support import cheap_argon2  # noqa: F401
 
 # Per operation, mode and database: bounded, so the whole run stays well under a minute.
 EXAMPLES = 15
@@ -42,7 +39,7 @@ def test_no_server_errors(api: Api, mode: GenerationMode) -> None:
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        def fuzz(case) -> None:  # type: ignore[no-untyped-def]
+        def fuzz(case) -> None:
             case.call_and_validate(
                 headers=headers, checks=[not_a_server_error, response_schema_conformance]
             )

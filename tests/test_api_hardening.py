@@ -14,15 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.api_support import (
+from tests.support.api import (
     PASSWORD,
     Api,
-    api_env_fixture,  # noqa: F401 (fixture)
-    api_fixture,  # noqa: F401 (fixture)
     auth_hash,
     bearer,
 )
-from tests.security_support import cheap_argon2  # noqa: F401
 from wealth_pipeline.api.login_guard import LoginGuard, LoginsBusy
 from wealth_pipeline.warehouse.schema import refresh_tokens
 
@@ -39,7 +36,7 @@ def test_an_oversized_body_is_refused_before_parsing(api: Api) -> None:
     assert answer.status_code == 413
     assert "AAAA" not in answer.text
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks():
         yield b'{"refresh": "'
         for _ in range(40):
             yield b"x" * 1000
@@ -153,7 +150,7 @@ def test_a_login_flood_does_not_stall_the_read_endpoints(
     headers = api.headers()
     release = threading.Event()
 
-    def hanging(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+    def hanging(*_args, **_kwargs):
         release.wait(20)
         return None
 
@@ -243,7 +240,7 @@ def test_a_token_issued_before_its_user_existed_is_refused(api: Api) -> None:
     issued before the current user with that id was created is not theirs."""
     import jwt
 
-    from tests.api_support import SECRET_KEY
+    from tests.support.api import SECRET_KEY
 
     now = int(time.time())
     claims = {
@@ -269,7 +266,7 @@ def test_a_token_issued_before_its_user_existed_is_refused(api: Api) -> None:
 
 def test_workers_racing_to_make_the_key_file_agree_on_one_key(
     tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A second worker arrives while the first is still writing: it must not read a
     half-written (empty) file, and both end with the same key."""
     import os
@@ -280,7 +277,7 @@ def test_workers_racing_to_make_the_key_file_agree_on_one_key(
     real_fdopen = os.fdopen
     arrived: list[bytes | Exception] = []
 
-    def fdopen(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def fdopen(*args, **kwargs):
         if not arrived:
             arrived.append(b"")  # only the first writer is interrupted
             try:
@@ -299,7 +296,7 @@ def test_workers_racing_to_make_the_key_file_agree_on_one_key(
 # --- the warehouse away, and what a login costs ------------------------------------------------
 
 
-def test_an_unreachable_warehouse_answers_503_not_500(api: Api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreachable_warehouse_answers_503_not_500(api: Api, tmp_path) -> None:
     from sqlalchemy.engine import make_url
 
     from wealth_pipeline.warehouse.engine import create_warehouse_engine
@@ -338,7 +335,7 @@ def test_unknown_disabled_and_wrong_logins_all_do_the_argon2_work(
     calls: list[str] = []
     real_verify = PasswordHasher.verify
 
-    def counted(self, stored, password):  # type: ignore[no-untyped-def]
+    def counted(self, stored, password):
         calls.append(stored.split("$")[3])  # the parameters the work was done with
         return real_verify(self, stored, password)
 

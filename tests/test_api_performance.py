@@ -1,5 +1,5 @@
 """`/api/wealth/performance/` and `/api/accounts/{id}/flows/` on the fixed warehouse
-(tests/api_support.py) with Giro's flows added, on SQLite and PostgreSQL; every figure
+(tests/support/api.py) with Giro's flows added, on SQLite and PostgreSQL; every figure
 hand-checked:
 
 Giro (EUR) is covered from 2024-12-31: 1000.00 deposited on 01-01 (its value 1000), 150.00
@@ -16,8 +16,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.api_support import Api, api_env_fixture, api_fixture, build  # noqa: F401
-from tests.security_support import cheap_argon2  # noqa: F401
+from tests.support.api import Api, build
 from wealth_pipeline.flows.store import NewFlow, write_flows
 
 

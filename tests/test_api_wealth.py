@@ -1,4 +1,4 @@
-"""The wealth endpoints on the fixed warehouse (tests/api_support.py), marts built by
+"""The wealth endpoints on the fixed warehouse (tests/support/api.py), marts built by
 `build_marts`: every number hand-checked, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from tests.api_support import Api, api_env_fixture, api_fixture  # noqa: F401 (fixtures)
-from tests.security_support import cheap_argon2  # noqa: F401
+from tests.support.api import Api
 from wealth_pipeline.warehouse.schema import profiles
 
 
@@ -223,7 +222,7 @@ def test_holdings_merged_with_shares_and_asset_classes(api: Api) -> None:
 
 
 def test_a_user_without_marts_gets_empty_answers(api: Api) -> None:
-    from tests.security_support import CHEAP
+    from tests.support.factories import CHEAP
     from wealth_pipeline.security.vault import create_user
 
     with api.engine.begin() as connection:
@@ -277,7 +276,7 @@ def test_daily_amounts_are_printed_exactly_by_the_database(api: Api) -> None:
 
     from sqlalchemy import insert
 
-    from tests.security_support import CHEAP
+    from tests.support.factories import CHEAP
     from wealth_pipeline.security.vault import create_user
     from wealth_pipeline.warehouse.schema import mart_net_worth_daily
 

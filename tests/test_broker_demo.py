@@ -163,7 +163,7 @@ def test_positions_plus_cash_is_the_balance_on_any_day() -> None:
         for account in (BROKERAGE, PILLAR_3A, SAVINGS):
             balance = broker.get_balance(account.identifier)
             positions = broker.get_positions(account.identifier)
-            cash = Decimal(balance.raw_data["cash"])  # type: ignore[index]
+            cash = Decimal(balance.raw_data["cash"])
             assert sum((p.market_value for p in positions), Decimal(0)) + cash == balance.balance
             for p in positions:
                 assert p.price_per_unit is not None and p.price_per_unit > 0

@@ -1,6 +1,6 @@
 """DKB and Commerzbank over FinTS 3.0 (python-fints) against a local FinTS bank.
 
-The fake (`tests/fakes/fints_bank.py`) parses python-fints' own messages and answers with
+The fake (`tests/support/fakes/fints_bank.py`) parses python-fints' own messages and answers with
 messages built from its segment classes: SCA by app approval, TAN, photoTAN and flicker
 challenges, a system ID that earns an exemption, wrong/blocked PINs, locked access, and the
 HTTP faults of every fake. PINs are never sent twice and never reach a message or raw data.
@@ -32,8 +32,8 @@ from fints.exceptions import (
     FinTSUnsupportedOperation,
 )
 
-from tests.fakes.fints_bank import MT535, PNG, FakeFinTSBank
-from tests.fakes.server import Fault
+from tests.support.fakes.fints_bank import MT535, PNG, FakeFinTSBank
+from tests.support.fakes.server import Fault
 from wealth_pipeline import http
 from wealth_pipeline.brokers import base
 from wealth_pipeline.brokers.base import (

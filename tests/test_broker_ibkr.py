@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.fakes import ibkr_flex
-from tests.fakes.ibkr_flex import (
+from tests.support.fakes import ibkr_flex
+from tests.support.fakes.ibkr_flex import (
     ACCOUNT,
     EXPIRED_TOKEN,
     PREFIX,
@@ -25,7 +25,7 @@ from tests.fakes.ibkr_flex import (
     TWO_ACCOUNT_QUERY_ID,
     FakeIbkrFlex,
 )
-from tests.fakes.server import Fault
+from tests.support.fakes.server import Fault
 from wealth_pipeline import http, money
 from wealth_pipeline.brokers import ibkr
 from wealth_pipeline.brokers.base import (
@@ -53,7 +53,7 @@ class Sleeps(list[float]):
 @pytest.fixture(scope="session")
 def flex_server() -> Iterator[FakeIbkrFlex]:
     with FakeIbkrFlex() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ money objects read as Decimal, a wrong employee id (500) reported as such and no
 token that ends before the sync asks for a fresh one at once, and a token renewed through the
 tokens endpoint while a sync runs.
 
-Against the local fake (`tests/fakes/morganstanley.py`, which cites the source of each shape).
+Against the local fake (`tests/support/fakes/morganstanley.py`, which cites the source of each shape).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.morganstanley import (
+from tests.support.fakes.morganstanley import (
     ACCOUNT_PK,
     AVAILABLE,
     EMPLOYEE_PK,
@@ -26,7 +26,7 @@ from tests.fakes.morganstanley import (
     UNAVAILABLE,
     FakeMorganStanley,
 )
-from tests.fakes.server import Fault
+from tests.support.fakes.server import Fault
 from wealth_pipeline import http
 from wealth_pipeline.brokers import webapi
 from wealth_pipeline.brokers.base import (
@@ -202,7 +202,7 @@ def test_token_expiring_during_a_sync_is_renewed_through_the_tokens_endpoint(
     # Twelve minutes pass (a slow sync, or a second account): three minutes are left.
     fake.clock_offset_seconds = 720
     ms.now = lambda: start + 720
-    ms._portfolio = None  # the next read queries again  # type: ignore[misc]
+    ms._portfolio = None  # the next read queries again
     assert ms.get_balance(EMPLOYEE_PK).balance == Decimal(AVAILABLE)
     [renewal] = renewals(fake)
     assert renewal.json() == {"authType": "ACCESS_TOKEN", "accessToken": pasted}
@@ -212,7 +212,7 @@ def test_token_expiring_during_a_sync_is_renewed_through_the_tokens_endpoint(
     # Eight more minutes: the pasted token is dead, the renewed one still lives.
     fake.clock_offset_seconds = 1200
     ms.now = lambda: start + 1200
-    ms._portfolio = None  # type: ignore[misc]
+    ms._portfolio = None
     assert ms.get_accounts()[0].identifier == EMPLOYEE_PK
     assert len(renewals(fake)) == 1
     state = ms.export_state()
@@ -336,7 +336,7 @@ def test_answer_without_portfolio_or_with_a_bad_amount_is_malformed(
     number = b'{"data": {"portfolio": {"availableValue": {"amount": 0.10000000000000001}}}}'
     fake.inject(Fault("garbage", body=number))  # a JSON number: read exactly, never a float
     with integration(fake) as ms:
-        assert ms.get_balance(EMPLOYEE_PK).raw_data["availableValue"]["amount"] == Decimal(  # type: ignore[index]
+        assert ms.get_balance(EMPLOYEE_PK).raw_data["availableValue"]["amount"] == Decimal(
             "0.10000000000000001"
         )
 

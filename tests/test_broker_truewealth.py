@@ -2,7 +2,7 @@
 empty 200/204, portfolios from the fee schedules, the balance from `performanceSummary`, the
 whole daily history from `evolution` (inflows and fees exact in raw_data), optional holdings.
 
-Against the local fake (`tests/fakes/truewealth.py`, which cites the source of each shape);
+Against the local fake (`tests/support/fakes/truewealth.py`, which cites the source of each shape);
 the login is never retried, reads are, and no secret reaches a message, a log or raw data.
 """
 
@@ -17,8 +17,8 @@ from decimal import Decimal
 import pyotp
 import pytest
 
-from tests.fakes.server import Fault
-from tests.fakes.truewealth import (
+from tests.support.fakes.server import Fault
+from tests.support.fakes.truewealth import (
     DEPOSIT_DAY,
     FEE_DAY,
     HISTORY_START,
@@ -120,11 +120,11 @@ def test_sync_reads_portfolios_balance_history_and_holdings(
         assert history[-1].balance == balance.balance
         assert history[0].balance == money.quantize(evolution_value(FREE, HISTORY_START), 4)
         by_day = {h.balance_date: h.raw_data for h in history}
-        assert by_day[DEPOSIT_DAY]["inflows"] == Decimal("5000.00000000")  # type: ignore[index]
-        assert by_day[WITHDRAWAL_DAY]["inflows"] == Decimal("-1250.5")  # type: ignore[index]
-        assert by_day[FEE_DAY]["fees"] == Decimal("-31.41592653")  # type: ignore[index]
-        assert by_day[FEE_DAY]["vEnd"] == evolution_value(FREE, FEE_DAY)  # type: ignore[index]
-        assert str(by_day[FEE_DAY]["vEnd"]).endswith(str(evolution_value(FREE, FEE_DAY))[-8:])  # type: ignore[index]
+        assert by_day[DEPOSIT_DAY]["inflows"] == Decimal("5000.00000000")
+        assert by_day[WITHDRAWAL_DAY]["inflows"] == Decimal("-1250.5")
+        assert by_day[FEE_DAY]["fees"] == Decimal("-31.41592653")
+        assert by_day[FEE_DAY]["vEnd"] == evolution_value(FREE, FEE_DAY)
+        assert str(by_day[FEE_DAY]["vEnd"]).endswith(str(evolution_value(FREE, FEE_DAY))[-8:])
 
         positions = {p.symbol: p for p in tw.get_positions(FREE)}
         gold = positions["ZGLD"]

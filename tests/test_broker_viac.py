@@ -3,7 +3,7 @@ discovered from the cookie, JSON:API errors, a saved session reused while its he
 answers 204, portfolios from the inventory, values and history from the wealth summary,
 positions from assetsOverview.
 
-Against the local fake (`tests/fakes/viac.py`, which cites the source of each shape); the
+Against the local fake (`tests/support/fakes/viac.py`, which cites the source of each shape); the
 password and the code are never retried, reads are, and no secret reaches a message, a log,
 the saved session or raw data.
 """
@@ -20,8 +20,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.fakes.server import Fault
-from tests.fakes.viac import (
+from tests.support.fakes.server import Fault
+from tests.support.fakes.viac import (
     AUTH,
     BIG,
     LAST_VALUE,
@@ -139,8 +139,8 @@ def test_sync_after_the_sms_reads_portfolios_values_history_and_positions(
 
         history = viac.get_historical_balances(SMALL, date(2024, 6, 10), date(2024, 6, 30))
         assert [h.balance_date.day for h in history] == [10, 11, 12, 13, 14]
-        assert history[0].raw_data["value"] == daily_value(SMALL, date(2024, 6, 10))  # type: ignore[index]
-        assert history[0].raw_data["investedAmount"] == Decimal("20010.5")  # type: ignore[index]
+        assert history[0].raw_data["value"] == daily_value(SMALL, date(2024, 6, 10))
+        assert history[0].raw_data["investedAmount"] == Decimal("20010.5")
         whole = viac.get_historical_balances(BIG, date(2000, 1, 1), date(2024, 6, 14))
         assert whole[0].balance_date == date(2024, 5, 1) and len(whole) == 45
 
@@ -443,7 +443,7 @@ def test_resume_session_reuses_a_live_session_and_never_sends_an_sms(fake: FakeV
 
 
 def test_invested_amount_changes_become_deposits_and_withdrawals(fake: FakeViac) -> None:
-    from tests.fakes.viac import HISTORY_START, TODAY
+    from tests.support.fakes.viac import HISTORY_START, TODAY
 
     with logged_in(fake) as viac:
         assert viac.supports_cash_flows()

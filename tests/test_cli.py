@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from tests.conftest import ECB_SAMPLE
+from tests.support.data import ECB_SAMPLE
 from wealth_pipeline.cli import main
 from wealth_pipeline.warehouse.engine import get_engine, head_revision
 from wealth_pipeline.warehouse.schema import exchange_rates

@@ -9,13 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
+from tests.support.cli import PASSWORD, account_id_in, add_manual, run, wealth_ok
 from wealth_pipeline.brokers.catalogue import MASK
 from wealth_pipeline.cli import main
-from wealth_pipeline.security.vault import create_user
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
@@ -25,7 +25,6 @@ from wealth_pipeline.warehouse.schema import (
     metadata,
 )
 
-PASSWORD = "correct horse battery staple"
 PIN = "pin-90817-geheim"
 TRUEWEALTH = {
     "username": "me@example.ch",
@@ -35,30 +34,6 @@ TRUEWEALTH = {
 FLEX_TOKEN = "flex-token-5566778899"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLXNlY3JldA"
 SECRETS = [PASSWORD, PIN, TRUEWEALTH["password"], TRUEWEALTH["totp_secret"], FLEX_TOKEN, JWT]
-
-
-@pytest.fixture
-def env(warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
-    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("WEALTH_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("WEALTH_ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("WEALTH_ARGON2_PARALLELISM", "1")
-    monkeypatch.setenv("TEST_WEALTH_PASSWORD", PASSWORD)
-    with get_engine(warehouse_url).begin() as connection:
-        create_user(connection, "alice", PASSWORD, base_currency="EUR")
-        create_user(connection, "bob", "bobs password", base_currency="CHF")
-    return warehouse_url
-
-
-def run(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), input=input)
-
-
-def wealth_ok(*args: str, input: str | None = None) -> Result:
-    result = run(*args, input=input)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def add_dkb(user: str = "alice") -> int:
@@ -72,19 +47,7 @@ def add_dkb(user: str = "alice") -> int:
     return account_id_in(result)
 
 
-def add_manual(currency: str = "USD", name: str = "Cash box") -> int:
-    result = wealth_ok(
-        "accounts", "add", "--user", "alice", "--broker", "manual", "--name", name,
-        "--type", "savings", "--currency", currency,
-    )  # fmt: skip
-    return account_id_in(result)
-
-
-def account_id_in(result: Result) -> int:
-    return int(result.output.split("Added account ")[1].split(":")[0])
-
-
-def count(url: str, table, *where) -> int:  # type: ignore[no-untyped-def]
+def count(url: str, table, *where) -> int:
     with get_engine(url).connect() as connection:
         return connection.execute(select(func.count()).select_from(table).where(*where)).scalar()
 

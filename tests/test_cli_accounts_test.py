@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from sqlalchemy import insert, select
 
+from tests.support.cli import PASSWORD, account_id_in, run, wealth_ok
 from wealth_pipeline import clock
 from wealth_pipeline.brokers.base import (
     AccountInfo,
@@ -30,12 +30,10 @@ from wealth_pipeline.brokers.base import (
     TwoFactorRequired,
 )
 from wealth_pipeline.brokers.registry import register
-from wealth_pipeline.cli import main
-from wealth_pipeline.security.vault import create_user, decrypt_state, unlock
+from wealth_pipeline.security.vault import decrypt_state, unlock
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import account_sessions, brokers
 
-PASSWORD = "correct horse battery staple"
 PIN = "pin-31337-geheim"
 TAN = "481516"
 CODE = "testbank_cli"
@@ -124,36 +122,14 @@ class ScriptedBank(BrokerIntegrationBase):
 
 
 @pytest.fixture
-def env(warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
-    monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("WEALTH_ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("WEALTH_ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("WEALTH_ARGON2_PARALLELISM", "1")
+def env(env: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The shared `env` (alice and bob on each backend), and the scripted bank reset."""
     monkeypatch.setenv("WEALTH_2FA_WAIT_SECONDS", "5")
-    monkeypatch.setenv("TEST_WEALTH_PASSWORD", PASSWORD)
     monkeypatch.setenv("TEST_WRONG_PASSWORD", "not the password")
     ScriptedBank.script = "ok"
     ScriptedBank.pending_polls = 0
     ScriptedBank.seen = []
-    with get_engine(warehouse_url).begin() as connection:
-        create_user(connection, "alice", PASSWORD, base_currency="EUR")
-        create_user(connection, "bob", "bobs password", base_currency="CHF")
-    return warehouse_url
-
-
-def run(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), input=input)
-
-
-def wealth_ok(*args: str, input: str | None = None) -> Result:
-    result = run(*args, input=input)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def account_id_in(result: Result) -> int:
-    return int(result.output.split("Added account ")[1].split(":")[0])
+    return env
 
 
 def add_bank_account(url: str) -> int:
@@ -180,7 +156,7 @@ def test_account(account_id: int, *extra: str, input: str | None = None) -> Resu
     )  # fmt: skip
 
 
-test_account.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+test_account.__test__ = False  # a helper, not a test
 
 
 def stored_state(url: str, account_id: int) -> bytes | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tests.test_cli_accounts import add_manual, env, run, wealth_ok  # noqa: F401
+from tests.support.cli import add_manual, run, wealth_ok
 from wealth_pipeline.flows.pairing import check_pairs
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import cash_flow_coverage, cash_flows
@@ -31,7 +31,7 @@ def flows_of(url: str, account_id: int) -> list:
         )
 
 
-def test_flows_by_hand(env: str) -> None:  # noqa: F811
+def test_flows_by_hand(env: str) -> None:
     giro = add_manual("EUR", "Giro")
     savings = add_manual("EUR", "Savings")
     out = wealth_ok("flows", "add", str(giro), "--user", "alice", "--date", "2024-01-10",
@@ -74,7 +74,7 @@ def test_flows_by_hand(env: str) -> None:  # noqa: F811
     assert "2024-01-01 .. 2024-01-31" in out
 
 
-def test_bank_presets_import_their_exports(env: str) -> None:  # noqa: F811
+def test_bank_presets_import_their_exports(env: str) -> None:
     for preset, name, currency, expected in [
         ("dkb", "dkb-girokonto.csv", "EUR",
          {("2026-10-28", "-500.0000", "withdrawal"), ("2026-10-27", "3250.0000", "deposit"),
@@ -115,7 +115,7 @@ def test_bank_presets_import_their_exports(env: str) -> None:  # noqa: F811
     }
 
 
-def test_wrong_currency_and_bad_rows_import_nothing(env: str, tmp_path: Path) -> None:  # noqa: F811
+def test_wrong_currency_and_bad_rows_import_nothing(env: str, tmp_path: Path) -> None:
     usd = add_manual("USD", "Dollars")
     result = run("import", "flows", str(usd), str(DATA / "zkb-account.csv"), "--user", "alice",
                  "--preset", "zkb")  # fmt: skip

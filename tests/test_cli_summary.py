@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
-from tests.report_support import MONDAY, World, add_account, add_person, world_fixture  # noqa: F401
+from tests.support.report import MONDAY, World, add_person, open_account
 from wealth_pipeline import formatting as fmt
 from wealth_pipeline.cli import main
 from wealth_pipeline.report.facts import load_report
@@ -19,10 +19,10 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
-def test_summary_of_one_user(world: tuple[Engine, World]) -> None:
-    engine, people = world
+def test_summary_of_one_user(report_world: tuple[Engine, World]) -> None:
+    engine, people = report_world
     alice = people.alice
-    empty = add_account(engine, alice, "New account")  # no snapshot yet
+    empty = open_account(engine, alice, "New account")  # no snapshot yet
     result = run("summary", "--user", "alice", "--date", MONDAY.isoformat())
     assert result.exit_code == 0, result.output
     text = result.output
@@ -49,8 +49,8 @@ def test_summary_of_one_user(world: tuple[Engine, World]) -> None:
     assert "Not converted (Sparkonto)" in attention
 
 
-def test_summary_of_everyone_and_the_edges(world: tuple[Engine, World]) -> None:
-    engine, _ = world
+def test_summary_of_everyone_and_the_edges(report_world: tuple[Engine, World]) -> None:
+    engine, _ = report_world
     everyone = run("summary", "--date", MONDAY.isoformat())
     assert everyone.exit_code == 0, everyone.output
     for name in ("alice", "bob", "carol", "dave"):
@@ -68,22 +68,22 @@ def test_summary_of_everyone_and_the_edges(world: tuple[Engine, World]) -> None:
 
 
 def test_a_drop_in_coverage_is_no_loss(
-    warehouse_url: str, tmp_path, monkeypatch  # type: ignore[no-untyped-def]
+    warehouse_url: str, tmp_path, monkeypatch
 ) -> None:
     """An account losing its rate this week is left out of the week's change, which says so,
     instead of showing its whole value as a loss (`marts.coverage.like_for_like`)."""
     pytest.importorskip("wealth_pipeline.marts.coverage")  # arrives with the like-for-like work
     from datetime import timedelta
 
-    from tests.report_support import AS_OF, build, daily, snapshot
+    from tests.support.report import AS_OF, build, daily, snapshot
     from wealth_pipeline.warehouse.engine import get_engine
 
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
     engine = get_engine(warehouse_url)
     fred = add_person(engine, "fred")
-    giro = add_account(engine, fred, "Giro")
-    savings = add_account(engine, fred, "Savings", currency="CHF")
+    giro = open_account(engine, fred, "Giro")
+    savings = open_account(engine, fred, "Savings", currency="CHF")
     daily(engine, giro, AS_OF - timedelta(days=26), AS_OF, "1000.00", "10.00")
     snapshot(engine, savings, AS_OF - timedelta(days=26), "5000.00", "CHF", "5300.00")
     snapshot(engine, savings, AS_OF - timedelta(days=2), "5100.00", "CHF", None,

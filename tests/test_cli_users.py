@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from tests.security_support import cheap_argon2  # noqa: F401 (fixture)
 from wealth_pipeline.cli import main
 from wealth_pipeline.security.vault import unlock
 from wealth_pipeline.security.worker import unlock_for_sync
@@ -27,7 +26,7 @@ def home(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     warehouse_url: str,
-    cheap_argon2,  # noqa: F811
+    cheap_argon2,
 ) -> Path:
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)

@@ -11,11 +11,11 @@ import dagster as dg
 import pytest
 from sqlalchemy import Connection, event, insert, select, update
 
-from tests.automation_support import Automation, conversion_metadata, convert_days, rates_arrived
-from tests.conftest import ECB_SAMPLE
+from tests.support import factories
+from tests.support.automation import Automation, conversion_metadata, convert_days, rates_arrived
 from wealth_pipeline import money
-from wealth_pipeline.accounts import Owner, create_account
-from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
+from wealth_pipeline.accounts import Owner
+from wealth_pipeline.brokers.catalogue import load_catalogue
 from wealth_pipeline.conversions.convert import (
     ConversionReport,
     Skipped,
@@ -25,16 +25,12 @@ from wealth_pipeline.conversions.convert import (
     reconvert_user,
 )
 from wealth_pipeline.fx.lookup import FxRate
-from wealth_pipeline.fx.sources import EcbFileRates
-from wealth_pipeline.fx.store import replace_rates
 from wealth_pipeline.profiles import update_profile
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
     mart_changes,
     portfolio_positions,
-    profiles,
-    users,
 )
 
 # From tests/data/eurofxref-sample.csv, 2024-01-05 (a Friday): 1 EUR = 1.0921 USD = 0.932 CHF.
@@ -46,61 +42,21 @@ EXPECTED_0201 = Decimal("0.8633")
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def load_window(connection: Connection, start: date, end: date) -> None:
-    replace_rates(connection, EcbFileRates(location=str(ECB_SAMPLE)).fetch(start, end))
-
-
-def make_owner(connection: Connection, name: str, base: str) -> Owner:
-    user_id = connection.execute(
-        insert(users).values(username=name).returning(users.c.id)
-    ).scalar_one()
-    connection.execute(insert(profiles).values(user_id=user_id, base_currency=base))
-    return Owner(user_id, name, base)
-
-
-def make_account(connection: Connection, owner: Owner, currency: str) -> int:
-    broker = get_broker(connection, "manual")
-    assert broker is not None
-    return create_account(
-        connection,
-        owner=owner,
-        broker=broker,
-        name=f"manual {currency} {owner.username}",
-        account_type="savings",
-        currency=currency,
-    )
-
-
-def add_snapshot(
-    connection: Connection, account_id: int, day: date, balance: str, currency: str
-) -> int:
-    """An unconverted snapshot, as a sync that ran before the rates has left it."""
-    return connection.execute(
-        insert(account_snapshots)
-        .values(
-            account_id=account_id,
-            snapshot_date=day,
-            balance=Decimal(balance),
-            currency=currency,
-            snapshot_source="auto",
-        )
-        .returning(account_snapshots.c.id)
-    ).scalar_one()
-
-
-def snapshot(connection: Connection, snapshot_id: int):  # type: ignore[no-untyped-def]
+def snapshot(connection: Connection, snapshot_id: int):
     return connection.execute(
         select(account_snapshots).where(account_snapshots.c.id == snapshot_id)
     ).one()
 
 
 @pytest.fixture
-def world(warehouse_url: str):  # type: ignore[no-untyped-def]
+def world(warehouse_url: str):
     engine = get_engine(warehouse_url)
     with engine.begin() as connection:
         load_catalogue(connection)
-        owner = make_owner(connection, "alice", "CHF")
-        usd = make_account(connection, owner, "USD")
+        owner = factories.user(connection, "alice", "CHF")
+        usd = factories.account(
+            connection, owner, "manual", f"manual USD {owner.username}", kind="savings", currency="USD"
+        )
     return engine, owner, usd
 
 
@@ -129,12 +85,12 @@ def test_skipped_reasons_group_one_gap_into_one_line() -> None:
     assert (count, first, last) == (3, date(2008, 12, 20), date(2008, 12, 22))
 
 
-def test_converts_exactly_with_cross_rates_and_records_the_mart_change(world) -> None:  # type: ignore[no-untyped-def]
+def test_converts_exactly_with_cross_rates_and_records_the_mart_change(world) -> None:
     engine, owner, usd = world
     with engine.begin() as connection:
-        load_window(connection, date(2023, 12, 20), date(2024, 1, 20))
-        friday = add_snapshot(connection, usd, date(2024, 1, 5), "1234.5678", "USD")
-        saturday = add_snapshot(connection, usd, date(2024, 1, 6), "1000.0000", "USD")
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 20))
+        friday = factories.snapshot(connection, usd, date(2024, 1, 5), "1234.5678", "USD", source="auto")
+        saturday = factories.snapshot(connection, usd, date(2024, 1, 6), "1000.0000", "USD", source="auto")
         connection.execute(
             insert(portfolio_positions).values(
                 snapshot_id=friday,
@@ -171,14 +127,16 @@ def test_converts_exactly_with_cross_rates_and_records_the_mart_change(world) ->
     assert (again.selected, again.fixed) == (0, 0)
 
 
-def test_no_rate_stays_unconverted_with_the_reason_never_one(world) -> None:  # type: ignore[no-untyped-def]
+def test_no_rate_stays_unconverted_with_the_reason_never_one(world) -> None:
     engine, owner, usd = world
     with engine.begin() as connection:
-        load_window(connection, date(2008, 11, 25), date(2008, 12, 31))
-        isk = make_account(connection, owner, "ISK")
-        gap = add_snapshot(connection, isk, date(2008, 12, 30), "5000.0000", "ISK")
-        unknown = add_snapshot(connection, usd, date(2008, 12, 29), "10.0000", "XAU")
-        ok = add_snapshot(connection, usd, date(2008, 12, 30), "10.0000", "USD")
+        factories.ecb_rates(connection, date(2008, 11, 25), date(2008, 12, 31))
+        isk = factories.account(
+            connection, owner, "manual", f"manual ISK {owner.username}", kind="savings", currency="ISK"
+        )
+        gap = factories.snapshot(connection, isk, date(2008, 12, 30), "5000.0000", "ISK", source="auto")
+        unknown = factories.snapshot(connection, usd, date(2008, 12, 29), "10.0000", "XAU", source="auto")
+        ok = factories.snapshot(connection, usd, date(2008, 12, 30), "10.0000", "USD", source="auto")
     with engine.begin() as connection:
         report = convert_snapshots(connection)
     assert report.fixed == 1
@@ -192,12 +150,12 @@ def test_no_rate_stays_unconverted_with_the_reason_never_one(world) -> None:  # 
         assert snapshot(connection, ok).balance_base_currency is not None
 
 
-def test_dry_run_writes_nothing_and_limit_takes_the_oldest(world) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_writes_nothing_and_limit_takes_the_oldest(world) -> None:
     engine, _owner, usd = world
     days = [date(2024, 1, 3) + timedelta(days=n) for n in range(6)]
     with engine.begin() as connection:
-        load_window(connection, date(2023, 12, 20), date(2024, 1, 20))
-        ids = [add_snapshot(connection, usd, day, "100.0000", "USD") for day in days]
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 20))
+        ids = [factories.snapshot(connection, usd, day, "100.0000", "USD", source="auto") for day in days]
     with engine.begin() as connection:
         dry = convert_snapshots(connection, dry_run=True)
     assert (dry.fixed, dry.dry_run) == (6, True)
@@ -213,13 +171,13 @@ def test_dry_run_writes_nothing_and_limit_takes_the_oldest(world) -> None:  # ty
 
 
 @pytest.mark.parametrize("count", [3, 60])
-def test_one_update_per_table_whatever_the_number_of_rows(world, count: int) -> None:  # type: ignore[no-untyped-def]
+def test_one_update_per_table_whatever_the_number_of_rows(world, count: int) -> None:
     engine, _owner, usd = world
     with engine.begin() as connection:
-        load_window(connection, date(2023, 12, 20), date(2024, 4, 10))
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 4, 10))
         for n in range(count):
-            snapshot_id = add_snapshot(
-                connection, usd, date(2024, 1, 2) + timedelta(days=n), "1.0000", "USD"
+            snapshot_id = factories.snapshot(
+                connection, usd, date(2024, 1, 2) + timedelta(days=n), "1.0000", "USD", source="auto"
             )
             connection.execute(
                 insert(portfolio_positions).values(
@@ -231,7 +189,7 @@ def test_one_update_per_table_whatever_the_number_of_rows(world, count: int) -> 
             )
     updates: list[str] = []
 
-    def count_updates(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def count_updates(_conn, _cursor, statement, _params, _context, _many) -> None:
         if statement.lstrip().upper().startswith("UPDATE"):
             updates.append(statement)
 
@@ -245,13 +203,15 @@ def test_one_update_per_table_whatever_the_number_of_rows(world, count: int) -> 
     assert len(updates) == 2  # one for snapshots, one for positions
 
 
-def test_base_currency_change_reconverts_the_whole_history(world) -> None:  # type: ignore[no-untyped-def]
+def test_base_currency_change_reconverts_the_whole_history(world) -> None:
     engine, owner, _usd = world
     with engine.begin() as connection:
-        load_window(connection, date(2023, 12, 20), date(2024, 1, 20))
-        chf = make_account(connection, owner, "CHF")
-        first = add_snapshot(connection, chf, date(2024, 1, 5), "1000.0000", "CHF")
-        second = add_snapshot(connection, chf, date(2024, 1, 10), "10.0000", "CHF")
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 20))
+        chf = factories.account(
+            connection, owner, "manual", f"manual CHF {owner.username}", kind="savings", currency="CHF"
+        )
+        first = factories.snapshot(connection, chf, date(2024, 1, 5), "1000.0000", "CHF", source="auto")
+        second = factories.snapshot(connection, chf, date(2024, 1, 10), "10.0000", "CHF", source="auto")
         convert_snapshots(connection)
         assert snapshot(connection, first).balance_base_currency == Decimal("1000.0000")
         connection.execute(update(mart_changes).values(earliest_changed_day=date(2024, 1, 9)))
@@ -268,20 +228,20 @@ def test_base_currency_change_reconverts_the_whole_history(world) -> None:  # ty
         assert change.earliest_changed_day == date(2024, 1, 5)
 
 
-def test_a_day_is_converted_when_its_rate_arrives_and_not_twice(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_day_is_converted_when_its_rate_arrives_and_not_twice(world) -> None:
     """The automation condition of `converted_snapshots`: nothing while the day's rates are
     missing, one request once they arrive, none again after the day is converted."""
     engine, _owner, usd = world
     url = engine.url.render_as_string(hide_password=False)
     with engine.begin() as connection:
-        load_window(connection, date(2023, 12, 20), date(2024, 1, 3))
-        waiting = add_snapshot(connection, usd, date(2024, 2, 1), "1.0000", "USD")
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 3))
+        waiting = factories.snapshot(connection, usd, date(2024, 2, 1), "1.0000", "USD", source="auto")
     with dg.instance_for_test() as instance:
         automation = Automation(instance, datetime(2024, 2, 1, 18, tzinfo=BERLIN))
         assert automation.tick() == {}  # no rate within 14 days before 2024-02-01 yet
         assert automation.tick() == {}
         with engine.begin() as connection:
-            load_window(connection, date(2024, 1, 29), date(2024, 2, 2))
+            factories.ecb_rates(connection, date(2024, 1, 29), date(2024, 2, 2))
         rates_arrived(instance, "2024-01-29", "2024-01-30", "2024-01-31", "2024-02-01")
         requested = automation.tick()
         assert requested == {
@@ -301,16 +261,16 @@ def test_a_day_is_converted_when_its_rate_arrives_and_not_twice(world) -> None: 
 RATE_0108 = Decimal("0.850356294537")  # 0.9308 / 1.0946
 
 
-def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> None:
     """The rate refresh failed on Monday and the sync converted Monday at Friday's rate: once
     Monday's rate arrives, the automation's run gives Monday (and its positions) that rate;
     the Saturday at Friday's rate stays, and nothing is requested again."""
     engine, owner, usd = world
     url = engine.url.render_as_string(hide_password=False)
     with engine.begin() as connection:
-        load_window(connection, date(2023, 12, 20), date(2024, 1, 5))
-        saturday = add_snapshot(connection, usd, date(2024, 1, 6), "1000.0000", "USD")
-        monday = add_snapshot(connection, usd, date(2024, 1, 8), "1234.5678", "USD")
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 5))
+        saturday = factories.snapshot(connection, usd, date(2024, 1, 6), "1000.0000", "USD", source="auto")
+        monday = factories.snapshot(connection, usd, date(2024, 1, 8), "1234.5678", "USD", source="auto")
         connection.execute(
             insert(portfolio_positions).values(
                 snapshot_id=monday,
@@ -332,7 +292,7 @@ def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> 
         assert automation.tick() == {}  # Friday's rate is the newest: nothing to refresh
         with engine.begin() as connection:
             connection.execute(mart_changes.delete())
-            load_window(connection, date(2024, 1, 8), date(2024, 1, 8))  # Monday's, late
+            factories.ecb_rates(connection, date(2024, 1, 8), date(2024, 1, 8))  # Monday's, late
         rates_arrived(instance, "2024-01-08")
         requested = automation.tick()  # the days whose as-of window holds Monday: Monday
         assert requested == {"converted_snapshots": ["2024-01-08"]}
@@ -364,15 +324,15 @@ def test_a_day_converted_before_its_rate_is_refreshed_when_it_arrives(world) -> 
         assert connection.execute(select(mart_changes)).first() is None
 
 
-def test_a_rate_for_a_later_day_does_not_refresh_an_earlier_snapshot(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_rate_for_a_later_day_does_not_refresh_an_earlier_snapshot(world) -> None:
     """Only a rate dated after the one used and on or before the snapshot's day counts."""
     engine, _owner, usd = world
     with engine.begin() as connection:
-        load_window(connection, date(2023, 12, 20), date(2024, 1, 5))
-        saturday = add_snapshot(connection, usd, date(2024, 1, 6), "1000.0000", "USD")
-        sunday = add_snapshot(connection, usd, date(2024, 1, 7), "1000.0000", "USD")
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 5))
+        saturday = factories.snapshot(connection, usd, date(2024, 1, 6), "1000.0000", "USD", source="auto")
+        sunday = factories.snapshot(connection, usd, date(2024, 1, 7), "1000.0000", "USD", source="auto")
         convert_snapshots(connection)
-        load_window(connection, date(2024, 1, 8), date(2024, 1, 12))
+        factories.ecb_rates(connection, date(2024, 1, 8), date(2024, 1, 12))
         report = convert_snapshots(connection)
         assert (report.selected, report.refreshed) == (0, 0)
         assert {snapshot(connection, sid).rate_date for sid in (saturday, sunday)} == {
@@ -421,15 +381,19 @@ def test_half_even_in_sql_matches_python(postgres_server_url: str) -> None:
 
 def _mixed_history(connection: Connection, owner: Owner, usd: int) -> dict[str, int]:
     """Snapshots and positions in several currencies for two owners, some without a rate."""
-    bob = make_owner(connection, "bob", "USD")
-    gbp = make_account(connection, bob, "GBP")
-    isk = make_account(connection, owner, "ISK")
+    bob = factories.user(connection, "bob", "USD")
+    gbp = factories.account(
+            connection, bob, "manual", f"manual GBP {bob.username}", kind="savings", currency="GBP"
+        )
+    isk = factories.account(
+            connection, owner, "manual", f"manual ISK {owner.username}", kind="savings", currency="ISK"
+        )
     ids = {}
     for n in range(12):
         day = date(2008, 12, 22) + timedelta(days=n)
-        ids[f"usd{n}"] = add_snapshot(connection, usd, day, f"{1000 + n}.0{n % 10}05", "USD")
-        ids[f"gbp{n}"] = add_snapshot(connection, gbp, day, f"-{77 + n}.3333", "GBP")
-        ids[f"isk{n}"] = add_snapshot(connection, isk, day, "5000.0000", "ISK")
+        ids[f"usd{n}"] = factories.snapshot(connection, usd, day, f"{1000 + n}.0{n % 10}05", "USD", source="auto")
+        ids[f"gbp{n}"] = factories.snapshot(connection, gbp, day, f"-{77 + n}.3333", "GBP", source="auto")
+        ids[f"isk{n}"] = factories.snapshot(connection, isk, day, "5000.0000", "ISK", source="auto")
         connection.execute(
             insert(portfolio_positions),
             [
@@ -443,7 +407,7 @@ def _mixed_history(connection: Connection, owner: Owner, usd: int) -> dict[str, 
                  "currency": "ISK"},
             ],
         )  # fmt: skip
-    ids["unknown"] = add_snapshot(connection, usd, date(2009, 1, 5), "10.0000", "XAU")
+    ids["unknown"] = factories.snapshot(connection, usd, date(2009, 1, 5), "10.0000", "XAU", source="auto")
     return ids
 
 
@@ -491,10 +455,10 @@ def _stored(connection: Connection) -> tuple[dict, dict]:
     return snapshots, positions
 
 
-def test_every_row_as_the_python_planners_compute_it(world) -> None:  # type: ignore[no-untyped-def]
+def test_every_row_as_the_python_planners_compute_it(world) -> None:
     engine, owner, usd = world
     with engine.begin() as connection:
-        load_window(connection, date(2008, 11, 25), date(2009, 1, 10))
+        factories.ecb_rates(connection, date(2008, 11, 25), date(2009, 1, 10))
         ids = _mixed_history(connection, owner, usd)
     with engine.connect() as connection:
         expected = _expected(connection)
@@ -517,13 +481,13 @@ def test_every_row_as_the_python_planners_compute_it(world) -> None:  # type: ig
         uid: date(2008, 12, 22) for uid in change if uid != owner.id}}  # fmt: skip
 
 
-def test_rerun_writes_no_row_and_a_sparse_scope_converts_the_same(world) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_writes_no_row_and_a_sparse_scope_converts_the_same(world) -> None:
     engine, _owner, usd = world
     with engine.begin() as connection:
-        load_window(connection, date(2008, 11, 25), date(2009, 1, 10))
-        load_window(connection, date(2023, 12, 20), date(2024, 1, 20))
-        old = add_snapshot(connection, usd, date(2008, 12, 30), "10.0000", "USD")
-        new = add_snapshot(connection, usd, date(2024, 1, 5), "1234.5678", "USD")
+        factories.ecb_rates(connection, date(2008, 11, 25), date(2009, 1, 10))
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 20))
+        old = factories.snapshot(connection, usd, date(2008, 12, 30), "10.0000", "USD", source="auto")
+        new = factories.snapshot(connection, usd, date(2024, 1, 5), "1234.5678", "USD", source="auto")
         connection.execute(
             insert(portfolio_positions).values(
                 snapshot_id=new, quantity=Decimal("1"), market_value=Decimal("1.0000"),
@@ -542,7 +506,7 @@ def test_rerun_writes_no_row_and_a_sparse_scope_converts_the_same(world) -> None
 
     written: list[int] = []
 
-    def rowcount(_conn, cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def rowcount(_conn, cursor, statement, _params, _context, _many) -> None:
         if statement.lstrip().upper().startswith("UPDATE"):
             written.append(cursor.rowcount)
 

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select
 
-from tests.test_conversions import add_snapshot, load_window, make_account, make_owner
+from tests.support import factories
 from wealth_pipeline.brokers.catalogue import load_catalogue
 from wealth_pipeline.cli import main
 from wealth_pipeline.warehouse.engine import get_engine
@@ -15,27 +15,29 @@ from wealth_pipeline.warehouse.schema import account_snapshots, exchange_rates
 
 
 @pytest.fixture
-def cli_world(warehouse_url: str, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def cli_world(warehouse_url: str, tmp_path, monkeypatch):
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
     engine = get_engine(warehouse_url)
     with engine.begin() as connection:
         load_catalogue(connection)
-        load_window(connection, date(2023, 12, 20), date(2024, 1, 20))
-        owner = make_owner(connection, "alice", "CHF")
-        usd = make_account(connection, owner, "USD")
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 1, 20))
+        owner = factories.user(connection, "alice", "CHF")
+        usd = factories.account(
+            connection, owner, "manual", f"manual USD {owner.username}", kind="savings", currency="USD"
+        )
         for day in (date(2024, 1, 5), date(2024, 1, 8)):
-            add_snapshot(connection, usd, day, "1234.5678", "USD")
+            factories.snapshot(connection, usd, day, "1234.5678", "USD", source="auto")
         for day in (date(2024, 1, 9), date(2024, 1, 10)):
-            add_snapshot(connection, usd, day, "1.0000", "XAU")
+            factories.snapshot(connection, usd, day, "1.0000", "XAU", source="auto")
     return engine
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
+def run(*args: str):
     return CliRunner().invoke(main, list(args), prog_name="wealth")
 
 
-def amounts(engine) -> list:  # type: ignore[no-untyped-def]
+def amounts(engine) -> list:
     with engine.connect() as connection:
         return list(
             connection.execute(
@@ -46,7 +48,7 @@ def amounts(engine) -> list:  # type: ignore[no-untyped-def]
         )
 
 
-def test_fix_dry_run_then_fix(cli_world) -> None:  # type: ignore[no-untyped-def]
+def test_fix_dry_run_then_fix(cli_world) -> None:
     dry = run("conversions", "fix", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "Would fix: 2 snapshot(s)" in dry.output
@@ -67,7 +69,7 @@ def test_fix_dry_run_then_fix(cli_world) -> None:  # type: ignore[no-untyped-def
     assert run("conversions", "fix", "--user", "nobody").exit_code == 1
 
 
-def test_base_currency_change_reconverts_history(cli_world) -> None:  # type: ignore[no-untyped-def]
+def test_base_currency_change_reconverts_history(cli_world) -> None:
     assert run("conversions", "fix").exit_code == 0
     result = run("users", "set", "alice", "--base-currency", "USD")
     assert result.exit_code == 0, result.output
@@ -78,7 +80,7 @@ def test_base_currency_change_reconverts_history(cli_world) -> None:  # type: ig
     ]
 
 
-def test_fix_refreshes_a_day_converted_before_its_rate_arrived(cli_world) -> None:  # type: ignore[no-untyped-def]
+def test_fix_refreshes_a_day_converted_before_its_rate_arrived(cli_world) -> None:
     with cli_world.begin() as connection:  # Monday's rate refresh failed before the sync
         connection.execute(
             delete(exchange_rates).where(exchange_rates.c.rate_date > date(2024, 1, 5))
@@ -91,7 +93,7 @@ def test_fix_refreshes_a_day_converted_before_its_rate_arrived(cli_world) -> Non
         Decimal("1053.5823"),  # Monday at Friday's rate, provisionally
     ]
     with cli_world.begin() as connection:
-        load_window(connection, date(2024, 1, 8), date(2024, 1, 20))
+        factories.ecb_rates(connection, date(2024, 1, 8), date(2024, 1, 20))
     dry = run("conversions", "fix", "--dry-run")
     assert "Would fix: 0 snapshot(s)" in dry.output, dry.output
     assert "Would refresh: 1 snapshot(s)" in dry.output, dry.output

@@ -1,6 +1,6 @@
 """The dashboard's sign-in by one-time link, its session cookie, and the two endpoints it
 adds (changes over periods, one account's history), on both databases, over the fixed
-warehouse of tests/api_support.py."""
+warehouse of tests/support/api.py."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from tests.api_support import Api, api_env_fixture, api_fixture  # noqa: F401 (fixtures)
-from tests.security_support import cheap_argon2  # noqa: F401
+from tests.support.api import Api
 from wealth_pipeline.api.routes.changes import change_body, period_start
 from wealth_pipeline.security.signin_links import create_link_code, redeem_link_code
 from wealth_pipeline.warehouse.schema import signin_links, users
 
 
-def _link(api: Api, user_id: int | None = None, **kwargs) -> str:  # type: ignore[no-untyped-def]
+def _link(api: Api, user_id: int | None = None, **kwargs) -> str:
     user_id = user_id or api.ids.alice
     with api.engine.begin() as connection:
         version = connection.execute(
@@ -26,7 +25,7 @@ def _link(api: Api, user_id: int | None = None, **kwargs) -> str:  # type: ignor
         return create_link_code(connection, user_id, version, **kwargs)
 
 
-def _sign_in(api: Api, code: str):  # type: ignore[no-untyped-def]
+def _sign_in(api: Api, code: str):
     return api.client.post("/api/session/", json={"code": code})
 
 
@@ -202,7 +201,7 @@ def test_change_body_arithmetic_and_coverage() -> None:
     end = date(2025, 1, 10)
     since = period_start("week", end)
 
-    def coverage(start: str, finish: str, **left_out) -> CoverageChange:  # type: ignore[no-untyped-def]
+    def coverage(start: str, finish: str, **left_out) -> CoverageChange:
         fields = {"no_rate": (), "gone": (), "added": (), "no_rate_since": None, **left_out}
         return CoverageChange(since, end, Decimal(start), Decimal(finish), counted_on_start=3,
                               **fields)  # fmt: skip

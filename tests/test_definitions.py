@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import ECB_SAMPLE
+from tests.support.data import ECB_SAMPLE
 from wealth_pipeline import definitions
 from wealth_pipeline.definitions import build_definitions
 from wealth_pipeline.fx.ecb_file import read_ecb_bytes

@@ -20,11 +20,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.demo_support import CLOCK, SHIPPED, env_fixture  # noqa: F401 (the env fixture)
-from tests.fakes.frankfurter import FakeFrankfurter
+from tests.support.demo import CLOCK, SHIPPED
+from tests.support.fakes.frankfurter import FakeFrankfurter
 from wealth_pipeline.cli import main
 from wealth_pipeline.clock import today as berlin_today
 from wealth_pipeline.warehouse.engine import get_engine
+
+
+@pytest.fixture
+def env(demo_env: str) -> str:
+    """The demo's environment (tests/support/demo.py) on each warehouse."""
+    return demo_env
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +48,7 @@ def api_get(path: str) -> dict:
     """`path` of the API as the demo, signed in as a client signs in."""
     from fastapi.testclient import TestClient
 
-    from tests.api_support import auth_hash
+    from tests.support.api import auth_hash
     from wealth_pipeline.api import create_app
 
     with TestClient(create_app()) as client:

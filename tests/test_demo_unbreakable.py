@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from tests.demo_support import CLOCK, SHIPPED, env_fixture  # noqa: F401 (the env fixture)
+from tests.support.demo import CLOCK, SHIPPED
 from wealth_pipeline.cli import main
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
@@ -32,6 +32,12 @@ from wealth_pipeline.warehouse.schema import (
     portfolio_positions,
     users,
 )
+
+
+@pytest.fixture
+def env(demo_env: str) -> str:
+    """The demo's environment (tests/support/demo.py) on each warehouse."""
+    return demo_env
 
 LATER = date(2026, 12, 3)  # a day no stored rate converts (34 days later)
 

@@ -23,8 +23,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from tests.conftest import IN_CI
-from tests.deployment import (
+from tests.support.deployment import (
     BIN,
     DEPLOY_DAGSTER_YAML,
     ROOT,
@@ -32,9 +31,12 @@ from tests.deployment import (
     scratch_database,
     with_driver,
 )
-from tests.fakes.static import Response, StaticServer
+from tests.support.fakes.static import Response, StaticServer
+from tests.support.postgres import IN_CI
 from wealth_pipeline.definitions import build_definitions
 from wealth_pipeline.settings import load_settings
+
+pytestmark = pytest.mark.deploy
 
 DEPLOY = ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
@@ -72,7 +74,7 @@ def instance_from(
 
 @pytest.mark.postgres
 def test_the_production_instance_is_postgres_with_queue_limits_and_monitoring(
-    instance_from,  # type: ignore[no-untyped-def]
+    instance_from,
 ) -> None:
     from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster_postgres import (
@@ -155,7 +157,7 @@ def test_run_retries_never_repeat_a_whole_sync_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_the_docker_run_launcher_loads(instance_from, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_docker_run_launcher_loads(instance_from, monkeypatch: pytest.MonkeyPatch) -> None:
     from dagster_docker import DockerRunLauncher
 
     monkeypatch.setenv("WEALTH_RUN_IMAGE", "registry.example.org/wealth-pipeline:test")
@@ -212,7 +214,7 @@ def test_the_definitions_load_from_workspace_yaml_in_a_fresh_process(tmp_path: P
 
 def unit(path: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(strict=False, interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.optionxform = str
     parser.read(path)
     return parser
 
@@ -275,7 +277,7 @@ def test_the_proxy_example_fronts_the_ports_of_the_units() -> None:
 
 
 @pytest.fixture
-def caddy_in_front(dagster_deployment, tmp_path: Path) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def caddy_in_front(dagster_deployment, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """deploy/Caddyfile run by Caddy on a free port (plain HTTP, no certificate), in front of
     the test webserver and a stand-in API; (proxy URL, password)."""
     caddy = shutil.which("caddy")

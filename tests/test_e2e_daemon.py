@@ -21,14 +21,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import ECB_SAMPLE
-from tests.deployment import Deployment, add_waiting_snapshot, berlin_today, recent_business_days
+from tests.support.data import ECB_SAMPLE
+from tests.support.deployment import (
+    Deployment,
+    add_waiting_snapshot,
+    berlin_today,
+    recent_business_days,
+)
 from wealth_pipeline import money
 from wealth_pipeline.fx.assets import REFRESH_DAYS, refresh_window
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import account_snapshots, exchange_rates
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
 BACKFILL_START, BACKFILL_END = "2024-01-02", "2024-01-31"
 
@@ -241,7 +246,7 @@ def test_automation_converts_the_snapshot_once_the_rates_arrive(
 ) -> None:
     engine = get_engine(dagster_deployment.warehouse_url)
 
-    def converted():  # type: ignore[no-untyped-def]
+    def converted():
         with engine.connect() as connection:
             row = connection.execute(
                 select(account_snapshots).where(account_snapshots.c.id == daemon["snapshot_id"])
@@ -279,9 +284,15 @@ def test_a_crashed_run_is_failed_and_its_pool_slot_given_back(
     dagster_deployment.wait_for(
         lambda: dagster_deployment.ecb_requests() > seen, 180, "the run to download the ECB file"
     )
-    [run] = dagster_deployment.graphql(BACKFILL, {"id": crashed_backfill})[
-        "partitionBackfillOrError"
-    ]["runs"]
+    [run] = dagster_deployment.wait_for(
+        lambda: dagster_deployment.graphql(BACKFILL, {"id": crashed_backfill})[
+            "partitionBackfillOrError"
+        ]["runs"],
+        60,
+        "the backfill's run (other runs: "
+        + repr([(r["runId"], r["status"], r["jobName"], tag_map(r)) for r in runs(dagster_deployment)])
+        + ")",
+    )
     held = dagster_deployment.graphql(POOL)["instance"]["concurrencyLimit"]
     assert held["slotCount"] == 1
     assert [slot["runId"] for slot in held["claimedSlots"]] == [run["runId"]], (

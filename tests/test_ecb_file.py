@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ECB_SAMPLE
-from tests.fakes.static import Response, StaticServer
+from tests.support.data import ECB_SAMPLE
+from tests.support.fakes.static import Response, StaticServer
 from wealth_pipeline import http
 from wealth_pipeline.fx import sources
 from wealth_pipeline.fx.ecb_file import MalformedRates, read_ecb_bytes

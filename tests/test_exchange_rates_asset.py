@@ -17,9 +17,9 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import ECB_SAMPLE
-from tests.fakes.frankfurter import FakeFrankfurter, Fault
-from tests.fakes.server import free_port
+from tests.support.data import ECB_SAMPLE
+from tests.support.fakes.frankfurter import FakeFrankfurter, Fault
+from tests.support.fakes.server import free_port
 from wealth_pipeline.fx.assets import (
     REFRESH_DAYS,
     build_exchange_rates_schedule,
@@ -626,7 +626,7 @@ def shipped_excerpt(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _tick(when: datetime):  # type: ignore[no-untyped-def]
+def _tick(when: datetime):
     schedule = build_exchange_rates_schedule(running=True)
     return schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when))
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import dagster as dg
 from sqlalchemy import insert, update
 
-from tests.returns_support import account, build, flows, setup_user, values
+from tests.support.returns import account, build, flows, setup_user, values
 from wealth_pipeline.flows.assets import account_cash_flows, no_transfer_paired_twice
 from wealth_pipeline.marts.assets import returns_add_up
 from wealth_pipeline.warehouse.engine import get_engine

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from tests.returns_support import account, add_rates, setup_user
+from tests.support.returns import account, add_rates, setup_user
 from wealth_pipeline.conversions.convert import convert_snapshots
 from wealth_pipeline.flows.pairing import plan_pairs
 from wealth_pipeline.flows.store import FlowError, NewFlow, signed_amount, write_flows
@@ -19,7 +19,7 @@ from wealth_pipeline.warehouse.schema import cash_flows, profiles
 DAY = date(2024, 3, 4)
 
 
-def rows(engine, account_id):  # type: ignore[no-untyped-def]
+def rows(engine, account_id):
     with engine.connect() as c:
         return (
             c.execute(

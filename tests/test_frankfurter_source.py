@@ -16,9 +16,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.conftest import ECB_SAMPLE
-from tests.fakes.frankfurter import FakeFrankfurter, Fault
-from tests.fakes.static import Response, StaticServer
+from tests.support.data import ECB_SAMPLE
+from tests.support.fakes.frankfurter import FakeFrankfurter, Fault
+from tests.support.fakes.static import Response, StaticServer
 from wealth_pipeline import http
 from wealth_pipeline.fx.ecb_file import DailyRates, MalformedRates, read_ecb_bytes
 from wealth_pipeline.fx.frankfurter import year_chunks

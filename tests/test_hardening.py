@@ -18,8 +18,7 @@ import pytest
 from click.testing import Result
 from sqlalchemy import func, insert, select, text
 
-from tests import test_cli_accounts
-from tests.test_cli_accounts import add_manual, run
+from tests.support.cli import add_manual, run
 from wealth_pipeline import clock
 from wealth_pipeline.brokers.catalogue import (
     CredentialsInvalid,
@@ -38,7 +37,6 @@ from wealth_pipeline.warehouse.schema import (
     users,
 )
 
-env = test_cli_accounts.env  # the fixture: alice and bob on each backend
 TOO_LARGE_IDS = [str(2**31), str(2**63), str(2**64)]
 
 
@@ -414,7 +412,7 @@ def test_what_the_ui_shows_is_what_the_sync_runs_with(
     assert runs_with.fints_product_id == "PRODUCT-1"
 
     # Schedules decide with the definitions' settings, never reading them again.
-    def no_second_read():  # type: ignore[no-untyped-def]
+    def no_second_read():
         raise AssertionError("settings read again when the schedule ticked")
 
     monkeypatch.setattr(sync_assets, "load_settings", no_second_read)

@@ -1,7 +1,7 @@
-"""The API's answers to what an adversarial review found, on SQLite and PostgreSQL: token
-claims of the wrong type or out of range, logout, fake salts after a change of the Argon2
-parameters, the OpenAPI document against the code, a missing or deleted warehouse, and
-the login limiter behind a proxy. Nothing refused writes anything."""
+"""The API's answers to what an adversarial review found, on SQLite and PostgreSQL: logout,
+fake salts after a change of the Argon2 parameters, the OpenAPI document against the code, a
+missing or deleted warehouse, and the login limiter behind a proxy. Nothing refused writes
+anything. (Token claims of the wrong type or out of range: tests/test_api_token_claims.py.)"""
 
 from __future__ import annotations
 
@@ -22,17 +22,14 @@ import uvicorn
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from tests.api_support import (
+from tests.support.api import (
     PASSWORD,
     SECRET_KEY,
     Api,
-    api_env_fixture,  # noqa: F401 (fixture)
-    api_fixture,  # noqa: F401 (fixture)
     auth_hash,
     bearer,
 )
-from tests.fakes.server import free_port
-from tests.security_support import cheap_argon2  # noqa: F401 (fixture)
+from tests.support.fakes.server import free_port
 from wealth_pipeline.api import create_app
 from wealth_pipeline.api.app import SchemaNotCurrent
 from wealth_pipeline.api.login_guard import LoginGuard
@@ -49,26 +46,6 @@ REFRESH, LOGOUT, LOGIN, SALT = (
 )
 
 
-def forge(kind: str = "access", **overrides: object) -> str:
-    """A token signed with the API's key: only what `overrides` changes is unusual."""
-    now = int(time.time())
-    claims: dict[str, object] = {
-        "iss": "wealth-pipeline",
-        "aud": "wealth-pipeline-api",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "sub": "1",
-        "typ": kind,
-        "ver": 1,
-    }
-    if kind == "refresh":
-        claims.update(jti="a" * 32, fam="b" * 32)
-    claims.update(overrides)
-    header = {"typ": "at+jwt" if kind == "access" else "rt+jwt"}
-    return jwt.encode(claims, SECRET_KEY, algorithm="HS256", headers=header)
-
-
 def status(api: Api, path: str, access: str) -> int:
     return api.client.get(path, headers=bearer(access)).status_code
 
@@ -76,38 +53,6 @@ def status(api: Api, path: str, access: str) -> int:
 def token_rows(api: Api) -> int:
     with api.engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(refresh_tokens)).scalar_one()
-
-
-# --- token claims ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("subject", [str(2**31), str(2**63), str(2**64), "0"])
-def test_a_signed_token_whose_subject_is_out_of_range_is_refused(api: Api, subject: str) -> None:
-    before = token_rows(api)
-    answer = api.client.get("/api/accounts/", headers=bearer(forge(sub=subject)))
-    assert answer.status_code == 401, answer.text
-    answer = api.client.post(REFRESH, json={"refresh": forge("refresh", sub=subject)})
-    assert answer.status_code == 401, answer.text
-    assert token_rows(api) == before
-
-
-@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
-def test_times_are_numbers_not_numeric_strings(api: Api, claim: str) -> None:
-    control = forge(sub=str(api.ids.alice))
-    assert api.client.get("/api/profile/", headers=bearer(control)).status_code == 200
-    now = int(time.time())
-    value = {"exp": now + 300, "iat": now, "nbf": now}[claim]
-    token = forge(sub=str(api.ids.alice), **{claim: str(value)})
-    answer = api.client.get("/api/profile/", headers=bearer(token))
-    assert answer.status_code == 401, answer.text
-
-
-def test_a_refresh_token_with_odd_ids_is_refused_without_a_query(api: Api) -> None:
-    before = token_rows(api)
-    for jti in ("\x00" * 32, "x" * 1000, 7):
-        token = forge("refresh", sub=str(api.ids.alice), jti=jti)
-        assert api.client.post(REFRESH, json={"refresh": token}).status_code == 401
-    assert token_rows(api) == before
 
 
 # --- logout ---------------------------------------------------------------------------------
@@ -163,7 +108,7 @@ def test_a_username_with_a_trailing_newline_is_not_the_user(api: Api) -> None:
 
 def test_unknown_names_get_the_parameters_most_users_have(
     api: Api,
-    cheap_argon2: KdfParams,  # noqa: F811
+    cheap_argon2: KdfParams,
 ) -> None:
     stronger = replace(cheap_argon2, time_cost=cheap_argon2.time_cost + 1)
     api.client.app.state.kdf_params = stronger  # the defaults were raised since
@@ -262,7 +207,7 @@ def test_a_replaced_warehouse_is_the_one_answered_from(api: Api) -> None:
 
 
 @contextmanager
-def served(app, forwarded_allow_ips: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def served(app, forwarded_allow_ips: str) -> Iterator[str]:
     """`app` on a real uvicorn server on 127.0.0.1 with the proxy options `wealth api` uses."""
     port = free_port()
     config = uvicorn.Config(
@@ -312,7 +257,7 @@ def test_the_readme_proxy_example_sets_the_clients_address() -> None:
 
 @pytest.mark.postgres
 def test_the_api_refuses_an_empty_postgres_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.deployment import scratch_database
+    from tests.support.deployment import scratch_database
     from wealth_pipeline.warehouse.engine import get_engine
 
     monkeypatch.setenv("WEALTH_API_SECRET_KEY", SECRET_KEY)

@@ -8,15 +8,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from tests.history_support import (
+from tests.support import factories
+from tests.support.factories import CHEAP
+from tests.support.history import (
     HISTORY_SECRET,
     demo,
     demo_account,
     history_fake_account,
-    load_sample_rates,
-    make_user,
 )
-from tests.security_support import CHEAP
 from wealth_pipeline.accounts import Owner
 from wealth_pipeline.brokers.base import BalanceInfo
 from wealth_pipeline.history.backfill import (
@@ -77,9 +76,10 @@ def test_history_brokers() -> None:
 @pytest.fixture
 def warehouse(warehouse_url: str):
     engine = get_engine(warehouse_url)
-    load_sample_rates(engine, date(2023, 12, 20), date(2024, 4, 10))
     with engine.begin() as connection:
-        owner = make_user(connection, "alice", "EUR")
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 4, 10))
+    with engine.begin() as connection:
+        owner = factories.user(connection, "alice", "EUR")
         brokerage = demo_account(connection, owner, demo.BROKERAGE)
     return engine, owner, brokerage
 
@@ -176,10 +176,8 @@ def test_days_without_rates_stay_unconverted_with_a_reason(warehouse) -> None:
 
 def test_a_broker_without_history_is_refused(warehouse) -> None:
     engine, owner, _account = warehouse
-    from tests.security_support import add_account
-
     with engine.begin() as connection:
-        giro = add_account(connection, owner.id)
+        giro = factories.account(connection, owner.id, "dkb", "Giro")
     with pytest.raises(HistoryError, match="delivers no history"):
         backfill_history(engine, giro, today=TODAY)
     with pytest.raises(HistoryError, match="no such account"):

@@ -8,8 +8,8 @@ import dagster as dg
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.history_support import demo, demo_account, load_sample_rates, make_user
-from tests.security_support import add_account
+from tests.support import factories
+from tests.support.history import demo, demo_account
 from wealth_pipeline.history.backfill import backfill_history
 from wealth_pipeline.history.jobs import (
     history_backfill_job,
@@ -40,13 +40,14 @@ def test_needs_backfill_and_cursor() -> None:
 def warehouse(warehouse_url: str):
     engine = get_engine(warehouse_url)
     with engine.begin() as connection:
-        owner = make_user(connection, "alice", "EUR")
+        owner = factories.user(connection, "alice", "EUR")
     return engine, owner, WarehouseResource(database_url=warehouse_url)
 
 
 def test_job_backfills_one_account_from_run_config(warehouse) -> None:
     engine, owner, resource = warehouse
-    load_sample_rates(engine, date(2023, 12, 20), date(2024, 4, 10))
+    with engine.begin() as connection:
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 4, 10))
     with engine.begin() as connection:
         account = demo_account(connection, owner, demo.SAVINGS)
     config = run_config(account, days=10)
@@ -60,7 +61,7 @@ def test_job_backfills_one_account_from_run_config(warehouse) -> None:
     [materialized] = [
         event for event in result.all_events if event.event_type_value == "STEP_OUTPUT"
     ]
-    metadata = materialized.event_specific_data.metadata  # type: ignore[union-attr]
+    metadata = materialized.event_specific_data.metadata
     assert metadata["snapshots_written"].value == 10 and metadata["converted"].value == 10
     with engine.connect() as connection:
         days = connection.execute(
@@ -92,7 +93,7 @@ def test_sensor_fires_once_per_new_account(warehouse) -> None:
     engine, owner, resource = warehouse
     with engine.begin() as connection:
         first = demo_account(connection, owner, demo.CHECKING)
-        add_account(connection, owner.id)  # a FinTS bank: no history
+        factories.account(connection, owner.id, "dkb", "Giro")  # a FinTS bank: no history
     result = evaluate(resource, None)
     assert [r.run_key for r in result.run_requests] == [f"history_backfill:{first}"]
     request = result.run_requests[0]
@@ -122,8 +123,8 @@ def test_sensor_fires_once_per_new_account(warehouse) -> None:
 def test_job_opens_credentials_with_the_worker_key(
     warehouse, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.history_support import HISTORY_SECRET, history_fake_account
-    from tests.security_support import CHEAP
+    from tests.support.factories import CHEAP
+    from tests.support.history import HISTORY_SECRET, history_fake_account
     from wealth_pipeline.accounts import Owner
     from wealth_pipeline.security.sync_keys import (
         enable_auto_sync,

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fakes.frankfurter import FakeFrankfurter, Fault
-from tests.fakes.static import Response, StaticServer
+from tests.support.fakes.frankfurter import FakeFrankfurter, Fault
+from tests.support.fakes.static import Response, StaticServer
 from wealth_pipeline import http
 
 SECRET = "SECRET-token-123"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.smtp import FakeSmtp
+from tests.support.fakes.smtp import FakeSmtp
 from wealth_pipeline.mail import Mailer, MailError, RecipientRefused, valid_address
 from wealth_pipeline.settings import load_settings
 

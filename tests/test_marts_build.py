@@ -12,19 +12,20 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from tests.marts_support import (
+from tests.support import factories
+from tests.support.marts import (
     END,
     D,
     World,
     built_through,
     changes,
     d,
+    holding,
     make_world,
     marts,
     rows,
-    snapshot,
 )
-from tests.marts_support import (
+from tests.support.marts import (
     VWCE as VWCE_ISIN,
 )
 from wealth_pipeline.accounts import remove_account
@@ -152,7 +153,7 @@ def test_the_day_advancing_extends_every_user(warehouse_url: str, world: World) 
     assert marts(engine) == _full_through(warehouse_url, earlier)
 
 
-def _full_through(url: str, end) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
+def _full_through(url: str, end) -> dict[str, list[tuple]]:
     engine = get_engine(url)
     build_marts(engine, as_of=end, full=True)
     return marts(engine)
@@ -163,7 +164,9 @@ def test_positions_are_carried_past_balance_only_snapshots(
 ) -> None:
     engine = get_engine(warehouse_url)
     with engine.begin() as connection:
-        snapshot(connection, world.swiss, END, "820", "CHF", "861")  # no positions
+        factories.snapshot(  # no positions
+            connection, world.swiss, END, "820", "CHF", base="861", base_currency="EUR"
+        )
         record_mart_change(connection, world.alice, END, "balance only")
     build_marts(engine, as_of=END)
     swiss = [r for r in rows(engine, mart_account_daily) if r[2] == world.swiss]
@@ -253,9 +256,9 @@ def test_a_change_recorded_after_reading_survives(warehouse_url: str, world: Wor
 def test_a_change_recorded_while_a_build_runs_is_kept(postgres_server_url: str) -> None:
     """PostgreSQL lets writers commit while a build runs: their change must survive it.
     (SQLite queues them behind the build's write lock.)"""
-    from tests.conftest import _empty_tables
+    from tests.support.fixtures import empty_tables
 
-    _empty_tables(postgres_server_url)
+    empty_tables(postgres_server_url)
     engine = get_engine(postgres_server_url)
     world = make_world(engine)
     build_marts(engine, as_of=END)
@@ -332,7 +335,7 @@ def test_removing_an_account_rebuilds_from_its_first_day(warehouse_url: str, wor
         (END, {1: "2024-01-15"}, True, None, {1: "1900-01-01", 2: "1900-01-01"}),
     ],
 )
-def test_plan_scope(previous_end, changed, full, users, expected) -> None:  # type: ignore[no-untyped-def]
+def test_plan_scope(previous_end, changed, full, users, expected) -> None:
     from datetime import date
 
     assert plan_scope(
@@ -347,7 +350,7 @@ def test_plan_scope(previous_end, changed, full, users, expected) -> None:  # ty
 
 def test_a_renamed_broker_rebuilds_its_users_breakdowns(
     warehouse_url: str, world: World, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     import json
 
     from wealth_pipeline.brokers.catalogue import CATALOGUE_PATH, get_broker, load_catalogue
@@ -461,7 +464,9 @@ def test_positions_still_in_the_former_base_currency_are_not_counted_in_the_new_
         update_profile(connection, world.alice, base_currency="CHF")
         # Depot: a new balance-only snapshot converted into CHF; its positions (02-01) are
         # still in EUR. Swiss: reconverted with its positions.
-        snapshot(connection, world.depot, END, "1000", "USD", "880", base_currency="CHF")
+        factories.snapshot(
+            connection, world.depot, END, "1000", "USD", base="880", base_currency="CHF"
+        )
         connection.execute(
             update(account_snapshots)
             .where(account_snapshots.c.account_id == world.swiss)
@@ -508,15 +513,10 @@ def test_a_merged_holdings_price_is_its_value_over_its_quantity_rounded_once(
 ) -> None:
     engine = get_engine(warehouse_url)
     with engine.begin() as connection:
-        snapshot(
-            connection,
-            world.giro,
-            END,
-            "150",
-            "EUR",
-            "150",
-            positions=((VWCE_ISIN, "VWCE", "Vanguard FTSE All-World", "fund", "3", "70", "23"),),
-        )
+        factories.snapshot(
+            connection, world.giro, END, "150", "EUR", base="150", base_currency="EUR",
+            positions=[holding(VWCE_ISIN, "VWCE", "Vanguard FTSE All-World", "fund", "3", "70", "23")],
+        )  # fmt: skip
         record_mart_change(connection, world.alice, END, "positions")
     build_marts(engine, as_of=END)
     holdings = {r[1]: r[8:11] for r in rows(engine, mart_holdings) if r[0] == world.alice}

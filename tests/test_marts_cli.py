@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select, text
 
-from tests.marts_support import END, make_world, marts
+from tests.support.marts import END, make_world, marts
 from wealth_pipeline.cli import main
 from wealth_pipeline.clock import today
 from wealth_pipeline.warehouse.engine import get_engine
@@ -114,17 +114,15 @@ def test_a_new_base_currency_shows_in_the_marts_after_the_next_build(env: str) -
     from datetime import date
     from decimal import Decimal
 
-    from tests.history_support import load_sample_rates, make_user
-    from tests.marts_support import add_account, add_broker
+    from tests.support import factories
     from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
 
     engine = get_engine(env)
-    load_sample_rates(engine, date(2024, 1, 1), date(2024, 1, 31))
     with engine.begin() as connection:
-        carol = make_user(connection, "carol", "EUR")
-        account = add_account(
-            connection, carol.id, add_broker(connection, "b", "B"), "US", "checking", "USD"
-        )
+        factories.ecb_rates(connection, date(2024, 1, 1), date(2024, 1, 31))
+        carol = factories.user(connection, "carol", "EUR")
+        factories.broker(connection, "b", "B")
+        account = factories.account(connection, carol, "b", "US", currency="USD")
         write_snapshots(
             connection,
             account,

@@ -13,8 +13,8 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.utils import make_new_run_id
 from sqlalchemy import delete, update
 
-from tests.automation_support import Automation
-from tests.marts_support import END, make_world, marts
+from tests.support.automation import Automation
+from tests.support.marts import END, make_world, marts
 from wealth_pipeline.clock import today
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.marts.assets import breakdowns_add_up, marts_assets, marts_job, marts_sensor
@@ -119,7 +119,7 @@ def test_the_job_selects_the_marts() -> None:
     assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == MODELS
 
 
-def _tick(url: str, instance: dg.DagsterInstance):  # type: ignore[no-untyped-def]
+def _tick(url: str, instance: dg.DagsterInstance):
     context = dg.build_sensor_context(
         instance=instance, resources={"warehouse": WarehouseResource(database_url=url)}
     )
@@ -205,7 +205,7 @@ def test_the_sensor_asks_one_small_query(warehouse_url: str, pending: bool) -> N
 
     from sqlalchemy import event
 
-    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+    def count(conn, cursor, statement, *args):
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", count)

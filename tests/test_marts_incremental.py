@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from tests.marts_support import END, D, World, changes, d, make_world, marts
+from tests.support.marts import END, D, World, changes, d, make_world, marts
 from wealth_pipeline.accounts import remove_account
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.marts.build import AccountScope, plan_accounts

@@ -1,4 +1,4 @@
-"""Each mart model on a fixed warehouse (tests/marts_support.py), on SQLite and PostgreSQL:
+"""Each mart model on a fixed warehouse (tests/support/marts.py), on SQLite and PostgreSQL:
 every row checked by hand."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from tests.marts_support import END, VWCE, D, World, d, make_world, rows
+from tests.support.marts import END, VWCE, D, World, d, make_world, rows
 from wealth_pipeline.marts import build_marts
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
@@ -98,7 +98,7 @@ def test_breakdowns_on_the_last_day(built: tuple[str, World]) -> None:
     url, w = built
     a, b = w.alice, w.bob
 
-    def row(user: int, dimension: str, key: str, category: str, amount: str, base: str = "EUR"):  # type: ignore[no-untyped-def]
+    def row(user: int, dimension: str, key: str, category: str, amount: str, base: str = "EUR"):
         return (user, dimension, key, category, END, base, D(amount))
 
     expected = [

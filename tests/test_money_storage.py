@@ -8,30 +8,19 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import func, insert, select
 
+from tests.support import factories
 from wealth_pipeline import money
 from wealth_pipeline.fx.lookup import FxRate
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
     account_snapshots,
-    brokers,
     exchange_rates,
-    financial_accounts,
-    users,
 )
 
 
 def _account(connection) -> int:
-    user_id = connection.execute(insert(users).values(username="ada")).inserted_primary_key[0]
-    broker_id = connection.execute(
-        insert(brokers).values(
-            code="manual", name="Manual", integration_type="manual", credential_schema={}
-        )
-    ).inserted_primary_key[0]
-    return connection.execute(
-        insert(financial_accounts).values(
-            user_id=user_id, broker_id=broker_id, name="Cash", currency="EUR"
-        )
-    ).inserted_primary_key[0]
+    factories.broker(connection, "manual", "Manual")
+    return factories.account(connection, factories.user(connection, "ada"), "manual", "Cash")
 
 
 def _snapshots(connection, account_id: int, balances: list[str]) -> None:
@@ -145,7 +134,7 @@ def test_quantize_rounds_half_even_once() -> None:
     assert money.divide(Decimal(1), Decimal(8), 2) == Decimal("0.12")  # tie goes to even
     assert money.divide(Decimal(3), Decimal(8), 2) == Decimal("0.38")
     with pytest.raises(TypeError):
-        money.quantize(0.1, 4)  # type: ignore[arg-type]
+        money.quantize(0.1, 4)
 
 
 def _at(units: int, places: int) -> Decimal:
@@ -153,7 +142,7 @@ def _at(units: int, places: int) -> Decimal:
     return Decimal(f"{units}E-{places}")
 
 
-def _random_products(rng: random.Random, count: int):  # type: ignore[no-untyped-def]
+def _random_products(rng: random.Random, count: int):
     """(amount, rate) pairs at the stored scales, a third of them exact half-unit ties."""
     for n in range(count):
         amount_units = rng.choice(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.browser_support import artifacts, chromium
+from tests.support.browser import artifacts
 from wealth_pipeline.cli import main
 
 CLOCK = "2026-10-30"  # the shipped ECB excerpt's last day: the demo's clock
@@ -38,7 +38,7 @@ def demo(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
     return tmp_path
 
 
-def test_the_demo_report_shows_the_fan_chart_and_the_goal_line(demo: Path) -> None:
+def test_the_demo_report_shows_the_fan_chart_and_the_goal_line(demo: Path, browser) -> None:
     html_file = demo / "demo-report.html"
     preview = run("report", "preview", "--user", "demo", "--text", "--html", str(html_file))
     assert preview.exit_code == 0, preview.output
@@ -47,17 +47,17 @@ def test_the_demo_report_shows_the_fan_chart_and_the_goal_line(demo: Path) -> No
     assert "WHERE THIS IS HEADING" in preview.output
     assert "25x rule:" in preview.output and "Monte Carlo:" in preview.output
 
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 720, "height": 1000})
-        page.set_content(html_file.read_text(encoding="utf-8"), wait_until="load")
-        shown = page.inner_text("body")
-        assert "Where this is heading" in shown
-        assert goal_line.group(0) in shown
-        fan = page.eval_on_selector(
-            "img[alt^='Projected net worth']", "i => [i.complete, i.naturalWidth]"
-        )
-        assert fan == [True, 1200]  # drawn at twice the 600 px it is shown at
-        page.locator("text=Where this is heading").scroll_into_view_if_needed()
-        screenshot = artifacts("projection") / "demo-report.png"
-        page.screenshot(path=str(screenshot), full_page=True)
+    page = browser.new_page(viewport={"width": 720, "height": 1000})
+    page.set_content(html_file.read_text(encoding="utf-8"), wait_until="load")
+    shown = page.inner_text("body")
+    assert "Where this is heading" in shown
+    assert goal_line.group(0) in shown
+    fan = page.eval_on_selector(
+        "img[alt^='Projected net worth']", "i => [i.complete, i.naturalWidth]"
+    )
+    assert fan == [True, 1200]  # drawn at twice the 600 px it is shown at
+    page.locator("text=Where this is heading").scroll_into_view_if_needed()
+    screenshot = artifacts("projection") / "demo-report.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    page.close()  # and its context
     assert screenshot.read_bytes().startswith(b"\x89PNG")

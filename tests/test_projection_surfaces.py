@@ -12,13 +12,10 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select, update
 
-from tests.api_support import (
+from tests.support.api import (
     LAST,
     Api,
-    api_env_fixture,  # noqa: F401 (fixture)
-    api_fixture,  # noqa: F401 (fixture)
 )
-from tests.security_support import cheap_argon2  # noqa: F401
 from wealth_pipeline.cli import main
 from wealth_pipeline.projection.assets import wealth_projection
 from wealth_pipeline.projection.goals import add_goal, update_settings
@@ -201,17 +198,17 @@ def test_saving_and_returns_come_from_the_cash_flows_work(
     calls = []
     months = list(pd.date_range("2021-12-31", periods=37, freq="ME").date)  # through 2024-12-31
 
-    def flows(connection, user_id):  # type: ignore[no-untyped-def]
+    def flows(connection, user_id):
         calls.append(("flows", user_id))
         return pd.Series([Decimal(100 * (i % 5)) for i in range(37)], index=months, dtype=object)
 
-    def returns(connection, user_id):  # type: ignore[no-untyped-def]
+    def returns(connection, user_id):
         calls.append(("returns", user_id))
         return pd.Series([0.004 + 0.01 * ((i % 3) - 1) for i in range(37)], index=months)
 
     stand_in = types.ModuleType("wealth_pipeline.returns.monthly")
-    stand_in.monthly_net_external_flows = flows  # type: ignore[attr-defined]
-    stand_in.monthly_time_weighted_returns = returns  # type: ignore[attr-defined]
+    stand_in.monthly_net_external_flows = flows
+    stand_in.monthly_time_weighted_returns = returns
     monkeypatch.setitem(sys.modules, "wealth_pipeline.returns.monthly", stand_in)
     body = api.get("/api/wealth/projection/").json()
     inputs = body["inputs"]

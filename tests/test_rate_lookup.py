@@ -15,7 +15,7 @@ from fractions import Fraction
 import dagster as dg
 import pytest
 
-from tests.conftest import ECB_SAMPLE
+from tests.support.data import ECB_SAMPLE
 from wealth_pipeline.fx.assets import exchange_rates
 from wealth_pipeline.fx.lookup import FxRate, NoRate, RateBook, rate
 from wealth_pipeline.fx.sources import EcbFileRates

@@ -23,8 +23,10 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.fakes.server import free_port
+from tests.support.fakes.server import free_port
 from wealth_pipeline.cli import main
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PASSWORD = "demo-password"  # the README names it

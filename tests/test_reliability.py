@@ -29,11 +29,11 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from tests.automation_support import Automation, convert_days
-from tests.conftest import ECB_SAMPLE
-from tests.deployment import add_waiting_snapshot, scratch_database
-from tests.fakes.frankfurter import FakeFrankfurter, Fault
-from tests.fakes.tcp_proxy import TcpProxy
+from tests.support.automation import Automation, convert_days
+from tests.support.data import ECB_SAMPLE
+from tests.support.deployment import add_waiting_snapshot, scratch_database
+from tests.support.fakes.frankfurter import FakeFrankfurter, Fault
+from tests.support.fakes.tcp_proxy import TcpProxy
 from wealth_pipeline import money
 from wealth_pipeline.cli import main
 from wealth_pipeline.fx.assets import exchange_rates
@@ -51,7 +51,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 def materialize(
     url: str, first: str, last: str, source=None, instance=None
-) -> dg.ExecuteInProcessResult:  # type: ignore[no-untyped-def]
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [exchange_rates],
         instance=instance,
@@ -168,7 +168,7 @@ def test_rate_source_down_for_a_day_then_automation_completes_the_day(
     assert "gave up after 2 attempts" in failure_description(down)
     assert stored_rates(warehouse_url) == []
 
-    def snapshot():  # type: ignore[no-untyped-def]
+    def snapshot():
         with engine.connect() as connection:
             return connection.execute(
                 select(account_snapshots).where(account_snapshots.c.id == waiting.id)

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.browser_support import artifacts, chromium
-from tests.fakes.smtp import FakeSmtp
-from tests.report_support import AS_OF, MONDAY, make_world
-from tests.test_report_send import parts
+from tests.support.browser import artifacts
+from tests.support.fakes.smtp import FakeSmtp
+from tests.support.report import AS_OF, MONDAY, make_world, parts
 from wealth_pipeline import formatting as fmt
 from wealth_pipeline.mail import Mailer
 from wealth_pipeline.report.delivery import send_reports
@@ -29,7 +28,7 @@ from wealth_pipeline.warehouse.schema import (
 
 
 def test_the_html_part_renders_the_total_and_every_account(
-    sqlite_url: str, smtp: FakeSmtp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    sqlite_url: str, smtp: FakeSmtp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, browser
 ) -> None:
     monkeypatch.setenv("WEALTH_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
@@ -57,19 +56,19 @@ def test_the_html_part_renders_the_total_and_every_account(
         ).scalars().all()  # fmt: skip
     assert sorted(names) == ["Depot", "Giro", "Sparkonto"]
 
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 720, "height": 1000})
-        page.set_content(html, wait_until="load")
-        shown = page.inner_text("body")
-        assert fmt.money(total, "EUR") in shown
-        for name in names:
-            assert name in shown
-        assert "Needs your attention" in shown
-        images_shown = page.eval_on_selector_all(
-            "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth])"
-        )
-        assert len(images_shown) == 3  # net worth, allocation, projection
-        assert all(complete and width > 0 for complete, width in images_shown)
-        screenshot = artifacts("report") / "weekly-report.png"
-        page.screenshot(path=str(screenshot), full_page=True)
+    page = browser.new_page(viewport={"width": 720, "height": 1000})
+    page.set_content(html, wait_until="load")
+    shown = page.inner_text("body")
+    assert fmt.money(total, "EUR") in shown
+    for name in names:
+        assert name in shown
+    assert "Needs your attention" in shown
+    images_shown = page.eval_on_selector_all(
+        "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth])"
+    )
+    assert len(images_shown) == 3  # net worth, allocation, projection
+    assert all(complete and width > 0 for complete, width in images_shown)
+    screenshot = artifacts("report") / "weekly-report.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    page.close()  # and its context
     assert screenshot.read_bytes().startswith(b"\x89PNG")

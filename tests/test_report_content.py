@@ -65,7 +65,7 @@ def test_signed_money_and_percentages() -> None:
 
 def test_no_float_is_accepted_as_money() -> None:
     with pytest.raises(TypeError):
-        fmt.money(1.5, "EUR")  # type: ignore[arg-type]
+        fmt.money(1.5, "EUR")
 
 
 # --- changes ---------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def test_iso_weeks_across_the_year_start() -> None:
 # --- accounts and allocation -----------------------------------------------------------
 
 
-def row(account_id: int, name: str, base: str | None, week_ago: str | None, existed: bool = True):  # type: ignore[no-untyped-def]
+def row(account_id: int, name: str, base: str | None, week_ago: str | None, existed: bool = True):
     return AccountRow(account_id, name, "Broker", "checking", "EUR", D(base or "1"),
                       date(2026, 11, 27), D(base) if base else None,
                       D(week_ago) if week_ago else None, existed)  # fmt: skip
@@ -194,7 +194,7 @@ def test_text_tables_align_columns() -> None:
 # --- rendering ------------------------------------------------------------------------
 
 
-def report(**overrides):  # type: ignore[no-untyped-def]
+def report(**overrides):
     as_of = date(2026, 11, 27)
     history = series(as_of - timedelta(days=9), ["1000.0000"] * 3 + ["900.5050"] * 7)
     values = dict(

@@ -15,8 +15,8 @@ import dagster as dg
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select
 
-from tests.fakes.smtp import FakeSmtp
-from tests.report_support import World, make_world, world_fixture  # noqa: F401  (the `world` fixture)
+from tests.support.fakes.smtp import FakeSmtp
+from tests.support.report import World
 from wealth_pipeline.cli import main
 from wealth_pipeline.definitions import build_definitions
 from wealth_pipeline.settings import load_settings
@@ -36,9 +36,9 @@ def statuses(engine: Engine) -> dict[int, str]:
 
 
 def test_the_monday_schedule_delivers_through_the_definitions(
-    world: tuple[Engine, World], smtp: FakeSmtp
+    report_world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     defs = build_definitions(load_settings())
     schedule = defs.resolve_schedule_def("weekly_report_monday")
     assert schedule.cron_schedule == "0 19 * * 1"
@@ -72,9 +72,9 @@ def test_the_monday_schedule_delivers_through_the_definitions(
 
 
 def test_preview_prints_the_text_and_writes_a_browsable_html(
-    world: tuple[Engine, World], tmp_path: Path
+    report_world: tuple[Engine, World], tmp_path: Path
 ) -> None:
-    engine, _ = world
+    engine, _ = report_world
     text = run("report", "preview", "--user", "alice", "--date", "2026-11-30")
     assert text.exit_code == 0, text.output
     assert "Subject: [Wealth Tracker] Weekly Report - €15,520.46" in text.output
@@ -98,7 +98,7 @@ def test_preview_prints_the_text_and_writes_a_browsable_html(
     assert bad_day.exit_code == 2 and "is not a date" in bad_day.output
 
 
-def test_preview_without_figures_says_what_to_do(world: tuple[Engine, World]) -> None:
+def test_preview_without_figures_says_what_to_do(report_world: tuple[Engine, World]) -> None:
     result = run("report", "preview", "--user", "alice", "--date", "2020-01-01")
     assert result.exit_code == 1
     assert "the marts hold no figures for alice up to 2020-01-01" in result.output
@@ -106,9 +106,9 @@ def test_preview_without_figures_says_what_to_do(world: tuple[Engine, World]) ->
 
 
 def test_send_prints_each_user_and_exits_1_on_a_failure(
-    world: tuple[Engine, World], smtp: FakeSmtp
+    report_world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
-    engine, _ = world
+    engine, _ = report_world
     dry = run("report", "send", "--dry-run", "--date", "2026-11-30")
     assert dry.exit_code == 0, dry.output
     assert "Dry run: nothing is sent." in dry.output
@@ -132,7 +132,7 @@ def test_send_prints_each_user_and_exits_1_on_a_failure(
     assert unknown.exit_code == 1 and "no active user named 'zoe'" in unknown.output
 
 
-def test_users_opt_in_and_out_with_wealth_users_set(world: tuple[Engine, World]) -> None:
+def test_users_opt_in_and_out_with_wealth_users_set(report_world: tuple[Engine, World]) -> None:
     off = run("users", "set", "alice", "--no-weekly-report")
     assert off.exit_code == 0 and "weekly report        off" in off.output
     on = run("users", "set", "dave", "--weekly-report", "--report-email", "dave@example.org")

@@ -11,15 +11,14 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from sqlalchemy import Engine, insert, select, update
 
-from tests.fakes.smtp import FakeSmtp
-from tests.report_support import AS_OF, MONDAY, World, make_world, world_fixture  # noqa: F401  (the `world` fixture)
+from tests.support.fakes.smtp import FakeSmtp
+from tests.support.report import AS_OF, MONDAY, World, parts
 from wealth_pipeline import formatting as fmt
 from wealth_pipeline.mail import Mailer
 from wealth_pipeline.report.delivery import ReportError, send_reports
@@ -36,7 +35,7 @@ from wealth_pipeline.warehouse.schema import (
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def send(engine: Engine, **options):  # type: ignore[no-untyped-def]
+def send(engine: Engine, **options):
     return {o.username: o for o in send_reports(engine, Mailer(load_settings()), today=MONDAY,
                                                 **options)}  # fmt: skip
 
@@ -49,25 +48,10 @@ def deliveries(engine: Engine) -> dict[int, tuple]:
         return {row.user_id: tuple(row)[1:] for row in rows}
 
 
-def parts(message: EmailMessage) -> tuple[str, str, dict[str, bytes]]:
-    """(text, html, {content-id: png bytes}) as a mail client finds them."""
-    assert message.get_content_type() == "multipart/alternative"
-    text_part, related = message.get_payload()  # type: ignore[misc]
-    assert text_part.get_content_type() == "text/plain"
-    assert related.get_content_type() == "multipart/related"
-    html_part, *images = related.get_payload()
-    assert html_part.get_content_type() == "text/html"
-    found = {}
-    for image in images:
-        assert image.get_content_type() == "image/png"
-        found[image["Content-ID"].strip("<>")] = image.get_content()
-    return text_part.get_content(), html_part.get_content(), found
-
-
 def test_the_report_reaches_the_smtp_server_with_the_marts_numbers(
-    world: tuple[Engine, World], smtp: FakeSmtp
+    report_world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     outcomes = send(engine)
 
     assert outcomes["alice"].status == "sent"
@@ -150,9 +134,9 @@ def test_the_report_reaches_the_smtp_server_with_the_marts_numbers(
 
 
 def test_refused_recipients_and_users_without_opt_in_or_address(
-    world: tuple[Engine, World], smtp: FakeSmtp
+    report_world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     outcomes = send(engine)
 
     assert set(outcomes) == {"alice", "bob", "dave"}  # carol did not opt in
@@ -176,9 +160,9 @@ def test_refused_recipients_and_users_without_opt_in_or_address(
 
 
 def test_a_rerun_never_sends_twice_and_resend_does(
-    world: tuple[Engine, World], smtp: FakeSmtp
+    report_world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     send(engine)
     first = deliveries(engine)[people.alice.user_id]
     smtp.reset()
@@ -197,8 +181,8 @@ def test_a_rerun_never_sends_twice_and_resend_does(
     assert deliveries(engine)[people.alice.user_id][4] == received.message["Message-ID"] != first[4]
 
 
-def test_dry_run_sends_and_records_nothing(world: tuple[Engine, World], smtp: FakeSmtp) -> None:
-    engine, _ = world
+def test_dry_run_sends_and_records_nothing(report_world: tuple[Engine, World], smtp: FakeSmtp) -> None:
+    engine, _ = report_world
     outcomes = send(engine, dry_run=True)
     assert outcomes["alice"].status == "dry-run"
     assert outcomes["alice"].subject.startswith("[Wealth Tracker] Weekly Report - €15,520.46")
@@ -207,9 +191,9 @@ def test_dry_run_sends_and_records_nothing(world: tuple[Engine, World], smtp: Fa
 
 
 def test_without_smtp_the_report_lands_in_the_outbox(
-    world: tuple[Engine, World], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    report_world: tuple[Engine, World], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     monkeypatch.delenv("WEALTH_SMTP_HOST", raising=False)
     monkeypatch.setenv("WEALTH_OUTBOX_DIR", str(tmp_path / "outbox"))
     outcomes = send(engine, usernames=["alice", "bob"])
@@ -218,17 +202,17 @@ def test_without_smtp_the_report_lands_in_the_outbox(
     [path] = (tmp_path / "outbox").glob("*alice.reports@example.org*.eml")
     assert deliveries(engine)[people.alice.user_id][3] == f"outbox: {path}"
     message = message_from_bytes(path.read_bytes(), policy=policy.default)
-    text, _html, images = parts(message)  # type: ignore[arg-type]
+    text, _html, images = parts(message)
     assert message["To"] == "alice.reports@example.org"
     assert "€15,520.46" in text
     assert len(images) == 3  # net worth, allocation, projection
 
 
 def test_a_claimed_week_is_not_sent_twice_until_the_claim_expires(
-    world: tuple[Engine, World], smtp: FakeSmtp
+    report_world: tuple[Engine, World], smtp: FakeSmtp
 ) -> None:
     """Another run holding the week's row (mid-send) is respected; an abandoned claim is not."""
-    engine, people = world
+    engine, people = report_world
     rd = report_deliveries
     with engine.begin() as connection:
         connection.execute(
@@ -252,9 +236,9 @@ def test_a_claimed_week_is_not_sent_twice_until_the_claim_expires(
 
 
 def test_an_unreachable_server_fails_every_message_clearly(
-    world: tuple[Engine, World], monkeypatch: pytest.MonkeyPatch
+    report_world: tuple[Engine, World], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine, people = world
+    engine, people = report_world
     monkeypatch.setenv("WEALTH_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("WEALTH_SMTP_PORT", "9")  # discard: nothing listens
     monkeypatch.setenv("WEALTH_SMTP_SECURITY", "none")
@@ -269,8 +253,8 @@ def test_an_unreachable_server_fails_every_message_clearly(
     assert all("smtp-secret-4711" not in str(row) for row in rows.values())
 
 
-def test_accounts_not_synced_lately_are_listed(world: tuple[Engine, World], smtp: FakeSmtp) -> None:
-    engine, people = world
+def test_accounts_not_synced_lately_are_listed(report_world: tuple[Engine, World], smtp: FakeSmtp) -> None:
+    engine, people = report_world
     with engine.begin() as connection:
         connection.execute(
             update(profiles).where(profiles.c.user_id == people.alice.user_id)
@@ -283,10 +267,10 @@ def test_accounts_not_synced_lately_are_listed(world: tuple[Engine, World], smtp
         assert "Giro: never synced" in part and "Depot: never synced" in part
 
 
-def test_warnings_show_days_as_the_rest_of_the_report_does(world: tuple[Engine, World]) -> None:
+def test_warnings_show_days_as_the_rest_of_the_report_does(report_world: tuple[Engine, World]) -> None:
     from wealth_pipeline.report.facts import load_report
 
-    engine, people = world
+    engine, people = report_world
     with engine.connect() as connection:
         report = load_report(connection, people.alice.user_id, today=AS_OF + timedelta(days=10))
     texts = {notice.kind: notice.text for notice in report.warnings}
@@ -301,11 +285,11 @@ def test_warnings_show_days_as_the_rest_of_the_report_does(world: tuple[Engine, 
 
 
 def test_a_stale_account_says_when_it_last_synced_in_berlin_time(
-    world: tuple[Engine, World],
+    report_world: tuple[Engine, World],
 ) -> None:
     from wealth_pipeline.report.facts import load_report
 
-    engine, people = world
+    engine, people = report_world
     with engine.begin() as connection:
         connection.execute(
             update(profiles).where(profiles.c.user_id == people.alice.user_id)

@@ -24,13 +24,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tests.returns_support import account, add_rates, build, flows, setup_user, values
+from tests.support.returns import account, add_rates, build, flows, setup_user, values
 from wealth_pipeline.returns.periods import money_weighted, performance
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily
 
 
-def stock_world(url: str, n1: int, p0: str, n2: int, p1: str, p2: str, div: str):  # type: ignore[no-untyped-def]
+def stock_world(url: str, n1: int, p0: str, n2: int, p1: str, p2: str, div: str):
     engine = get_engine(url)
     user, broker = setup_user(engine)
     acc = account(engine, user, broker, "Shares")

@@ -62,7 +62,7 @@ def test_truncated_or_missing_blob() -> None:
     with pytest.raises(VaultError, match="truncated"):
         open_blob(KEY, blob[:20], AAD)
     with pytest.raises(VaultError, match="missing"):
-        open_blob(KEY, None, AAD)  # type: ignore[arg-type]
+        open_blob(KEY, None, AAD)
 
 
 @pytest.mark.parametrize(

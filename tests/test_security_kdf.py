@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.security_support import CHEAP, cheap_argon2  # noqa: F401 (fixture)
+from tests.support.factories import CHEAP
 from wealth_pipeline.security.errors import VaultError
 from wealth_pipeline.security.kdf import (
     KdfParams,
@@ -32,7 +32,7 @@ def test_defaults_are_rfc_9106_second_recommendation(monkeypatch: pytest.MonkeyP
     assert settings.argon2_parallelism == 4
 
 
-def test_lowered_only_by_explicit_configuration(cheap_argon2: KdfParams) -> None:  # noqa: F811
+def test_lowered_only_by_explicit_configuration(cheap_argon2: KdfParams) -> None:
     assert KdfParams.from_settings() == CHEAP == cheap_argon2
 
 
@@ -47,6 +47,8 @@ def test_lowered_only_by_explicit_configuration(cheap_argon2: KdfParams) -> None
 def test_bad_configuration_is_refused(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
 ) -> None:
+    for other in ("TIME_COST", "MEMORY_KIB", "PARALLELISM"):  # the defaults: 4 lanes
+        monkeypatch.delenv(f"WEALTH_ARGON2_{other}", raising=False)
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
         load_settings()

@@ -10,11 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 
-from tests.security_support import (  # noqa: F401 (cheap_argon2 is a fixture)
-    CREDENTIALS,
-    add_account,
-    cheap_argon2,
-)
+from tests.support import factories
+from tests.support.security import CREDENTIALS
 from wealth_pipeline.security.errors import VaultError
 from wealth_pipeline.security.sync_keys import (
     disable_auto_sync,
@@ -108,7 +105,7 @@ def test_auto_sync_lets_the_worker_decrypt_credentials(warehouse_url: str, tmp_p
     with engine.begin() as connection:
         alice = create_user(connection, "alice", "alice password")
         bob = create_user(connection, "bob", "bob password")
-        giro = add_account(connection, alice)
+        giro = factories.account(connection, alice, "dkb", "Giro")
         client = unlock(connection, "alice", "alice password")
         blob = encrypt_credentials(client, giro, CREDENTIALS)
         with pytest.raises(VaultError, match="auto-sync is off"):

@@ -9,12 +9,9 @@ import pytest
 from sqlalchemy import Connection, func, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from tests.security_support import (  # noqa: F401 (cheap_argon2 is a fixture)
-    CHEAP,
-    CREDENTIALS,
-    add_account,
-    cheap_argon2,
-)
+from tests.support import factories
+from tests.support.factories import CHEAP
+from tests.support.security import CREDENTIALS
 from wealth_pipeline.security import vault
 from wealth_pipeline.security.kdf import KdfParams, decode_salt, derive_auth_hash, derive_kek
 from wealth_pipeline.security.vault import (
@@ -136,8 +133,8 @@ def test_credentials_and_state_round_trip_and_stay_in_place(warehouse_url: str) 
     with engine.begin() as connection:
         alice = create_user(connection, "alice", PASSWORD)
         bob = create_user(connection, "bob", "bob's password")
-        giro, depot = add_account(connection, alice), add_account(connection, alice, "Depot")
-        bobs = add_account(connection, bob)
+        giro, depot = factories.account(connection, alice, "dkb", "Giro"), factories.account(connection, alice, "dkb", "Depot")
+        bobs = factories.account(connection, bob, "dkb", "Giro")
         a = unlock(connection, "alice", PASSWORD)
         b = unlock(connection, "bob", "bob's password")
     blob = encrypt_credentials(a, giro, CREDENTIALS)
@@ -170,7 +167,7 @@ def test_password_change_rewraps_the_data_key_only(warehouse_url: str) -> None:
     engine = get_engine(warehouse_url)
     with engine.begin() as connection:
         user_id = create_user(connection, "alice", PASSWORD)
-        giro = add_account(connection, user_id)
+        giro = factories.account(connection, user_id, "dkb", "Giro")
         before = unlock(connection, "alice", PASSWORD)
         blob = encrypt_credentials(before, giro, CREDENTIALS)
         connection.execute(financial_accounts.update().values(encrypted_credentials=blob))
@@ -232,7 +229,7 @@ def test_database_dump_holds_no_secret(warehouse_url: str) -> None:
     engine = get_engine(warehouse_url)
     with engine.begin() as connection:
         user_id = create_user(connection, "alice", PASSWORD)
-        giro = add_account(connection, user_id)
+        giro = factories.account(connection, user_id, "dkb", "Giro")
         unlocked = unlock(connection, "alice", PASSWORD)
         params = login_parameters(connection, "alice")
         assert params is not None

@@ -9,9 +9,10 @@ from fractions import Fraction
 import pytest
 from sqlalchemy import Connection, insert, select, update
 
+from tests.support import factories
 from wealth_pipeline import money
-from wealth_pipeline.accounts import Owner, create_account, remove_account
-from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
+from wealth_pipeline.accounts import Owner, remove_account
+from wealth_pipeline.brokers.catalogue import load_catalogue
 from wealth_pipeline.marts.changes import record_mart_change
 from wealth_pipeline.snapshots.store import (
     NewSnapshot,
@@ -27,34 +28,18 @@ from wealth_pipeline.warehouse.schema import (
     mart_changes,
     portfolio_positions,
     profiles,
-    users,
 )
 
 USD_PER_EUR = {date(2024, 1, 5): Decimal("1.0921"), date(2024, 1, 8): Decimal("1.0946")}
 CHF_PER_EUR = {date(2024, 1, 5): Decimal("0.9318"), date(2024, 1, 8): Decimal("0.9305")}
 
 
-def make_user(connection: Connection, name: str, base: str) -> Owner:
-    user_id = connection.execute(
-        insert(users).values(username=name).returning(users.c.id)
-    ).scalar_one()
-    connection.execute(insert(profiles).values(user_id=user_id, base_currency=base))
-    return Owner(user_id, name, base)
-
-
 def make_account(connection: Connection, owner: Owner, currency: str, code: str = "manual") -> int:
-    broker = get_broker(connection, code)
-    assert broker is not None
-    return create_account(
-        connection,
-        owner=owner,
-        broker=broker,
-        name=f"{code} {currency}",
-        account_type="savings",
-        currency=currency,
-        credentials={"username": "u", "pin": "p"} if code == "dkb" else None,
-        encrypt=(lambda _id, _c: b"sealed") if code == "dkb" else None,
-    )
+    """A savings account at `code` (a FinTS bank's with stand-in sealed credentials)."""
+    return factories.account(
+        connection, owner, code, f"{code} {currency}", kind="savings", currency=currency,
+        **({"encrypted_credentials": b"sealed"} if code == "dkb" else {}),
+    )  # fmt: skip
 
 
 def load_rates(connection: Connection) -> None:
@@ -71,7 +56,7 @@ def setup(warehouse_url: str):
     engine = get_engine(warehouse_url)
     with engine.begin() as connection:
         load_catalogue(connection)
-        owner = make_user(connection, "alice", "CHF")
+        owner = factories.user(connection, "alice", "CHF")
         account = make_account(connection, owner, "USD")
     return engine, owner, account
 
@@ -245,7 +230,7 @@ def test_raw_data_is_stored_without_secrets(setup) -> None:
 def test_the_earliest_changed_day_is_kept_per_user(setup) -> None:
     engine, owner, account = setup
     with engine.begin() as connection:
-        bob = make_user(connection, "bob", "EUR")
+        bob = factories.user(connection, "bob", "EUR")
         bob_account = make_account(connection, bob, "EUR")
         write_snapshot(
             connection, account, NewSnapshot(date(2024, 3, 1), Decimal(1), "USD"), source="manual"

@@ -4,7 +4,7 @@ account as waiting, with its last data day and the one command that syncs it now
 command, run by a person in a real `wealth` process, takes the SMS code on the terminal,
 writes today and fills the missing days from the service's history.
 
-The broker is `tests/assisted_support.py`'s double (an HTTP service shaped like VIAC, not a
+The broker is `tests/support/assisted.py`'s double (an HTTP service shaped like VIAC, not a
 fake of VIAC itself).
 """
 
@@ -23,7 +23,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from tests.assisted_support import (
+from tests.support import factories
+from tests.support.assisted import (
     CODE,
     NOTE,
     PHONE,
@@ -31,11 +32,11 @@ from tests.assisted_support import (
     AssistedService,
     add_assisted_broker,
 )
-from tests.assisted_support import (
+from tests.support.assisted import (
     PASSWORD as BANK_PASSWORD,
 )
-from tests.fakes.fints_bank import FakeFinTSBank
-from tests.sync_support import (
+from tests.support.fakes.fints_bank import FakeFinTSBank
+from tests.support.sync import (
     PASSWORD,
     SYNC_DAY,
     account_status,
@@ -49,7 +50,7 @@ from wealth_pipeline.brokers.base import BrokerConfig, IntegrationContext
 from wealth_pipeline.brokers.connection import broker_config, save_session
 from wealth_pipeline.brokers.registry import build_integration
 from wealth_pipeline.cli import main
-from wealth_pipeline.security.vault import encrypt_credentials, encrypt_state, unlock
+from wealth_pipeline.security.vault import encrypt_state, unlock
 from wealth_pipeline.settings import load_settings
 from wealth_pipeline.sync.notify import notice_text, recipients
 from wealth_pipeline.sync.runner import run_sync
@@ -76,22 +77,16 @@ def service(service_server: AssistedService) -> Iterator[AssistedService]:
     yield service_server
 
 
-def assisted_world(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base_url: str):  # type: ignore[no-untyped-def]
+def assisted_world(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, base_url: str):
     world = make_world(url, tmp_path, monkeypatch, {"fake_ok": 1})
     add_assisted_broker(world.engine, base_url)
     with world.engine.connect() as connection:
         unlocked = unlock(connection, "alice", PASSWORD)
     with world.engine.begin() as connection:
-        from wealth_pipeline.accounts import create_account
-        from wealth_pipeline.brokers.catalogue import get_broker
-
-        broker = get_broker(connection, CODE)
-        assert broker is not None
-        account_id = create_account(
-            connection, owner=world.owner, broker=broker, name="Pillar 3a",
-            account_type="retirement", currency="CHF", identifier="3.123.456.789.01",
+        account_id = factories.account(
+            connection, world.owner, CODE, "Pillar 3a", kind="retirement", currency="CHF",
+            identifier="3.123.456.789.01", unlocked=unlocked,
             credentials={"username": PHONE, "password": BANK_PASSWORD},
-            encrypt=lambda i, c: encrypt_credentials(unlocked, i, c),
         )  # fmt: skip
     return world, account_id, unlocked
 
@@ -221,7 +216,7 @@ def test_the_base_url_setting_points_an_integration_elsewhere(
 
 def wealth(*args: str, env: dict[str, str], input: str) -> subprocess.CompletedProcess[str]:
     """The `wealth` command line in a process of its own (the test double registered)."""
-    code = "import tests.assisted_support; from wealth_pipeline.cli import main; main()"
+    code = "import tests.support.assisted; from wealth_pipeline.cli import main; main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args], input=input, capture_output=True, text=True,
         env=env, cwd=ROOT, timeout=120, start_new_session=True,  # no terminal: codes from stdin
@@ -296,14 +291,9 @@ def test_a_dkb_login_needing_a_tan_medium_waits_then_the_person_chooses_once(
     with world.engine.connect() as connection:
         unlocked = unlock(connection, "alice", PASSWORD)
     with world.engine.begin() as connection:
-        from wealth_pipeline.accounts import create_account
-        from wealth_pipeline.brokers.catalogue import get_broker
-
-        account_id = create_account(
-            connection, owner=world.owner, broker=get_broker(connection, "dkb"), name="Giro",
-            account_type="checking", currency="EUR", identifier="DE02120300000000202051",
-            credentials={"username": "alice.dkb", "pin": DKB_PIN},
-            encrypt=lambda i, c: encrypt_credentials(unlocked, i, c),
+        account_id = factories.account(
+            connection, world.owner, "dkb", "Giro", identifier="DE02120300000000202051",
+            credentials={"username": "alice.dkb", "pin": DKB_PIN}, unlocked=unlocked,
         )  # fmt: skip
     report = run_sync(world.engine, SYNC_DAY, settings=load_settings())
     [waiting] = report.pending_auth

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from tests.sync_support import (
+from tests.support.sync import (
     PASSWORD,
     PIN,
     SYNC_DAY,
@@ -49,7 +49,7 @@ from wealth_pipeline.warehouse.schema import users as users_table
 MIXED = {"fake_ok": 2, "fake_fail": 1, "fake_2fa": 1, "fake_slow": 2}
 
 
-def materialize(url: str, key_file: Path, partition: str, instance: dg.DagsterInstance):  # type: ignore[no-untyped-def]
+def materialize(url: str, key_file: Path, partition: str, instance: dg.DagsterInstance):
     return dg.materialize(
         [sync_accounts, converted_snapshots, *sync_checks, *conversion_checks],
         resources={
@@ -228,33 +228,32 @@ def test_cli_wrong_tan_keeps_waiting(
     assert account_status(world.engine, account_id)[0] == "error"
 
 
-def _add_user_with_account(world, name: str, email: str, code: str) -> int:  # type: ignore[no-untyped-def]
+def _add_user_with_account(world, name: str, email: str, code: str) -> int:
     """Another auto-syncing user (sealed to the world's sync key) with one account at `code`."""
-    from tests.security_support import CHEAP
-    from tests.sync_support import add_account
-    from wealth_pipeline.accounts import Owner
+    from tests.support import factories
+    from tests.support.sync import broker_account
     from wealth_pipeline.security.sync_keys import (
         enable_auto_sync,
         load_public_key,
         public_key_path,
     )
-    from wealth_pipeline.security.vault import create_user, unlock
+    from wealth_pipeline.security.vault import unlock
 
     with world.engine.begin() as connection:
-        user_id = create_user(connection, name, PASSWORD, email=email, params=CHEAP)
+        owner = factories.user(connection, name, "EUR", password=PASSWORD, email=email)
         unlocked = unlock(connection, name, PASSWORD)
         enable_auto_sync(connection, unlocked, load_public_key(public_key_path(world.key_file)))
-    return add_account(world.engine, Owner(user_id, name, "EUR"), unlocked, code, f"{name}-{code}")
+    return broker_account(world.engine, owner, unlocked, code, f"{name}-{code}")
 
 
-def _metadata(result) -> dict:  # type: ignore[no-untyped-def]
+def _metadata(result) -> dict:
     [event, _positions] = result.asset_materializations_for_node("sync_accounts")
     return {k: v.value for k, v in event.metadata.items()}
 
 
 def test_paused_accounts_are_mailed_to_their_owner_once_per_run(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_2fa": 2, "fake_ok": 1})
     with world.engine.begin() as connection:
         connection.execute(update(users_table).values(email="alice@example.org"))
@@ -327,7 +326,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 EXCERPT_END = "2026-10-30"  # the last day of the ECB excerpt shipped in the package
 
 
-def _sync_schedule_context(moment: datetime, instance: dg.DagsterInstance | None = None):  # type: ignore[no-untyped-def]
+def _sync_schedule_context(moment: datetime, instance: dg.DagsterInstance | None = None):
     schedule = build_daily_sync_schedule(running=True)
     definitions = dg.Definitions(
         assets=[sync_accounts, account_cash_flows, converted_snapshots], jobs=[daily_sync_job],
@@ -398,14 +397,14 @@ def test_no_credential_in_dump_event_log_or_compute_logs(
     compute log manager captured (the run's stdout and stderr), every event, every table."""
     from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 
-    from tests.sync_support import add_account
+    from tests.support.sync import broker_account
     from wealth_pipeline.security.vault import unlock
     from wealth_pipeline.warehouse.schema import metadata as warehouse_metadata
 
     world = make_world(warehouse_url, tmp_path, monkeypatch, MIXED)
     with world.engine.connect() as connection:
         unlocked = unlock(connection, "alice", PASSWORD)
-    add_account(world.engine, world.owner, unlocked, "fake_ok", "wrongpin", pin="bad-pin-777")
+    broker_account(world.engine, world.owner, unlocked, "fake_ok", "wrongpin", pin="bad-pin-777")
     home = tmp_path / "dagster_home"
     logs_dir = tmp_path / "compute_logs"
     home.mkdir()
@@ -453,7 +452,7 @@ def test_two_factor_pause_completed_in_another_process_then_converted_when_rates
     import subprocess
     import sys
 
-    from tests.automation_support import Automation, convert_days, rates_arrived
+    from tests.support.automation import Automation, convert_days, rates_arrived
     from wealth_pipeline.warehouse.schema import exchange_rates
 
     world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_2fa": 1})
@@ -462,7 +461,7 @@ def test_two_factor_pause_completed_in_another_process_then_converted_when_rates
         "pending_auth"
     ]
     code = (
-        "import sys, tests.sync_support  # registers the fake brokers\n"
+        "import sys, tests.support.sync  # registers the fake brokers\n"
         "from wealth_pipeline.cli import main\n"
         "sys.exit(main())"
     )

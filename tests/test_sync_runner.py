@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
-from tests.sync_support import (
+from tests.support import factories
+from tests.support.sync import (
     PIN,
     SYNC_DAY,
     Calls,
     FakeBroker,
     account_status,
-    add_account,
+    broker_account,
     make_world,
     position_rows,
     session_purposes,
@@ -124,7 +125,7 @@ def test_retry_skips_done_and_auth_failed(
     world = make_world(warehouse_url, tmp_path, monkeypatch, {"fake_ok": 2, "fake_fail": 1})
     with world.engine.connect() as connection:
         unlocked = unlock(connection, "alice", "correct horse battery staple")
-    wrong = add_account(
+    wrong = broker_account(
         world.engine, world.owner, unlocked, "fake_ok", "wrongpin", pin="bad-pin-777"
     )
     first = run_sync(world.engine, SYNC_DAY, settings=settings())
@@ -146,7 +147,7 @@ def test_failure_mid_write_leaves_nothing(
     real = account_module.record_account_status
     [broken, fine] = world.accounts["fake_ok"]
 
-    def record_then_fail(connection, account_id, status, reason):  # type: ignore[no-untyped-def]
+    def record_then_fail(connection, account_id, status, reason):
         real(connection, account_id, status, reason)
         if account_id == broken and status == "success":
             raise RuntimeError("killed mid-write")
@@ -229,13 +230,9 @@ def test_demo_accounts_sync_without_credentials(
     world = make_world(warehouse_url, tmp_path, monkeypatch, {})
     owner = Owner(world.owner.id, "alice", "CHF")
     for identifier in ("DEMO-EUR-CHECKING", "DEMO-USD-BROKERAGE"):
-        from wealth_pipeline.accounts import create_account
-        from wealth_pipeline.brokers.catalogue import get_broker
-
         with world.engine.begin() as connection:
-            create_account(connection, owner=owner, broker=get_broker(connection, "demo"),
-                           name=identifier, account_type="brokerage", currency="EUR",
-                           identifier=identifier)  # fmt: skip
+            factories.account(connection, owner, "demo", identifier, kind="brokerage",
+                              identifier=identifier)  # fmt: skip
     report = run_sync(world.engine, SYNC_DAY, settings=settings())
     assert [o.status for o in report.outcomes] == ["success", "success"]
     assert report.rows > 2  # brokerage positions too
@@ -248,7 +245,7 @@ def test_no_credential_in_warehouse_dump(
     world = make_world(warehouse_url, tmp_path, monkeypatch, dict(MIXED, demo=0))
     with world.engine.connect() as connection:
         unlocked = unlock(connection, "alice", "correct horse battery staple")
-    add_account(world.engine, world.owner, unlocked, "fake_ok", "wrongpin", pin="bad-pin-777")
+    broker_account(world.engine, world.owner, unlocked, "fake_ok", "wrongpin", pin="bad-pin-777")
     FakeBroker.fail_positions = False
     run_sync(world.engine, SYNC_DAY, settings=settings())
     dump = []
@@ -279,7 +276,7 @@ KILLED_WORKER = """
 import sys, time
 from pathlib import Path
 
-import tests.sync_support  # registers the fake brokers
+import tests.support.sync  # registers the fake brokers
 from wealth_pipeline.settings import load_settings
 from wealth_pipeline.sync import account
 from wealth_pipeline.sync.runner import run_sync
@@ -298,7 +295,7 @@ def stall(*args, **kwargs):
 
 account.write_snapshots = stall
 settings = load_settings()
-run_sync(get_engine(settings.database_url), tests.sync_support.SYNC_DAY, settings=settings,
+run_sync(get_engine(settings.database_url), tests.support.sync.SYNC_DAY, settings=settings,
          max_workers=1)
 """
 

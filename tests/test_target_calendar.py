@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.conftest import ECB_SAMPLE
+from tests.support.data import ECB_SAMPLE
 from wealth_pipeline.fx.calendar import no_publication_reason, target_holiday
 
 # Easter Sunday by year (independently of dateutil): Good Friday is two days before,

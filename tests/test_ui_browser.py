@@ -2,44 +2,26 @@
 driven by Playwright (no browser download). Screenshots land in test-artifacts/ui/.
 
 The Dagster UI is the webserver of the shared production-shaped deployment
-(tests/deployment.py); the API runs as `wealth api` on a free port.
+(tests/support/deployment.py); the API runs as `wealth api` on a free port (the session's, shared with the dashboard tests).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
-from tests.browser_support import artifacts, chromium, dagster_page
-from tests.deployment import BIN, ROOT, Deployment, free_port, graphql_request
+from tests.support.browser import Server, artifacts
+from tests.support.deployment import Deployment, graphql_request
 from wealth_pipeline.partitions import daily_partitions
 
 ARTIFACTS = artifacts("ui")
-TIMEOUT_MS = 90_000  # the UI is a large single-page app; 2 shared cores render it slowly
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
-    with dagster_page(browser, TIMEOUT_MS) as opened:
-        yield opened
-
-
-def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def shoot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
@@ -66,7 +48,7 @@ query {
 @pytest.mark.postgres
 def test_the_lineage_from_rates_and_facts_to_the_report(
     page, dagster_deployment: Deployment
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """converted_snapshots' neighbours: the facts and the rates feed it, the marts and the
     report follow; each asset in its group."""
     url = f"{dagster_deployment.url}/assets/converted_snapshots"
@@ -83,7 +65,7 @@ def test_the_lineage_from_rates_and_facts_to_the_report(
 @pytest.mark.postgres
 def test_a_range_of_conversions_is_backfilled_from_the_asset_page(
     page, dagster_deployment: Deployment
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Partitions tab -> Materialize… -> a range of days -> Launch backfill: one backfill of
     converted_snapshots over exactly those days (a single run: its backfill policy)."""
     page.goto(f"{dagster_deployment.url}/assets/converted_snapshots?view=partitions")
@@ -119,7 +101,7 @@ def test_a_range_of_conversions_is_backfilled_from_the_asset_page(
 
 
 @pytest.mark.postgres
-def test_the_partitions_of_exchange_rates(page, dagster_deployment: Deployment) -> None:  # type: ignore[no-untyped-def]
+def test_the_partitions_of_exchange_rates(page, dagster_deployment: Deployment) -> None:
     page.goto(f"{dagster_deployment.url}/assets/exchange_rates?view=partitions")
     keys = daily_partitions.get_partition_keys()
     # Every daily partition since 1999-01-04 (Europe/Berlin), the newest listed first.
@@ -133,7 +115,7 @@ def test_the_partitions_of_exchange_rates(page, dagster_deployment: Deployment) 
 
 
 @pytest.mark.postgres
-def test_the_schedules_and_sensors(page, dagster_deployment: Deployment) -> None:  # type: ignore[no-untyped-def]
+def test_the_schedules_and_sensors(page, dagster_deployment: Deployment) -> None:
     page.goto(f"{dagster_deployment.url}/automation")
     for name in (
         "exchange_rates_daily",
@@ -149,65 +131,8 @@ def test_the_schedules_and_sensors(page, dagster_deployment: Deployment) -> None
 # --- the API's docs page -------------------------------------------------------------------
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
-@pytest.fixture(scope="module")
-def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`wealth api` on a free port of 127.0.0.1, on an embedded warehouse of its own."""
-    if shutil.which("wealth", path=str(BIN)) is None:
-        pytest.fail("the `wealth` command is not installed in the virtualenv")
-    home = tmp_path_factory.mktemp("api-home")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEALTH_", "DAGSTER_"))}
-    env.update(
-        WEALTH_HOME=str(home),
-        WEALTH_API_SECRET_KEY="browser-test-signing-key-0123456789abcdef",
-        WEALTH_ARGON2_TIME_COST="1",
-        WEALTH_ARGON2_MEMORY_KIB="64",
-        WEALTH_ARGON2_PARALLELISM="1",
-    )
-    upgraded = subprocess.run(
-        [str(BIN / "wealth"), "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert upgraded.returncode == 0, upgraded.stderr
-    log = (home / "api.log").open("wb")
-    process = subprocess.Popen(
-        [str(BIN / "wealth"), "api", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(f"{url}/api/schema"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(
-                    f"`wealth api` did not come up ({process.poll()}):\n"
-                    + (home / "api.log").read_text(errors="replace")[-4000:]
-                )
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
-
-
-def test_the_api_docs_page_lists_every_endpoint_of_the_schema(page, api_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_docs_page_lists_every_endpoint_of_the_schema(page, api_server: Server) -> None:
+    api_url = api_server.url
     with urllib.request.urlopen(f"{api_url}/api/schema", timeout=30) as answer:
         schema = json.load(answer)
     paths = sorted(schema["paths"])

@@ -12,14 +12,11 @@ by Debian's headless Chromium. Screenshots in test-artifacts/ui-demo/.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +24,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.browser_support import artifacts, chromium, dagster_page
-from tests.deployment import BIN, ROOT, free_port
+from tests.support.browser import BIN, CHEAP_ARGON2_ENV, artifacts, clean_env, running
+from tests.support.fakes.server import free_port
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import account_snapshots, mart_net_worth_daily
 
 ARTIFACTS = artifacts("ui-demo")
-TIMEOUT_MS = 90_000
 CLOCK = "2026-10-30"  # the shipped excerpt's last day: the demo's clock offline
 
 
@@ -48,27 +44,16 @@ class DemoUi:
         return f"sqlite:///{self.home / 'warehouse.sqlite'}"
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def demo_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoUi]:
     home = tmp_path_factory.mktemp("demo-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEALTH_", "DAGSTER_"))}
-    env.update(
+    env = clean_env(
         WEALTH_HOME=str(home),
         DAGSTER_HOME=str(home / "dagster"),
         WEALTH_OFFLINE="true",
         WEALTH_RECORD_IN_DAGSTER="true",
         WEALTH_SCHEDULES_RUNNING="false",
-        WEALTH_ARGON2_TIME_COST="1",
-        WEALTH_ARGON2_MEMORY_KIB="64",
-        WEALTH_ARGON2_PARALLELISM="1",
+        **CHEAP_ARGON2_ENV,
     )
     for args in (["init"], ["demo", "setup", "--days", "30"]):
         done = subprocess.run(
@@ -76,50 +61,19 @@ def demo_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoUi]:
         )
         assert done.returncode == 0, done.stdout + done.stderr
     port = free_port()
-    log = (home / "dagster-dev.log").open("wb")
-    process = subprocess.Popen(
-        [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while not _answers(f"{url}/server_info"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(
-                    "`dagster dev` did not come up:\n"
-                    + (home / "dagster-dev.log").read_text(errors="replace")[-4000:]
-                )
-            time.sleep(1)
+    with running(
+        ["dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        env,
+        ready=f"{url}/server_info",
+        log=home / "dagster-dev.log",
+        timeout=180,
+        stop=signal.SIGINT,  # what Ctrl-C sends `dagster dev`
+    ):
         yield DemoUi(url, home, env)
-    finally:
-        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends `dagster dev`
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=30)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # its children too, whatever is left
-        process.wait(timeout=10)
-        log.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
-    with dagster_page(browser, TIMEOUT_MS) as opened:
-        yield opened
-
-
-def open_asset(page, demo_ui: DemoUi, asset: str) -> None:  # type: ignore[no-untyped-def]
+def open_asset(page, demo_ui: DemoUi, asset: str) -> None:
     page.goto(f"{demo_ui.url}/assets/{asset}")
     page.get_by_text("Latest materialization").first.wait_for(state="visible")
     skip = page.get_by_role("button", name="Skip")  # the UI's first-visit newsletter dialog
@@ -140,7 +94,7 @@ def demo_state(demo_ui: DemoUi) -> tuple:
     return tuple(snapshots), tuple(worth)
 
 
-def test_the_demo_shows_as_materialized(page, demo_ui: DemoUi) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_shows_as_materialized(page, demo_ui: DemoUi) -> None:
     for asset in (
         "account_balances",
         "account_positions",
@@ -157,7 +111,7 @@ def test_the_demo_shows_as_materialized(page, demo_ui: DemoUi) -> None:  # type:
         page.screenshot(path=str(ARTIFACTS / f"materialized-{asset}.png"), full_page=True)
 
 
-def test_materialize_latest_offline_leaves_the_demo_unharmed(page, demo_ui: DemoUi) -> None:  # type: ignore[no-untyped-def]
+def test_materialize_latest_offline_leaves_the_demo_unharmed(page, demo_ui: DemoUi) -> None:
     import dagster as dg
 
     before = demo_state(demo_ui)
@@ -197,9 +151,9 @@ def test_materialize_latest_offline_leaves_the_demo_unharmed(page, demo_ui: Demo
     assert run.status == dg.DagsterRunStatus.SUCCESS  # never a red partition
     [record] = [
         e for e in events
-        if e.event_log_entry.asset_materialization.asset_key == dg.AssetKey("account_balances")  # type: ignore[union-attr]
+        if e.event_log_entry.asset_materialization.asset_key == dg.AssetKey("account_balances")
     ]  # fmt: skip
-    metadata = record.event_log_entry.asset_materialization.metadata  # type: ignore[union-attr]
+    metadata = record.event_log_entry.asset_materialization.metadata
     assert metadata["accounts_skipped"].value == 4 and metadata["rows_written"].value == 0
     assert f"end on {CLOCK}" in metadata["skipped"].value
     assert demo_state(demo_ui) == before  # unharmed: same snapshots, same net worth

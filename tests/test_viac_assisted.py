@@ -1,4 +1,4 @@
-"""VIAC, assisted, end to end against the VIAC fake (`tests/fakes/viac.py`, built from the
+"""VIAC, assisted, end to end against the VIAC fake (`tests/support/fakes/viac.py`, built from the
 public evidence): the daily run lists the account as waiting and sends no SMS; `wealth
 accounts auth` in a real process takes the SMS code VIAC sent, writes today and fills the
 missing days from VIAC's daily history; the next daily run reuses the session while VIAC's
@@ -19,14 +19,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from tests.fakes.viac import BIG, HISTORY_START, TODAY, FakeViac
-from tests.sync_support import PASSWORD, account_status, make_world
-from wealth_pipeline.accounts import create_account
-from wealth_pipeline.brokers.catalogue import get_broker
-from wealth_pipeline.security.vault import encrypt_credentials, unlock
+from tests.support import factories
+from tests.support.fakes.viac import BIG, HISTORY_START, TODAY, FakeViac
+from tests.support.sync import PASSWORD, account_status, make_world
+from wealth_pipeline.security.vault import unlock
 from wealth_pipeline.settings import load_settings
 from wealth_pipeline.sync.runner import run_sync
 from wealth_pipeline.warehouse.schema import account_snapshots
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[1]
 PHONE = "+41791234567"
@@ -63,11 +64,10 @@ def test_viac_waits_then_a_person_syncs_it_with_the_sms_code_and_the_session_is_
     with world.engine.connect() as connection:
         unlocked = unlock(connection, "alice", PASSWORD)
     with world.engine.begin() as connection:
-        account_id = create_account(
-            connection, owner=world.owner, broker=get_broker(connection, "viac"),
-            name="Säule 3a", account_type="retirement", currency="CHF", identifier=BIG,
-            credentials={"username": PHONE, "password": VIAC_PASSWORD},
-            encrypt=lambda i, c: encrypt_credentials(unlocked, i, c),
+        account_id = factories.account(
+            connection, world.owner, "viac", "Säule 3a", kind="retirement", currency="CHF",
+            identifier=BIG, credentials={"username": PHONE, "password": VIAC_PASSWORD},
+            unlocked=unlocked,
         )  # fmt: skip
 
     # 17:30: waiting, not failed, and no SMS sent to the person.
@@ -136,7 +136,7 @@ def test_viac_waits_then_a_person_syncs_it_with_the_sms_code_and_the_session_is_
 def test_morgan_stanley_waits_with_an_expired_token_then_a_pasted_one_syncs_it(
     sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.fakes.morganstanley import EMPLOYEE_PK, FakeMorganStanley
+    from tests.support.fakes.morganstanley import EMPLOYEE_PK, FakeMorganStanley
 
     with FakeMorganStanley() as ms:
         monkeypatch.setenv("WEALTH_BROKER_URL_MORGANSTANLEY", ms.base_url)
@@ -145,11 +145,10 @@ def test_morgan_stanley_waits_with_an_expired_token_then_a_pasted_one_syncs_it(
             unlocked = unlock(connection, "alice", PASSWORD)
         stale = ms.make_jwt(expires_in=-60)
         with world.engine.begin() as connection:
-            account_id = create_account(
-                connection, owner=world.owner, broker=get_broker(connection, "morganstanley"),
-                name="Stock plan", account_type="brokerage", currency="USD", identifier=EMPLOYEE_PK,
+            account_id = factories.account(
+                connection, world.owner, "morganstanley", "Stock plan", kind="brokerage",
+                currency="USD", identifier=EMPLOYEE_PK, unlocked=unlocked,
                 credentials={"jwt": stale, "employee_id": EMPLOYEE_PK},
-                encrypt=lambda i, c: encrypt_credentials(unlocked, i, c),
             )  # fmt: skip
         report = run_sync(world.engine, BERLIN_TODAY, settings=load_settings())
         [waiting] = report.pending_auth

@@ -281,7 +281,7 @@ def flow_days(
     return _rows_per_day(engine, cash_flows.c.flow_date, user_id, start, end, account_ids)
 
 
-def _rows_per_day(  # type: ignore[no-untyped-def]
+def _rows_per_day(
     engine: Engine, day, user_id: int, start: date, end: date, account_ids: list[int] | None
 ) -> dict[date, int]:
     table = day.table

@@ -99,5 +99,5 @@ class DriverStatement:
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in columns
             )
-            row = namedtuple("Row", list(columns.keys()), rename=True)  # type: ignore[misc]
+            row = namedtuple("Row", list(columns.keys()), rename=True)
         return _Compiled(compiled.string, tuple(binds), compiled.positional, processors, row)

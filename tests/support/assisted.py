@@ -4,7 +4,7 @@ NOT a fake of a real service: it stands in for VIAC's shape (an SMS code at ever
 login, a session kept alive for a while and checked with a heartbeat that answers 204 while
 it lives, a whole daily history in one answer) so the daily run, `wealth accounts auth` and
 the notices can be tested before and besides the VIAC integration. The protocol below is our
-own (a guess by construction); the real VIAC protocol lives in `tests/fakes/viac.py`.
+own (a guess by construction); the real VIAC protocol lives in `tests/support/fakes/viac.py`.
 
 `AssistedService` is a real HTTP server (a CLI in another process reaches it too):
 - `POST /login {username, password}` -> 200 `{next: "SMS"}` and a code "sent"; 401 wrong.
@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, insert, select
 
-from tests.fakes.server import FakeService, Request, Response
+from tests.support.fakes.server import FakeService, Request, Response
 from wealth_pipeline.brokers.base import (
     AccountInfo,
     AuthenticationFailed,

@@ -40,8 +40,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.fakes.server import FakeService, Request, Response
-from tests.fakes.webjson import answer
+from tests.support.fakes.server import FakeService, Request, Response
+from tests.support.fakes.webjson import answer
 
 EMPLOYEE_PK = "37493646648"
 ACCOUNT_PK = "37498936179"  # the JWT's sub: not the employee id

@@ -11,7 +11,7 @@ from decimal import Decimal
 from http.cookies import SimpleCookie
 from typing import Any
 
-from tests.fakes.server import Request, Response
+from tests.support.fakes.server import Request, Response
 
 _MARK = "\u2063num:"
 _MARKED = re.compile(r'"\\u2063num:([-0-9.eE+]+)"')

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
-from tests.conftest import ECB_SAMPLE
-from tests.security_support import CHEAP
-from wealth_pipeline.accounts import Owner, create_account
+from tests.support import factories
+from tests.support.factories import PASSWORD
+from wealth_pipeline.accounts import Owner
 from wealth_pipeline.brokers.base import (
     AuthenticationFailed,
     AuthResult,
@@ -28,26 +28,22 @@ from wealth_pipeline.brokers.base import (
 )
 from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
 from wealth_pipeline.brokers.registry import register
-from wealth_pipeline.fx.sources import EcbFileRates
-from wealth_pipeline.fx.store import replace_rates
 from wealth_pipeline.security.sync_keys import (
     enable_auto_sync,
     generate_key_pair,
     load_public_key,
 )
-from wealth_pipeline.security.vault import create_user, encrypt_credentials, unlock
+from wealth_pipeline.security.vault import unlock
 from wealth_pipeline.settings import load_settings
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import (
     account_sessions,
     account_snapshots,
     account_sync_state,
-    brokers,
     financial_accounts,
     portfolio_positions,
 )
 
-PASSWORD = "correct horse battery staple"
 PIN = "pin-24680-sync-secret"
 TAN = "735911"
 SCHEMA = {
@@ -192,27 +188,27 @@ class World:
 def add_fake_brokers(engine: Engine) -> None:
     with engine.begin() as connection:
         for code in FAKE_CODES:
-            if connection.execute(select(brokers.c.id).where(brokers.c.code == code)).first():
-                continue
-            connection.execute(
-                insert(brokers).values(code=code, name=code.replace("_", " ").title(),
-                                       integration_type="rest", supports_2fa=True,
-                                       supports_auto_sync=True, credential_schema=SCHEMA)
+            factories.broker(
+                connection, code, code.replace("_", " ").title(), integration_type="rest",
+                supports_2fa=True, supports_auto_sync=True, credential_schema=SCHEMA,
             )  # fmt: skip
 
 
-def add_account(
+def broker_account(
     engine: Engine, owner: Owner, unlocked: Any, code: str, name: str, pin: str = PIN
 ) -> int:
+    """A USD brokerage account at `code`; its login (with `pin`) stored encrypted when the
+    broker takes credentials."""
     with engine.begin() as connection:
+        factories.broker(connection, code)
         broker = get_broker(connection, code)
         assert broker is not None
         secured = bool(broker["credential_schema"].get("properties"))
-        return create_account(
-            connection, owner=owner, broker=broker, name=name, account_type="brokerage",
-            currency="USD", identifier=f"{code}-{name}",
+        return factories.account(
+            connection, owner, code, name, kind="brokerage", currency="USD",
+            identifier=f"{code}-{name}",
             credentials={"username": f"{name}.login", "pin": pin} if secured else None,
-            encrypt=(lambda i, c: encrypt_credentials(unlocked, i, c)) if secured else None,
+            unlocked=unlocked if secured else None,
         )  # fmt: skip
 
 
@@ -231,23 +227,19 @@ def make_world(
     info = generate_key_pair(key_file)
     with engine.begin() as connection:
         load_catalogue(connection)
-        user_id = create_user(connection, "alice", PASSWORD, base_currency="CHF", params=CHEAP)
+        owner = factories.user(connection, "alice", "CHF", password=PASSWORD)
         unlocked = unlock(connection, "alice", PASSWORD)
         enable_auto_sync(connection, unlocked, load_public_key(info.public_key_path))
-        replace_rates(
-            connection,
-            EcbFileRates(location=str(ECB_SAMPLE)).fetch(date(2023, 12, 20), date(2024, 4, 10)),
-        )
+        factories.ecb_rates(connection, date(2023, 12, 20), date(2024, 4, 10))
     add_fake_brokers(engine)
-    owner = Owner(user_id, "alice", "CHF")
     accounts = {
-        code: [add_account(engine, owner, unlocked, code, f"{code}{n}") for n in range(count)]
+        code: [broker_account(engine, owner, unlocked, code, f"{code}{n}") for n in range(count)]
         for code, count in counts.items()
     }
     return World(url, engine, key_file, owner, accounts)
 
 
-def settings():  # type: ignore[no-untyped-def]
+def settings():
     return load_settings()
 
 

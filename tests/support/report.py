@@ -9,25 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert
 
-from tests.security_support import CHEAP
-from wealth_pipeline.brokers.catalogue import load_catalogue
+from tests.support import factories
+from tests.support.factories import PASSWORD
 from wealth_pipeline.marts import build_marts
-from wealth_pipeline.security.vault import create_user
 from wealth_pipeline.warehouse.engine import get_engine
-from wealth_pipeline.warehouse.schema import (
-    account_snapshots,
-    brokers,
-    financial_accounts,
-    portfolio_positions,
-    profiles,
-)
+from wealth_pipeline.warehouse.schema import account_snapshots
 
-PASSWORD = "correct horse battery staple"
 AS_OF = date(2026, 11, 27)  # a Friday: the marts' last day in these tests
 MONDAY = date(2026, 11, 30)  # the report's day (ISO week 2026-W49)
 
@@ -37,14 +30,6 @@ class Person:
     user_id: int
     username: str
     accounts: dict[str, int] = field(default_factory=dict)
-
-
-def broker_id(engine: Engine, code: str) -> int:
-    with engine.begin() as connection:
-        load_catalogue(connection)
-        found = connection.execute(select(brokers.c.id).where(brokers.c.code == code)).scalar()
-    assert found is not None
-    return found
 
 
 def add_person(
@@ -57,18 +42,14 @@ def add_person(
     base_currency: str = "EUR",
 ) -> Person:
     with engine.begin() as connection:
-        user_id = create_user(
-            connection, username, PASSWORD, email=email, base_currency=base_currency, params=CHEAP
-        )
-        connection.execute(
-            update(profiles)
-            .where(profiles.c.user_id == user_id)
-            .values(weekly_report_enabled=enabled, report_email=report_email)
-        )
-    return Person(user_id, username)
+        owner = factories.user(
+            connection, username, base_currency, password=PASSWORD, email=email,
+            weekly_report_enabled=enabled, report_email=report_email,
+        )  # fmt: skip
+    return Person(owner.id, username)
 
 
-def add_account(
+def open_account(
     engine: Engine,
     person: Person,
     name: str,
@@ -79,15 +60,12 @@ def add_account(
     status: str = "active",
     status_message: str | None = None,
 ) -> int:
-    broker_key = broker_id(engine, broker)
+    """An account of `person` (its identifier: its name), remembered by name."""
     with engine.begin() as connection:
-        account_id = connection.execute(
-            insert(financial_accounts)
-            .values(user_id=person.user_id, broker_id=broker_key, name=name, currency=currency,
-                    account_type=account_type, status=status, status_message=status_message,
-                    is_manual=broker == "manual", account_identifier=name)
-            .returning(financial_accounts.c.id)
-        ).scalar_one()  # fmt: skip
+        account_id = factories.account(
+            connection, person.user_id, broker, name, kind=account_type, currency=currency,
+            identifier=name, status=status, status_message=status_message,
+        )  # fmt: skip
     person.accounts[name] = account_id
     return account_id
 
@@ -102,27 +80,20 @@ def snapshot(
     *,
     base_currency: str = "EUR",
     note: str | None = None,
-    positions: list[tuple[str, str, str]] = (),  # type: ignore[assignment]
+    positions: list[tuple[str, str, str]] = (),
 ) -> None:
     """One snapshot (and positions: (symbol, asset class, base value)) straight into the table."""
     with engine.begin() as connection:
-        snapshot_id = connection.execute(
-            insert(account_snapshots)
-            .values(account_id=account_id, snapshot_date=day, balance=Decimal(balance),
-                    currency=currency, snapshot_source="manual",
-                    base_currency=base_currency if base is not None else None,
-                    balance_base_currency=Decimal(base) if base is not None else None,
-                    conversion_note=note)
-            .returning(account_snapshots.c.id)
-        ).scalar_one()  # fmt: skip
-        for symbol, asset_class, value in positions:
-            connection.execute(
-                insert(portfolio_positions).values(
-                    snapshot_id=snapshot_id, symbol=symbol, name=symbol, quantity=Decimal("1"),
-                    market_value=Decimal(value), currency=currency, asset_class=asset_class,
-                    market_value_base_currency=Decimal(value),
-                )
-            )  # fmt: skip
+        factories.snapshot(
+            connection, account_id, day, balance, currency, base=base,
+            base_currency=base_currency, conversion_note=note,
+            positions=[
+                {"symbol": symbol, "name": symbol, "quantity": Decimal("1"),
+                 "market_value": Decimal(value), "asset_class": asset_class,
+                 "market_value_base_currency": Decimal(value)}
+                for symbol, asset_class, value in positions
+            ],
+        )  # fmt: skip
 
 
 def daily(
@@ -160,10 +131,10 @@ def make_world(engine: Engine) -> World:
     """Four people; the marts built through AS_OF."""
     alice = add_person(engine, "alice", email="alice@example.org",
                        report_email="alice.reports@example.org")  # fmt: skip
-    giro = add_account(engine, alice, "Giro", broker="dkb")
-    depot = add_account(engine, alice, "Depot", broker="ibkr", currency="USD",
+    giro = open_account(engine, alice, "Giro", broker="dkb")
+    depot = open_account(engine, alice, "Depot", broker="ibkr", currency="USD",
                         account_type="brokerage")  # fmt: skip
-    savings = add_account(engine, alice, "Sparkonto", currency="CHF", account_type="savings",
+    savings = open_account(engine, alice, "Sparkonto", currency="CHF", account_type="savings",
                           status="pending_auth", status_message="Approve the login in your app")  # fmt: skip
     daily(engine, giro, date(2025, 11, 1), AS_OF, "2500.00", "3.17")
     for day, balance, base, equity in (
@@ -179,22 +150,22 @@ def make_world(engine: Engine) -> World:
              note="no CHF rate within 14 days of 2026-11-26")  # fmt: skip
 
     bob = add_person(engine, "bob", email="refuse-bob@example.org", base_currency="CHF")
-    cash = add_account(engine, bob, "Cash", currency="CHF")
+    cash = open_account(engine, bob, "Cash", currency="CHF")
     snapshot(engine, cash, date(2026, 11, 2), "1000.00", "CHF", "1000.00", base_currency="CHF")
 
     carol = add_person(engine, "carol", email="carol@example.org", enabled=False)
-    carol_cash = add_account(engine, carol, "Cash")
+    carol_cash = open_account(engine, carol, "Cash")
     snapshot(engine, carol_cash, date(2026, 11, 2), "10.00", "EUR", "10.00")
 
     dave = add_person(engine, "dave", enabled=True)
-    dave_cash = add_account(engine, dave, "Cash")
+    dave_cash = open_account(engine, dave, "Cash")
     snapshot(engine, dave_cash, date(2026, 11, 2), "20.00", "EUR", "20.00")
     build(engine, AS_OF)
     return World(alice, bob, carol, dave)
 
 
-@pytest.fixture(name="world")
-def world_fixture(
+@pytest.fixture(name="report_world")
+def report_world_fixture(
     warehouse_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> tuple[Engine, World]:
     """`make_world` on each backend, with the settings pointing at it."""
@@ -208,3 +179,18 @@ def world_fixture(
 def build(engine: Engine, end_day: date) -> None:
     """The marts through `end_day`, built by the product's own models."""
     build_marts(engine, as_of=end_day, full=True)
+
+
+def parts(message: EmailMessage) -> tuple[str, str, dict[str, bytes]]:
+    """(text, html, {content-id: png bytes}) as a mail client finds them."""
+    assert message.get_content_type() == "multipart/alternative"
+    text_part, related = message.get_payload()
+    assert text_part.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    html_part, *images = related.get_payload()
+    assert html_part.get_content_type() == "text/html"
+    found = {}
+    for image in images:
+        assert image.get_content_type() == "image/png"
+        found[image["Content-ID"].strip("<>")] = image.get_content()
+    return text_part.get_content(), html_part.get_content(), found

@@ -42,9 +42,9 @@ from decimal import Decimal
 
 import pyotp
 
-from tests.fakes.server import FakeService, Request, Response
-from tests.fakes.webjson import answer as _json
-from tests.fakes.webjson import cookies
+from tests.support.fakes.server import FakeService, Request, Response
+from tests.support.fakes.webjson import answer as _json
+from tests.support.fakes.webjson import cookies
 
 TODAY = date(2024, 6, 14)
 HISTORY_START = date(2024, 1, 2)

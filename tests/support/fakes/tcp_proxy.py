@@ -95,7 +95,7 @@ class TcpProxy:
             while not self._stop.is_set():
                 for key, _ in watch.select(timeout=1.0):
                     source = key.fileobj
-                    data = source.recv(65536)  # type: ignore[union-attr]
+                    data = source.recv(65536)
                     if not data:
                         return
                     if source is client and self._spend(len(data)):

@@ -24,18 +24,17 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
-from wealth_pipeline.accounts import Owner, create_account
+from tests.support import factories
+from tests.support.factories import PASSWORD
 from wealth_pipeline.api import create_app
-from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
+from wealth_pipeline.brokers.catalogue import load_catalogue
 from wealth_pipeline.security.kdf import KdfParams, derive_auth_hash
-from wealth_pipeline.security.vault import create_user, encrypt_credentials, unlock
+from wealth_pipeline.security.vault import unlock
 from wealth_pipeline.snapshots.store import NewPosition, NewSnapshot, write_snapshots
 from wealth_pipeline.warehouse.engine import get_engine
-from wealth_pipeline.warehouse.schema import exchange_rates
 
-PASSWORD = "correct horse battery staple"
 BOB_PASSWORD = "bobs own password 42"
 SECRET_KEY = "test-only signing key, 48 bytes long...........!"
 FIRST, SECOND, LAST = date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 3)
@@ -73,7 +72,7 @@ class Api:
     def headers(self, username: str = "alice", password: str = PASSWORD) -> dict[str, str]:
         return bearer(self.login(username, password)["access"])
 
-    def get(self, path: str, username: str = "alice", **kwargs):  # type: ignore[no-untyped-def]
+    def get(self, path: str, username: str = "alice", **kwargs):
         password = PASSWORD if username == "alice" else BOB_PASSWORD
         return self.client.get(path, headers=self.headers(username, password), **kwargs)
 
@@ -94,51 +93,26 @@ def populate(engine: Engine, params: KdfParams) -> Fixed:
     """The fixed warehouse of the module docstring (snapshots only; marts not built)."""
     with engine.begin() as connection:
         load_catalogue(connection)
-        connection.execute(
-            insert(exchange_rates),
-            [
-                {"rate_date": day, "quote_currency": code, "rate": Decimal(rate), "source": "test"}
-                for day, code, rate in (
-                    (SECOND, "USD", "1.25"),
-                    (SECOND, "CHF", "0.94"),
-                    (LAST, "USD", "1.2"),
-                    (LAST, "CHF", "0.95"),
-                )
-            ],
+        factories.rates(
+            connection, {SECOND: {"USD": "1.25", "CHF": "0.94"}, LAST: {"USD": "1.2", "CHF": "0.95"}}
         )
-        alice = create_user(connection, "alice", PASSWORD, email="alice@example.org", params=params)
-        bob = create_user(connection, "bob", BOB_PASSWORD, base_currency="CHF", params=params)
+        alice = factories.user(
+            connection, "alice", password=PASSWORD, email="alice@example.org", params=params
+        )
+        bob = factories.user(connection, "bob", "CHF", password=BOB_PASSWORD, params=params)
         unlocked = unlock(connection, "alice", PASSWORD)
-
-        def account(owner: Owner, broker: str, name: str, kind: str, currency: str, **extra):  # type: ignore[no-untyped-def]
-            return create_account(
-                connection,
-                owner=owner,
-                broker=get_broker(connection, broker),  # type: ignore[arg-type]
-                name=name,
-                account_type=kind,
-                currency=currency,
-                encrypt=lambda account_id, values: encrypt_credentials(
-                    unlocked, account_id, values
-                ),
-                **extra,
-            )
-
-        owner = Owner(alice, "alice", "EUR")
-        giro = account(
-            owner,
-            "dkb",
-            "Giro",
-            "checking",
-            "EUR",
-            identifier="DE02120300000000202051",
-            credentials=GIRO_CREDENTIALS,
+        giro = factories.account(
+            connection, alice, "dkb", "Giro", identifier="DE02120300000000202051",
+            credentials=GIRO_CREDENTIALS, unlocked=unlocked,
+        )  # fmt: skip
+        brokerage = factories.account(
+            connection, alice, "ibkr", "Brokerage", kind="brokerage", currency="USD",
+            credentials=IBKR_CREDENTIALS, unlocked=unlocked,
+        )  # fmt: skip
+        savings = factories.account(
+            connection, alice, "manual", "Savings", kind="savings", currency="CHF"
         )
-        brokerage = account(
-            owner, "ibkr", "Brokerage", "brokerage", "USD", credentials=IBKR_CREDENTIALS
-        )
-        savings = account(owner, "manual", "Savings", "savings", "CHF")
-        bob_cash = account(Owner(bob, "bob", "CHF"), "manual", "Cash", "checking", "EUR")
+        bob_cash = factories.account(connection, bob, "manual", "Cash", currency="EUR")
         write_snapshots(
             connection,
             giro,
@@ -181,7 +155,7 @@ def populate(engine: Engine, params: KdfParams) -> Fixed:
         write_snapshots(
             connection, bob_cash, [NewSnapshot(LAST, Decimal("500.00"), "EUR")], source="manual"
         )
-    return Fixed(alice, bob, giro, brokerage, savings, bob_cash)
+    return Fixed(alice.id, bob.id, giro, brokerage, savings, bob_cash)
 
 
 def build(engine: Engine) -> None:
@@ -194,7 +168,7 @@ def build(engine: Engine) -> None:
 @pytest.fixture(name="api_env")
 def api_env_fixture(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cheap_argon2
-) -> str:  # type: ignore[no-untyped-def]
+) -> str:
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
     monkeypatch.setenv("WEALTH_API_SECRET_KEY", SECRET_KEY)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 CLOCK = date(2026, 10, 30)  # the shipped ECB excerpt's last day: the demo's day offline
-SHIPPED = Path(__file__).parent.parent / "wealth_pipeline" / "fx" / "data" / "eurofxref-excerpt.csv"
+SHIPPED = Path(__file__).resolve().parents[2] / "wealth_pipeline" / "fx" / "data" / "eurofxref-excerpt.csv"
 
 
-@pytest.fixture(name="env")
-def env_fixture(warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+@pytest.fixture
+def demo_env(warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh WEALTH_HOME (and DAGSTER_HOME) on `warehouse_url`, offline, cheap Argon2."""
     monkeypatch.setenv("WEALTH_DATABASE_URL", warehouse_url)
     monkeypatch.setenv("WEALTH_HOME", str(tmp_path / "home"))

@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from xml.sax.saxutils import quoteattr
 
-from tests.fakes.server import FakeService, Request, Response
+from tests.support.fakes.server import FakeService, Request, Response
 
 PREFIX = "/AccountManagement/FlexWebService"
 TOKEN = "710295638472910384756129"  # IBKR tokens are 24 digits

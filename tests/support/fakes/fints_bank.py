@@ -117,7 +117,7 @@ from fints.segments.saldo import HISAL7
 from fints.segments.statement import HIKAZ7
 from fints.types import SegmentSequence
 
-from tests.fakes.server import FakeService, Request, Response
+from tests.support.fakes.server import FakeService, Request, Response
 
 BPD_VERSION = 78
 UPD_VERSION = 3

@@ -6,40 +6,30 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
-from tests.marts_support import add_account, add_broker, add_user
+from tests.support import factories
 from wealth_pipeline.flows.store import NewFlow, write_flows
 from wealth_pipeline.marts.build import build_marts
 from wealth_pipeline.snapshots.store import NewSnapshot, write_snapshots
-from wealth_pipeline.warehouse.schema import exchange_rates
 
 
 def add_rates(engine: Engine, currency: str, rates: dict[date, str]) -> None:
     with engine.begin() as c:
-        c.execute(
-            insert(exchange_rates),
-            [
-                {
-                    "rate_date": day,
-                    "base_currency": "EUR",
-                    "quote_currency": currency,
-                    "rate": Decimal(rate),
-                    "source": "test",
-                }
-                for day, rate in rates.items()
-            ],
-        )
+        factories.rates(c, {day: {currency: rate} for day, rate in rates.items()})
 
 
-def setup_user(engine: Engine, name: str = "alice", base: str = "EUR") -> tuple[int, int]:
+def setup_user(engine: Engine, name: str = "alice", base: str = "EUR") -> tuple[int, str]:
+    """A user and a bank of their own: (user id, broker code)."""
     with engine.begin() as c:
-        return add_user(c, name, base), add_broker(c, f"bank-{name}", "Bank")
+        code = f"bank-{name}"
+        factories.broker(c, code, "Bank")
+        return factories.user(c, name, base).id, code
 
 
-def account(engine: Engine, user: int, broker: int, name: str, currency: str = "EUR") -> int:
+def account(engine: Engine, user: int, broker: str, name: str, currency: str = "EUR") -> int:
     with engine.begin() as c:
-        return add_account(c, user, broker, name, "brokerage", currency)
+        return factories.account(c, user, broker, name, kind="brokerage", currency=currency)
 
 
 def values(engine: Engine, account_id: int, currency: str, by_day: dict[date, str]) -> None:

@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -37,18 +37,16 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
-from bench.scratch import scratch_postgres
-from tests.fakes.server import free_port
-from tests.fakes.static import Response, StaticServer
-from wealth_pipeline.accounts import Owner, create_account
-from wealth_pipeline.brokers.catalogue import get_broker, load_catalogue
+from tests.support import factories
+from tests.support.data import ECB_SAMPLE
+from tests.support.fakes.server import free_port
+from tests.support.fakes.static import Response, StaticServer
+from tests.support.postgres import scratch_database, with_driver
 from wealth_pipeline.fx.calendar import no_publication_reason
 from wealth_pipeline.snapshots.store import NewSnapshot, StoredSnapshot, write_snapshots
-from wealth_pipeline.warehouse.schema import profiles, users
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DEPLOY_DAGSTER_YAML = ROOT / "deploy" / "dagster.yaml"
 WORKSPACE = ROOT / "workspace.yaml"
@@ -59,33 +57,6 @@ MONITORING_SECONDS = 5  # run monitoring's poll and slot release in the tests' i
 ECB_PATH = "/stats/eurofxref/eurofxref-hist.csv"
 
 T = TypeVar("T")
-
-
-def admin_url() -> str:
-    from tests.conftest import DEFAULT_POSTGRES_URL  # conftest imports this module
-
-    return os.environ.get("WEALTH_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-
-
-@contextmanager
-def scratch_database(prefix: str) -> Iterator[str]:
-    """A new database on the test server (URL with the psycopg driver), dropped afterwards."""
-    from tests.conftest import IN_CI
-
-    with ExitStack() as stack:
-        try:
-            url = stack.enter_context(scratch_postgres(admin_url(), prefix))
-        except Exception as exc:
-            where = make_url(admin_url()).render_as_string(hide_password=True)
-            message = f"PostgreSQL at {where} unreachable: {exc}"
-            if IN_CI:
-                pytest.fail(message)
-            pytest.skip(message)
-        yield url
-
-
-def with_driver(url: str, driver: str) -> str:
-    return make_url(url).set(drivername=driver).render_as_string(hide_password=False)
 
 
 def berlin_today() -> date:
@@ -108,8 +79,6 @@ def write_recent_ecb_file(path: Path, until: date) -> dict[date, dict[str, str]]
     The recent days repeat the sample's newest published row: test data in the ECB's own
     format, so the schedule's window (the last 7 days) is always covered.
     """
-    from tests.conftest import ECB_SAMPLE
-
     with ECB_SAMPLE.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     header, body = rows[0], rows[1:]
@@ -136,20 +105,9 @@ def add_waiting_snapshot(
     """A user (base EUR) with a manual USD account and one snapshot on `day`, unconverted
     while no USD rate is loaded for it."""
     with engine.begin() as connection:
-        load_catalogue(connection)
-        user_id = connection.execute(
-            users.insert().values(username=username).returning(users.c.id)
-        ).scalar_one()
-        connection.execute(profiles.insert().values(user_id=user_id, base_currency="EUR"))
-        broker = get_broker(connection, "manual")
-        assert broker is not None
-        account_id = create_account(
-            connection,
-            owner=Owner(user_id, username, "EUR"),
-            broker=broker,
-            name=account_name,
-            account_type="savings",
-            currency="USD",
+        owner = factories.user(connection, username, "EUR")
+        account_id = factories.account(
+            connection, owner, "manual", account_name, kind="savings", currency="USD"
         )
         [stored] = write_snapshots(
             connection,

@@ -44,9 +44,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tests.fakes.server import FakeService, Request, Response
-from tests.fakes.webjson import answer as _json
-from tests.fakes.webjson import cookies
+from tests.support.fakes.server import FakeService, Request, Response
+from tests.support.fakes.webjson import answer as _json
+from tests.support.fakes.webjson import cookies
 
 AUTH = "/external-login/public/authentication"
 TODAY = date(2024, 6, 14)
