@@ -4,6 +4,7 @@ automation sensor does, and the runs they ask for executed in process."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import dagster as dg
@@ -44,13 +45,17 @@ class Automation:
             assets=[*upstream, *self.assets],
             resources={"warehouse": WarehouseResource(database_url="sqlite://")},  # unused
         )
-        result = dg.evaluate_automation_conditions(
-            defs=defs,
-            instance=self.instance,
-            asset_selection=dg.AssetSelection.assets(*self.assets),
-            cursor=self.cursor,
-            evaluation_time=self.now,
-        )
+        # In a thread of its own: Dagster runs the evaluation with asyncio.run(), which refuses
+        # a thread with a running event loop (the session's Playwright browser keeps one).
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            result = worker.submit(
+                dg.evaluate_automation_conditions,
+                defs=defs,
+                instance=self.instance,
+                asset_selection=dg.AssetSelection.assets(*self.assets),
+                cursor=self.cursor,
+                evaluation_time=self.now,
+            ).result()
         self.cursor = result.cursor
         requested = {}
         for asset in self.assets:
