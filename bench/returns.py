@@ -12,11 +12,14 @@ snapshot (so every day is covered and gets a return).
 On one warehouse per backend, in one run, after one full build of every mart (a warm-up, not
 counted: so each timed full build replaces existing rows, as a real rebuild does, instead of
 the first one writing into empty tables), it prints the wall time of `marts.build_marts`:
-- `full, without returns`: `full=True`, every model except the two returns marts;
-- `full, with returns`: `full=True`, every model;
+- `full, without returns`: `full=True`, the marts without returns: every model but the
+  returns total (`mart_returns_daily`), and `mart_account_daily` as `bench/floor_models/`
+  has it: the shipped model's carry-forward alone, its returns' columns left NULL;
+- `full, with returns`: `full=True`, every shipped model (ROUNDS such pairs, alternating,
+  default 3: the figures are the medians);
 - `one new day, without returns`, then `... with returns`: a snapshot and a deposit for every
-  account on the next day, the build through it (the second build extends the returns marts
-  over the same day, and rewrites the same day of the others); DAYS such days one after the
+  account on the next day, the build through it (the second build rewrites the same day with
+  the returns' columns and the total); DAYS such days one after the
   other (default 5), the median of each (one build lasts tens of milliseconds: one alone is
   noise on a shared machine);
 and the ratio `returns add` = (with - without) / without for both, in wall time and in CPU
@@ -43,7 +46,7 @@ from bench.marts import DEFAULT_PG, END, TO_EUR, add_day, populate, timed, watch
 from tests.support.postgres import scratch_postgres
 from wealth_pipeline import money
 from wealth_pipeline.marts import build_marts
-from wealth_pipeline.marts.models import default_models
+from wealth_pipeline.marts.models import Model, default_models, parse_model
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
 from wealth_pipeline.warehouse.schema import (
     cash_flow_coverage,
@@ -51,7 +54,17 @@ from wealth_pipeline.warehouse.schema import (
     financial_accounts,
 )
 
-RETURNS = ("mart_account_returns_daily", "mart_returns_daily")
+# The marts without returns: the shipped models but the returns total, and the account mart
+# without its returns' columns (`bench/floor_models/`: the same carry-forward, nothing else).
+FLOOR_MODELS = Path(__file__).resolve().parent / "floor_models"
+RETURNS_TOTAL = "mart_returns_daily"
+
+
+def models_without_returns() -> list[Model]:
+    floors = {model.name: model for model in map(parse_model, FLOOR_MODELS.glob("*.sql"))}
+    return [
+        floors.get(model.name, model) for model in default_models() if model.name != RETURNS_TOTAL
+    ]
 
 
 def flow_rows(account_id: int, n: int, currency: str, start: date, end: date) -> list[dict]:
@@ -125,7 +138,17 @@ def add_flow_day(engine: Engine, user_id: int, day: date) -> None:
         connection.execute(insert(cash_flows), rows)
 
 
-def run(url: str, accounts: int, years: int, new_days: int) -> dict[str, tuple[float, float]]:
+def medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """(wall, CPU) medians of timed runs."""
+    return (
+        statistics.median(wall for wall, _ in runs),
+        statistics.median(cpu for _, cpu in runs),
+    )
+
+
+def run(
+    url: str, accounts: int, years: int, new_days: int, rounds: int = 3
+) -> dict[str, tuple[float, float]]:
     engine = get_engine(url)
     watch_server(engine)
     with engine.begin() as connection:
@@ -136,18 +159,18 @@ def run(url: str, accounts: int, years: int, new_days: int) -> dict[str, tuple[f
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
     print(f"  {flows:,} cash flows", flush=True)
     every = list(default_models())
-    base = [model for model in every if model.name not in RETURNS]
+    base = models_without_returns()
     # Every mart filled once first, so both timed full builds replace existing rows, as a
     # full rebuild does (into empty tables, the first would write no dead rows and look cheap).
     timed("warm-up, full", lambda: build_marts(engine, as_of=END, full=True, models=every))
-    figures = {
-        "full, without returns": timed(
-            "full, without", lambda: build_marts(engine, as_of=END, full=True, models=base)
-        ),
-        "full, with returns": timed(
-            "full, with", lambda: build_marts(engine, as_of=END, full=True, models=every)
-        ),
-    }
+    # Full builds without and with returns alternate, ROUNDS pairs: the figures are the
+    # medians (a shared machine moves one build's time by a third from run to run).
+    fulls: dict[str, list[tuple[float, float]]] = {"without": [], "with": []}
+    for n in range(1, rounds + 1):
+        for what, models in (("without", base), ("with", every)):
+            build = partial(build_marts, engine, as_of=END, full=True, models=models)
+            fulls[what].append(timed(f"full {n}, {what}", build))
+    figures = {f"full, {what} returns": medians(runs) for what, runs in fulls.items()}
     days: dict[str, list[tuple[float, float]]] = {"without": [], "with": []}
     for n in range(1, new_days + 1):
         day = END + timedelta(days=n)
@@ -157,10 +180,7 @@ def run(url: str, accounts: int, years: int, new_days: int) -> dict[str, tuple[f
             build = partial(build_marts, engine, as_of=day, models=models)
             days[what].append(timed(f"day {n}, {what}", build))
     for what, runs in days.items():
-        figures[f"one new day, {what} returns"] = (
-            statistics.median(wall for wall, _ in runs),
-            statistics.median(cpu for _, cpu in runs),
-        )
+        figures[f"one new day, {what} returns"] = medians(runs)
     for what in ("full", "one new day"):
         (wall, cpu), (wall_with, cpu_with) = (
             figures[f"{what}, without returns"],
@@ -179,6 +199,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--days", type=int, default=5, help="new days built one by one")
+    parser.add_argument("--rounds", type=int, default=3, help="full builds without and with")
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres-url", default=DEFAULT_PG)
     args = parser.parse_args()
@@ -187,11 +208,17 @@ def main() -> None:
         print(f"{backend}:", flush=True)
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as folder:
-                run(f"sqlite:///{folder}/bench.sqlite", args.accounts, args.years, args.days)
+                run(
+                    f"sqlite:///{folder}/bench.sqlite",
+                    args.accounts,
+                    args.years,
+                    args.days,
+                    args.rounds,
+                )
                 dispose_engines()
             continue
         with scratch_postgres(args.postgres_url, "bench_returns") as url:
-            run(url, args.accounts, args.years, args.days)
+            run(url, args.accounts, args.years, args.days, args.rounds)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ from sqlalchemy import select  # noqa: E402
 
 from tests.support.returns import account, add_rates, flows, setup_user, values  # noqa: E402
 from wealth_pipeline.marts.build import build_marts  # noqa: E402
+from wealth_pipeline.warehouse import schema  # noqa: E402
 from wealth_pipeline.warehouse.engine import get_engine, upgrade  # noqa: E402
-from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily  # noqa: E402
 
 engine = get_engine(url)
 upgrade(engine)
@@ -86,14 +86,52 @@ for n, (u, br, cur) in enumerate(
 lines = []
 
 
+# The per-account figures, from their own table (before migration 0013) or from
+# `mart_account_daily`'s rows: the same columns either way, so two trees compare.
+ACCOUNT_COLUMNS = [
+    "user_id",
+    "day",
+    "account_id",
+    "base_currency",
+    "currency",
+    "covered",
+    "value_start",
+    "value_end",
+    "external_flow",
+    "paired_transfers",
+    "income",
+    "costs",
+    "market_result",
+    "currency_effect",
+    "unexplained",
+    "daily_return",
+    "twr_index",
+]
+
+
+def account_figures():
+    t = schema.metadata.tables.get("mart_account_returns_daily")
+    if t is None:
+        t = schema.mart_account_daily
+        renamed = {"value_end": t.c.balance_base_currency}
+        columns = [renamed.get(name, t.c.get(name)) for name in ACCOUNT_COLUMNS]
+    else:
+        columns = [t.c[name] for name in ACCOUNT_COLUMNS]
+    return "account_returns", select(*columns).order_by(*t.primary_key.columns)
+
+
 def dump(label):
+    t = schema.mart_returns_daily
     with engine.connect() as c:
-        for t in (mart_account_returns_daily, mart_returns_daily):
-            for r in c.execute(select(t).order_by(*t.primary_key.columns)):
+        for name, query in (
+            account_figures(),
+            (t.name, select(t).order_by(*t.primary_key.columns)),
+        ):
+            for r in c.execute(query):
                 lines.append(
                     label
                     + " "
-                    + t.name
+                    + name
                     + " "
                     + "|".join(v.hex() if isinstance(v, float) else repr(v) for v in r)
                 )

@@ -7,33 +7,40 @@
 -- before (see marts.returns_daily for the conventions).
 {{ config(rebuild='day') }}
 WITH
-totals AS (
+sums AS (
+    -- the flows and results of an account-day are NULL unless it is covered, so their sums
+    -- are the covered accounts' (SUM skips NULL)
     SELECT r.user_id,
            r.day,
            MIN(r.base_currency) AS base_currency,  -- the user's: one per day
            COALESCE(SUM(r.value_start), 0) AS value_start,
-           COALESCE(SUM(r.value_end), 0) AS value_end,
-           COALESCE(SUM(CASE WHEN r.covered THEN r.value_start ELSE 0 END), 0) AS covered_value_start,
-           COALESCE(SUM(CASE WHEN r.covered THEN r.value_end ELSE 0 END), 0) AS covered_value_end,
-           COALESCE(SUM(CASE WHEN r.covered THEN r.external_flow - r.paired_transfers ELSE 0 END), 0)
-               AS external_flow,
-           COALESCE(SUM(CASE WHEN r.covered THEN r.paired_transfers ELSE 0 END), 0)
-               AS internal_transfers,
-           COALESCE(SUM(CASE WHEN r.covered THEN r.income ELSE 0 END), 0) AS income,
-           COALESCE(SUM(CASE WHEN r.covered THEN r.costs ELSE 0 END), 0) AS costs,
-           COALESCE(SUM(CASE WHEN r.covered THEN r.market_result ELSE 0 END), 0) AS market_result,
-           COALESCE(SUM(CASE WHEN r.covered THEN r.currency_effect ELSE 0 END), 0) AS currency_effect,
+           COALESCE(SUM(r.balance_base_currency), 0) AS value_end,
+           COALESCE(SUM(CASE WHEN r.covered THEN r.balance_base_currency END), 0)
+               AS covered_value_end,
+           COALESCE(SUM(r.external_flow), 0) AS all_external_flows,
+           COALESCE(SUM(r.paired_transfers), 0) AS internal_transfers,
+           COALESCE(SUM(r.income), 0) AS income,
+           COALESCE(SUM(r.costs), 0) AS costs,
+           COALESCE(SUM(r.market_result), 0) AS market_result,
+           COALESCE(SUM(r.currency_effect), 0) AS currency_effect,
            COALESCE(SUM(r.unexplained), 0) AS unexplained,
            COUNT(*) AS account_count,
-           SUM(CASE WHEN r.covered THEN 1 ELSE 0 END) AS covered_count,
-           SUM(CASE WHEN r.value_end IS NULL OR r.value_start IS NULL THEN 1 ELSE 0 END)
-               AS unknown_count
+           COUNT(r.market_result) AS covered_count,
+           COUNT(*) - COUNT(r.balance_base_currency + r.value_start) AS unknown_count
       FROM {{ scope }} sc
-     CROSS JOIN {{ ref('mart_account_returns_daily') }} r
+     CROSS JOIN {{ ref('mart_account_daily') }} r
      WHERE r.user_id = sc.user_id
        AND r.day >= sc.from_day
        AND r.day > {{ earliest_kept_day }}  -- known when planning
      GROUP BY r.user_id, r.day  -- the key's order: no sort
+),
+totals AS (
+    -- transfers between own accounts (paired) are not the user's external flows; the covered
+    -- accounts' value at the start is their value at the end less what explains the change
+    SELECT s.*,
+           s.all_external_flows - s.internal_transfers AS external_flow,
+           s.covered_value_end - s.market_result - s.all_external_flows AS covered_value_start
+      FROM sums s
 ),
 returned AS (
     SELECT t.*,
@@ -43,41 +50,41 @@ returned AS (
                               't.covered_value_start + t.external_flow + t.internal_transfers') }}
                 WHEN t.covered_value_start + t.external_flow + t.internal_transfers = 0
                  AND t.market_result = 0 THEN 0.0
-           END AS daily_return
-      FROM totals t
-),
-indexed AS (
-    SELECT user_id,
-           day,
-           {{ chain_product }}(factor) OVER (PARTITION BY user_id ORDER BY day) AS twr_index
+           END AS daily_return,
+           -- the kept row's index starts the user's first rebuilt day (one key lookup)
+           CASE WHEN t.first_rebuilt
+                THEN (SELECT k.twr_index
+                        FROM {{ scope }} sc
+                        JOIN {{ this }} k ON k.user_id = sc.user_id AND k.day = sc.kept_through
+                       WHERE sc.user_id = t.user_id)
+           END AS index_before
       FROM (
-        -- the kept day before starts the chain
-        SELECT k.user_id, k.day, COALESCE(k.twr_index, 1.0) AS factor
-          FROM {{ scope }} sc
-          JOIN {{ this }} k ON k.user_id = sc.user_id AND k.day = sc.kept_through
-        UNION ALL
-        SELECT user_id, day, COALESCE(CAST(1 AS DOUBLE PRECISION) + daily_return, 1.0)
-          FROM returned
-      ) factors
+        SELECT totals.*,
+               ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY day) = 1 AS first_rebuilt
+          FROM totals
+      ) t
 )
-SELECT r.user_id,
-       r.day,
-       r.base_currency,
-       r.value_start,
-       r.value_end,
-       r.covered_value_start,
-       r.covered_value_end,
-       r.external_flow,
-       r.internal_transfers,
-       r.income,
-       r.costs,
-       r.market_result,
-       r.currency_effect,
-       r.unexplained,
-       r.account_count,
-       r.covered_count,
-       r.unknown_count,
-       r.daily_return,
-       i.twr_index
-  FROM returned r
-  JOIN indexed i ON i.user_id = r.user_id AND i.day = r.day
+SELECT user_id,
+       day,
+       base_currency,
+       value_start,
+       value_end,
+       covered_value_start,
+       covered_value_end,
+       external_flow,
+       internal_transfers,
+       income,
+       costs,
+       market_result,
+       currency_effect,
+       unexplained,
+       account_count,
+       covered_count,
+       unknown_count,
+       daily_return,
+       -- day by day from the kept index (1.0 at the start): the first factor is the kept index
+       -- times the day's, so the product is the same as one chained from the first day on
+       {{ chain_product }}(
+           COALESCE(index_before, 1.0) * COALESCE(CAST(1 AS DOUBLE PRECISION) + daily_return, 1.0)
+       ) OVER (PARTITION BY user_id ORDER BY day) AS twr_index
+  FROM returned

@@ -15,7 +15,7 @@ from wealth_pipeline.flows.assets import account_cash_flows, no_transfer_paired_
 from wealth_pipeline.marts.assets import returns_add_up
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.resource import WarehouseResource
-from wealth_pipeline.warehouse.schema import cash_flows, mart_account_returns_daily
+from wealth_pipeline.warehouse.schema import cash_flows, mart_account_daily
 
 DAY = date(2024, 5, 6)
 
@@ -78,8 +78,8 @@ def test_returns_add_up_to_the_cent_and_the_check_sees_a_broken_day(warehouse_ur
     assert returns_add_up(warehouse).passed
     with engine.begin() as c:
         c.execute(
-            update(mart_account_returns_daily)
-            .where(mart_account_returns_daily.c.day == date(2024, 5, 7))
+            update(mart_account_daily)
+            .where(mart_account_daily.c.day == date(2024, 5, 7))
             .values(market_result=Decimal("1.00"))
         )
     check = returns_add_up(warehouse)

@@ -30,7 +30,6 @@ MODELS = {
     "mart_net_worth_monthly",
     "mart_breakdowns",
     "mart_holdings",
-    "mart_account_returns_daily",
     "mart_returns_daily",
 }
 
@@ -43,10 +42,9 @@ def test_one_asset_per_model_with_its_refs_as_deps() -> None:
     }
     assert deps["mart_net_worth_monthly"] == {"mart_net_worth_daily"}
     assert deps["mart_net_worth_daily"] == {"mart_account_daily"}
-    assert deps["mart_account_daily"] == {"converted_snapshots"}
+    assert deps["mart_account_daily"] == {"converted_snapshots", "account_cash_flows"}
     assert deps["mart_breakdowns"] >= {"mart_account_daily", "converted_snapshots"}
-    assert deps["mart_account_returns_daily"] >= {"mart_account_daily", "account_cash_flows"}
-    assert deps["mart_returns_daily"] == {"mart_account_returns_daily"}
+    assert deps["mart_returns_daily"] == {"mart_account_daily"}
     for spec in specs.values():
         assert "sql" in spec.kinds
         assert spec.group_name == "marts"
@@ -68,8 +66,8 @@ def test_materializing_builds_every_model_with_rows_written(warehouse_url: str) 
         for event in result.get_asset_materialization_events()
     }
     expected = {name: len(rows) for name, rows in marts(engine).items()}
-    # the returns: one row per account-day (as mart_account_daily) and per user-day
-    expected |= {"mart_account_returns_daily": 20, "mart_returns_daily": 8}
+    # the returns total: one row per user-day (the accounts' are mart_account_daily's rows)
+    expected |= {"mart_returns_daily": 8}
     assert written == expected
     assert written["mart_account_daily"] == 20  # alice 14, bob 6
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from tests.support.returns import account, add_rates, build, flows, setup_user, values
 from wealth_pipeline.returns.periods import money_weighted, performance
 from wealth_pipeline.warehouse.engine import get_engine
-from wealth_pipeline.warehouse.schema import mart_account_returns_daily, mart_returns_daily
+from wealth_pipeline.warehouse.schema import mart_account_daily, mart_returns_daily
 
 
 def stock_world(url: str, n1: int, p0: str, n2: int, p1: str, p2: str, div: str):
@@ -158,9 +158,17 @@ def test_random_accounts_decompose_exactly_and_the_total_is_value_weighted(
         # the opening value is not explained (no deposit of it): coverage from the next day
         flows(engine, acc, items, covered=(days[1], days[-1]))
     build(engine, days[-1])
-    t = mart_account_returns_daily
+    t = mart_account_daily
     with engine.connect() as c:
-        rows = c.execute(select(t).where(t.c.user_id == user).order_by(t.c.day)).mappings().all()
+        rows = (
+            c.execute(
+                select(*t.c, t.c.balance_base_currency.label("value_end"))
+                .where(t.c.user_id == user)
+                .order_by(t.c.day)
+            )
+            .mappings()
+            .all()
+        )
         totals = {
             r["day"]: r
             for r in c.execute(

@@ -88,7 +88,7 @@ def build_mart_assets(models: tuple[Model, ...]) -> dg.AssetsDefinition:
 
     names = {model.name for model in models}
     checks = [CHECK_SPEC] if {"mart_breakdowns", "mart_net_worth_daily"} <= names else []
-    if {"mart_account_returns_daily", "mart_returns_daily"} <= names:
+    if {"mart_account_daily", "mart_returns_daily"} <= names:
         checks.append(RETURNS_CHECK_SPEC)
 
     @dg.multi_asset(
@@ -169,14 +169,14 @@ def breakdowns_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 RETURNS_CHECK_SPEC = dg.AssetCheckSpec(
     "returns_add_up",
-    asset="mart_account_returns_daily",
+    asset="mart_account_daily",
     description="Every account-day with flow data: flows plus market result are the change in "
     "value, to the cent; every user-day: external flows, transfers in transit, market result "
     "and the change not explained are the change of the total.",
 )
 _RETURNS_MISMATCHES = text(
-    "SELECT user_id, day, account_id FROM mart_account_returns_daily "
-    "WHERE covered AND value_end - value_start <> external_flow + market_result "
+    "SELECT user_id, day, account_id FROM mart_account_daily "
+    "WHERE covered AND balance_base_currency - value_start <> external_flow + market_result "
     "UNION ALL "
     "SELECT user_id, day, NULL FROM mart_returns_daily WHERE unknown_count = 0 "
     "AND value_end - value_start <> external_flow + internal_transfers + market_result "
@@ -189,7 +189,7 @@ def returns_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         wrong = connection.execute(_RETURNS_MISMATCHES).all()
     return dg.AssetCheckResult(
         check_name=RETURNS_CHECK_SPEC.name,
-        asset_key="mart_account_returns_daily",
+        asset_key="mart_account_daily",
         passed=not wrong,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={

@@ -26,7 +26,7 @@ sees:
   bound that lets PostgreSQL plan a one-day build as the few rows it reads, not a third of
   the table;
 - `warehouse.dialect.sql_helpers` (`next_day`, `month_start`, `json_object`, `json_agg`,
-  `amount_type()`, `ratio_type()`, ...), `greatest`, and `dialect` (`sqlite` or
+  ...), `greatest`, and `dialect` (`sqlite` or
   `postgresql`) for what differs between the two databases;
 - for the returns: `ratio(num, den)`, two amounts' quotient as a double, rounded once (as
   Python's `int / int` of the scaled amounts); `currency_effect(value, rate_start, rate_end)`,

@@ -1,6 +1,6 @@
 """The returns marts' arithmetic that SQL cannot do exactly alone, and its conventions.
 
-The returns marts compute everything in their SQL (`dbt_like_sql/mart_account_returns_daily.sql`,
+The returns compute everything in the marts' SQL (`dbt_like_sql/mart_account_daily.sql`,
 `mart_returns_daily.sql`), in the build's INSERT: no second pass over the rows. What SQLite
 lacks is supplied here as functions registered on the build's connection
 (`register_sqlite_functions`); PostgreSQL does the same in NUMERIC and with its running-product

@@ -32,7 +32,6 @@ from sqlalchemy import Connection, func, select
 from wealth_pipeline.warehouse.schema import (
     financial_accounts,
     mart_account_daily,
-    mart_account_returns_daily,
     mart_returns_daily,
 )
 
@@ -145,12 +144,12 @@ def _rows(
             (t.c.covered_count > 0).label("covered"),
         ).where(t.c.user_id == user_id)
     else:
-        t = mart_account_returns_daily
+        t = mart_account_daily
         query = select(
             t.c.day,
             t.c.base_currency,
             t.c.value_start,
-            t.c.value_end,
+            t.c.balance_base_currency.label("value_end"),
             t.c.external_flow,
             t.c.income,
             t.c.costs,
@@ -178,7 +177,7 @@ def series_bounds(
 ) -> tuple[date, date] | None:
     """The first day of the series and the last day with data: the latest snapshot (the
     marts carry values forward to today; the days after the last snapshot hold no news)."""
-    t = mart_returns_daily if account_id is None else mart_account_returns_daily
+    t = mart_returns_daily if account_id is None else mart_account_daily
     query = select(func.min(t.c.day)).where(t.c.user_id == user_id)
     ad = mart_account_daily
     last_query = select(func.max(ad.c.snapshot_date)).where(ad.c.user_id == user_id)
@@ -311,7 +310,7 @@ def figures_body(result: PeriodFigures) -> dict[str, Any]:
 
 
 def account_ids_with_returns(connection: Connection, user_id: int) -> list[int]:
-    t = mart_account_returns_daily
+    t = mart_account_daily
     return list(
         connection.execute(
             select(t.c.account_id).where(t.c.user_id == user_id).group_by(t.c.account_id)

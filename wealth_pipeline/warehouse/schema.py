@@ -422,6 +422,23 @@ mart_account_daily = Table(
     # The rate the carried snapshot was converted at (the returns' currency effect), NULL
     # while unconverted (migration 0012).
     Column("exchange_rate_used", Rate()),
+    # Where the day's change in value came from (base currency; migration 0013). `covered`
+    # days (flows known, values and flows converted) split the change into the net external
+    # flow and the market result (change - external flow; it includes income, costs and the
+    # currency effect); other days' change is `unexplained`. The exact currency effect and
+    # the ratios come from the functions of `marts.returns_daily`.
+    Column("covered", Boolean),
+    Column("value_start", Amount()),  # the day before's end value (0 before the first day)
+    Column("external_flow", Amount()),  # deposits, withdrawals, transfers, other
+    Column("paired_transfers", Amount()),  # the part of external_flow paired with own accounts
+    Column("income", Amount()),  # dividends, interest
+    Column("costs", Amount()),  # fees, taxes (negative)
+    Column("market_result", Amount()),  # change in value - external flow
+    # the value at the start in the account's currency x (rate at the end - at the start)
+    Column("currency_effect", Amount()),
+    Column("unexplained", Amount()),  # the change on a day without flow data
+    Column("daily_return", Float),  # market_result / (value_start + external_flow)
+    Column("twr_index", Float),  # chain-linked from 1.0; carried over uncovered days
     sqlite_with_rowid=False,
 )
 
@@ -499,38 +516,6 @@ mart_builds = Table(
     Column("built_through", Date, nullable=False),
     Column("built_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("rows_written", Integer, nullable=False, server_default="0"),
-)
-
-# Per account and day, where the change in value came from (base currency). `covered` days
-# (flows known, values and flows converted) split the change into the net external flow and the
-# market result (change - external flow; it includes income, costs and the currency effect);
-# other days' change is `unexplained`. Filled by `mart_account_returns_daily.sql` (the exact
-# currency effect and the ratios with the functions of `marts.returns_daily`).
-# No foreign keys and WITHOUT ROWID, as the other large marts (migration 0011).
-mart_account_returns_daily = Table(
-    "mart_account_returns_daily",
-    metadata,
-    Column("user_id", Integer, primary_key=True),
-    Column("day", Date, primary_key=True),
-    Column("account_id", Integer, primary_key=True),
-    Column("base_currency", String(3), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("covered", Boolean, nullable=False),
-    Column("value_start", Amount()),  # the day before's end value (0 before the first day)
-    Column("value_end", Amount()),
-    Column("value_start_own", Amount(), nullable=False),  # in the account's own currency
-    Column("rate_start", Rate()),
-    Column("rate_end", Rate()),
-    Column("external_flow", Amount()),  # deposits, withdrawals, transfers, other
-    Column("paired_transfers", Amount()),  # the part of external_flow paired with own accounts
-    Column("income", Amount()),  # dividends, interest
-    Column("costs", Amount()),  # fees, taxes (negative)
-    Column("market_result", Amount()),  # change in value - external flow
-    Column("currency_effect", Amount()),  # value_start_own x (rate_end - rate_start)
-    Column("unexplained", Amount()),  # the change on a day without flow data
-    Column("daily_return", Float),  # market_result / (value_start + external_flow)
-    Column("twr_index", Float),  # chain-linked from 1.0; carried over uncovered days
-    sqlite_with_rowid=False,
 )
 
 # The user's total per day: the sums of the accounts' rows; the return over covered accounts,
