@@ -40,6 +40,7 @@ from tests.support.sync import (
     PASSWORD,
     SYNC_DAY,
     account_status,
+    evening_run,
     make_world,
     session_purposes,
     settings,
@@ -261,10 +262,8 @@ def test_syncing_now_takes_the_sms_code_writes_today_and_fills_the_missing_days(
 
     # The session it left is alive: the next daily run reuses it (no SMS, no waiting).
     tomorrow = BERLIN_TODAY + timedelta(days=1)
-    evening = datetime.combine(tomorrow, datetime.min.time(), ZoneInfo("Europe/Berlin"))
     monkeypatch.setenv("WEALTH_BROKER_URL_FAKE_ASSISTED", service.base_url)
-    report = run_sync(world.engine, tomorrow, settings=load_settings(),
-                      now=evening + timedelta(hours=17, minutes=30))  # fmt: skip
+    report = run_sync(world.engine, tomorrow, settings=load_settings(), now=evening_run(tomorrow))
     assert [o.status for o in report.outcomes if o.account_id == account_id] == ["success"]
     assert service.logins == 1 and service.heartbeats == 1
 
@@ -327,9 +326,7 @@ def test_a_dkb_login_needing_a_tan_medium_waits_then_the_person_chooses_once(
 
     # Asked once: the next run names the chosen medium itself, and the exemption holds.
     tomorrow = BERLIN_TODAY + timedelta(days=1)
-    evening = datetime.combine(tomorrow, datetime.min.time(), ZoneInfo("Europe/Berlin"))
-    again = run_sync(world.engine, tomorrow, settings=load_settings(),
-                     now=evening + timedelta(hours=17, minutes=30))  # fmt: skip
+    again = run_sync(world.engine, tomorrow, settings=load_settings(), now=evening_run(tomorrow))
     assert [o.status for o in again.outcomes] == ["success"], again.outcomes
     assert fints_bank.media_named[-1] == "iPad Küche"
     assert fints_bank.types().count("HKTAB") == 1

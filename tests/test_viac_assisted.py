@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from tests.support import factories
 from tests.support.fakes.viac import BIG, HISTORY_START, TODAY, FakeViac
-from tests.support.sync import PASSWORD, account_status, make_world
+from tests.support.sync import PASSWORD, account_status, evening_run, make_world
 from wealth_pipeline.security.vault import unlock
 from wealth_pipeline.settings import load_settings
 from wealth_pipeline.sync.runner import run_sync
@@ -116,7 +116,7 @@ def test_viac_waits_then_a_person_syncs_it_with_the_sms_code_and_the_session_is_
 
     # Tomorrow's run: the session is alive (heartbeat 204), reused, no SMS.
     tomorrow = BERLIN_TODAY + timedelta(days=1)
-    again = run_sync(world.engine, tomorrow, settings=load_settings(), now=evening(tomorrow))
+    again = run_sync(world.engine, tomorrow, settings=load_settings(), now=evening_run(tomorrow))
     assert [o.status for o in again.outcomes] == ["success"], again.outcomes
     assert len(viac.sms_codes) == 1
     assert "/rest/web/heartbeat" in viac.paths()

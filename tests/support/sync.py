@@ -7,7 +7,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from tests.support import factories
 from tests.support.factories import PASSWORD
+from wealth_pipeline import clock
 from wealth_pipeline.accounts import Owner
 from wealth_pipeline.brokers.base import (
     AuthenticationFailed,
@@ -295,3 +296,13 @@ def session_purposes(engine: Engine, account_id: int) -> set[str]:
                 )
             ).scalars()
         )
+
+
+def evening_run(day: date) -> datetime:
+    """When the daily schedule syncs `day`: 17:30 in Berlin, or a day after now if that is
+    later. A person's sync by hand (run at the test's real time) holds the account back for
+    the user's 24-hour frequency: run after 18:30, it would skip tomorrow's 17:30 run."""
+    scheduled = datetime.combine(day, datetime.min.time(), clock.ZONE) + timedelta(
+        hours=17, minutes=30
+    )
+    return max(scheduled, clock.now() + timedelta(hours=24))
