@@ -177,24 +177,16 @@ chain (user_id, account_id, day, next, output, known, snapshot_date, positions_s
      ORDER BY 1, 3, 2  -- the queue hands out (user, day, account) in key order
 ),
 figures AS (
-    SELECT ch.*,
-           ch.rate AS exchange_rate_used,
-           {{ day_return('ch.is_covered', 'ch.value_end', 'ch.value_start', 'ch.external_flow') }}
-               AS daily_return
-      FROM chain ch
-     WHERE ch.output = 1
+    SELECT f.*, f.index_before * COALESCE(1.0 + f.daily_return, 1.0) AS twr_index
+      FROM (
+        SELECT ch.*,
+               ch.rate AS exchange_rate_used,
+               {{ day_return('ch.is_covered', 'ch.value_end', 'ch.value_start',
+                             'ch.external_flow') }} AS daily_return
+          FROM chain ch
+         WHERE ch.output = 1
+      ) f
 )
-SELECT user_id,
-       day,
-       account_id,
-       snapshot_date,
-       balance,
-       currency,
-       base_currency,
-       value_end AS balance_base_currency,
-       positions_snapshot_date,
-       exchange_rate_used,
-       {%- set index = 'index_before * COALESCE(1.0 + daily_return, 1.0)' %}
 {%- else %}
 days (day) AS (
     SELECT MIN(start_day) FROM starts
@@ -286,6 +278,7 @@ figures AS (
           FROM returned rd
       ) r
 )
+{%- endif %}
 SELECT user_id,
        day,
        account_id,
@@ -296,8 +289,6 @@ SELECT user_id,
        value_end AS balance_base_currency,
        positions_snapshot_date,
        exchange_rate_used,
-       {%- set index = 'twr_index' %}
-{%- endif %}
        CASE WHEN is_covered THEN TRUE ELSE FALSE END AS covered,
        value_start,
        CASE WHEN is_covered THEN COALESCE(external_flow, 0) END AS external_flow,
@@ -313,5 +304,5 @@ SELECT user_id,
        END AS currency_effect,
        CASE WHEN NOT is_covered THEN value_end - value_start END AS unexplained,
        daily_return,
-       {{ index }} AS twr_index
+       twr_index
   FROM figures

@@ -3,6 +3,20 @@
 -- the shipped model's (SQLite: one recursive pass per account; PostgreSQL: windows), with
 -- nothing else computed. Not shipped: `bench.returns` loads it in place of the model.
 {{ config(rebuild='day', analyze='key', in_key_order=('sqlite',)) }}
+{#- the returns' columns, all NULL -#}
+{%- set no_returns %}
+       CAST(NULL AS BOOLEAN) AS covered,
+       CAST(NULL AS NUMERIC) AS value_start,
+       CAST(NULL AS NUMERIC) AS external_flow,
+       CAST(NULL AS NUMERIC) AS paired_transfers,
+       CAST(NULL AS NUMERIC) AS income,
+       CAST(NULL AS NUMERIC) AS costs,
+       CAST(NULL AS NUMERIC) AS market_result,
+       CAST(NULL AS NUMERIC) AS currency_effect,
+       CAST(NULL AS NUMERIC) AS unexplained,
+       CAST(NULL AS DOUBLE PRECISION) AS daily_return,
+       CAST(NULL AS DOUBLE PRECISION) AS twr_index
+{%- endset %}
 WITH RECURSIVE
 {%- if dialect == 'sqlite' %}
 starts AS (
@@ -81,17 +95,7 @@ SELECT user_id,
        value_end AS balance_base_currency,
        positions_snapshot_date,
        rate AS exchange_rate_used,
-       CAST(NULL AS BOOLEAN) AS covered,
-       CAST(NULL AS NUMERIC) AS value_start,
-       CAST(NULL AS NUMERIC) AS external_flow,
-       CAST(NULL AS NUMERIC) AS paired_transfers,
-       CAST(NULL AS NUMERIC) AS income,
-       CAST(NULL AS NUMERIC) AS costs,
-       CAST(NULL AS NUMERIC) AS market_result,
-       CAST(NULL AS NUMERIC) AS currency_effect,
-       CAST(NULL AS NUMERIC) AS unexplained,
-       CAST(NULL AS DOUBLE PRECISION) AS daily_return,
-       CAST(NULL AS DOUBLE PRECISION) AS twr_index
+{{ no_returns }}
   FROM chain
  WHERE output = 1
 {%- else %}
@@ -173,17 +177,7 @@ SELECT c.user_id,
        END AS balance_base_currency,
        c.positions_snapshot_date,
        s.exchange_rate_used,
-       CAST(NULL AS BOOLEAN) AS covered,
-       CAST(NULL AS NUMERIC) AS value_start,
-       CAST(NULL AS NUMERIC) AS external_flow,
-       CAST(NULL AS NUMERIC) AS paired_transfers,
-       CAST(NULL AS NUMERIC) AS income,
-       CAST(NULL AS NUMERIC) AS costs,
-       CAST(NULL AS NUMERIC) AS market_result,
-       CAST(NULL AS NUMERIC) AS currency_effect,
-       CAST(NULL AS NUMERIC) AS unexplained,
-       CAST(NULL AS DOUBLE PRECISION) AS daily_return,
-       CAST(NULL AS DOUBLE PRECISION) AS twr_index
+{{ no_returns }}
   FROM carried c
   JOIN {{ source('account_snapshots') }} s
     ON s.account_id = c.account_id AND s.snapshot_date = c.snapshot_date
