@@ -32,6 +32,7 @@ from wealth_pipeline.warehouse.schema import (
     mart_holdings,
     mart_net_worth_daily,
     mart_net_worth_monthly,
+    mart_returns_daily,
 )
 
 END = date(2024, 2, 3)
@@ -41,6 +42,7 @@ MARTS = (
     mart_net_worth_monthly,
     mart_breakdowns,
     mart_holdings,
+    mart_returns_daily,
 )
 
 
