@@ -16,14 +16,16 @@
 {#- analyze: the models after it read it by its key only -#}
 {{ config(rebuild='day', analyze='key', in_key_order=('sqlite',)) }}
 {#- covered: flows known that day, values converted; the first day's change is the opening
-    value, explained by flows only when they are known from before it (nothing was there) -#}
+    value, explained by flows only when they are known from before it (nothing was there).
+    TRUE or FALSE, never NULL; a CASE, so the first failed test ends it (an AND as a value
+    evaluates every operand on SQLite) -#}
 {%- macro covered(day, value_end, known, prev_value, covered_from, covered_through) -%}
-({{ covered_from }} IS NOT NULL
-     AND {{ day }} >= {{ covered_from }} AND {{ day }} <= {{ covered_through }}
-     AND {{ value_end }} IS NOT NULL
-     AND ({{ known }} OR {{ covered_from }} < {{ day }})
-     AND (NOT {{ known }} OR {{ prev_value }} IS NOT NULL)
-     AND COALESCE(fl.unconverted, 0) = 0)
+CASE WHEN {{ day }} >= {{ covered_from }} AND {{ day }} <= {{ covered_through }}
+      AND {{ value_end }} IS NOT NULL
+      AND ({{ known }} OR {{ covered_from }} < {{ day }})
+      AND (NOT {{ known }} OR {{ prev_value }} IS NOT NULL)
+      AND COALESCE(fl.unconverted, 0) = 0
+     THEN TRUE ELSE FALSE END
 {%- endmacro %}
 {%- macro day_return(is_covered, value_end, value_start, flow) -%}
 {%- set capital = '(' ~ value_start ~ ' + COALESCE(' ~ flow ~ ', 0))' -%}
@@ -107,7 +109,7 @@ starts AS (
 chain (user_id, account_id, day, next, output, known, snapshot_date, positions_snapshot_date,
        balance, currency, value_end, rate, base_currency, covered_from, covered_through,
        flow_day, index_before, value_start, value_start_own, rate_start, is_covered,
-       external_flow, paired_transfers, income, costs) AS (
+       external_flow) AS (
     SELECT st.user_id,
            st.account_id,
            st.day,
@@ -126,7 +128,7 @@ chain (user_id, account_id, day, next, output, known, snapshot_date, positions_s
            (SELECT MIN(f.flow_date) FROM {{ source('cash_flows') }} f
              WHERE f.account_id = st.account_id AND f.flow_date >= st.start_day),
            st.index_carried_in,
-           NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL
+           NULL, NULL, NULL, 0, NULL
       FROM (SELECT starts.*, date(start_day, '-1 day') AS day FROM starts) st
       LEFT JOIN {{ source('account_snapshots') }} c
         ON c.account_id = st.account_id AND c.snapshot_date = st.carried_in
@@ -163,16 +165,15 @@ chain (user_id, account_id, day, next, output, known, snapshot_date, positions_s
            ch.rate,
            {{ covered('ch.next', value_end, 'ch.known', 'ch.value_end',
                       'ch.covered_from', 'ch.covered_through') }},
-           fl.external_flow,
-           fl.paired_transfers,
-           fl.income,
-           fl.costs
+           fl.external_flow
       FROM chain ch
       LEFT JOIN {{ source('account_snapshots') }} s
         ON s.account_id = ch.account_id AND s.snapshot_date = ch.next
-      -- only on the days with flows (`flow_day`, the account's next): most have none
+      -- only on the days with flows (`flow_day`, the account's next): most have none, and
+      -- their key is NULL, which SQLite answers without a search
       LEFT JOIN flows fl
-        ON ch.next = ch.flow_day AND fl.account_id = ch.account_id AND fl.day = ch.next
+        ON fl.account_id = ch.account_id
+       AND fl.day = CASE WHEN ch.next = ch.flow_day THEN ch.next END
      WHERE ch.day < {{ end_day }}
      ORDER BY 1, 3, 2  -- the queue hands out (user, day, account) in key order
 ),
@@ -181,9 +182,17 @@ figures AS (
       FROM (
         SELECT ch.*,
                ch.rate AS exchange_rate_used,
+               fo.paired_transfers,
+               fo.income,
+               fo.costs,
                {{ day_return('ch.is_covered', 'ch.value_end', 'ch.value_start',
                              'ch.external_flow') }} AS daily_return
           FROM chain ch
+          -- the day's other flows, read here rather than carried in every step's row: only
+          -- on flow days (their external flow is never NULL, even when 0), by the NULL key
+          LEFT JOIN flows fo
+            ON fo.account_id = ch.account_id
+           AND fo.day = CASE WHEN ch.external_flow IS NOT NULL THEN ch.day END
          WHERE ch.output = 1
       ) f
 )
@@ -221,7 +230,18 @@ marked AS (
         ON s.account_id = st.account_id AND s.snapshot_date = d.day
 ),
 carried AS (
-    SELECT m.*,
+    -- what the later steps read (the windows copy every column of their rows)
+    SELECT m.user_id,
+           m.account_id,
+           m.day,
+           m.base_currency,
+           m.covered_from,
+           m.covered_through,
+           m.kept_day,
+           m.kept_balance,
+           m.kept_value,
+           m.kept_rate,
+           m.index_carried_in,
            COALESCE(MAX(m.taken) OVER running, m.carried_in) AS snapshot_date,
            COALESCE(MAX(m.taken_with_positions) OVER running, m.positions_carried_in)
                AS positions_snapshot_date
@@ -241,9 +261,10 @@ valued AS (
 ),
 lagged AS (
     -- the day before's values: the row before's, or for the first rebuilt day the kept row's
+    -- (the first row: ROW_NUMBER, which reads no other row)
     SELECT v.*,
-           LAG(v.day) OVER running IS NULL AS first_rebuilt,
-           v.kept_day IS NOT NULL OR LAG(v.day) OVER running IS NOT NULL AS known,
+           ROW_NUMBER() OVER running = 1 AS first_rebuilt,
+           v.kept_day IS NOT NULL OR ROW_NUMBER() OVER running > 1 AS known,
            LAG(v.balance, 1, v.kept_balance) OVER running AS prev_balance,
            LAG(v.value_end, 1, v.kept_value) OVER running AS prev_value,
            LAG(v.exchange_rate_used, 1, v.kept_rate) OVER running AS rate_start
@@ -272,10 +293,35 @@ figures AS (
                * COALESCE(CAST(1 AS DOUBLE PRECISION) + r.daily_return, 1.0)
            ) OVER (PARTITION BY r.account_id ORDER BY r.day) AS twr_index
       FROM (
-        SELECT rd.*,
+        -- what the running product and the output read (the window copies every column)
+        SELECT rd.user_id,
+               rd.day,
+               rd.account_id,
+               rd.snapshot_date,
+               rd.balance,
+               rd.currency,
+               rd.base_currency,
+               rd.value_end,
+               rd.positions_snapshot_date,
+               rd.exchange_rate_used,
+               rd.first_rebuilt,
+               rd.index_carried_in,
+               rd.is_covered,
+               rd.value_start,
+               rd.value_start_own,
+               rd.rate_start,
+               rd.external_flow,
+               rd.paired_transfers,
+               rd.income,
+               rd.costs,
                {{ day_return('rd.is_covered', 'rd.value_end', 'rd.value_start',
                              'rd.external_flow') }} AS daily_return
           FROM returned rd
+         -- a fence (OFFSET 0): the return is worked out once per row, where PostgreSQL would
+         -- otherwise repeat it in the running product and the output; the order, which the
+         -- rows already have, tells the planner that the window needs no sort
+         ORDER BY rd.account_id, rd.day
+        OFFSET 0
       ) r
 )
 {%- endif %}
@@ -289,7 +335,7 @@ SELECT user_id,
        value_end AS balance_base_currency,
        positions_snapshot_date,
        exchange_rate_used,
-       CASE WHEN is_covered THEN TRUE ELSE FALSE END AS covered,
+       is_covered AS covered,
        value_start,
        CASE WHEN is_covered THEN COALESCE(external_flow, 0) END AS external_flow,
        CASE WHEN is_covered THEN COALESCE(paired_transfers, 0) END AS paired_transfers,

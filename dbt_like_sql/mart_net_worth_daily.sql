@@ -1,14 +1,14 @@
 -- Net worth per user and day in the base currency: the sum of the accounts' converted
--- values; accounts whose carried snapshot is unconverted are counted apart, not summed.
+-- values; accounts whose carried snapshot is unconverted are counted apart, not summed. The
+-- returns total has summed the same account-days already (`value_end`): read there, not again.
 {{ config(rebuild='day') }}
-SELECT ad.user_id,
-       ad.day,
-       ad.base_currency,
-       COALESCE(SUM(ad.balance_base_currency), 0) AS total_wealth,
-       COUNT(*) AS account_count,
-       SUM(CASE WHEN ad.balance_base_currency IS NULL THEN 1 ELSE 0 END) AS unconverted_count
+SELECT t.user_id,
+       t.day,
+       t.base_currency,
+       t.value_end AS total_wealth,
+       t.account_count,
+       t.unconverted_count
   FROM {{ scope }} sc
- CROSS JOIN {{ ref('mart_account_daily') }} ad
- WHERE ad.user_id = sc.user_id
-   AND ad.day >= sc.from_day
- GROUP BY ad.user_id, ad.day, ad.base_currency
+ CROSS JOIN {{ ref('mart_returns_daily') }} t
+ WHERE t.user_id = sc.user_id
+   AND t.day >= sc.from_day

@@ -1,7 +1,9 @@
--- The user's total per day: the accounts' values and, over the accounts with flow data that
--- day, the net external flow (transfers between the user's own accounts left out: they are
--- `internal_transfers`, zero once both legs are booked the same day), income, costs, market
--- result and currency effect; the change of the other accounts is `unexplained`. The day's
+-- The user's total per day: the accounts' values (the net worth: `mart_net_worth_daily` reads
+-- it here, with the count of accounts whose carried snapshot is unconverted) and, over the
+-- accounts with flow data that day, the net external flow (transfers between the user's own
+-- accounts left out: they are `internal_transfers`, zero once both legs are booked the same
+-- day), income, costs, market result and currency effect; the change of the other accounts
+-- is `unexplained`. The day's
 -- return is the covered accounts' market result over their capital (value at the start and
 -- all their external flows, transfers included); the index chains it on from the kept day
 -- before (see marts.returns_daily for the conventions).
@@ -10,7 +12,7 @@ WITH
 sums AS (
     -- the flows and results of an account-day are NULL unless it is covered, so their sums
     -- are the covered accounts' (SUM skips NULL)
-    SELECT r.user_id,
+    SELECT sc.user_id,
            r.day,
            MIN(r.base_currency) AS base_currency,  -- the user's: one per day
            COALESCE(SUM(r.value_start), 0) AS value_start,
@@ -26,13 +28,16 @@ sums AS (
            COALESCE(SUM(r.unexplained), 0) AS unexplained,
            COUNT(*) AS account_count,
            COUNT(r.market_result) AS covered_count,
-           COUNT(*) - COUNT(r.balance_base_currency + r.value_start) AS unknown_count
+           COUNT(*) - COUNT(r.balance_base_currency + r.value_start) AS unknown_count,
+           COUNT(*) - COUNT(r.balance_base_currency) AS unconverted_count
       FROM {{ scope }} sc
      CROSS JOIN {{ ref('mart_account_daily') }} r
      WHERE r.user_id = sc.user_id
        AND r.day >= sc.from_day
        AND r.day > {{ earliest_kept_day }}  -- known when planning
-     GROUP BY r.user_id, r.day  -- the key's order: no sort
+     -- the order of the scan (the scope's users, each one's rows by day): SQLite groups as
+     -- it reads, with no sort (it does not see that r.user_id orders the rows as sc.user_id)
+     GROUP BY sc.user_id, r.day
 ),
 totals AS (
     -- transfers between own accounts (paired) are not the user's external flows; the covered
@@ -81,6 +86,7 @@ SELECT user_id,
        account_count,
        covered_count,
        unknown_count,
+       unconverted_count,
        daily_return,
        -- day by day from the kept index (1.0 at the start): the first factor is the kept index
        -- times the day's, so the product is the same as one chained from the first day on

@@ -44,7 +44,9 @@ def test_the_shipped_models_in_dependency_order() -> None:
             assert names.index(ref) < names.index(model.name)
     by_name = {model.name: model for model in models}
     assert by_name["mart_net_worth_monthly"].refs == ("mart_net_worth_daily",)
-    assert by_name["mart_net_worth_daily"].refs == ("mart_account_daily",)
+    # the net worth reads the returns total's sums, which read the accounts' days
+    assert by_name["mart_net_worth_daily"].refs == ("mart_returns_daily",)
+    assert by_name["mart_returns_daily"].refs == ("mart_account_daily",)
     assert set(by_name["mart_holdings"].refs) == {"mart_account_daily"}
     assert by_name["mart_account_daily"].rebuild == "day"
     assert by_name["mart_net_worth_monthly"].rebuild == "month"

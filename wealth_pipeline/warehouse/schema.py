@@ -540,6 +540,8 @@ mart_returns_daily = Table(
     Column("account_count", Integer, nullable=False),
     Column("covered_count", Integer, nullable=False),
     Column("unknown_count", Integer, nullable=False),  # accounts without a converted value
+    # Accounts whose carried snapshot has no base amount yet (mart_net_worth_daily's count).
+    Column("unconverted_count", Integer, nullable=False, server_default="0"),
     Column("daily_return", Float),
     Column("twr_index", Float),
 )
