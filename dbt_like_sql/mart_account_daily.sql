@@ -27,13 +27,18 @@ CASE WHEN {{ day }} >= {{ covered_from }} AND {{ day }} <= {{ covered_through }}
       AND COALESCE(fl.unconverted, 0) = 0
      THEN TRUE ELSE FALSE END
 {%- endmacro %}
-{%- macro day_return(is_covered, value_end, value_start, flow) -%}
-{%- set capital = '(' ~ value_start ~ ' + COALESCE(' ~ flow ~ ', 0))' -%}
-{%- set result = '(' ~ value_end ~ ' - ' ~ value_start ~ ' - COALESCE(' ~ flow ~ ', 0))' -%}
+{#- the day's return: its market result over the capital (the value at the start and the
+    external flow), given as expressions or as columns computed once -#}
+{%- macro return_of(is_covered, result, capital) -%}
 CASE WHEN NOT {{ is_covered }} THEN NULL
      WHEN {{ capital }} > 0 THEN {{ ratio(result, capital) }}
      WHEN {{ capital }} = 0 AND {{ result }} = 0 THEN 0.0
 END
+{%- endmacro %}
+{%- macro day_return(is_covered, value_end, value_start, flow) -%}
+{{ return_of(is_covered,
+             '(' ~ value_end ~ ' - ' ~ value_start ~ ' - COALESCE(' ~ flow ~ ', 0))',
+             '(' ~ value_start ~ ' + COALESCE(' ~ flow ~ ', 0))') }}
 {%- endmacro %}
 {%- set base = 'COALESCE(p.base_currency, ' ~ default_base_currency ~ ')' %}
 WITH RECURSIVE
@@ -185,6 +190,9 @@ figures AS (
                fo.paired_transfers,
                fo.income,
                fo.costs,
+               CASE WHEN ch.is_covered
+                    THEN ch.value_end - ch.value_start - COALESCE(ch.external_flow, 0)
+               END AS market_result,
                {{ day_return('ch.is_covered', 'ch.value_end', 'ch.value_start',
                              'ch.external_flow') }} AS daily_return
           FROM chain ch
@@ -284,6 +292,36 @@ returned AS (
       FROM lagged l
       LEFT JOIN flows fl ON fl.account_id = l.account_id AND fl.day = l.day
 ),
+measured AS (
+    -- a fence (OFFSET 0): the capital and the market result, worked out once per row (where
+    -- PostgreSQL would repeat each expression at each use above); the order, which the rows
+    -- already have, tells the planner that the window above needs no sort
+    SELECT rd.user_id,
+           rd.day,
+           rd.account_id,
+           rd.snapshot_date,
+           rd.balance,
+           rd.currency,
+           rd.base_currency,
+           rd.value_end,
+           rd.positions_snapshot_date,
+           rd.exchange_rate_used,
+           rd.first_rebuilt,
+           rd.index_carried_in,
+           rd.is_covered,
+           rd.value_start,
+           rd.value_start_own,
+           rd.rate_start,
+           rd.external_flow,
+           rd.paired_transfers,
+           rd.income,
+           rd.costs,
+           rd.value_start + COALESCE(rd.external_flow, 0) AS capital,
+           rd.value_end - rd.value_start - COALESCE(rd.external_flow, 0) AS result
+      FROM returned rd
+     ORDER BY rd.account_id, rd.day
+    OFFSET 0
+),
 figures AS (
     SELECT r.*,
            -- day by day from the kept index (1.0 at the start): the first factor is the kept
@@ -293,34 +331,12 @@ figures AS (
                * COALESCE(CAST(1 AS DOUBLE PRECISION) + r.daily_return, 1.0)
            ) OVER (PARTITION BY r.account_id ORDER BY r.day) AS twr_index
       FROM (
-        -- what the running product and the output read (the window copies every column)
-        SELECT rd.user_id,
-               rd.day,
-               rd.account_id,
-               rd.snapshot_date,
-               rd.balance,
-               rd.currency,
-               rd.base_currency,
-               rd.value_end,
-               rd.positions_snapshot_date,
-               rd.exchange_rate_used,
-               rd.first_rebuilt,
-               rd.index_carried_in,
-               rd.is_covered,
-               rd.value_start,
-               rd.value_start_own,
-               rd.rate_start,
-               rd.external_flow,
-               rd.paired_transfers,
-               rd.income,
-               rd.costs,
-               {{ day_return('rd.is_covered', 'rd.value_end', 'rd.value_start',
-                             'rd.external_flow') }} AS daily_return
-          FROM returned rd
-         -- a fence (OFFSET 0): the return is worked out once per row, where PostgreSQL would
-         -- otherwise repeat it in the running product and the output; the order, which the
-         -- rows already have, tells the planner that the window needs no sort
-         ORDER BY rd.account_id, rd.day
+        -- a fence again: the return once per row, not in the running product and the output
+        SELECT m.*,
+               CASE WHEN m.is_covered THEN m.result END AS market_result,
+               {{ return_of('m.is_covered', 'm.result', 'm.capital') }} AS daily_return
+          FROM measured m
+         ORDER BY m.account_id, m.day
         OFFSET 0
       ) r
 )
@@ -341,11 +357,12 @@ SELECT user_id,
        CASE WHEN is_covered THEN COALESCE(paired_transfers, 0) END AS paired_transfers,
        CASE WHEN is_covered THEN COALESCE(income, 0) END AS income,
        CASE WHEN is_covered THEN COALESCE(costs, 0) END AS costs,
-       CASE WHEN is_covered
-            THEN value_end - value_start - COALESCE(external_flow, 0) END AS market_result,
+       market_result,
+       -- the rates first: most days they are unchanged, and then the currencies' text (a
+       -- copy each on SQLite) is never compared
        CASE WHEN NOT is_covered THEN NULL
-            WHEN currency = base_currency OR rate_start IS NULL OR exchange_rate_used IS NULL
-              OR rate_start = exchange_rate_used THEN 0
+            WHEN rate_start IS NULL OR exchange_rate_used IS NULL
+              OR rate_start = exchange_rate_used OR currency = base_currency THEN 0
             ELSE {{ currency_effect('value_start_own', 'rate_start', 'exchange_rate_used') }}
        END AS currency_effect,
        CASE WHEN NOT is_covered THEN value_end - value_start END AS unexplained,

@@ -217,31 +217,36 @@ def test_concurrent_imports_into_one_account(env: str, tmp_path: Path) -> None:
     engine = get_engine(env)
     first = engine.connect()
     transaction = first.begin()
-    write_snapshots(
-        first, account, [NewSnapshot(date(2024, 1, 2), Decimal(5), "EUR")], source="import"
-    )
-    outcome: dict[str, Result] = {}
-    second = threading.Thread(
-        target=lambda: outcome.update(
-            result=run("import", "csv", str(account), str(file), "--user", "alice")
+    # Whatever happens, the first connection ends: an open transaction would hold its row
+    # locks and leave every later test's clean-up waiting.
+    try:
+        write_snapshots(
+            first, account, [NewSnapshot(date(2024, 1, 2), Decimal(5), "EUR")], source="import"
         )
-    )
-    second.start()
-    if engine.dialect.name == "postgresql":
-        # Commit only once the second import waits on a lock: the race itself, every time.
-        with engine.connect() as watcher:
-            deadline = time.monotonic() + 30
-            while not watcher.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"
-                )
-            ).scalar():
-                assert time.monotonic() < deadline and second.is_alive(), "no import waited"
-                time.sleep(0.01)
-    transaction.commit()
-    first.close()
-    second.join(timeout=60)
+        outcome: dict[str, Result] = {}
+        second = threading.Thread(
+            target=lambda: outcome.update(
+                result=run("import", "csv", str(account), str(file), "--user", "alice")
+            )
+        )
+        second.start()
+        if engine.dialect.name == "postgresql":
+            # Commit only once the second import waits on a lock: the race itself, every time.
+            with engine.connect() as watcher:
+                deadline = time.monotonic() + 30
+                while not watcher.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'"
+                    )
+                ).scalar():
+                    assert time.monotonic() < deadline and second.is_alive(), "no import waited"
+                    time.sleep(0.01)
+        transaction.commit()
+        first.close()
+        second.join(timeout=60)
+    finally:
+        first.close()
     refused(outcome["result"], 1, "already exists", "nothing was imported")
     with engine.connect() as connection:
         balances = connection.execute(select(account_snapshots.c.balance)).scalars().all()
