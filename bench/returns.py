@@ -7,7 +7,9 @@ Data: `bench.marts.populate` (one user, ACCOUNTS accounts in EUR, USD and CHF wi
 every day for YEARS years), plus monthly flows on every account: a deposit on the 1st, a
 withdrawal in July, a dividend and its withholding tax every quarter on every third account,
 converted at the same fixed rates, each account's flows known from the day before its first
-snapshot (so every day is covered and gets a return).
+snapshot (so every day is covered and gets a return). The snapshots not in EUR then get rates
+that move from day to day (`vary_rates`), so their account-days have a currency effect to
+work out, as real ones do.
 
 On one warehouse per backend, in one run, after one full build of every mart (a warm-up, not
 counted: so each timed full build replaces existing rows, as a real rebuild does, instead of
@@ -38,7 +40,7 @@ from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -49,10 +51,12 @@ from wealth_pipeline.marts import build_marts
 from wealth_pipeline.marts.models import Model, default_models, parse_model
 from wealth_pipeline.warehouse.engine import dispose_engines, get_engine
 from wealth_pipeline.warehouse.schema import (
+    account_snapshots,
     cash_flow_coverage,
     cash_flows,
     financial_accounts,
 )
+from wealth_pipeline.warehouse.types import Rate
 
 # The marts without returns: the shipped models but the returns total, and the account mart
 # without its returns' columns (`bench/floor_models/`: the same carry-forward, nothing else).
@@ -124,6 +128,19 @@ def add_flows(connection: Connection, user_id: int, years: int) -> int:
     return count
 
 
+def vary_rates(connection: Connection) -> None:
+    """Move the rate of every snapshot not in EUR by up to 12 millionths from day to day, as
+    real rates move: each such account-day then has a currency effect to work out (with the
+    populated fixed rates, none would)."""
+    s = account_snapshots.c
+    step = bindparam("step", Decimal("0.000001"), type_=Rate())
+    connection.execute(
+        update(account_snapshots)
+        .where(s.currency != "EUR")
+        .values(exchange_rate_used=s.exchange_rate_used + (s.id % 13) * step)
+    )
+
+
 def add_flow_day(engine: Engine, user_id: int, day: date) -> None:
     with engine.begin() as connection:
         accounts = connection.execute(
@@ -162,6 +179,7 @@ def run(
     with engine.begin() as connection:
         user_id = populate(connection, accounts=accounts, years=years)
         flows = add_flows(connection, user_id, years)
+        vary_rates(connection)
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))

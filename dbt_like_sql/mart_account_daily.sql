@@ -40,6 +40,13 @@ END
              '(' ~ value_end ~ ' - ' ~ value_start ~ ' - COALESCE(' ~ flow ~ ', 0))',
              '(' ~ value_start ~ ' + COALESCE(' ~ flow ~ ', 0))') }}
 {%- endmacro %}
+{#- the currency effect of a covered day: 0 for an account in the base currency or when the
+    rate did not move (the rates first: most days they are unchanged, and then the
+    currencies' text, a copy each on SQLite, is never compared) -#}
+{%- macro no_effect(currency, base_currency, rate_start, rate_end) -%}
+{{ rate_start }} IS NULL OR {{ rate_end }} IS NULL OR {{ rate_start }} = {{ rate_end }}
+OR {{ currency }} = {{ base_currency }}
+{%- endmacro %}
 {%- set base = 'COALESCE(p.base_currency, ' ~ default_base_currency ~ ')' %}
 WITH RECURSIVE
 flows AS (
@@ -193,6 +200,11 @@ figures AS (
                CASE WHEN ch.is_covered
                     THEN ch.value_end - ch.value_start - COALESCE(ch.external_flow, 0)
                END AS market_result,
+               CASE WHEN NOT ch.is_covered THEN NULL
+                    WHEN {{ no_effect('ch.currency', 'ch.base_currency', 'ch.rate_start',
+                                      'ch.rate') }} THEN 0
+                    ELSE {{ currency_effect('ch.value_start_own', 'ch.rate_start', 'ch.rate') }}
+               END AS currency_effect,
                {{ day_return('ch.is_covered', 'ch.value_end', 'ch.value_start',
                              'ch.external_flow') }} AS daily_return
           FROM chain ch
@@ -317,7 +329,11 @@ measured AS (
            rd.income,
            rd.costs,
            rd.value_start + COALESCE(rd.external_flow, 0) AS capital,
-           rd.value_end - rd.value_start - COALESCE(rd.external_flow, 0) AS result
+           rd.value_end - rd.value_start - COALESCE(rd.external_flow, 0) AS result,
+           CASE WHEN NOT ({{ no_effect('rd.currency', 'rd.base_currency', 'rd.rate_start',
+                                       'rd.exchange_rate_used') }})
+                THEN rd.value_start_own * (rd.exchange_rate_used - rd.rate_start)
+           END AS effect_exact  -- NULL: no effect
       FROM returned rd
      ORDER BY rd.account_id, rd.day
     OFFSET 0
@@ -331,9 +347,31 @@ figures AS (
                * COALESCE(CAST(1 AS DOUBLE PRECISION) + r.daily_return, 1.0)
            ) OVER (PARTITION BY r.account_id ORDER BY r.day) AS twr_index
       FROM (
-        -- a fence again: the return once per row, not in the running product and the output
-        SELECT m.*,
+        -- a fence again: the return once per row, not in the running product and the output;
+        -- only the columns read above it (the window copies every column)
+        SELECT m.user_id,
+               m.day,
+               m.account_id,
+               m.snapshot_date,
+               m.balance,
+               m.currency,
+               m.base_currency,
+               m.value_end,
+               m.positions_snapshot_date,
+               m.exchange_rate_used,
+               m.first_rebuilt,
+               m.index_carried_in,
+               m.is_covered,
+               m.value_start,
+               m.external_flow,
+               m.paired_transfers,
+               m.income,
+               m.costs,
                CASE WHEN m.is_covered THEN m.result END AS market_result,
+               CASE WHEN NOT m.is_covered THEN NULL
+                    WHEN m.effect_exact IS NULL THEN 0
+                    ELSE {{ half_even('m.effect_exact') }}
+               END AS currency_effect,
                {{ return_of('m.is_covered', 'm.result', 'm.capital') }} AS daily_return
           FROM measured m
          ORDER BY m.account_id, m.day
@@ -358,13 +396,7 @@ SELECT user_id,
        CASE WHEN is_covered THEN COALESCE(income, 0) END AS income,
        CASE WHEN is_covered THEN COALESCE(costs, 0) END AS costs,
        market_result,
-       -- the rates first: most days they are unchanged, and then the currencies' text (a
-       -- copy each on SQLite) is never compared
-       CASE WHEN NOT is_covered THEN NULL
-            WHEN rate_start IS NULL OR exchange_rate_used IS NULL
-              OR rate_start = exchange_rate_used OR currency = base_currency THEN 0
-            ELSE {{ currency_effect('value_start_own', 'rate_start', 'exchange_rate_used') }}
-       END AS currency_effect,
+       currency_effect,
        CASE WHEN NOT is_covered THEN value_end - value_start END AS unexplained,
        daily_return,
        twr_index

@@ -18,6 +18,7 @@ The account keeps the dividend as cash until t=1, then pays it out to the invest
 from __future__ import annotations
 
 import random
+import sqlite3
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -25,6 +26,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.returns import account, add_rates, build, flows, setup_user, values
+from wealth_pipeline import money
+from wealth_pipeline.marts.models import effect_in_integers_sql
+from wealth_pipeline.marts.returns_daily import register_sqlite_functions
 from wealth_pipeline.returns.periods import money_weighted, performance
 from wealth_pipeline.warehouse.engine import get_engine
 from wealth_pipeline.warehouse.schema import mart_account_daily, mart_returns_daily
@@ -237,3 +241,30 @@ def test_a_transfer_between_own_accounts_is_not_saving(warehouse_url: str) -> No
     assert days[d1].internal_transfers == Decimal("-500") and days[d1].market_result == 0
     assert days[d2].internal_transfers == 0 and days[d3].internal_transfers == Decimal("500")
     assert week.time_weighted_return == 0.0
+
+
+def test_the_currency_effect_in_sqlite_integers_is_exact_on_both_sides_of_64_bits() -> None:
+    """SQLite works out value x rate change in 64-bit integers and rounds half-even to the
+    amount's 4 places; a product past 64 bits goes to Python. Either way the result is
+    Decimal's, exactly: random values and rate changes, every exact half, and products far
+    past 2**63."""
+    connection = sqlite3.connect(":memory:")
+    register_sqlite_functions(connection)
+    sql = f"SELECT {effect_in_integers_sql('v', 's', 'e')} FROM (SELECT ? AS v, ? AS s, ? AS e)"
+    amount, rate = 10**money.AMOUNT_PLACES, 10**money.RATE_PLACES
+
+    def reference(v: int, s: int, e: int) -> int:
+        exact = Decimal(v).scaleb(-4) * (Decimal(e - s).scaleb(-12))
+        return int(exact.quantize(Decimal("0.0001"), rounding="ROUND_HALF_EVEN") * amount)
+
+    rng = random.Random(16)
+    cases = [
+        (v, rate, rate + d) for v in range(-30, 31) for d in (rate // 2, -rate // 2, 3 * rate // 2)
+    ]
+    cases += [(9 * 10**14, rate, 3 * rate), (-9 * 10**14, 3 * rate, rate)]  # past 2**63
+    for _ in range(20_000):
+        v = rng.choice([rng.randint(-(10**6), 10**6), rng.randint(-(10**15), 10**15)])
+        s = rng.randint(1, 10**13)
+        cases.append((v, s, max(1, s + rng.randint(-(10**11), 10**11))))
+    for v, s, e in cases:
+        assert connection.execute(sql, (v, s, e)).fetchone()[0] == reference(v, s, e), (v, s, e)

@@ -30,9 +30,10 @@ sees:
   `postgresql`) for what differs between the two databases;
 - for the returns: `ratio(num, den)`, two amounts' quotient as a double, rounded once (as
   Python's `int / int` of the scaled amounts); `currency_effect(value, rate_start, rate_end)`,
-  value x rate change rounded half-even to the amount scale, exact (NUMERIC on PostgreSQL,
-  `CURRENCY_EFFECT_FUNCTION` in integers on SQLite); `chain_product`, PostgreSQL's running
-  product aggregate (migration 0011);
+  value x rate change rounded half-even to the amount scale, exact (NUMERIC on PostgreSQL;
+  64-bit integers on SQLite, `CURRENCY_EFFECT_FUNCTION` where the product overflows);
+  `half_even(expr)`, PostgreSQL: an exact NUMERIC product rounded half-even to that scale;
+  `chain_product`, PostgreSQL's running product aggregate (migration 0011);
 - `label(kind, expr)`, `account_asset_class(expr)`: display names and the asset class of an
   account without positions (`marts.categories`); `default_base_currency`.
 
@@ -146,10 +147,11 @@ class _Context:
                 f"/ CAST(({den}) * {SCALE} AS DOUBLE PRECISION)"
             ),
             "currency_effect": lambda value, start, end: (
-                f"{CURRENCY_EFFECT_FUNCTION}({value}, {start}, {end})"
+                effect_in_integers_sql(value, start, end)
                 if sqlite
                 else _half_even_sql(f"(({value}) * (({end}) - ({start})))")
             ),
+            "half_even": _half_even_sql,
         }
         return {
             "ref": self.ref,
@@ -170,6 +172,27 @@ class _Context:
 
 
 SCALE = 10**money.AMOUNT_PLACES
+
+
+def effect_in_integers_sql(value: str, start: str, end: str) -> str:
+    """SQLite: value x rate change in integers (amount units x rate units), rounded half-even
+    to the amount scale, exactly as `returns_daily.effect_units`. Where the product passes 64
+    bits, SQLite makes it an inexact REAL (`typeof` tells): that Python function does it then.
+    Most account-days of an account in another currency have a rate change, and a call into
+    Python for each cost more than the rest of the day's returns."""
+    product = f"(({value}) * (({end}) - ({start})))"
+    unit = 10**money.RATE_PLACES
+    half = unit // 2
+    kept = f"({product} / {unit})"  # truncated toward zero; the rest has the product's sign
+    rest = f"({product} % {unit})"
+    away = f"CASE WHEN {product} < 0 THEN -1 ELSE 1 END"  # one unit further from zero
+    return (
+        f"(CASE WHEN typeof({product}) <> 'integer' "
+        f"THEN {CURRENCY_EFFECT_FUNCTION}({value}, {start}, {end}) "
+        f"ELSE {kept} + CASE WHEN {rest} NOT BETWEEN -{half} AND {half} THEN {away} "
+        f"WHEN {rest} IN (-{half}, {half}) AND {kept} % 2 <> 0 THEN {away} "
+        f"ELSE 0 END END)"
+    )
 
 
 def _half_even_sql(product: str) -> str:
