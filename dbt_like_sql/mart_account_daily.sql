@@ -305,9 +305,10 @@ returned AS (
       LEFT JOIN flows fl ON fl.account_id = l.account_id AND fl.day = l.day
 ),
 measured AS (
-    -- a fence (OFFSET 0): the capital and the market result, worked out once per row (where
-    -- PostgreSQL would repeat each expression at each use above); the order, which the rows
-    -- already have, tells the planner that the window above needs no sort
+    -- a fence (OFFSET 0): the capital, the market result and the currency effect's exact
+    -- product, worked out once per row (where PostgreSQL would repeat each expression at each
+    -- use above); the order, which the rows already have, tells the planner that the window
+    -- above needs no sort
     SELECT rd.user_id,
            rd.day,
            rd.account_id,
