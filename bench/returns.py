@@ -155,20 +155,9 @@ def add_flow_day(engine: Engine, user_id: int, day: date) -> None:
         connection.execute(insert(cash_flows), rows)
 
 
-def means(runs: list[tuple[float, float]]) -> tuple[float, float]:
-    """(wall, CPU) means of timed runs."""
-    return (
-        statistics.fmean(wall for wall, _ in runs),
-        statistics.fmean(cpu for _, cpu in runs),
-    )
-
-
-def medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
-    """(wall, CPU) medians of timed runs."""
-    return (
-        statistics.median(wall for wall, _ in runs),
-        statistics.median(cpu for _, cpu in runs),
-    )
+def center(runs: list[tuple[float, float]], average=statistics.median) -> tuple[float, float]:
+    """(wall, CPU) of timed runs, each averaged by `average` (median, or mean for the new days)."""
+    return average(wall for wall, _ in runs), average(cpu for _, cpu in runs)
 
 
 def run(
@@ -196,7 +185,7 @@ def run(
         for what, models in (("without", base), ("with", every)):
             build = partial(build_marts, engine, as_of=END, full=True, models=models)
             fulls[what].append(timed(f"full {n}, {what}", build))
-    figures = {f"full, {what} returns": medians(runs) for what, runs in fulls.items()}
+    figures = {f"full, {what} returns": center(runs) for what, runs in fulls.items()}
     days: dict[str, list[tuple[float, float]]] = {"without": [], "with": []}
     for n in range(1, new_days + 1):
         day = END + timedelta(days=n)
@@ -206,7 +195,7 @@ def run(
             build = partial(build_marts, engine, as_of=day, models=models)
             days[what].append(timed(f"day {n}, {what}", build))
     for what, runs in days.items():
-        figures[f"one new day, {what} returns"] = means(runs)
+        figures[f"one new day, {what} returns"] = center(runs, statistics.fmean)
     for what in ("full", "one new day"):
         (wall, cpu), (wall_with, cpu_with) = (
             figures[f"{what}, without returns"],
