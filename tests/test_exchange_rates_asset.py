@@ -600,7 +600,9 @@ def test_schedule_requests_the_window_as_one_run(running: bool) -> None:
     )
     assert len(keys) == REFRESH_DAYS
 
-    # One run key per Berlin day: a second evaluation the same evening dedupes.
+    # The same Berlin day gives the same window and key. Dagster keeps a schedule's run key
+    # unique within one tick (a tick retried after a daemon crash launches nothing twice);
+    # a second tick the same day refreshes again, which a window replaced whole allows.
     later = dg.build_schedule_context(
         scheduled_execution_time=datetime(2024, 1, 15, 16, 30, tzinfo=BERLIN)
     )
